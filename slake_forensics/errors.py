@@ -1,0 +1,44 @@
+"""Errors the toolkit raises.  Every message says what was wrong and what to do."""
+from __future__ import annotations
+
+
+class SlakeError(Exception):
+    """Base class of every error slake-forensics raises on purpose."""
+
+
+class NotALakeError(SlakeError, FileNotFoundError):
+    """A path or bucket does not hold a Security Lake layout."""
+
+
+class UnknownSourceError(SlakeError, KeyError):
+    """A source or table name is not one of the Security Lake v2 sources."""
+
+    def __str__(self) -> str:  # KeyError would otherwise repr() the message
+        return str(self.args[0]) if self.args else ""
+
+
+class UnknownColumnError(SlakeError, KeyError):
+    """A requested column does not exist in the table."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class BadWindowError(SlakeError, ValueError):
+    """A time window is malformed (start after end, unparsable time)."""
+
+
+class NoPartitionsError(SlakeError, LookupError):
+    """No partition of the lake matches the requested window, accounts or regions."""
+
+
+class AwsConfigError(SlakeError, RuntimeError):
+    """AWS credentials or region are missing or wrong."""
+
+
+class QueryError(SlakeError, RuntimeError):
+    """A query failed; the message carries the engine's reason (and Athena query id)."""
+
+
+class SampleDataError(SlakeError, RuntimeError):
+    """The bundled sample lake is missing or does not match its manifest."""
