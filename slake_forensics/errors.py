@@ -42,3 +42,7 @@ class QueryError(SlakeError, RuntimeError):
 
 class SampleDataError(SlakeError, RuntimeError):
     """The bundled sample lake is missing or does not match its manifest."""
+
+
+class BadConfigError(SlakeError, ValueError):
+    """A configuration value (environment variable, config file, argument) is malformed."""
