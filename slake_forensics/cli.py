@@ -1,0 +1,86 @@
+"""Command line: ``python -m slake_forensics <command>``.
+
+Commands
+  sample          generate a sample lake (``--out DIR --seed N --days D [--scale X]``) or the bundled one (``--bundled``)
+  verify-sample   check the bundled lake against its committed manifest
+  run-notebooks   execute every notebook headless into ``--out`` (executed .ipynb and HTML)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from .sample import bundled
+    from .sample.generate import generate
+
+    if args.bundled:
+        root = bundled.ensure_sample_lake(check=not args.write_manifest)
+        if args.write_manifest:
+            print(f"wrote {bundled.write_manifest(root)}")
+        print(f"bundled sample lake ready at {root}")
+        return 0
+    if args.out is None:
+        print("error: give --out DIR (or --bundled for the bundled lake)", file=sys.stderr)
+        return 2
+    t0 = time.perf_counter()
+    s = generate(args.out, args.seed, args.days, scale=args.scale, accounts=args.accounts, regions=args.regions,
+                 progress=not args.quiet)
+    secs = time.perf_counter() - t0
+    for name, n in s.rows.items():
+        print(f"  {name:<18} {n:>12,} rows")
+    print(f"wrote {s.total_rows:,} events in {s.files} files to {s.out} in {secs:.1f} s "
+          f"({s.total_rows / secs:,.0f} events/s)")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from .sample import bundled
+
+    problems = bundled.verify(bundled.sample_root())
+    for p in problems:
+        print(p)
+    print("OK: the bundled lake matches its manifest" if not problems else f"{len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+def _run_notebooks(args: argparse.Namespace) -> int:
+    from .notebook_runner import run_notebooks
+
+    results = run_notebooks(args.notebooks, args.out)
+    print(f"executed {len(results)} notebook(s) into {args.out} in {sum(s for _, s in results):.1f} s")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``python -m slake_forensics``."""
+    parser = argparse.ArgumentParser(prog="python -m slake_forensics", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("sample", help="generate a sample Security Lake")
+    p.add_argument("--out", type=Path, help="folder to write the lake into (must be empty or new)")
+    p.add_argument("--seed", type=int, default=1, help="random seed; the same seed gives byte-identical files")
+    p.add_argument("--days", type=int, default=14, help="days of data (>= 3)")
+    p.add_argument("--scale", type=float, default=1.0, help="background volume multiplier (benchmarks use 10-20)")
+    p.add_argument("--accounts", type=int, default=5, help="number of AWS accounts (>= 4)")
+    p.add_argument("--regions", type=int, default=2, help="number of regions (1-5)")
+    p.add_argument("--bundled", action="store_true", help="generate (if needed) and verify the bundled sample lake")
+    p.add_argument("--write-manifest", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_sample)
+    v = sub.add_parser("verify-sample", help="check the bundled lake against its manifest")
+    v.set_defaults(func=_verify)
+    r = sub.add_parser("run-notebooks", help="execute the notebooks headless into executed .ipynb and HTML")
+    r.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
+    r.add_argument("--notebooks", type=Path, default=Path("notebooks"), help="folder of notebooks (default notebooks/)")
+    r.set_defaults(func=_run_notebooks)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,54 @@
+#!/usr/bin/env python3
+"""Set up and run slake-forensics with nothing but Python 3.11+ (no make needed).
+
+  python3 tasks.py lab        venv + install + bundled sample lake + JupyterLab on notebooks/
+  python3 tasks.py notebooks  same set-up, then execute every notebook headless into out/
+  python3 tasks.py test       same set-up, then the whole test suite (unit tests + notebooks via nbval)
+  python3 tasks.py setup      only the set-up
+"""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PY = VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def run(*cmd: str | Path) -> None:
+    """Run a command in the project folder; stop with its exit code if it fails."""
+    print("+", " ".join(map(str, cmd)), flush=True)
+    code = subprocess.call([str(c) for c in cmd], cwd=ROOT)
+    if code:
+        sys.exit(code)
+
+
+def setup() -> None:
+    """Create .venv (once), install the project with test extras at pinned versions, build the sample lake."""
+    if sys.version_info < (3, 11):
+        sys.exit(f"slake-forensics needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
+    if not PY.exists():
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    run(PY, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-c", "constraints.txt", "-e", ".[test]")
+    run(PY, "-m", "slake_forensics", "sample", "--bundled", "--quiet")
+
+
+def main(argv: list[str]) -> None:
+    task = argv[0] if argv else "help"
+    if task not in {"setup", "lab", "notebooks", "test"}:
+        sys.exit(__doc__)
+    setup()
+    if task == "lab":
+        run(PY, "-m", "jupyter", "lab", "notebooks/")
+    elif task == "notebooks":
+        run(PY, "-m", "slake_forensics", "run-notebooks", "--out", "out/")
+    elif task == "test":
+        run(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/", "--nbval-lax", "notebooks/", *argv[1:])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
