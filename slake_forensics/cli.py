@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from .errors import SlakeError
+
 
 def _sample(args: argparse.Namespace) -> int:
     from .sample import bundled
@@ -83,4 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the process exit code."""
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except (SlakeError, FileExistsError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
