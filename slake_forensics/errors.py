@@ -46,3 +46,7 @@ class SampleDataError(SlakeError, RuntimeError):
 
 class BadConfigError(SlakeError, ValueError):
     """A configuration value (environment variable, config file, argument) is malformed."""
+
+
+class CorruptFileError(SlakeError, OSError):
+    """A data file of the lake cannot be read as Parquet (or cast to its source's schema)."""

@@ -1,0 +1,513 @@
+"""A Security Lake in a local folder: Parquet files in the real S3 key layout.
+
+Loads read only the files whose path (source, region, account, event day) can hold matching
+rows, project nested columns at read time and filter ``time_dt`` with Parquet statistics.
+SQL runs on DuckDB over views of the referenced sources, after :mod:`..athena_sql`
+translates Athena's dialect.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+import warnings
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from .. import layout, ocsf
+from ..athena_sql import referenced_tables, translate
+from ..catalog import SOURCES, TIMESTAMP_TYPE, Source, source as find_source
+from ..errors import CorruptFileError, NoPartitionsError, NotALakeError, QueryError, UnknownColumnError, UnknownSourceError
+from ..lake import Explanation, Lake, athena_load_sql, id_list
+from ..timewindow import TimeLike, Window
+
+LAYOUT = "aws/<SOURCE_NAME>/2.0/region=<region>/accountId=<12 digits>/eventDay=<YYYYMMDD>/<name>.parquet"
+_SORT = "__slake_time"
+OnError = Literal["raise", "skip"]
+
+
+class SkippedFileWarning(UserWarning):
+    """A data file could not be read and was skipped (``on_error="skip"``)."""
+
+
+class LocalLake(Lake):
+    """A lake below a local folder (``<path>/aws/<SOURCE_NAME>/2.0/…``); see :class:`Lake`.
+
+    The folder is scanned once when the lake is created; call :meth:`refresh` after adding files.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], now: TimeLike | None = None) -> None:
+        root = Path(path).expanduser().resolve()
+        super().__init__(str(root), now)
+        self.root = root
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Rescan the folder for data files; raises :class:`NotALakeError` if it holds none."""
+        if not self.root.is_dir():
+            raise NotALakeError(
+                f"{self.root} is not a folder. A local lake is a folder holding Security Lake's "
+                f"S3 layout: {LAYOUT}."
+            )
+        keys: dict[str, layout.Partition] = {}
+        stray = 0
+        for path in self.root.glob("aws/*/*/region=*/accountId=*/eventDay=*/*.parquet"):
+            key = path.relative_to(self.root).as_posix()
+            part = layout.parse_key(key)
+            if part is None:
+                stray += 1
+            else:
+                keys[key] = part
+        if not keys:
+            raise NotALakeError(self._not_a_lake_message(stray))
+        self._keys = keys
+
+    def _not_a_lake_message(self, stray: int) -> str:
+        msg = f"No Security Lake data files below {self.root}. Expected the layout {LAYOUT} (source names: " + ", ".join(
+            s.source_name for s in SOURCES.values()
+        ) + ")."
+        if stray:
+            msg += f" Found {stray} Parquet file(s) in that shape but not of a known source-version-2 source."
+        nested = next((p.parent for p in self.root.glob("*/**/aws") if p.is_dir()), None)
+        if nested is not None:
+            msg += f" An 'aws' folder exists at {nested / 'aws'}: try Lake.local({str(nested)!r})."
+        elif self.root.name == "aws" or "aws" in self.root.parts:
+            top = self.root.parents[len(self.root.parts) - 1 - list(self.root.parts).index("aws")]
+            msg += f" This path is inside the layout; point at the folder that contains 'aws': Lake.local({str(top)!r})."
+        return msg
+
+    # ---- files ----------------------------------------------------------------------------
+
+    def _present(self) -> dict[Source, list[str]]:
+        out: dict[Source, list[str]] = {}
+        for key, part in sorted(self._keys.items()):
+            out.setdefault(part.source, []).append(key)
+        return out
+
+    def files(
+        self,
+        source: str | Source,
+        window: Window | None = None,
+        accounts: Iterable[str] | str | None = None,
+        regions: Iterable[str] | str | None = None,
+    ) -> list[Path]:
+        """Data files of ``source`` whose path lies in the window, accounts and regions (sorted).
+
+        Pruning is by path only (no file is opened).  ``None`` means no filter.
+        """
+        src = source if isinstance(source, Source) else find_source(source)
+        keys = layout.select(self._keys, src, window, id_list(accounts, "accounts"), id_list(regions, "regions"))
+        return [self.root / k for k in keys]
+
+    def _no_partitions(self, src: Source, window: Window, accounts: list[str] | None, regions: list[str] | None) -> NoPartitionsError:
+        parts = [p for p in self._keys.values() if p.source == src]
+        asked = f"{src.name} in {window}" + (f", accounts {accounts}" if accounts is not None else "") + (
+            f", regions {regions}" if regions is not None else ""
+        )
+        if not parts:
+            present = sorted({p.source.name for p in self._keys.values()})
+            return NoPartitionsError(
+                f"No partitions for {asked}: this lake has no {src.name} data at all. Sources present: {', '.join(present)}."
+            )
+        days = sorted({p.day for p in parts})
+        return NoPartitionsError(
+            f"No partitions for {asked}. {src.name} has event days {days[0]}..{days[-1]} ({len(days)} days), "
+            f"accounts {sorted({p.account for p in parts})}, regions {sorted({p.region for p in parts})}. "
+            "Widen the window or change the account/region filters."
+        )
+
+    # ---- sources --------------------------------------------------------------------------
+
+    def sources(self) -> pd.DataFrame:
+        """One row per source present (see :meth:`Lake.sources`); also ``files`` (count).
+
+        Row counts and first/last event come from Parquet footers (statistics of ``time_dt``);
+        unreadable files are skipped with a :class:`SkippedFileWarning` and listed in
+        ``attrs["skipped_files"]``.
+        """
+        rows, skipped = [], []
+        region = self.region or "us-east-1"
+        for src, keys in self._present().items():
+            paths = [self.root / k for k in keys]
+            with ThreadPoolExecutor(_workers(len(paths))) as pool:
+                stats = list(pool.map(_footer_stats, paths))
+            good = [s for s in stats if not isinstance(s, Exception)]
+            for path, s in zip(paths, stats):
+                if isinstance(s, Exception):
+                    skipped.append(str(path))
+                    warnings.warn(f"Skipping unreadable file {path}: {s}", SkippedFileWarning, stacklevel=2)
+            firsts = [s[1] for s in good if s[1] is not None]
+            lasts = [s[2] for s in good if s[2] is not None]
+            parts = [self._keys[k] for k in keys]
+            rows.append(
+                {
+                    "source": src.name,
+                    "table": src.qualified_table(region),
+                    "classes": list(src.classes),
+                    "accounts": sorted({p.account for p in parts}),
+                    "regions": sorted({p.region for p in parts}),
+                    "first_event": min(firsts) if firsts else pd.NaT,
+                    "last_event": max(lasts) if lasts else pd.NaT,
+                    "rows": sum(s[0] for s in good),
+                    "files": len(keys),
+                }
+            )
+        df = pd.DataFrame(rows)
+        for col in ("first_event", "last_event"):
+            df[col] = pd.to_datetime(df[col], utc=True)
+        df.attrs = {"lake": self.location, "skipped_files": skipped}
+        return df
+
+    # ---- load -----------------------------------------------------------------------------
+
+    def _plan(
+        self,
+        source: str,
+        start: TimeLike,
+        end: TimeLike,
+        accounts: Iterable[str] | str | None = None,
+        regions: Iterable[str] | str | None = None,
+        columns: Iterable[str] | str | None = None,
+    ) -> tuple[Source, Window, list[str] | None, list[str] | None, list[str] | None, list[Path]]:
+        src = find_source(source)
+        window = Window.of(start, end)
+        accts, regs = id_list(accounts, "accounts"), id_list(regions, "regions")
+        paths = self.files(src, window, accts, regs)
+        if not paths:
+            raise self._no_partitions(src, window, accts, regs)
+        cols = None if columns is None else self._check_columns(src, columns, paths)
+        return src, window, accts, regs, cols, paths
+
+    def _check_columns(self, src: Source, columns: Iterable[str] | str, paths: list[Path]) -> list[str]:
+        cols = [columns] if isinstance(columns, str) else list(columns)
+        try:
+            return ocsf.check_columns(cols, src.schema, f"source {src.name}")
+        except UnknownColumnError:
+            # the files may carry columns beyond the catalog (schema drift): accept those too
+            schemas = [src.schema] + [_schema_or_none(p) for p in paths]
+            known = [c for c in cols if any(s is not None and ocsf.type_at(s, c) is not None for s in schemas)]
+            if len(known) == len(cols):
+                return cols
+            raise
+
+    def load(
+        self,
+        source: str,
+        start: TimeLike,
+        end: TimeLike,
+        accounts: Iterable[str] | str | None = None,
+        regions: Iterable[str] | str | None = None,
+        columns: Iterable[str] | str | None = None,
+        *,
+        on_error: OnError = "raise",
+    ) -> pd.DataFrame:
+        """Events of ``source`` in ``[start, end)`` (see :meth:`Lake.load`).
+
+        Opens only the files the path filter keeps (listed in ``attrs["files"]``).  A file that
+        cannot be read raises :class:`CorruptFileError` naming it; with ``on_error="skip"`` it
+        is skipped with a :class:`SkippedFileWarning` and listed in ``attrs["skipped_files"]``.
+        """
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}.")
+        src, window, accts, regs, cols, paths = self._plan(source, start, end, accounts, regions, columns)
+        with ThreadPoolExecutor(_workers(len(paths))) as pool:
+            results = list(pool.map(lambda p: _try_read(p, src, window, cols), paths))
+        tables, skipped = [], []
+        for path, result in zip(paths, results):
+            if isinstance(result, pa.Table):
+                tables.append(result)
+                continue
+            if on_error == "raise":
+                raise CorruptFileError(
+                    f"Cannot read {path}: {result}. The file is damaged, truncated or not the expected "
+                    f"Parquet. Re-copy it from the lake bucket (key {path.relative_to(self.root).as_posix()}), "
+                    "move it out of the lake folder, or pass on_error='skip' to skip unreadable files "
+                    "with a warning."
+                ) from result
+            skipped.append(str(path))
+            warnings.warn(f"Skipping unreadable file {path}: {result}", SkippedFileWarning, stacklevel=2)
+        table = pa.concat_tables(tables, promote_options="permissive") if tables else _empty(src, cols)
+        table = table.sort_by([(_SORT, "ascending")]).drop_columns([_SORT])
+        df = ocsf.flatten(table)
+        sql, params = athena_load_sql(src, window, accts, regs, cols, self.region or "us-east-1")
+        df.attrs = {
+            "source": src.name,
+            "window": (window.start, window.end),
+            "accounts": accts,
+            "regions": regs,
+            "columns": cols,
+            "files": [str(p) for p in paths if str(p) not in skipped],
+            "skipped_files": skipped,
+            "lake": self.location,
+            "engine": "pyarrow",
+            "sql": sql,
+            "params": params,
+        }
+        return df
+
+    # ---- SQL ------------------------------------------------------------------------------
+
+    def _resolver(self, wanted: dict[str, Source]) -> Any:
+        def resolve(name: str) -> str:
+            try:
+                src = find_source(name)
+            except UnknownSourceError:
+                raise UnknownSourceError(_unknown_table_message(name)) from None
+            wanted[src.name] = src
+            return _view_name(src)
+
+        return resolve
+
+    def _translate(self, text: str) -> tuple[str, dict[str, Source]]:
+        wanted: dict[str, Source] = {}
+        return translate(text, now=self.now, resolve_table=self._resolver(wanted)), wanted
+
+    def sql(self, text: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run Athena SQL on DuckDB over this lake's files (see :meth:`Lake.sql`).
+
+        Any region's table name reads every file of that source (the local lake is a rollup;
+        the ``region`` column tells regions apart).  A view gains an ``eventday`` partition
+        column (``YYYYMMDD`` from the path) when the query mentions ``eventday``.  Raises
+        :class:`UnknownSourceError` for unknown tables, :class:`UnknownColumnError` with the
+        closest names for unknown columns, :class:`CorruptFileError` for unreadable files and
+        :class:`QueryError` (engine message + translated SQL) for anything else.
+        """
+        started = time.perf_counter()
+        params = list(params) if params is not None else []
+        translated, wanted = self._translate(text)
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone='UTC'")
+            with_eventday = re.search(r"\beventday\b", text, re.IGNORECASE) is not None
+            files = {name: self._create_view(con, src, with_eventday) for name, src in wanted.items()}
+            try:
+                table = con.sql(translated, params=params).to_arrow_table()
+            except duckdb.Error as exc:
+                raise self._query_error(exc, translated, wanted, files) from None
+        finally:
+            con.close()
+        df = ocsf.flatten(_ms_if_lossless(table))
+        df.attrs = {
+            "sql": text,
+            "translated_sql": translated,
+            "params": params,
+            "engine": "duckdb",
+            "lake": self.location,
+            "files": [str(p) for paths in files.values() for p in paths],
+            "elapsed_s": time.perf_counter() - started,
+        }
+        return df
+
+    def _create_view(self, con: duckdb.DuckDBPyConnection, src: Source, with_eventday: bool) -> list[Path]:
+        paths = self.files(src)
+        name = _view_name(src)
+        if not paths:
+            warnings.warn(f"This lake has no {src.name} data; the query sees an empty table.", stacklevel=3)
+            con.register(name, src.schema.empty_table())
+            return []
+        rel = con.read_parquet([str(p) for p in paths], union_by_name=True, hive_partitioning=False, filename=True)
+        day = ", regexp_extract(filename, 'eventDay=([0-9]{8})', 1) AS eventday" if with_eventday else ""
+        rel.project(f"* EXCLUDE (filename){day}").create_view(name)
+        return paths
+
+    def _query_error(
+        self, exc: duckdb.Error, translated: str, wanted: dict[str, Source], files: dict[str, list[Path]]
+    ) -> Exception:
+        message = str(exc)
+        for path in (p for paths in files.values() for p in paths):
+            if str(path) in message:
+                return CorruptFileError(
+                    f"Cannot read {path} while running the query: {message}. Re-copy the file from the "
+                    "lake bucket or move it out of the lake folder; Lake.load(..., on_error='skip') can "
+                    "skip unreadable files."
+                )
+        missing = _missing_column(exc, message)
+        if missing is not None:
+            known = sorted({n for s in wanted.values() for n in ocsf.leaf_paths(s.schema)})
+            where = ", ".join(wanted) or "the query"
+            return UnknownColumnError(
+                f"{ocsf.unknown_column_message([missing], known, where)} Engine said: {message.splitlines()[0]}"
+            )
+        return QueryError(f"DuckDB could not run the query: {message}\nTranslated SQL:\n{translated}")
+
+    # ---- explain --------------------------------------------------------------------------
+
+    def explain(self, what: str, *args: Any, **kwargs: Any) -> Explanation:
+        """What a load or query would do (see :meth:`Lake.explain`); nothing is read.
+
+        For a load: the equivalent Athena SELECT with partition predicates, its parameters and
+        the files that would be opened.  For a query: the SQL, its DuckDB translation and every
+        file of the sources it references.
+        """
+        if _looks_like_sql(what):
+            params = kwargs.pop("params", args[0] if args else None)
+            translated, wanted = self._translate(what)
+            files = [str(p) for src in wanted.values() for p in self.files(src)]
+            return Explanation(what, list(params or []), files, "duckdb", translated)
+        src, window, accts, regs, cols, paths = self._plan(what, *args, **kwargs)
+        sql, params = athena_load_sql(src, window, accts, regs, cols, self.region or "us-east-1")
+        return Explanation(sql, params, [str(p) for p in paths], "pyarrow")
+
+
+# ---- helpers ----------------------------------------------------------------------------------
+
+
+def _workers(n: int) -> int:
+    return max(1, min(n, (os.cpu_count() or 4) * 2, 32))
+
+
+def _view_name(src: Source) -> str:
+    return f"slake_{src.name}"
+
+
+def _looks_like_sql(text: str) -> bool:
+    return re.match(r"\s*(\(|select\b|with\b|values\b|table\b|--|/\*)", text, re.IGNORECASE) is not None
+
+
+def _unknown_table_message(name: str) -> str:
+    examples = [
+        "amazon_security_lake_glue_db_us_east_1.amazon_security_lake_table_us_east_1_cloud_trail_mgmt_2_0",
+        '"awsdatacatalog"."amazon_security_lake_glue_db_eu_west_1"."amazon_security_lake_table_eu_west_1_vpc_flow_2_0"',
+        "route53 (a bare source name)",
+    ]
+    tables = ", ".join(s.suffix for s in SOURCES.values())
+    return (
+        f"Unknown table {name!r}. A local lake has the eight Security Lake tables, under any region's "
+        f"name: amazon_security_lake_table_<region>_<{tables}>. For example: " + "; ".join(examples) + "."
+    )
+
+
+_MISSING_COLUMN = [
+    re.compile(r'Referenced column "([^"]+)" not found'),
+    re.compile(r'Could not find key "([^"]+)" in struct'),
+    re.compile(r'does not have a column named "([^"]+)"'),
+    re.compile(r'Referenced table "([^"]+)" not found'),
+]
+
+
+def _missing_column(exc: duckdb.Error, message: str) -> str | None:
+    if not isinstance(exc, duckdb.BinderException):
+        return None
+    for pattern in _MISSING_COLUMN:
+        m = pattern.search(message)
+        if m:
+            return m.group(1)
+    return None
+
+
+def _schema_or_none(path: Path) -> pa.Schema | None:
+    try:
+        return pq.read_schema(path)
+    except (pa.ArrowException, OSError):
+        return None
+
+
+def _footer_stats(path: Path) -> tuple[int, pd.Timestamp | None, pd.Timestamp | None] | Exception:
+    """``(rows, first time_dt, last time_dt)`` from a file's footer, or the exception reading it."""
+    try:
+        meta = pq.read_metadata(path)
+        lo = hi = None
+        for i in range(meta.num_row_groups):
+            group = meta.row_group(i)
+            for j in range(group.num_columns):
+                col = group.column(j)
+                if col.path_in_schema != "time_dt" or col.statistics is None or not col.statistics.has_min_max:
+                    continue
+                a, b = _utc(col.statistics.min), _utc(col.statistics.max)
+                lo = a if lo is None else min(lo, a)
+                hi = b if hi is None else max(hi, b)
+        if lo is None and meta.num_rows:
+            times = pq.read_table(path, columns=["time_dt"])["time_dt"]
+            lo, hi = _utc(pc.min(times).as_py()), _utc(pc.max(times).as_py())
+        return meta.num_rows, lo, hi
+    except (pa.ArrowException, OSError) as exc:
+        return exc
+
+
+def _utc(value: Any) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _time_filter(schema: pa.Schema, window: Window) -> ds.Expression:
+    """``start <= time_dt < end`` in the file's own ``time_dt`` type (or on ``time`` ms)."""
+    if "time_dt" in schema.names and pa.types.is_timestamp(schema.field("time_dt").type):
+        typ = schema.field("time_dt").type
+        per = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}[typ.unit]
+        name = "time_dt"
+    elif "time" in schema.names:
+        typ, per, name = pa.int64(), 10**6, "time"
+    else:
+        raise pa.ArrowInvalid("the file has neither a time_dt nor a time column")
+    lo, hi = -(-window.start.value // per), -(-window.end.value // per)  # ceil: integer units
+    return (ds.field(name) >= pa.scalar(lo, pa.int64()).cast(typ)) & (ds.field(name) < pa.scalar(hi, pa.int64()).cast(typ))
+
+
+def _read(path: Path, src: Source, window: Window, columns: list[str] | None) -> pa.Table:
+    """The rows of one file in the window: conformed to the catalog, plus a sort column."""
+    dataset = ds.dataset(path, format="parquet")
+    schema = dataset.schema
+    flt = _time_filter(schema, window)
+    sort_ref = ds.field("time_dt") if "time_dt" in schema.names else ds.field("time")
+    if columns is None:
+        table = dataset.to_table(filter=flt)
+        sort_key = table["time_dt"] if "time_dt" in schema.names else table["time"]
+        return ocsf.conform(table, src).append_column(_SORT, _epoch_ms(sort_key))
+    refs = {c: ds.field(*c.split(".")) for c in columns if ocsf.type_at(schema, c) is not None}
+    refs[_SORT] = sort_ref
+    raw = dataset.to_table(columns=refs, filter=flt)
+    arrays, fields = [], []
+    for c in columns:
+        target = ocsf.type_at(src.schema, c) or ocsf.type_at(schema, c)
+        if c in refs:
+            arr = ocsf.conform_array(raw[c], target, c)
+        else:
+            arr = pa.chunked_array([pa.nulls(raw.num_rows, target)], target)
+        arrays.append(arr)
+        fields.append(pa.field(c, arr.type))
+    arrays.append(_epoch_ms(raw[_SORT]))
+    fields.append(pa.field(_SORT, pa.int64()))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _ms_if_lossless(table: pa.Table) -> pa.Table:
+    """``table`` with finer-than-ms timestamp columns (DuckDB's microseconds) cast to ms where no digit is lost."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_timestamp(f.type) and f.type.unit in ("us", "ns"):
+            try:
+                ms = table.column(i).cast(pa.timestamp("ms", tz=f.type.tz))
+            except pa.ArrowInvalid:
+                continue
+            table = table.set_column(i, f.with_type(ms.type), ms)
+    return table
+
+
+def _epoch_ms(times: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Epoch milliseconds of a ``time_dt`` (any unit or zone) or ``time`` column, as int64."""
+    if pa.types.is_timestamp(times.type):
+        times = ocsf.conform_array(times, TIMESTAMP_TYPE, "time_dt")
+    return times.cast(pa.int64())
+
+
+def _try_read(path: Path, src: Source, window: Window, columns: list[str] | None) -> pa.Table | Exception:
+    try:
+        return _read(path, src, window, columns)
+    except (pa.ArrowException, OSError) as exc:
+        return exc
+
+
+def _empty(src: Source, columns: list[str] | None) -> pa.Table:
+    if columns is None:
+        fields = list(src.schema)
+    else:
+        fields = [pa.field(c, ocsf.type_at(src.schema, c) or pa.null()) for c in columns]
+    return pa.schema(fields + [pa.field(_SORT, pa.int64())]).empty_table()

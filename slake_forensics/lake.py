@@ -1,0 +1,209 @@
+"""The public entry point: a :class:`Lake` is a Security Lake you load from and query.
+
+Engines subclass :class:`Lake`: :class:`~slake_forensics.engines.local.LocalLake` (Parquet in a
+local folder, DuckDB for SQL), and the S3 and Athena lakes.  Every engine returns pandas
+DataFrames with nested OCSF fields flattened to dotted names (``actor.user.uid``),
+Arrow-backed dtypes, UTC times, and provenance in ``df.attrs``.
+"""
+from __future__ import annotations
+
+import html
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .catalog import Source, database
+from .timewindow import TimeLike, Window, to_utc
+
+if TYPE_CHECKING:
+    import boto3
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """What a load or query would do: the SQL, its bound parameters, and the files it would open.
+
+    ``files`` is empty for engines that do not open files themselves (Athena).
+    """
+
+    sql: str
+    params: list[Any] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    engine: str = ""
+    translated_sql: str | None = None
+
+    def __str__(self) -> str:
+        lines = [f"-- engine: {self.engine}", self.sql.strip()]
+        if self.params:
+            lines.append(f"-- params: {self.params!r}")
+        if self.translated_sql:
+            lines += ["-- runs as:", self.translated_sql.strip()]
+        lines.append(f"-- files to open: {len(self.files)}")
+        lines += [f"--   {f}" for f in self.files]
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        return f"<pre>{html.escape(str(self))}</pre>"
+
+
+class Lake(ABC):
+    """A Security Lake: sources to load from and Athena SQL to run.
+
+    ``location`` says where the data is (folder, ``s3://`` URI or Athena database);
+    ``now`` is the lake's clock: ``CURRENT_TIMESTAMP`` / ``now()`` / ``current_date`` resolve
+    to it (``None`` means real time).  ``region`` is the lake's home region, or ``None`` when
+    the lake is a rollup of several (then table names default to ``us-east-1``).
+    """
+
+    location: str
+    now: pd.Timestamp | None
+    region: str | None = None
+
+    def __init__(self, location: str, now: TimeLike | None = None) -> None:
+        self.location = location
+        self.now = None if now is None else to_utc(now, what="now")
+
+    def __repr__(self) -> str:
+        clock = "real time" if self.now is None else self.now.isoformat()
+        return f"{type(self).__name__}({self.location!r}, now={clock})"
+
+    def clock(self) -> pd.Timestamp:
+        """The lake's current time (UTC): ``now`` if set, else the real time."""
+        return self.now if self.now is not None else pd.Timestamp.now(tz="UTC")
+
+    # ---- what every engine provides ------------------------------------------------------
+
+    @abstractmethod
+    def sources(self) -> pd.DataFrame:
+        """One row per source present: ``source, table, classes, accounts, regions,
+        first_event, last_event, rows`` (times UTC; accounts/regions as sorted lists)."""
+
+    @abstractmethod
+    def load(
+        self,
+        source: str,
+        start: TimeLike,
+        end: TimeLike,
+        accounts: Iterable[str] | str | None = None,
+        regions: Iterable[str] | str | None = None,
+        columns: Iterable[str] | str | None = None,
+    ) -> pd.DataFrame:
+        """Events of ``source`` with ``start <= time_dt < end``, sorted by time.
+
+        ``accounts`` / ``regions`` restrict partitions (``None`` = all); ``columns`` takes
+        top-level or dotted names (``None`` = all).  Returns a flattened, Arrow-backed
+        DataFrame whose ``attrs`` record source, window, accounts, regions, files and lake.
+        """
+
+    @abstractmethod
+    def sql(self, text: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+        """Run Athena (Trino) SQL; ``params`` bind the ``?`` placeholders in order.
+
+        Returns a flattened, Arrow-backed DataFrame whose ``attrs`` hold ``sql``,
+        ``translated_sql``, ``params``, ``engine``, ``lake`` and ``elapsed_s``.
+        """
+
+    @abstractmethod
+    def explain(self, what: str, *args: Any, **kwargs: Any) -> Explanation:
+        """Say what would run without running it.
+
+        ``explain(source, start, end, accounts=None, regions=None, columns=None)`` for a load,
+        ``explain(sql_text, params=None)`` for a query.  Returns an :class:`Explanation`.
+        """
+
+    # ---- constructors --------------------------------------------------------------------
+
+    @classmethod
+    def local(cls, path: str, now: TimeLike | None = None) -> Lake:
+        """A lake in a local folder holding the ``aws/<SOURCE_NAME>/2.0/…`` layout."""
+        from .engines.local import LocalLake
+
+        return LocalLake(path, now=now)
+
+    @classmethod
+    def sample(cls, now: TimeLike | None = None) -> Lake:
+        """The bundled sample lake (generated on first use); its clock defaults to the end of its data."""
+        from .engines.local import LocalLake
+        from .sample.bundled import ensure_sample_lake, sample_now
+
+        root = ensure_sample_lake()
+        return LocalLake(root, now=sample_now(root) if now is None else now)
+
+    @classmethod
+    def s3(cls, bucket_uri: str, region: str, boto3_session: boto3.Session | None = None) -> Lake:
+        """A lake read straight from its S3 bucket (``s3://aws-security-data-lake-…``)."""
+        from .engines.s3 import S3Lake
+
+        return S3Lake(bucket_uri, region, boto3_session=boto3_session)
+
+    @classmethod
+    def athena(
+        cls,
+        region: str,
+        workgroup: str = "primary",
+        database: str | None = None,
+        s3_output: str | None = None,
+        boto3_session: boto3.Session | None = None,
+    ) -> Lake:
+        """A lake queried through Athena in ``region``."""
+        from .engines.athena import AthenaLake
+
+        return AthenaLake(
+            region, workgroup=workgroup, database=database, s3_output=s3_output, boto3_session=boto3_session
+        )
+
+    @classmethod
+    def from_config(cls) -> Lake:
+        """The lake the user's configuration file describes."""
+        from .config import lake_from_config
+
+        return lake_from_config()
+
+
+def id_list(values: Iterable[str] | str | int | None, what: str) -> list[str] | None:
+    """Normalise an ``accounts`` / ``regions`` argument to a list of strings (``None`` stays ``None``).
+
+    A single string is one value; integers are account ids and are zero-padded to 12 digits.
+    """
+    if values is None:
+        return None
+    if isinstance(values, str | int):
+        values = [values]
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, str | int):
+            raise TypeError(f"{what} must be strings, not {type(v).__name__} ({v!r}).")
+        out.append(f"{v:012d}" if isinstance(v, int) else v)
+    return out
+
+
+def athena_load_sql(
+    source: Source,
+    window: Window,
+    accounts: list[str] | None,
+    regions: list[str] | None,
+    columns: list[str] | None,
+    region: str,
+) -> tuple[str, list[Any]]:
+    """The Athena SELECT a load amounts to, with ``?`` placeholders, and its parameters.
+
+    Partition predicates on ``eventday`` (YYYYMMDD), ``accountid`` and ``region`` come first,
+    then the exact ``time_dt`` window; dotted columns are aliased to their dotted names.
+    Returns ``(sql, params)``; every user value is a parameter.
+    """
+    days = window.days()
+    select = "*" if columns is None else ", ".join(f'{c} AS "{c}"' for c in columns)
+    where = ["eventday BETWEEN ? AND ?"]
+    params: list[Any] = [days[0], days[-1]]
+    for name, values in (("accountid", accounts), ("region", regions)):
+        if values is not None:
+            where.append(f"{name} IN ({', '.join('?' for _ in values)})")
+            params += values
+    where.append("time_dt >= from_iso8601_timestamp(?) AND time_dt < from_iso8601_timestamp(?)")
+    params += [window.start.isoformat(), window.end.isoformat()]
+    conditions = "\n  AND ".join(where)
+    table = f'"{database(region)}"."{source.table(region)}"'
+    return f"SELECT {select}\nFROM {table}\nWHERE {conditions}\nORDER BY time_dt", params
