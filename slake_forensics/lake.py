@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .catalog import Source, database
-from .timewindow import TimeLike, Window, to_utc
+from .timewindow import TimeLike, to_utc
 
 if TYPE_CHECKING:
     import boto3
@@ -179,31 +178,3 @@ def id_list(values: Iterable[str] | str | int | None, what: str) -> list[str] | 
         out.append(f"{v:012d}" if isinstance(v, int) else v)
     return out
 
-
-def athena_load_sql(
-    source: Source,
-    window: Window,
-    accounts: list[str] | None,
-    regions: list[str] | None,
-    columns: list[str] | None,
-    region: str,
-) -> tuple[str, list[Any]]:
-    """The Athena SELECT a load amounts to, with ``?`` placeholders, and its parameters.
-
-    Partition predicates on ``eventday`` (YYYYMMDD), ``accountid`` and ``region`` come first,
-    then the exact ``time_dt`` window; dotted columns are aliased to their dotted names.
-    Returns ``(sql, params)``; every user value is a parameter.
-    """
-    days = window.days()
-    select = "*" if columns is None else ", ".join(f'{c} AS "{c}"' for c in columns)
-    where = ["eventday BETWEEN ? AND ?"]
-    params: list[Any] = [days[0], days[-1]]
-    for name, values in (("accountid", accounts), ("region", regions)):
-        if values is not None:
-            where.append(f"{name} IN ({', '.join('?' for _ in values)})")
-            params += values
-    where.append("time_dt >= from_iso8601_timestamp(?) AND time_dt < from_iso8601_timestamp(?)")
-    params += [window.start.isoformat(), window.end.isoformat()]
-    conditions = "\n  AND ".join(where)
-    table = f'"{database(region)}"."{source.table(region)}"'
-    return f"SELECT {select}\nFROM {table}\nWHERE {conditions}\nORDER BY time_dt", params

@@ -27,7 +27,8 @@ from .. import layout, ocsf
 from ..athena_sql import referenced_tables, translate
 from ..catalog import SOURCES, TIMESTAMP_TYPE, Source, source as find_source
 from ..errors import CorruptFileError, NoPartitionsError, NotALakeError, QueryError, UnknownColumnError, UnknownSourceError
-from ..lake import Explanation, Lake, athena_load_sql, id_list
+from ..lake import Explanation, Lake, id_list
+from ..loadsql import load_query
 from ..timewindow import TimeLike, Window
 
 LAYOUT = "aws/<SOURCE_NAME>/2.0/region=<region>/accountId=<12 digits>/eventDay=<YYYYMMDD>/<name>.parquet"
@@ -238,7 +239,7 @@ class LocalLake(Lake):
         table = pa.concat_tables(tables, promote_options="permissive") if tables else _empty(src, cols)
         table = table.sort_by([(_SORT, "ascending")]).drop_columns([_SORT])
         df = ocsf.flatten(table)
-        sql, params = athena_load_sql(src, window, accts, regs, cols, self.region or "us-east-1")
+        sql, params = self._athena_sql(src, window, accts, regs, cols)
         df.attrs = {
             "source": src.name,
             "window": (window.start, window.end),
@@ -288,8 +289,10 @@ class LocalLake(Lake):
         try:
             con.execute("SET TimeZone='UTC'")
             with_eventday = re.search(r"\beventday\b", text, re.IGNORECASE) is not None
-            files = {name: self._create_view(con, src, with_eventday) for name, src in wanted.items()}
+            files = {name: self.files(src) for name, src in wanted.items()}
             try:
+                for src in wanted.values():
+                    self._create_view(con, src, files[src.name], with_eventday)
                 table = con.sql(translated, params=params).to_arrow_table()
             except duckdb.Error as exc:
                 raise self._query_error(exc, translated, wanted, files) from None
@@ -307,17 +310,17 @@ class LocalLake(Lake):
         }
         return df
 
-    def _create_view(self, con: duckdb.DuckDBPyConnection, src: Source, with_eventday: bool) -> list[Path]:
-        paths = self.files(src)
+    @staticmethod
+    def _create_view(con: duckdb.DuckDBPyConnection, src: Source, paths: list[Path], with_eventday: bool) -> None:
+        """Register view ``slake_<source>`` over ``paths`` (an empty table of the catalog schema if none)."""
         name = _view_name(src)
         if not paths:
-            warnings.warn(f"This lake has no {src.name} data; the query sees an empty table.", stacklevel=3)
+            warnings.warn(f"This lake has no {src.name} data; the query sees an empty table.", stacklevel=4)
             con.register(name, src.schema.empty_table())
-            return []
+            return
         rel = con.read_parquet([str(p) for p in paths], union_by_name=True, hive_partitioning=False, filename=True)
         day = ", regexp_extract(filename, 'eventDay=([0-9]{8})', 1) AS eventday" if with_eventday else ""
         rel.project(f"* EXCLUDE (filename){day}").create_view(name)
-        return paths
 
     def _query_error(
         self, exc: duckdb.Error, translated: str, wanted: dict[str, Source], files: dict[str, list[Path]]
@@ -354,8 +357,15 @@ class LocalLake(Lake):
             files = [str(p) for src in wanted.values() for p in self.files(src)]
             return Explanation(what, list(params or []), files, "duckdb", translated)
         src, window, accts, regs, cols, paths = self._plan(what, *args, **kwargs)
-        sql, params = athena_load_sql(src, window, accts, regs, cols, self.region or "us-east-1")
+        sql, params = self._athena_sql(src, window, accts, regs, cols)
         return Explanation(sql, params, [str(p) for p in paths], "pyarrow")
+
+    def _athena_sql(
+        self, src: Source, window: Window, accounts: list[str] | None, regions: list[str] | None, columns: list[str] | None
+    ) -> tuple[str, list[str]]:
+        """The Athena query (and execution parameters) that this load amounts to, via :func:`load_query`."""
+        known = None if columns is None else [c for c in columns if ocsf.type_at(src.schema, c) is not None]
+        return load_query(src, region=self.region or "us-east-1", window=window, accounts=accounts, regions=regions, columns=known)
 
 
 # ---- helpers ----------------------------------------------------------------------------------
