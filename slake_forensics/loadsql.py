@@ -75,19 +75,20 @@ def leaves(source: Source) -> list[tuple[str, pa.DataType]]:
     return out
 
 
-def resolve_columns(source: Source, columns: Iterable[str] | None) -> list[str]:
-    """Leaf paths selected by ``columns``, in schema order, without duplicates.
+def resolve_columns(source: Source, columns: Iterable[str] | str | None) -> list[str]:
+    """Leaf paths selected by ``columns``, without duplicates, in the order the local engine returns them.
 
-    ``None`` selects every leaf.  A name may be a leaf (``"actor.user.uid"``) or a struct
-    (``"actor.user"``: all leaves below it).  Raises :class:`UnknownColumnError` naming the
-    closest known columns for anything else.
+    ``None`` selects every leaf in schema order.  Otherwise names keep the caller's order;
+    a name may be a leaf (``"actor.user.uid"``) or a struct (``"actor.user"``: all leaves
+    below it, in schema order).  Raises :class:`UnknownColumnError` naming the closest
+    known columns for anything else.
     """
     all_leaves = [p for p, _ in leaves(source)]
     if columns is None:
         return all_leaves
     if isinstance(columns, str):
         columns = [columns]
-    wanted: set[str] = set()
+    wanted: dict[str, None] = {}
     for name in columns:
         hits = [p for p in all_leaves if p == name or p.startswith(name + ".")]
         if not hits:
@@ -97,8 +98,8 @@ def resolve_columns(source: Source, columns: Iterable[str] | None) -> list[str]:
                 f"{source.name} has no column {name!r}.{hint} Columns are dotted OCSF paths such as "
                 f"'time_dt', 'actor.user.uid'; a struct name selects every column below it."
             )
-        wanted.update(hits)
-    return [p for p in all_leaves if p in wanted]
+        wanted.update(dict.fromkeys(hits))
+    return list(wanted)
 
 
 def quote_identifier(name: str) -> str:

@@ -272,21 +272,23 @@ class AthenaLake(Lake):
         accounts: Iterable[str] | str | None,
         regions: Iterable[str] | str | None,
         columns: Iterable[str] | str | None,
-    ) -> tuple[Source, Window, list[str], list[str], str, list[str]]:
+    ) -> tuple[Source, Window, list[str] | None, list[str] | None, list[str], list[str], str, list[str]]:
+        """``(source, window, accounts, regions, wanted leaves, fetched leaves, sql, params)`` of a load."""
         src = source if isinstance(source, Source) else find_source(source)
         window = Window.of(start, end)
+        accts, regs = id_list(accounts, "accounts"), id_list(regions, "regions")
         wanted = resolve_columns(src, columns)
-        fetch = wanted if "time" in wanted else resolve_columns(src, [*wanted, "time"])
+        fetch = wanted if "time_dt" in wanted else [*wanted, "time_dt"]
         sql, params = load_query(
             src,
             region=self.region,
             window=window,
-            accounts=id_list(accounts, "accounts"),
-            regions=id_list(regions, "regions"),
+            accounts=accts,
+            regions=regs,
             columns=fetch,
             database=self.database,
         )
-        return src, window, wanted, fetch, sql, params
+        return src, window, accts, regs, wanted, fetch, sql, params
 
     def load(
         self,
@@ -299,26 +301,29 @@ class AthenaLake(Lake):
     ) -> pd.DataFrame:
         """Load one source's events in ``[start, end)`` through Athena (query from :func:`load_query`).
 
-        Returns the local engine's shape: dotted leaf columns in schema order with
+        Returns the local engine's shape: dotted leaf columns in its order with
         :class:`pandas.ArrowDtype` of the schema's types (lists and maps as Arrow
-        lists/maps), ``time_dt`` tz-aware UTC, rows sorted by ``time`` (stable); ``df.attrs``
-        holds source, window, accounts, regions, files (``[]``: Athena reads them), lake and
-        the query provenance (sql, params, query id, bytes scanned, engine time).
+        lists/maps), ``time_dt`` tz-aware UTC, rows sorted by ``time_dt`` (stable); ``df.attrs``
+        holds source, window, accounts, regions, columns, files (``[]``: Athena reads
+        them), lake and the query provenance (sql, params, query id, bytes scanned, engine time).
         """
-        src, window, wanted, fetch, sql, params = self._load_sql(source, start, end, accounts, regions, columns)
+        src, window, accts, regs, wanted, fetch, sql, params = self._load_sql(
+            source, start, end, accounts, regions, columns
+        )
         names, raw, _ = self._execute(sql, params)
         by_name = dict(zip(names, raw))
         types = dict(leaves(src))
         table = pa.Table.from_arrays([_cast_leaf(by_name[p], types[p]) for p in fetch], names=fetch)
-        if table.num_rows:
-            table = table.take(pc.sort_indices(table["time"], sort_keys=[("time", "ascending")]))
+        if table.num_rows:  # the local engine's order: stable by time_dt
+            table = table.take(pc.sort_indices(table["time_dt"], sort_keys=[("time_dt", "ascending")]))
         df = table.select(wanted).to_pandas(types_mapper=pd.ArrowDtype, ignore_metadata=True)
         df.attrs.update(
             self._last,
             source=src.name,
-            window=str(window),
-            accounts=id_list(accounts, "accounts"),
-            regions=id_list(regions, "regions"),
+            window=(window.start, window.end),
+            accounts=accts,
+            regions=regs,
+            columns=None if columns is None else ([columns] if isinstance(columns, str) else list(columns)),
             files=[],
         )
         return df

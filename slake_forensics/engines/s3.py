@@ -1,0 +1,387 @@
+"""A Security Lake read straight from its S3 bucket with awswrangler.
+
+Caveat: source-version-2 tables are Apache Iceberg tables.  The Parquet files under a
+prefix are not the table: a prefix can still hold files that the current snapshot no
+longer references (deleted, rewritten by compaction, or expired but not yet removed),
+so reading files by path can return duplicates or deleted rows.  Use this engine for
+triage and for copies of a lake (exports, evidence buckets); Athena
+(:class:`~slake_forensics.engines.athena.AthenaLake`) is authoritative for v2 tables.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import awswrangler as wr
+import boto3
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from tqdm.auto import tqdm
+
+from .. import layout, ocsf
+from ..athena_sql import referenced_tables
+from ..catalog import SOURCES, TIMESTAMP_TYPE, Source, source as find_source
+from ..errors import BadConfigError, NoPartitionsError, NotALakeError
+from ..lake import Explanation, Lake, id_list
+from ..loadsql import check_region, load_query
+from ..timewindow import TimeLike, Window
+from .athena import aws_error, aws_session
+from .local import LocalLake
+
+_log = logging.getLogger(__name__)
+_URI_RE = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*?))?/?$")
+_SORT = "__slake_time"
+_SQL_RE = re.compile(r"\s*(\(|select\b|with\b|values\b|table\b|--|/\*)", re.IGNORECASE)
+
+
+def default_cache_dir() -> Path:
+    """``$SLAKE_CACHE`` if set, else ``$XDG_CACHE_HOME/slake-forensics/s3`` (``~/.cache/…``)."""
+    if os.environ.get("SLAKE_CACHE"):
+        return Path(os.environ["SLAKE_CACHE"]).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "slake-forensics" / "s3"
+
+
+class S3Lake(Lake):
+    """A lake read from ``s3://<bucket>[/<prefix>]`` holding ``aws/<SOURCE_NAME>/2.0/…`` keys.
+
+    **Iceberg caveat**: source-version-2 tables are Apache Iceberg tables, and files under a
+    prefix can include data outside the current snapshot (deleted, compacted or expired
+    files).  This engine reads files by path, so it is for triage and for copies of the
+    lake; Athena is authoritative for v2.
+
+    ``load`` lists only the partitions the window, accounts and regions select (one S3
+    ``LIST`` per region/account/event day), reads those files with
+    ``awswrangler.s3.read_parquet`` (top-level column projection) behind a ``tqdm`` progress
+    bar (notebook-aware, silent when output is not a terminal) and returns exactly what
+    :class:`~slake_forensics.engines.local.LocalLake` returns for the same files.
+
+    ``sql`` downloads the files of the sources a query names, for a window, into a local
+    cache (``cache_dir``; keys are immutable, so a cached file is reused) and runs the query
+    with the local engine (DuckDB) over exactly those files: see :meth:`sql`.
+    """
+
+    #: Days before the lake clock that :meth:`sql` downloads when no ``start``/``end`` is given.
+    sql_days: int = 7
+    #: Parallel S3 requests (listing, reading, downloading).
+    max_workers: int = 16
+
+    def __init__(
+        self,
+        bucket_uri: str,
+        region: str | None = None,
+        boto3_session: boto3.Session | None = None,
+        now: TimeLike | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        m = _URI_RE.match(bucket_uri or "")
+        if not m:
+            raise BadConfigError(
+                f"{bucket_uri!r} is not an S3 URI of a lake bucket, e.g. s3://aws-security-data-lake-us-east-1-abc123."
+            )
+        self.bucket = m["bucket"]
+        self.prefix = f"{m['prefix']}/" if m["prefix"] else ""
+        self.session = aws_session(region, boto3_session)
+        self.region = check_region(self.session.region_name)
+        self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
+        super().__init__(f"s3://{self.bucket}/{self.prefix}".rstrip("/"), now)
+
+    # ---- listing ----------------------------------------------------------------------------
+
+    def _uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self.prefix}{key}"
+
+    def _key(self, uri: str) -> str:
+        return uri[len(f"s3://{self.bucket}/{self.prefix}") :]
+
+    def _dirs(self, key_prefix: str, name: str) -> list[str]:
+        """Values of the ``<name>=`` folders directly below ``key_prefix``."""
+        try:
+            found = wr.s3.list_directories(self._uri(key_prefix), boto3_session=self.session)
+        except Exception as exc:
+            raise aws_error(exc) or NotALakeError(f"Cannot list {self._uri(key_prefix)}: {exc}") from None
+        values = []
+        for uri in found:
+            last = uri.rstrip("/").rsplit("/", 1)[-1]
+            if last.startswith(f"{name}="):
+                values.append(last[len(name) + 1 :])
+        return sorted(values)
+
+    def _objects(self, key_prefix: str) -> list[str]:
+        try:
+            uris = wr.s3.list_objects(self._uri(key_prefix), suffix=".parquet", boto3_session=self.session)
+        except Exception as exc:
+            raise aws_error(exc) or NotALakeError(f"Cannot list {self._uri(key_prefix)}: {exc}") from None
+        return [self._key(u) for u in uris]
+
+    def keys(
+        self,
+        source: str | Source,
+        window: Window | None,
+        accounts: Iterable[str] | str | None = None,
+        regions: Iterable[str] | str | None = None,
+    ) -> list[str]:
+        """Data-file keys (below the lake prefix) of ``source`` in the window, accounts and regions, sorted.
+
+        Lists ``region=`` and ``accountId=`` folders, then each selected event-day folder
+        (all days when ``window`` is ``None``); :func:`~slake_forensics.layout.select` makes
+        the final choice, so only matching native v2 keys are returned.
+        """
+        src = source if isinstance(source, Source) else find_source(source)
+        accts, regs = id_list(accounts, "accounts"), id_list(regions, "regions")
+        region_values = [r for r in self._dirs(src.prefix, "region") if regs is None or r in regs]
+        pairs = [
+            (r, a)
+            for r in region_values
+            for a in self._dirs(f"{src.prefix}region={r}/", "accountId")
+            if accts is None or a in accts
+        ]
+        if window is None:
+            prefixes = [f"{src.prefix}region={r}/accountId={a}/" for r, a in pairs]
+        else:
+            prefixes = [layout.partition_dir(src, r, a, d) + "/" for r, a in pairs for d in window.days()]
+        with ThreadPoolExecutor(max(1, min(self.max_workers, len(prefixes)))) as pool:
+            found = [k for keys in pool.map(self._objects, prefixes) for k in keys]
+        return layout.select(found, src, window, accts, regs)
+
+    # ---- sources ----------------------------------------------------------------------------
+
+    def sources(self) -> pd.DataFrame:
+        """One row per source with data (see :meth:`Lake.sources`), from folder listings only.
+
+        Cost: a few ``LIST`` requests per source/region/account; no file is read.  So
+        ``first_event`` is the start of the first event day present, ``last_event`` the last
+        millisecond of the last one, and ``rows`` is ``<NA>`` (it would take every file's
+        footer); ``attrs["resolution"]`` is ``"day"``.
+        """
+        out = []
+        for src in SOURCES.values():
+            accounts, regions, days = set(), [], set()
+            for r in self._dirs(src.prefix, "region"):
+                accts = self._dirs(f"{src.prefix}region={r}/", "accountId")
+                for a in accts:
+                    days.update(self._dirs(f"{src.prefix}region={r}/accountId={a}/", "eventDay"))
+                if accts:
+                    regions.append(r)
+                    accounts.update(accts)
+            if not days:
+                continue
+            first, last = pd.Timestamp(min(days), tz="UTC"), pd.Timestamp(max(days), tz="UTC")
+            out.append(
+                {
+                    "source": src.name,
+                    "table": src.qualified_table(self.region),
+                    "classes": list(src.classes),
+                    "accounts": sorted(accounts),
+                    "regions": sorted(regions),
+                    "first_event": first,
+                    "last_event": last + pd.Timedelta(days=1) - pd.Timedelta(milliseconds=1),
+                    "rows": pd.NA,
+                }
+            )
+        columns = ["source", "table", "classes", "accounts", "regions", "first_event", "last_event", "rows"]
+        df = pd.DataFrame(out, columns=columns).astype({"rows": "Int64"})
+        df.attrs = {"lake": self.location, "resolution": "day"}
+        return df
+
+    # ---- load -------------------------------------------------------------------------------
+
+    def _plan(
+        self,
+        source: str,
+        start: TimeLike,
+        end: TimeLike,
+        accounts: Iterable[str] | str | None,
+        regions: Iterable[str] | str | None,
+        columns: Iterable[str] | str | None,
+    ) -> tuple[Source, Window, list[str] | None, list[str] | None, list[str] | None, list[str]]:
+        src = find_source(source)
+        window = Window.of(start, end)
+        accts, regs = id_list(accounts, "accounts"), id_list(regions, "regions")
+        cols = None if columns is None else ocsf.check_columns(columns, src.schema, f"source {src.name}")
+        keys = self.keys(src, window, accts, regs)
+        if not keys:
+            raise NoPartitionsError(
+                f"No partitions for {src.name} in {window}"
+                + (f", accounts {accts}" if accts is not None else "")
+                + (f", regions {regs}" if regs is not None else "")
+                + f" below {self.location}. Widen the window, change the filters, or check lake.sources()."
+            )
+        return src, window, accts, regs, cols, keys
+
+    def load(
+        self,
+        source: str,
+        start: TimeLike,
+        end: TimeLike,
+        accounts: Iterable[str] | str | None = None,
+        regions: Iterable[str] | str | None = None,
+        columns: Iterable[str] | str | None = None,
+    ) -> pd.DataFrame:
+        """Events of ``source`` in ``[start, end)`` read from S3 (see :meth:`Lake.load`).
+
+        Returns the same frame as the local engine for the same files: dotted columns,
+        Arrow dtypes, rows in the window sorted by ``time_dt`` (stable, files in key order);
+        ``attrs`` as the local engine's, ``files`` being ``s3://`` URIs.
+        """
+        src, window, accts, regs, cols, keys = self._plan(source, start, end, accounts, regions, columns)
+        top = None if cols is None else sorted({c.split(".")[0] for c in cols} | {"time_dt", "time"})
+        uris = [self._uri(k) for k in keys]
+        tables: list[pa.Table | None] = [None] * len(uris)
+        with ThreadPoolExecutor(max(1, min(self.max_workers, len(uris)))) as pool, tqdm(
+            total=len(uris), desc=f"{src.name} files", unit="file", disable=None
+        ) as bar:
+            futures = {pool.submit(self._read, uri, src, window, top): i for i, uri in enumerate(uris)}
+            for future in futures:
+                tables[futures[future]] = future.result()
+                bar.update()
+        table = pa.concat_tables(tables, promote_options="permissive")
+        table = table.sort_by([(_SORT, "ascending")]).drop_columns([_SORT])
+        df = ocsf.flatten(table)
+        if cols is not None:
+            df = df[[name for c in cols for name in df.columns if name == c or name.startswith(c + ".")]]
+        sql, params = load_query(src, region=self.region, window=window, accounts=accts, regions=regs, columns=cols)
+        df.attrs = {
+            "source": src.name,
+            "window": (window.start, window.end),
+            "accounts": accts,
+            "regions": regs,
+            "columns": cols,
+            "files": uris,
+            "skipped_files": [],
+            "lake": self.location,
+            "engine": "awswrangler",
+            "sql": sql,
+            "params": params,
+        }
+        return df
+
+    def _read(self, uri: str, src: Source, window: Window, top: list[str] | None) -> pa.Table:
+        """One file's rows in the window, conformed to the catalog, plus the sort column."""
+        try:
+            frame = wr.s3.read_parquet(uri, columns=top, dtype_backend="pyarrow", boto3_session=self.session)
+        except Exception as exc:
+            raise aws_error(exc) or exc
+        table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
+        times = _epoch_ms(table)
+        lo, hi = -(-window.start.value // 10**6), -(-window.end.value // 10**6)
+        mask = pc.and_(pc.greater_equal(times, lo), pc.less(times, hi))
+        table = ocsf.conform(table.filter(mask), src)
+        return table.append_column(_SORT, times.filter(mask))
+
+    # ---- SQL --------------------------------------------------------------------------------
+
+    def sql(
+        self,
+        text: str,
+        params: Sequence[Any] | None = None,
+        *,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        accounts: Iterable[str] | str | None = None,
+        regions: Iterable[str] | str | None = None,
+    ) -> pd.DataFrame:
+        """Run Athena SQL over the files of a window, with the local engine.
+
+        The sources the query names are downloaded for ``[start, end)`` (default: the
+        :attr:`sql_days` days before the lake clock) and optional ``accounts`` / ``regions``
+        into ``cache_dir``, then :class:`~slake_forensics.engines.local.LocalLake` runs the
+        query over exactly those files (a per-query folder of hard links; whole event days,
+        so filter ``time_dt`` in the SQL for exact bounds).  Returns the local engine's frame
+        with ``attrs`` extended by ``window`` and ``s3_files``.  Raises
+        :class:`NoPartitionsError` when the window holds no file of any named source.
+        """
+        window = self._sql_window(start, end)
+        names = referenced_tables(text)
+        wanted = {find_source(n) for n in names}
+        keys = [k for src in wanted for k in self.keys(src, window, accounts, regions)]
+        if not keys:
+            raise NoPartitionsError(
+                f"No files of {', '.join(sorted(s.name for s in wanted)) or 'any source'} in {window} below "
+                f"{self.location}. Pass start=/end= covering the data (lake.sources() shows the days present)."
+            )
+        self._download(keys)
+        view = Path(tempfile.mkdtemp(prefix="slake-s3-"))
+        try:
+            for key in keys:
+                target = view / key
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _link(self._cached(key), target)
+            df = LocalLake(view, now=self.now).sql(text, params)
+        finally:
+            shutil.rmtree(view, ignore_errors=True)
+        df.attrs.update(
+            lake=self.location, window=(window.start, window.end), s3_files=[self._uri(k) for k in keys]
+        )
+        df.attrs.pop("files", None)
+        return df
+
+    def _sql_window(self, start: TimeLike | None, end: TimeLike | None) -> Window:
+        if (start is None) != (end is None):
+            raise BadConfigError("Pass both start= and end= (or neither, for the last sql_days days).")
+        if start is None:
+            now = self.clock()
+            return Window(now - pd.Timedelta(days=self.sql_days), now)
+        return Window.of(start, end)
+
+    def _cached(self, key: str) -> Path:
+        return self.cache_dir / self.bucket / self.prefix / key
+
+    def _download(self, keys: list[str]) -> None:
+        """Fetch every key not yet in the cache (written to a temporary name, then renamed)."""
+        missing = [k for k in keys if not self._cached(k).is_file()]
+
+        def fetch(key: str) -> None:
+            path = self._cached(key)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(path.name + f".part{os.getpid()}")
+            try:
+                wr.s3.download(self._uri(key), str(partial), boto3_session=self.session)
+            except Exception as exc:
+                partial.unlink(missing_ok=True)
+                raise aws_error(exc) or exc
+            partial.replace(path)
+
+        if not missing:
+            return
+        with ThreadPoolExecutor(max(1, min(self.max_workers, len(missing)))) as pool, tqdm(
+            total=len(missing), desc="downloading", unit="file", disable=None
+        ) as bar:
+            for _ in pool.map(fetch, missing):
+                bar.update()
+
+    # ---- explain ----------------------------------------------------------------------------
+
+    def explain(self, what: str, *args: Any, **kwargs: Any) -> Explanation:
+        """What a load (``explain(source, start, end, …)``) or query (``explain(sql, params=None,
+        start=None, end=None)``) would read: the equivalent Athena SQL and the ``s3://`` files.
+        Lists S3 but reads no data file."""
+        if _SQL_RE.match(what):
+            window = self._sql_window(kwargs.get("start"), kwargs.get("end"))
+            keys = [k for n in referenced_tables(what) for k in self.keys(find_source(n), window)]
+            return Explanation(what, list(kwargs.get("params") or []), [self._uri(k) for k in keys], "duckdb")
+        src, window, accts, regs, cols, keys = self._plan(what, *args, **kwargs)
+        sql, params = load_query(src, region=self.region, window=window, accounts=accts, regions=regs, columns=cols)
+        return Explanation(sql, params, [self._uri(k) for k in keys], "awswrangler")
+
+
+def _epoch_ms(table: pa.Table) -> pa.ChunkedArray:
+    """Epoch milliseconds of ``time_dt`` (any unit or zone), else of ``time``, as int64."""
+    if "time_dt" in table.column_names and pa.types.is_timestamp(table.schema.field("time_dt").type):
+        return ocsf.conform_array(table["time_dt"], TIMESTAMP_TYPE, "time_dt").cast(pa.int64())
+    return table["time"].cast(pa.int64())
+
+
+def _link(source: Path, target: Path) -> None:
+    """Hard-link ``source`` to ``target`` (copy when the file system cannot link)."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
