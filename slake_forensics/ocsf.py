@@ -137,17 +137,17 @@ def _is_list(t: pa.DataType) -> bool:
     return pa.types.is_list(t) or pa.types.is_large_list(t)
 
 
-def _ms_timestamps(t: pa.DataType) -> pa.DataType:
-    """``t`` with every (nested) timestamp made ``timestamp[ms, UTC]``."""
+def ms_timestamps(t: pa.DataType) -> pa.DataType:
+    """``t`` with every (nested) timestamp type made ``timestamp[ms, UTC]``."""
     if pa.types.is_timestamp(t):
         return TIMESTAMP_TYPE
     if pa.types.is_struct(t):
-        return pa.struct([f.with_type(_ms_timestamps(f.type)) for f in t])
+        return pa.struct([f.with_type(ms_timestamps(f.type)) for f in t])
     if _is_list(t):
         make = pa.large_list if pa.types.is_large_list(t) else pa.list_
-        return make(t.value_field.with_type(_ms_timestamps(t.value_type)))
+        return make(t.value_field.with_type(ms_timestamps(t.value_type)))
     if pa.types.is_map(t):
-        return pa.map_(_ms_timestamps(t.key_type), _ms_timestamps(t.item_type))
+        return pa.map_(ms_timestamps(t.key_type), ms_timestamps(t.item_type))
     return t
 
 
@@ -164,7 +164,7 @@ def conform_array(arr: pa.ChunkedArray | pa.Array, target: pa.DataType, name: st
     if arr.type == goal:
         return arr
     try:
-        ms = _ms_timestamps(arr.type)
+        ms = ms_timestamps(arr.type)
         if ms != arr.type:
             arr = arr.cast(ms, safe=False)
         return arr.cast(goal)

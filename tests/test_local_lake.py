@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from conftest import ACCOUNTS, DAY0, DAYS, NOW, REGIONS
+from fixture_lake import ACCOUNTS, DAY0, DAYS, NOW, REGIONS
 
 from slake_forensics import ocsf
 from slake_forensics.catalog import source

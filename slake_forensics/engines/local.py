@@ -288,6 +288,7 @@ class LocalLake(Lake):
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone='UTC'")
+            con.execute("SET integer_division=true")  # Trino: integer / integer is an integer
             with_eventday = re.search(r"\beventday\b", text, re.IGNORECASE) is not None
             files = {name: self.files(src) for name, src in wanted.items()}
             try:
@@ -490,14 +491,17 @@ def _read(path: Path, src: Source, window: Window, columns: list[str] | None) ->
 
 
 def _ms_if_lossless(table: pa.Table) -> pa.Table:
-    """``table`` with finer-than-ms timestamp columns (DuckDB's microseconds) cast to ms where no digit is lost."""
+    """``table`` with timestamps (DuckDB's microseconds, nested ones too) as ``timestamp[ms, UTC]``
+    in every column where no digit is lost; other columns unchanged."""
     for i, f in enumerate(table.schema):
-        if pa.types.is_timestamp(f.type) and f.type.unit in ("us", "ns"):
-            try:
-                ms = table.column(i).cast(pa.timestamp("ms", tz=f.type.tz))
-            except pa.ArrowInvalid:
-                continue
-            table = table.set_column(i, f.with_type(ms.type), ms)
+        goal = ocsf.ms_timestamps(f.type)
+        if goal == f.type:
+            continue
+        try:
+            col = table.column(i).cast(goal)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+        table = table.set_column(i, f.with_type(goal), col)
     return table
 
 
