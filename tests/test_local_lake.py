@@ -215,3 +215,9 @@ def test_sample_uses_bundled_lake_and_its_clock(lake_data, monkeypatch: pytest.M
     full = sample.load("route53", DAY0, END)
     in_day = (full["time_dt"] >= end_of_data - pd.Timedelta(days=1)) & (full["time_dt"] <= end_of_data)
     assert sample.sql(text)["n"].iloc[0] == in_day.sum() > 0
+
+
+def test_sql_on_a_source_the_lake_lacks_sees_an_empty_table(lake: Lake) -> None:
+    with pytest.warns(UserWarning, match="no waf data"):
+        df = lake.sql("SELECT count(*) AS n, max(time_dt) AS last FROM amazon_security_lake_table_us_east_1_waf_2_0")
+    assert df["n"].iloc[0] == 0 and df["last"].isna().all()
