@@ -24,7 +24,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .. import layout, ocsf
-from ..athena_sql import referenced_tables, translate
+from ..athena_sql import translate
 from ..catalog import SOURCES, TIMESTAMP_TYPE, Source, source as find_source
 from ..errors import CorruptFileError, NoPartitionsError, NotALakeError, QueryError, UnknownColumnError, UnknownSourceError
 from ..lake import Explanation, Lake, id_list
