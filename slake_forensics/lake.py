@@ -113,6 +113,17 @@ class Lake(ABC):
         ``explain(sql_text, params=None)`` for a query.  Returns an :class:`Explanation`.
         """
 
+    def table_name(self, source: str) -> str:
+        """Fully qualified, quoted Glue table of ``source`` for this lake's region.
+
+        For example ``"amazon_security_lake_glue_db_us_east_1"."amazon_security_lake_table_us_east_1_vpc_flow_2_0"``;
+        every engine accepts it in :meth:`sql`, so SQL built with it runs unchanged anywhere.
+        """
+        from .catalog import database, source as find_source
+
+        region = self.region or "us-east-1"
+        return f'"{database(region)}"."{find_source(source).table(region)}"'
+
     # ---- constructors --------------------------------------------------------------------
 
     @classmethod
