@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+__version__ = "0.1.0"
+
 from .catalog import SOURCES
 from .errors import (
     AwsConfigError,
@@ -20,8 +22,6 @@ from .errors import (
 from .lake import Lake
 from .timewindow import NaiveTimeWarning
 from .validate import validate_lake
-
-__version__ = "0.1.0"
 
 __all__ = [
     "SOURCES", "Lake", "validate_lake", "NaiveTimeWarning", "SlakeError", "NotALakeError", "UnknownSourceError",
