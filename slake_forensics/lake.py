@@ -124,6 +124,8 @@ class Lake(ABC):
         region = self.region or "us-east-1"
         return f'"{database(region)}"."{find_source(source).table(region)}"'
 
+    # ---- investigation helpers: thin delegations to their modules --------------------------
+
     # ---- constructors --------------------------------------------------------------------
 
     @classmethod
