@@ -30,7 +30,9 @@ where Athena renders arrays and maps in a lossy ``[a, b]`` / ``{k=v}`` form.  Li
 map leaves are therefore selected as ``json_format(CAST(x AS JSON))``: a JSON text that
 survives CSV and that :func:`decode_json_column` turns back into the Arrow type of the
 schema.  Athena engine 3 casts a ``ROW`` to a JSON object keyed by field name; older
-engines cast it to a positional JSON array, which the decoder also accepts.
+engines cast it to a positional JSON array, which the decoder also accepts.  A map comes
+back with its entries ordered by key (Athena's JSON cast orders them), so map entry order
+can differ from the file's.
 """
 from __future__ import annotations
 

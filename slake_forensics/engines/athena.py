@@ -229,8 +229,9 @@ class AthenaLake(Lake):
         parts = []
         for s in present:
             table = f"{quote_identifier(self.database)}.{quote_identifier(s.table(self.region))}"
+            params.append(parameter(s.name))
             parts.append(
-                f"SELECT {parameter(s.name)} AS source,"
+                "SELECT ? AS source,"
                 " array_join(array_sort(array_agg(DISTINCT accountid)), ',') AS accounts,"
                 " array_join(array_sort(array_agg(DISTINCT region)), ',') AS regions,"
                 f" min(time_dt) AS first_event, max(time_dt) AS last_event, count(*) AS rows FROM {table}{where}"
@@ -396,6 +397,7 @@ class AthenaLake(Lake):
             "workgroup": self.workgroup,
             "database": self.database,
         }
+        _log.info("Athena query %s succeeded: %d bytes scanned", query_id, self._last["data_scanned_bytes"])
         try:
             types = wr.athena.get_query_columns_types(query_execution_id=query_id, boto3_session=self.session)
             output = info.get("ResultConfiguration", {}).get("OutputLocation")

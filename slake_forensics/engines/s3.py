@@ -307,6 +307,7 @@ class S3Lake(Lake):
                 f"No files of {', '.join(sorted(s.name for s in wanted)) or 'any source'} in {window} below "
                 f"{self.location}. Pass start=/end= covering the data (lake.sources() shows the days present)."
             )
+        _log.info("Query over %d file(s) of %s in %s; cache %s", len(keys), self.location, window, self.cache_dir)
         self._download(keys)
         view = Path(tempfile.mkdtemp(prefix="slake-s3-"))
         try:

@@ -307,7 +307,9 @@ def test_sources_lists_glue_tables_and_aggregates_once(aws, session, lake):
     assert df["rows"].tolist() == [72, 0]
     [run] = executions()
     assert run["Query"].count("UNION ALL") == 1 and "time_dt >= from_iso8601_timestamp(?)" in run["Query"]
-    assert run["ExecutionParameters"][:2] == ["'2026-02-25T00:00:00.000Z'", "'2026-03-04T00:00:00.000Z'"]
+    window = ["'2026-02-25T00:00:00.000Z'", "'2026-03-04T00:00:00.000Z'"]
+    assert run["ExecutionParameters"] == ["'cloud_trail_mgmt'", *window, "'vpc_flow'", *window]
+    assert "cloud_trail_mgmt'" not in run["Query"]
 
 
 # ---- configuration errors ----------------------------------------------------------------------
