@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .case import Case
 from .catalog import SOURCES
 from .errors import (
     AwsConfigError,
@@ -26,4 +27,5 @@ from .validate import validate_lake
 __all__ = [
     "SOURCES", "Lake", "validate_lake", "NaiveTimeWarning", "SlakeError", "NotALakeError", "UnknownSourceError",
     "UnknownColumnError", "BadWindowError", "NoPartitionsError", "AwsConfigError", "QueryError", "SampleDataError",
+    "Case",
 ]
