@@ -1,0 +1,325 @@
+"""One investigation timeline: merging frames, a swim-lane picture, and an explorer for JupyterLab.
+
+:func:`timeline` merges normalized frames (from :func:`~slake_forensics.pivot.pivot`) and raw
+loaded frames into one time-sorted frame of :data:`~slake_forensics.normalize.TIMELINE_COLUMNS`.
+:func:`plot_timeline` draws one lane per source / actor / … with findings and bookmarks marked;
+above ``max_points`` events it draws per-lane binned counts instead of points, so a million
+events build and draw in about a second.  :func:`explore` returns an ipywidgets explorer.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+from matplotlib.axes import Axes
+from matplotlib.colors import LogNorm
+from matplotlib.figure import Figure
+
+from .normalize import TIMELINE_COLUMNS, as_timeline, empty_timeline, normalize
+from .timewindow import to_utc
+
+FINDING_SOURCES = ("sh_findings",)
+OTHER_LANE = "(other)"
+NONE_LANE = "(none)"
+ENTITY_FIELDS = ("actor", "src_ip", "dst_ip", "target")
+_NS_PER_DAY = 86_400 * 10**9
+
+Bookmarks = pd.DataFrame | pd.Series | Mapping[str, Any] | Iterable[Any] | None
+
+
+def timeline(*frames: pd.DataFrame) -> pd.DataFrame:
+    """Merge frames into one timeline of ``TIMELINE_COLUMNS``, sorted by ``time`` (stable).
+
+    A frame that already has every timeline column (a :func:`pivot` result, an earlier
+    timeline) is taken as is; any other frame is a raw load and is normalized with
+    ``normalize(df, df.attrs["source"])``.  An event present in several frames (same
+    ``source`` and non-null ``uid``) is kept once, first occurrence first.  Returns a frame
+    with a fresh ``RangeIndex`` and ``attrs["sources"]`` listing the sources present (no
+    frames: an empty timeline).
+    """
+    parts = []
+    for i, df in enumerate(frames):
+        if set(TIMELINE_COLUMNS) <= set(df.columns):
+            parts.append(as_timeline(df))
+        elif "source" in df.attrs:
+            parts.append(normalize(df, df.attrs["source"]))
+        else:
+            raise ValueError(
+                f"Frame {i} is neither a timeline (columns {list(TIMELINE_COLUMNS)}) nor a lake load "
+                "(attrs['source']); normalize it with normalize(df, source) first."
+            )
+    if not parts:
+        return empty_timeline()
+    merged = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
+    has_uid = merged["uid"].notna().to_numpy(dtype=bool)
+    dup = merged.duplicated(["source", "uid"]).to_numpy(dtype=bool) & has_uid
+    merged = merged[~dup]
+    order = np.argsort(_ns(merged["time"]), kind="stable")
+    out = merged.iloc[order].reset_index(drop=True)
+    out.attrs = {"sources": sorted(out["source"].dropna().astype(str).unique())}
+    return out
+
+
+def _ns(times: pd.Series) -> np.ndarray:
+    """UTC epoch nanoseconds of a datetime column (Arrow or NumPy backed); NaT → int64 minimum."""
+    if isinstance(times.dtype, pd.ArrowDtype):
+        arr = pa.array(times, from_pandas=True)
+        arr = pc.cast(arr, pa.timestamp("ns", tz="UTC")).cast(pa.int64())
+        return arr.to_numpy(zero_copy_only=False) if arr.null_count == 0 else (
+            pc.fill_null(arr, np.iinfo(np.int64).min).to_numpy()
+        )
+    return pd.to_datetime(times, utc=True).to_numpy(dtype="datetime64[ns]").astype(np.int64)
+
+
+def is_finding(tl: pd.DataFrame) -> np.ndarray:
+    """Boolean mask of timeline rows that are findings (Security Hub, or a ``… Finding`` class)."""
+    mask = tl["source"].isin(FINDING_SOURCES).to_numpy(dtype=bool, na_value=False)
+    if "class_name" in tl.columns:
+        named = tl["class_name"].astype("string").str.contains("Finding", regex=False)
+        mask = mask | named.to_numpy(dtype=bool, na_value=False)
+    return mask
+
+
+def plot_timeline(
+    tl: pd.DataFrame,
+    by: str = "source",
+    findings: bool = True,
+    bookmarks: Bookmarks = None,
+    ax: Axes | None = None,
+    max_points: int = 20_000,
+    max_lanes: int = 20,
+    bins: int = 600,
+) -> Figure:
+    """Draw ``tl`` as swim lanes (one per value of ``by``) and return the matplotlib Figure.
+
+    Lanes are ordered by event count; past ``max_lanes`` the rarest values share an
+    ``(other)`` lane, and nulls get ``(none)``.  Up to ``max_points`` events are drawn as
+    points; more are drawn as per-lane counts in ``bins`` time bins (log colour scale), all
+    computed with NumPy.  With ``findings`` the findings (see :func:`is_finding`) are drawn
+    on top as red diamonds in their lane.  ``bookmarks`` are vertical lines: a frame with a
+    ``time`` column (and optional ``note`` / ``summary`` labels, e.g. ``case.bookmarks``), a
+    ``{label: time}`` mapping, or times.  Draws into ``ax`` when given.
+    """
+    if by not in tl.columns:
+        raise KeyError(f"No column {by!r} to make lanes of; timeline columns are {list(tl.columns)}.")
+    if ax is None:
+        fig = Figure(layout="constrained", figsize=(12, 1.2 + 0.35 * min(max_lanes, max(1, tl[by].nunique(dropna=False)))))
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    ns = _ns(tl["time"]) if len(tl) else np.array([], dtype=np.int64)
+    if (ns == np.iinfo(np.int64).min).any():  # rows without a time cannot be placed
+        tl, ns = tl[ns != np.iinfo(np.int64).min], ns[ns != np.iinfo(np.int64).min]
+    lane, labels, counts = _lanes(tl[by], max_lanes)
+    x = _days(ns)
+    nl = len(labels)
+    binned = len(tl) > max_points
+    if binned:
+        lo, hi = (x.min(), x.max()) if len(x) else (0.0, 1.0)
+        hi = hi if hi > lo else lo + 1 / 1440
+        tbin = np.minimum(((x - lo) / (hi - lo) * bins).astype(np.int64), bins - 1)
+        grid = np.bincount(lane * bins + tbin, minlength=nl * bins).reshape(nl, bins).astype(float)
+        grid[grid == 0] = np.nan
+        image = ax.imshow(grid, aspect="auto", interpolation="nearest", origin="upper", cmap="viridis",
+                          norm=LogNorm(vmin=1, vmax=max(1.0, np.nanmax(grid) if nl else 1.0)),
+                          extent=(lo, hi, nl - 0.5, -0.5))
+        fig.colorbar(image, ax=ax, pad=0.01, label=f"events per bin ({_bin_label(hi - lo, bins)})")
+    elif len(tl):
+        jitter = (np.random.default_rng(0).random(len(tl)) - 0.5) * 0.5
+        ax.scatter(x, lane + jitter, c=lane, cmap="tab20", vmin=0, vmax=max(19, nl - 1), s=6, linewidths=0,
+                   alpha=0.7, rasterized=True)
+    if findings and len(tl):
+        hit = is_finding(tl)
+        if hit.any():
+            ax.scatter(x[hit], lane[hit], marker="D", s=40, facecolors="none", edgecolors="red", linewidths=1.2,
+                       label=f"findings ({int(hit.sum()):,})", zorder=3)
+            ax.legend(loc="upper right", fontsize="small")
+    for when, label in _bookmark_items(bookmarks):
+        bx = _days(np.array([when.value], dtype=np.int64))[0]
+        ax.axvline(bx, color="orange", linewidth=1, zorder=4)
+        if label:
+            ax.annotate(label, (bx, 1), xycoords=("data", "axes fraction"), rotation=90, fontsize="x-small",
+                        va="top", ha="right", color="black", zorder=5,
+                        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "orange", "alpha": 0.8})
+    ax.set_yticks(range(nl), [f"{lab} ({c:,})" for lab, c in zip(labels, counts)], fontsize="small")
+    ax.set_ylim(nl - 0.5, -0.5)
+    ax.xaxis_date(tz="UTC")
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator(), tz="UTC"))
+    ax.set_xlabel("time (UTC)")
+    ax.set_title(f"{len(tl):,} events by {by}" + (" (binned counts)" if binned else ""), fontsize="medium")
+    ax.grid(axis="x", alpha=0.3)
+    return fig
+
+
+def _lanes(values: pd.Series, max_lanes: int) -> tuple[np.ndarray, list[str], list[int]]:
+    """Lane index per row, lane labels and lane counts; lanes by descending count, the rest in ``(other)``."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    names = np.array([str(u) for u in uniques] + [NONE_LANE], dtype=object)
+    codes = np.where(codes < 0, len(uniques), codes)
+    counts = np.bincount(codes, minlength=len(names))
+    present = np.flatnonzero(counts)
+    ranked = present[np.lexsort((names[present].astype(str), -counts[present]))]
+    keep = ranked if len(ranked) <= max_lanes else ranked[: max_lanes - 1]
+    lane_of = np.full(len(names), len(keep), dtype=np.int64)
+    lane_of[keep] = np.arange(len(keep))
+    labels = [str(n) for n in names[keep]]
+    lane_counts = [int(c) for c in counts[keep]]
+    if len(keep) < len(ranked):
+        labels.append(OTHER_LANE)
+        lane_counts.append(int(counts[ranked[len(keep):]].sum()))
+    return lane_of[codes], labels, lane_counts
+
+
+def _days(ns: np.ndarray) -> np.ndarray:
+    """Matplotlib date numbers (days since its epoch) of UTC epoch nanoseconds."""
+    epoch = np.datetime64(mdates.get_epoch(), "ns").astype(np.int64)
+    return (ns - epoch) / _NS_PER_DAY
+
+
+def _bin_label(span_days: float, bins: int) -> str:
+    """Bin width in the unit an analyst reads at a glance: ``45 s``, ``14.4 min``, ``2.5 h``."""
+    seconds = span_days * 86_400 / bins
+    if seconds < 120:
+        return f"{seconds:.3g} s"
+    if seconds < 7_200:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds / 3_600:.3g} h"
+
+
+def _bookmark_items(bookmarks: Bookmarks) -> list[tuple[pd.Timestamp, str]]:
+    if bookmarks is None:
+        return []
+    if isinstance(bookmarks, pd.DataFrame):
+        if "time" not in bookmarks.columns:
+            raise KeyError("A bookmarks frame needs a 'time' column (case.bookmarks has one).")
+        label_col = next((c for c in ("note", "summary", "label") if c in bookmarks.columns), None)
+        labels = bookmarks[label_col].fillna("").astype(str) if label_col else [""] * len(bookmarks)
+        return [(to_utc(t), str(lab)) for t, lab in zip(bookmarks["time"], labels) if not pd.isna(t)]
+    if isinstance(bookmarks, Mapping):
+        return [(to_utc(t), str(label)) for label, t in bookmarks.items()]
+    if isinstance(bookmarks, str | pd.Timestamp):
+        bookmarks = [bookmarks]
+    return [(to_utc(t), "") for t in bookmarks]
+
+
+class TimelineExplorer:
+    """An ipywidgets explorer over a timeline (see :func:`explore`); display it with ``.widget``
+    or by evaluating it in a notebook cell.
+
+    Widgets: ``range`` (a SelectionRangeSlider over time), ``sources`` (SelectMultiple; none
+    selected means all), ``field`` and ``entity`` (case-insensitive substring of ``actor``,
+    ``src_ip``, ``dst_ip``, ``target`` or any of them), ``rows`` (pick shown rows),
+    ``bookmark_button``, ``status`` and ``table`` (HTML of the first ``page_size`` rows).
+    ``selected`` is the filtered frame; ``picked`` the rows picked in ``rows``.
+    """
+
+    def __init__(self, tl: pd.DataFrame, bookmark: Callable[[pd.DataFrame], Any] | None = None,
+                 page_size: int = 200, steps: int = 200) -> None:
+        import ipywidgets as w
+
+        self.tl = tl
+        self.page_size = page_size
+        self._callback = bookmark
+        self._ns = _ns(tl["time"]) if len(tl) else np.array([], dtype=np.int64)
+        self._sources = tl["source"].astype("string").fillna(NONE_LANE).to_numpy(dtype=object)
+        self._lower = {f: tl[f].astype("string").str.lower().fillna("") for f in ENTITY_FIELDS if f in tl.columns}
+        edges = _edges(self._ns, steps)
+        self.range = w.SelectionRangeSlider(
+            options=[(t.strftime("%Y-%m-%d %H:%M:%S"), t) for t in edges], index=(0, len(edges) - 1),
+            description="time", continuous_update=False, layout=w.Layout(width="95%"),
+        )
+        self.sources = w.SelectMultiple(options=sorted(set(self._sources)), description="sources", rows=6)
+        self.field = w.Dropdown(options=["any", *self._lower], value="any", description="field")
+        self.entity = w.Text(placeholder="IP, principal, resource… (substring)", description="entity",
+                             continuous_update=False)
+        self.rows = w.SelectMultiple(options=[], description="pick", rows=8, layout=w.Layout(width="95%"))
+        self.bookmark_button = w.Button(description="Bookmark picked rows", icon="bookmark",
+                                        disabled=bookmark is None)
+        self.status = w.Label()
+        self.table = w.HTML()
+        self.selected = tl
+        for control in (self.range, self.sources, self.field, self.entity):
+            control.observe(self._refresh, names="value")
+        self.bookmark_button.on_click(self._bookmark)
+        self.widget = w.VBox([
+            self.range,
+            w.HBox([self.sources, w.VBox([self.field, self.entity])]),
+            self.rows,
+            w.HBox([self.bookmark_button, self.status]),
+            self.table,
+        ])
+        self._refresh()
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def mask(self) -> np.ndarray:
+        """Boolean mask over ``tl`` of the rows the current filter values keep."""
+        lo, hi = self.range.value
+        keep = (self._ns >= lo.value) & (self._ns <= hi.value)
+        if self.sources.value:
+            keep &= np.isin(self._sources, list(self.sources.value))
+        needle = self.entity.value.strip().lower()
+        if needle:
+            fields = list(self._lower) if self.field.value == "any" else [self.field.value]
+            hit = np.zeros(len(self.tl), dtype=bool)
+            for f in fields:
+                hit = hit | self._lower[f].str.contains(needle, regex=False).to_numpy(dtype=bool, na_value=False)
+            keep &= hit
+        return keep
+
+    @property
+    def picked(self) -> pd.DataFrame:
+        """The rows picked in ``rows`` (positions in ``selected``), in time order."""
+        return self.selected.iloc[sorted(self.rows.value)]
+
+    def _refresh(self, _change: Any = None) -> None:
+        self.selected = self.tl[self.mask()]
+        shown = self.selected.head(self.page_size)
+        self.rows.options = [(_row_label(r), i) for i, r in enumerate(shown.itertuples(index=False))]
+        self.status.value = f"{len(self.selected):,} of {len(self.tl):,} events" + (
+            f" (first {len(shown):,} shown)" if len(shown) < len(self.selected) else "")
+        self.table.value = shown.to_html(index=False, max_cols=16, escape=True, na_rep="")
+
+    def _bookmark(self, _button: Any = None) -> None:
+        picked = self.picked
+        if picked.empty:
+            self.status.value = "Pick rows to bookmark first."
+            return
+        if self._callback is not None:
+            self._callback(picked)
+        self.status.value = f"Bookmarked {len(picked)} row(s)."
+
+
+def _edges(ns: np.ndarray, steps: int) -> list[pd.Timestamp]:
+    """``steps + 1`` evenly spaced slider stops from the first to the last event (seconds)."""
+    valid = ns[ns != np.iinfo(np.int64).min]
+    if not len(valid):
+        now = pd.Timestamp.now(tz="UTC").floor("s")
+        return [now, now + pd.Timedelta(seconds=1)]
+    lo = pd.Timestamp(int(valid.min()), tz="UTC").floor("s")
+    hi = pd.Timestamp(int(valid.max()), tz="UTC").ceil("s")
+    if hi <= lo:
+        hi = lo + pd.Timedelta(seconds=1)
+    stops = pd.date_range(lo, hi, periods=steps + 1).round("s").unique()
+    return list(stops)
+
+
+def _row_label(row: Any) -> str:
+    summary = getattr(row, "summary", None)
+    when = pd.Timestamp(row.time).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{when}  {row.source}  {'' if pd.isna(summary) else summary}"[:160]
+
+
+def explore(tl: pd.DataFrame, bookmark: Callable[[pd.DataFrame], Any] | None = None) -> TimelineExplorer:
+    """An interactive explorer of timeline ``tl`` for JupyterLab; returns a :class:`TimelineExplorer`.
+
+    ``bookmark`` is called with the picked rows (a timeline frame) when the bookmark button
+    is clicked, e.g. ``explore(tl, bookmark=case.bookmark)``.  Builds without a running kernel.
+    """
+    return TimelineExplorer(tl, bookmark=bookmark)
