@@ -35,8 +35,8 @@ def correlate(
     """Every (left event, right event) pair sharing a key value within ``within`` of each other.
 
     ``on`` is either a ``(left_column, right_column)`` pair, one column name present on both
-    sides, or an entity type (``"ip"``, ``"principal"``…) which :mod:`slake_forensics.entities`
-    maps to each side's columns.  A key column may be a list column (``src_endpoint.intermediate_ips``)
+    sides, or an entity type (``"ip"``, ``"principal"``, ``"access_key"``…) whose values
+    :func:`entity_values` collects from every field of each side that holds that type.  A key column may be a list column (``src_endpoint.intermediate_ips``)
     or a field of a list of structs (``answers.rdata`` in Route 53): each element is a key, and
     a pair matched through several elements appears once.  Null keys never match.
 
@@ -55,11 +55,9 @@ def correlate(
     window = pd.Timedelta(within)
     if window < pd.Timedelta(0):
         raise ValueError(f"within must not be negative, got {within!r}.")
-    lcol, rcol = _key_columns(left, right, on)
+    (li, lk), (ri, rk), (lspec, rspec) = _keys(left, right, on)
     tl = _times(left, left_time)
     tr = _times(right, right_time)
-    li, lk = key_values(left, lcol)
-    ri, rk = key_values(right, rcol)
 
     before = 0 if direction == "forward" else window.value
     after = 0 if direction == "backward" else window.value
@@ -81,7 +79,7 @@ def correlate(
     )
     out["key"] = pd.array(key, dtype=pd.ArrowDtype(pa.string()))
     out["delta"] = pd.to_timedelta(delta, unit="ns")
-    out.attrs = {"on": (lcol, rcol), "within": window, "direction": direction}
+    out.attrs = {"on": (lspec, rspec), "within": window, "direction": direction}
     return out
 
 
@@ -124,42 +122,49 @@ def _is_list(t: pa.DataType) -> bool:
     return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t)
 
 
-def _key_columns(left: pd.DataFrame, right: pd.DataFrame, on: str | tuple[str, str]) -> tuple[str, str]:
+#: Timeline columns holding each entity type, for normalized frames (no ``attrs["source"]``).
+TIMELINE_ENTITY_COLUMNS: dict[str, tuple[str, ...]] = {"ip": ("src_ip", "dst_ip"), "principal": ("actor",)}
+
+
+def _keys(left: pd.DataFrame, right: pd.DataFrame, on: str | tuple[str, str]) -> tuple[
+    tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray], tuple[str, str]
+]:
+    """``((left rows, left keys), (right rows, right keys), (left spec, right spec))`` for ``on``."""
     if isinstance(on, tuple | list):
         if len(on) != 2:
             raise ValueError(f"on must be a (left_column, right_column) pair, got {on!r}.")
-        return on[0], on[1]
+        return key_values(left, on[0]), key_values(right, on[1]), (on[0], on[1])
     if on in left.columns and on in right.columns:
-        return on, on
-    return _entity_column(left, on), _entity_column(right, on)
+        return key_values(left, on), key_values(right, on), (on, on)
+    return entity_values(left, on), entity_values(right, on), (on, on)
 
 
-def _entity_column(df: pd.DataFrame, entity_type: str) -> str:
-    """The column of ``df`` holding entities of ``entity_type``, per :mod:`slake_forensics.entities`."""
-    try:
-        from . import entities
-    except ImportError:
+def entity_values(df: pd.DataFrame, entity_type: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every ``entity_type`` value in ``df``: ``(row positions, values as str)``.
+
+    A raw load (``attrs["source"]``) uses every field :mod:`slake_forensics.entities` lists for
+    its source (e.g. ``ip`` in VPC flow: source, destination and intermediate IPs); a
+    normalized timeline uses :data:`TIMELINE_ENTITY_COLUMNS`.  A row holding the value in
+    several fields appears once per field.
+    """
+    from .catalog import source as find_source
+    from .entities import fields_for
+
+    if "source" in df.attrs:
+        src = find_source(df.attrs["source"])
+        found = [fld.extract(df, src) for fld in fields_for(src.name, entity_type)]
+        found = [(rows, np.asarray(vals.to_numpy(zero_copy_only=False), dtype=object)) for rows, vals in found]
+    elif entity_type in TIMELINE_ENTITY_COLUMNS and set(TIMELINE_ENTITY_COLUMNS[entity_type]) <= set(df.columns):
+        found = [key_values(df, c) for c in TIMELINE_ENTITY_COLUMNS[entity_type]]
+    else:
         raise KeyError(
-            f"{entity_type!r} is not a column of both frames and entity types are unavailable; "
-            "pass on=(left_column, right_column)."
-        ) from None
-    columns = [c for c in entities.columns_for(df, entity_type) if _present(df, c)]
-    if not columns:
-        raise KeyError(
-            f"No {entity_type!r} column in a {df.attrs.get('source', 'frame')!r} frame; "
-            "pass on=(left_column, right_column)."
+            f"Cannot find {entity_type!r} entities in a frame without attrs['source'] "
+            f"(timeline frames know {sorted(TIMELINE_ENTITY_COLUMNS)}); pass on=(left_column, right_column)."
         )
-    if len(columns) > 1:
-        raise KeyError(
-            f"Several {entity_type!r} columns in a {df.attrs.get('source', 'frame')!r} frame ({columns}); "
-            "choose one with on=(left_column, right_column)."
-        )
-    return columns[0]
-
-
-def _present(df: pd.DataFrame, column: str) -> bool:
-    head = column.rpartition(".")[0]
-    return column in df.columns or (head in df.columns and isinstance(df[head].dtype, pd.ArrowDtype))
+    if not found:
+        return np.array([], dtype=np.int64), np.array([], dtype=object)
+    return (np.concatenate([r for r, _ in found]).astype(np.int64),
+            np.concatenate([v for _, v in found]).astype(object))
 
 
 def _times(df: pd.DataFrame, column: str | None) -> np.ndarray:

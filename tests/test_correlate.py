@@ -161,3 +161,43 @@ def test_sessions_match_brute_force(ct: pd.DataFrame) -> None:
     assert summary["errors"].sum() == df["api.response.error"].notna().sum()
     first = out[out["session_id"] == 0]
     assert summary.loc[0, "top_apis"].split(", ")[0].split("×")[0] == first["api.operation"].value_counts().sort_index().idxmax()
+
+
+def test_correlate_on_entity_type_uses_every_ip_field(ct: pd.DataFrame) -> None:
+    """on="ip": CloudTrail source IPs and IP observables against a timeline's src_ip and dst_ip."""
+    raw = ct[ct["time_dt"] < DAY0 + pd.Timedelta(hours=20)].reset_index(drop=True)
+    raw["id"] = [f"C{i}" for i in range(len(raw))]
+    raw.attrs = dict(ct.attrs)
+    rng = np.random.default_rng(8)
+    n = 250
+    ms = DAY0.value // 1_000_000 + rng.integers(0, 20 * 3_600_000, n)
+    string = pd.ArrowDtype(pa.string())
+    tl = pd.DataFrame(
+        {
+            "time": pd.array(pa.array(ms).view(pa.timestamp("ms", tz="UTC")), dtype=pd.ArrowDtype(pa.timestamp("ms", tz="UTC"))),
+            "src_ip": pd.array(rng.choice(np.array(["10.0.1.1", "10.0.2.0", None], dtype=object), n), dtype=string),
+            "dst_ip": pd.array(rng.choice(np.array(["10.0.0.2", "8.8.8.8", None], dtype=object), n), dtype=string),
+            "id": [f"T{i}" for i in range(n)],
+        }
+    )
+    out = correlate(raw, tl, on="ip", within="20min")
+
+    def ips(row: pd.Series) -> set:
+        found = {row["src_endpoint.ip"]} if pd.notna(row["src_endpoint.ip"]) else set()
+        observed = row["observables"]
+        return found | {o["value"] for o in ([] if observed is None else observed) if o["type_id"] == 2}
+
+    expected = set()
+    tl_ips = [{v for v in (s, d) if pd.notna(v)} for s, d in zip(tl["src_ip"], tl["dst_ip"])]
+    for i, row in raw.iterrows():
+        mine = ips(row)
+        for j in range(n):
+            delta = tl["time"].iloc[j] - row["time_dt"]
+            if abs(delta) <= pd.Timedelta("20min") and mine & tl_ips[j]:
+                expected.add((row["id"], tl["id"].iloc[j], delta))
+    got = set(zip(out["left.id"], out["right.id"], out["delta"]))
+    assert len(expected) > 20
+    assert got == expected and len(out) == len(got)
+    assert out.attrs["on"] == ("ip", "ip")
+    with pytest.raises(KeyError, match="attrs"):
+        correlate(tl.drop(columns=["src_ip"]), tl, on="ip")
