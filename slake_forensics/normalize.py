@@ -91,7 +91,7 @@ class Expr(ABC):
         """The expression over a flattened frame: a ``pa.string()`` array of ``len(df)`` values."""
 
 
-def _column(df: pd.DataFrame, path: str, typ: pa.DataType) -> pa.Array:
+def column_array(df: pd.DataFrame, path: str, typ: pa.DataType) -> pa.Array:
     """Column ``path`` of ``df`` as an Arrow array of ``typ`` (all null when the frame lacks it)."""
     if path not in df.columns:
         return pa.nulls(len(df), typ)
@@ -116,7 +116,7 @@ class Col(Expr):
         return ref if pa.types.is_string(self._type(src)) else f"CAST({ref} AS varchar)"
 
     def arrow(self, df: pd.DataFrame, src: Source) -> pa.Array:
-        return _column(df, self.path, self._type(src)).cast(pa.string())
+        return column_array(df, self.path, self._type(src)).cast(pa.string())
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,7 @@ class First(Expr):
 
     def arrow(self, df: pd.DataFrame, src: Source) -> pa.Array:
         typ = type_at(src.schema, self.path)
-        lists = _column(df, self.path, typ)
+        lists = column_array(df, self.path, typ)
         firsts = pc.list_element(pc.if_else(pc.greater(pc.list_value_length(lists), 0), lists, pa.nulls(len(lists), typ)), 0)
         for name in filter(None, self.field.split(".")):
             firsts = pc.struct_field(firsts, name)
@@ -474,7 +474,7 @@ def normalize(df: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
     if name is None:
         raise ValueError("normalize needs the source: pass source= or a frame from Lake.load (attrs['source']).")
     src = find_source(name)
-    times = _column(df, "time_dt", pa.timestamp("ms", tz="UTC"))
+    times = column_array(df, "time_dt", pa.timestamp("ms", tz="UTC"))
     out = {"time": pd.Series(times, dtype=TIME)}
     for col, expr in expressions(src.name).items():
         out[col] = pd.Series(expr.arrow(df, src), dtype=STRING)
@@ -493,7 +493,7 @@ def as_timeline(df: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for c in TIMELINE_COLUMNS:
         if c == "time":
-            out[c] = pd.Series(_column(df, c, pa.timestamp("ms", tz="UTC")), dtype=TIME, index=df.index)
+            out[c] = pd.Series(column_array(df, c, pa.timestamp("ms", tz="UTC")), dtype=TIME, index=df.index)
         else:
-            out[c] = pd.Series(_column(df, c, pa.string()), dtype=STRING, index=df.index)
+            out[c] = pd.Series(column_array(df, c, pa.string()), dtype=STRING, index=df.index)
     return pd.DataFrame(out)

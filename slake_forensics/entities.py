@@ -1,0 +1,286 @@
+"""Where each kind of entity lives in each source: one map for extraction and for pivots.
+
+:data:`ENTITY_FIELDS` says, per source and entity type, which OCSF fields hold values of that
+type.  The same :class:`Field` objects give
+
+* the vectorized extraction behind :func:`entities` (over a flattened frame from ``Lake.load``),
+* the Athena SQL predicate behind :func:`slake_forensics.pivot.pivot` (``?`` placeholders only;
+  values and type filters are bound parameters).
+
+Entity types (:data:`ENTITY_TYPES`):
+
+``ip``
+    ``src_endpoint.ip``, ``dst_endpoint.ip``, ``intermediate_ips``, WAF ``x_forwarded_for``,
+    Route 53 A/AAAA answers, finding evidences' endpoints, observables of type IP Address.
+``principal``
+    ``actor.user.uid`` (ARN), ``actor.user.uid_alt`` (principal id), ``actor.user.name``,
+    ``actor.session.issuer`` (role ARN); finding resources of type AwsIamUser/AwsIamRole;
+    observables of type User Name.
+``access_key``
+    ``actor.user.credential_uid`` (CloudTrail), ``actor.session.credential_uid`` (EKS), the
+    ``accessKeyId`` of a CloudTrail request (UpdateAccessKey, DeleteAccessKey …), finding
+    resources of type AwsIamAccessKey.
+``account``
+    ``accountid``, ``actor.user.account.uid``, ``cloud.account.uid``, resource owners.
+``bucket`` / ``object``
+    ``$.bucketName`` / ``$.bucketName`` + ``/`` + ``$.key`` of ``api.request.data``; resources of
+    type ``AWS::S3::Bucket`` / ``AWS::S3::Object`` (``arn:aws:s3:::`` stripped); finding resources
+    of type AwsS3Bucket.
+``instance``
+    ``instance_uid`` of endpoints; CloudTrail resources of type ``AWS::EC2::Instance`` and
+    request ``$.instanceId``; finding resources of type AwsEc2Instance.
+``domain``
+    ``query.hostname`` (Route 53 form, trailing dot), ``src_endpoint.domain`` (AWS service
+    callers), ``http_request.url.hostname``, evidences' query hostname, observables of type Hostname.
+``user_agent``
+    ``http_request.user_agent``.
+
+Values are compared exactly, except that a field may store values with a known prefix
+(``arn:aws:s3:::``); extraction strips it and predicates match both forms.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .catalog import Source, source as find_source
+from .loadsql import quote_identifier
+from .normalize import Json, STRING, TIME, column_array, expressions
+from .ocsf import type_at
+
+ENTITY_TYPES: tuple[str, ...] = ("ip", "principal", "access_key", "account", "bucket", "object", "instance", "domain", "user_agent")
+
+#: OCSF observable ``type_id`` values used here.
+OBSERVABLE_IP, OBSERVABLE_HOSTNAME, OBSERVABLE_USER_NAME = 2, 1, 4
+
+
+def _ref(path: str) -> str:
+    return ".".join(quote_identifier(p) for p in path.split("."))
+
+
+@dataclass(frozen=True)
+class Field:
+    """One place an entity's values are stored.
+
+    ``path`` is a column (dotted leaf).  When ``item`` is not ``None`` the column is a list and
+    the values are its elements (``item == ""``: a list of strings) or a dotted field of its
+    struct elements; ``type_field`` / ``types`` keep only elements whose ``type_field`` is one
+    of ``types``.  ``json`` names keys of a JSON-text column whose scalar values, joined with
+    ``/``, are the value.  Stored values may carry one of ``prefixes`` before the entity value.
+    """
+
+    path: str
+    item: str | None = None
+    type_field: str = ""
+    types: tuple[str | int, ...] = ()
+    json: tuple[str, ...] = ()
+    prefixes: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        """A readable name of the field: ``src_endpoint.ip``, ``resources[].uid``, ``api.request.data$.bucketName``."""
+        if self.json:
+            return f"{self.path}$." + "+".join(self.json)
+        if self.item is not None:
+            inner = f".{self.item}" if self.item else ""
+            cond = f"[{self.type_field} in {list(self.types)}]" if self.types else "[]"
+            return f"{self.path}{cond}{inner}"
+        return self.path
+
+    # ---- SQL ----------------------------------------------------------------------------
+
+    def stored(self, values: list[str]) -> list[str]:
+        """The values as they may appear in the field (each bare and with each prefix)."""
+        return [p + v for v in values for p in ("", *self.prefixes)]
+
+    def predicate(self, values: list[str]) -> tuple[str, list[str | int]]:
+        """Athena SQL that is true when the field holds one of ``values``, with its parameters in order."""
+        stored = self.stored(values)
+        marks = ", ".join("?" for _ in stored)
+        if self.json:
+            parts = [f"json_extract_scalar({_ref(self.path)}, '$.{k}')" for k in self.json]
+            expr = parts[0] if len(parts) == 1 else "(" + " || '/' || ".join(parts) + ")"
+            return f"{expr} IN ({marks})", list(stored)
+        if self.item is None:
+            return f"{_ref(self.path)} IN ({marks})", list(stored)
+        elem = "x" + "".join(f".{quote_identifier(p)}" for p in self.item.split(".") if p)
+        cond = f"{elem} IN ({marks})"
+        params: list[str | int] = list(stored)
+        if self.types:
+            kind = "x" + "".join(f".{quote_identifier(p)}" for p in self.type_field.split("."))
+            cond += f" AND {kind} IN ({', '.join('?' for _ in self.types)})"
+            params += list(self.types)
+        return f"any_match({_ref(self.path)}, x -> {cond})", params
+
+    # ---- extraction ----------------------------------------------------------------------
+
+    def extract(self, df: pd.DataFrame, src: Source) -> tuple[np.ndarray, pa.Array]:
+        """``(row positions, values)`` of every non-empty value the field holds in ``df`` (prefixes stripped)."""
+        if self.json:
+            arrays = [Json(self.path, k).arrow(df, src) for k in self.json]
+            values = arrays[0] if len(arrays) == 1 else pc.binary_join_element_wise(*arrays, "/", null_handling="emit_null")
+            rows = np.arange(len(df))
+        elif self.item is None:
+            values = column_array(df, self.path, type_at(src.schema, self.path)).cast(pa.string())
+            rows = np.arange(len(df))
+        else:
+            lists = column_array(df, self.path, type_at(src.schema, self.path))
+            flat = pc.list_flatten(lists)
+            rows = pc.list_parent_indices(lists).to_numpy()
+            values = flat
+            for name in filter(None, self.item.split(".")):
+                values = pc.struct_field(values, name)
+            values = values.cast(pa.string())
+            if self.types:
+                kind = flat
+                for name in self.type_field.split("."):
+                    kind = pc.struct_field(kind, name)
+                keep = pc.fill_null(pc.is_in(kind, pa.array(self.types, kind.type)), False).to_numpy(zero_copy_only=False)
+                rows, values = rows[keep], values.filter(pa.array(keep))
+        for prefix in self.prefixes:
+            starts = pc.fill_null(pc.starts_with(values, prefix), False)
+            values = pc.if_else(starts, pc.utf8_slice_codeunits(values, len(prefix)), values)
+        keep = pc.fill_null(pc.not_equal(values, ""), False).to_numpy(zero_copy_only=False)
+        return rows[keep], values.filter(pa.array(keep))
+
+
+def _observables(type_id: int) -> Field:
+    return Field("observables", "value", "type_id", (type_id,))
+
+
+_S3_ARN = ("arn:aws:s3:::",)
+
+_CLOUDTRAIL: dict[str, tuple[Field, ...]] = {
+    "ip": (Field("src_endpoint.ip"), _observables(OBSERVABLE_IP)),
+    "principal": (Field("actor.user.uid"), Field("actor.user.uid_alt"), Field("actor.user.name"), Field("actor.session.issuer")),
+    "access_key": (Field("actor.user.credential_uid"), Field("api.request.data", json=("accessKeyId",))),
+    "account": (Field("accountid"), Field("actor.user.account.uid"), Field("resources", "owner.account.uid")),
+    "bucket": (
+        Field("api.request.data", json=("bucketName",)),
+        Field("resources", "uid", "type", ("AWS::S3::Bucket",), prefixes=_S3_ARN),
+    ),
+    "object": (
+        Field("api.request.data", json=("bucketName", "key")),
+        Field("resources", "uid", "type", ("AWS::S3::Object",), prefixes=_S3_ARN),
+    ),
+    "instance": (
+        Field("api.request.data", json=("instanceId",)),
+        Field("resources", "uid", "type", ("AWS::EC2::Instance",)),
+    ),
+    "domain": (Field("src_endpoint.domain"),),
+    "user_agent": (Field("http_request.user_agent"),),
+}
+
+#: Per source and entity type, the fields holding values of that type.
+ENTITY_FIELDS: dict[str, dict[str, tuple[Field, ...]]] = {
+    "cloud_trail_mgmt": _CLOUDTRAIL,
+    "s3_data": _CLOUDTRAIL,
+    "lambda_execution": _CLOUDTRAIL,
+    "vpc_flow": {
+        "ip": (
+            Field("src_endpoint.ip"), Field("dst_endpoint.ip"),
+            Field("src_endpoint.intermediate_ips", ""), Field("dst_endpoint.intermediate_ips", ""),
+            _observables(OBSERVABLE_IP),
+        ),
+        "account": (Field("accountid"), Field("cloud.account.uid")),
+        "instance": (Field("src_endpoint.instance_uid"), Field("dst_endpoint.instance_uid")),
+    },
+    "route53": {
+        "ip": (Field("src_endpoint.ip"), Field("answers", "rdata", "type", ("A", "AAAA")), _observables(OBSERVABLE_IP)),
+        "account": (Field("accountid"), Field("cloud.account.uid")),
+        "instance": (Field("src_endpoint.instance_uid"), Field("dst_endpoint.instance_uid")),
+        "domain": (Field("query.hostname"), _observables(OBSERVABLE_HOSTNAME)),
+    },
+    "sh_findings": {
+        "ip": (
+            Field("evidences", "actor.src_endpoint.ip"), Field("evidences", "actor.dst_endpoint.ip"),
+            _observables(OBSERVABLE_IP),
+        ),
+        "principal": (Field("resources", "uid", "type", ("AwsIamUser", "AwsIamRole")), _observables(OBSERVABLE_USER_NAME)),
+        "access_key": (Field("resources", "uid", "type", ("AwsIamAccessKey",)),),
+        "account": (Field("accountid"), Field("cloud.account.uid"), Field("resources", "owner.account.uid")),
+        "bucket": (Field("resources", "uid", "type", ("AwsS3Bucket",), prefixes=_S3_ARN),),
+        "instance": (Field("resources", "uid", "type", ("AwsEc2Instance",)),),
+        "domain": (Field("evidences", "actor.query.hostname"), _observables(OBSERVABLE_HOSTNAME)),
+    },
+    "eks_audit": {
+        "ip": (Field("src_endpoint.ip"), Field("src_endpoint.intermediate_ips", ""), _observables(OBSERVABLE_IP)),
+        "principal": (Field("actor.user.uid"), Field("actor.user.name"), Field("actor.session.issuer")),
+        "access_key": (Field("actor.session.credential_uid"),),
+        "account": (Field("accountid"), Field("cloud.account.uid")),
+        "user_agent": (Field("http_request.user_agent"),),
+    },
+    "waf": {
+        "ip": (Field("src_endpoint.ip"), Field("http_request.x_forwarded_for", ""), _observables(OBSERVABLE_IP)),
+        "account": (Field("accountid"),),
+        "domain": (Field("http_request.url.hostname"),),
+        "user_agent": (Field("http_request.user_agent"),),
+    },
+}
+
+ENTITY_COLUMNS = ("entity_type", "value", "source", "event_uid", "time", "field")
+
+
+def fields_for(source: str, entity_type: str) -> tuple[Field, ...]:
+    """The fields of ``source`` holding ``entity_type`` values (empty when the source has none).
+
+    Raises ``ValueError`` for an unknown entity type.
+    """
+    if entity_type not in ENTITY_TYPES:
+        raise ValueError(f"Unknown entity type {entity_type!r}; known: {', '.join(ENTITY_TYPES)}.")
+    return ENTITY_FIELDS[find_source(source).name].get(entity_type, ())
+
+
+def entities(df: pd.DataFrame, source: str | None = None, types: tuple[str, ...] | list[str] | None = None) -> pd.DataFrame:
+    """Every entity value in a flattened frame of one source.
+
+    ``source`` defaults to ``df.attrs["source"]`` (set by ``Lake.load``); ``types`` restricts
+    the entity types (default all).  Returns one row per (entity_type, value, source,
+    event_uid) with columns :data:`ENTITY_COLUMNS`: ``event_uid`` is the event's timeline
+    ``uid`` (:mod:`slake_forensics.normalize`), ``time`` its ``time_dt`` and ``field`` the first
+    field (in :data:`ENTITY_FIELDS` order) the value was found in.  Sorted by entity type
+    (in :data:`ENTITY_TYPES` order), value, time, event uid.
+    """
+    name = source if source is not None else df.attrs.get("source")
+    if name is None:
+        raise ValueError("entities needs the source: pass source= or a frame from Lake.load (attrs['source']).")
+    src = find_source(name)
+    wanted = ENTITY_TYPES if types is None else tuple(types)
+    for t in wanted:
+        fields_for(src.name, t)  # validates the type
+    uids = expressions(src.name)["uid"].arrow(df, src)
+    times = column_array(df, "time_dt", pa.timestamp("ms", tz="UTC"))
+    parts = []
+    for rank, etype in enumerate(wanted):
+        for order, fld in enumerate(ENTITY_FIELDS[src.name].get(etype, ())):
+            rows, values = fld.extract(df, src)
+            if not len(rows):
+                continue
+            take = pa.array(rows, pa.int64())
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "entity_type": pd.Series([etype] * len(rows), dtype=STRING),
+                        "value": pd.Series(values, dtype=STRING),
+                        "event_uid": pd.Series(uids.take(take), dtype=STRING),
+                        "time": pd.Series(times.take(take), dtype=TIME),
+                        "field": pd.Series([fld.name] * len(rows), dtype=STRING),
+                        "_rank": rank,
+                        "_order": order,
+                    }
+                )
+            )
+    if not parts:
+        out = pd.DataFrame({c: pd.Series([], dtype=TIME if c == "time" else STRING) for c in ENTITY_COLUMNS})
+    else:
+        out = pd.concat(parts, ignore_index=True)
+        out = out.sort_values(["_rank", "value", "time", "event_uid", "_order"], kind="stable")
+        out = out.drop_duplicates(["entity_type", "value", "event_uid"]).drop(columns=["_rank", "_order"])
+        out.insert(2, "source", pd.Series([src.name] * len(out), dtype=STRING, index=out.index))
+        out = out[list(ENTITY_COLUMNS)].reset_index(drop=True)
+    out.attrs = {"source": src.name}
+    return out

@@ -1,0 +1,221 @@
+"""Pivot: every event about one or several entities, across all sources, as one timeline.
+
+:func:`pivot` runs one pushed-down query per source that has a field for one of the given
+entity types (see :mod:`slake_forensics.entities`): ``SELECT <timeline projection> FROM
+<source table> WHERE time_dt >= ? AND time_dt < ? [AND accountid IN (…)] AND (<entity
+predicates>)``.  Values travel only as bound parameters.  Results are normalized timeline rows
+(:mod:`slake_forensics.normalize`).  :func:`fetch_rows` goes from timeline rows back to the
+full events.
+"""
+from __future__ import annotations
+
+import operator
+import time
+import warnings
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .catalog import SOURCES, source as find_source
+from .errors import NoPartitionsError
+from .entities import fields_for
+from .lake import id_list
+from .loadsql import timestamp_text
+from .normalize import as_timeline, empty_timeline, normalize, projection
+from .timewindow import TimeLike, Window
+
+if TYPE_CHECKING:
+    from .lake import Lake
+
+#: Entity keyword arguments of :func:`pivot`, in the order predicates are written.
+PIVOT_ENTITIES = ("ip", "principal", "access_key", "bucket", "instance", "domain")
+
+Values = str | Iterable[str] | None
+
+
+def entity_values(name: str, values: Values) -> list[str] | None:
+    """One entity argument as a list of strings (``None`` stays ``None``).
+
+    A domain is matched with and without its trailing dot (Route 53 writes ``example.com.``,
+    WAF ``example.com``).  Raises ``TypeError`` for non-strings and ``ValueError`` for an empty list.
+    """
+    if values is None:
+        return None
+    items = [values] if isinstance(values, str) else list(values)
+    for v in items:
+        if not isinstance(v, str):
+            raise TypeError(f"{name} values must be strings, not {type(v).__name__} ({v!r}).")
+    if not items:
+        raise ValueError(f"Empty {name} list: pass None to leave it out, or at least one value.")
+    if name == "domain":
+        items = [f for v in items for f in (v.rstrip("."), v.rstrip(".") + ".") if v.rstrip(".")] or items
+    return list(dict.fromkeys(items))
+
+
+def build_query(
+    lake: Lake,
+    source: str,
+    window: Window,
+    entities: dict[str, list[str]],
+    accounts: list[str] | None = None,
+    limit: int | None = None,
+) -> tuple[str, list[Any]] | None:
+    """The Athena query of one source of a pivot and its parameters, or ``None`` when the source
+    has no field for any of the given entity types (and ``entities`` is not empty).
+
+    ``entities`` maps entity types to values; the predicates of all fields of all types are
+    OR-ed.  ``accounts`` adds ``accountid IN (…)``; ``limit`` keeps the first rows by time.
+    """
+    src = find_source(source)
+    where = ['"time_dt" >= from_iso8601_timestamp(?)', '"time_dt" < from_iso8601_timestamp(?)']
+    params: list[Any] = [timestamp_text(window.start), timestamp_text(window.end)]
+    if accounts is not None:
+        where.append(f'"accountid" IN ({", ".join("?" for _ in accounts)})')
+        params += accounts
+    ors: list[str] = []
+    for etype, values in entities.items():
+        for fld in fields_for(src.name, etype):
+            text, p = fld.predicate(values)
+            ors.append(text)
+            params += p
+    if entities and not ors:
+        return None
+    if ors:
+        where.append("(" + "\n    OR ".join(ors) + ")")
+    sql = f"SELECT\n  {projection(src.name)}\nFROM {lake.table_name(src.name)}\nWHERE " + "\n  AND ".join(where)
+    if limit is not None:
+        sql += f'\nORDER BY "time_dt"\nLIMIT {operator.index(limit)}'
+    return sql, params
+
+
+def pivot(
+    lake: Lake,
+    *,
+    ip: Values = None,
+    principal: Values = None,
+    access_key: Values = None,
+    bucket: Values = None,
+    instance: Values = None,
+    domain: Values = None,
+    account: Values = None,
+    start: TimeLike,
+    end: TimeLike,
+    sources: Iterable[str] | str | None = None,
+    limit_per_source: int | None = None,
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Every event in ``[start, end)`` that mentions one of the given entities, as one timeline.
+
+    Each entity argument takes a string or a list of strings; events matching any value of any
+    given entity are returned (the predicates are OR-ed).  ``account`` is a scope, not an
+    entity: it restricts every query to those ``accountid`` partitions (alone, it returns every
+    event of those accounts).  ``sources`` restricts the sources (default all eight); sources
+    without a field for any given entity type are skipped.  ``limit_per_source`` keeps the first
+    rows by time of each source.
+
+    Returns a frame with :data:`~slake_forensics.normalize.TIMELINE_COLUMNS`, sorted by time
+    (then source, uid).  ``attrs`` holds ``window``, ``entities``, ``accounts``, ``queries``
+    and ``params`` (per source: the SQL and its bound values), ``rows`` (per source row count),
+    ``truncated`` (sources that hit the limit), ``skipped`` (sources without a field) and
+    ``elapsed_s`` (per source).  Raises ``ValueError`` when no entity and no account is given.
+    """
+    window = Window.of(start, end)
+    raw = {"ip": ip, "principal": principal, "access_key": access_key, "bucket": bucket, "instance": instance, "domain": domain}
+    given = {name: entity_values(name, v) for name, v in raw.items() if v is not None}
+    accounts = id_list(account, "account")
+    if accounts is not None and not accounts:
+        raise ValueError("Empty account list: pass None for all accounts, or at least one.")
+    if not given and accounts is None:
+        raise ValueError(f"pivot needs at least one entity ({', '.join(PIVOT_ENTITIES)}) or an account.")
+    if limit_per_source is not None and operator.index(limit_per_source) < 1:
+        raise ValueError("limit_per_source must be a positive integer or None.")
+    names = list(SOURCES) if sources is None else [find_source(s).name for s in ([sources] if isinstance(sources, str) else sources)]
+
+    queries: dict[str, str] = {}
+    params: dict[str, list[Any]] = {}
+    rows: dict[str, int] = {}
+    elapsed: dict[str, float] = {}
+    skipped: list[str] = []
+    truncated: list[str] = []
+    frames = []
+    bar = tqdm(names, desc="pivot", disable=not progress, leave=False)
+    for name in bar:
+        bar.set_postfix_str(name)
+        built = build_query(lake, name, window, given, accounts, limit_per_source)
+        if built is None:
+            skipped.append(name)
+            continue
+        sql, values = built
+        queries[name], params[name] = sql, values
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="This lake has no .* data; the query sees an empty table")
+            result = lake.sql(sql, values)
+        elapsed[name] = time.perf_counter() - t0
+        rows[name] = len(result)
+        if limit_per_source is not None and len(result) >= limit_per_source:
+            truncated.append(name)
+        if len(result):
+            frames.append(as_timeline(result))
+    out = pd.concat(frames, ignore_index=True) if frames else empty_timeline()
+    out = out.sort_values(["time", "source", "uid"], kind="stable", na_position="last").reset_index(drop=True)
+    out.attrs = {
+        "window": (window.start, window.end),
+        "entities": given,
+        "accounts": accounts,
+        "queries": queries,
+        "params": params,
+        "rows": rows,
+        "truncated": truncated,
+        "skipped": skipped,
+        "elapsed_s": elapsed,
+    }
+    return out
+
+
+def fetch_rows(lake: Lake, timeline_rows: pd.DataFrame, gap: pd.Timedelta = pd.Timedelta(hours=1)) -> dict[str, pd.DataFrame]:
+    """The full events behind timeline rows (from :func:`pivot` or :func:`~slake_forensics.normalize.normalize`).
+
+    Needs the columns ``source``, ``time``, ``uid`` (and uses ``account`` to prune partitions).
+    Per source, the rows' times are grouped into windows (a new window starts after ``gap``
+    without rows), each window is loaded with ``Lake.load`` and the events whose
+    ``(uid, time)`` is asked for are kept.  Returns ``{source: flattened frame}`` in the
+    shape of ``Lake.load`` (all columns, sorted by time), one entry per source present in
+    ``timeline_rows`` (a frame without columns when nothing of it could be loaded); ``attrs``
+    of each frame lists the ``windows`` loaded.
+    """
+    missing = {"source", "time", "uid"} - set(timeline_rows.columns)
+    if missing:
+        raise ValueError(f"timeline_rows lacks column(s) {sorted(missing)}; pass rows of a pivot or normalize() timeline.")
+    out: dict[str, pd.DataFrame] = {}
+    for name, group in timeline_rows.groupby("source", sort=True, observed=True):
+        src = find_source(str(name))
+        wanted = set(zip(group["uid"].astype(object), pd.to_datetime(group["time"], utc=True)))
+        accounts = sorted(group["account"].dropna().astype(str).unique()) if "account" in group and group["account"].notna().all() else None
+        frames, windows = [], []
+        for lo, hi in _windows(pd.to_datetime(group["time"], utc=True), gap):
+            try:
+                df = lake.load(src.name, lo, hi, accounts=accounts)
+            except NoPartitionsError:
+                continue
+            windows.append((lo, hi))
+            norm = normalize(df, src.name)
+            keep = [k in wanted for k in zip(norm["uid"].astype(object), norm["time"])]
+            frames.append(df[keep])
+        full = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        full.attrs = {"source": src.name, "windows": windows, "accounts": accounts, "lake": lake.location}
+        out[src.name] = full
+    return out
+
+
+def _windows(times: pd.Series, gap: pd.Timedelta) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Half-open windows covering ``times``: consecutive times closer than ``gap`` share one."""
+    ordered = times.dropna().sort_values().reset_index(drop=True)
+    if ordered.empty:
+        return []
+    breaks = ordered.diff() > gap
+    group = breaks.cumsum()
+    one_ms = pd.Timedelta(milliseconds=1)
+    return [(g.iloc[0], g.iloc[-1] + one_ms) for _, g in ordered.groupby(group)]
