@@ -40,7 +40,7 @@ import re
 import tempfile
 import uuid
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -102,6 +102,7 @@ def _utc_iso(ts: pd.Timestamp | dt.datetime) -> str:
 
 
 def _now() -> str:
+    """The current UTC time as :func:`_utc_iso` text."""
     return _utc_iso(pd.Timestamp.now(tz="UTC"))
 
 
@@ -144,10 +145,12 @@ def jsonable(value: Any) -> Any:
 
 
 def _dumps(obj: Any) -> bytes:
+    """The log's canonical JSON: compact, key-sorted, ASCII, no NaN."""
     return json.dumps(obj, sort_keys=True, ensure_ascii=True, separators=(",", ":"), allow_nan=False).encode("ascii")
 
 
 def _sha256(data: bytes) -> str:
+    """SHA-256 hex digest of ``data``."""
     return hashlib.sha256(data).hexdigest()
 
 
@@ -178,6 +181,7 @@ def _atomic_write(path: Path, data: bytes) -> None:
 
 
 def _fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (a rename into it) to disk, where the platform allows it."""
     if os.name == "posix":
         fd = os.open(folder, os.O_RDONLY)
         try:
@@ -224,6 +228,7 @@ class _Log:
 
 
 def _read_log(path: Path) -> _Log:
+    """Parse the whole log file at ``path``."""
     data = path.read_bytes()
     *lines, torn = data.split(b"\n")
     entries: list[dict[str, Any] | None] = []
@@ -460,7 +465,6 @@ class Case:
         for sub in ("evidence", "reports"):
             (root / sub).mkdir()
         data = json.dumps(header, indent=1, sort_keys=True).encode() + b"\n"
-        _atomic_write(root / "case.json", data)
         entry = {"seq": 0, "time": header["created"], "analyst": analyst, "kind": "created",
                  "payload": {"header": header, "case_json_sha256": _sha256(data)}, "prev": GENESIS}
         line = _dumps(entry)
@@ -471,6 +475,7 @@ class Case:
         finally:
             os.close(fd)
         _write_head(root, 0, _sha256(line), len(line) + 1)
+        _atomic_write(root / "case.json", data)  # last: a folder with case.json is a complete case
 
     @property
     def case_id(self) -> str:
@@ -490,53 +495,55 @@ class Case:
 
     # -- appending -------------------------------------------------------------------------
 
-    def _append(
-        self, items: Sequence[tuple[str, dict[str, Any]]], precheck: Callable[[], None] | None = None
-    ) -> list[int]:
-        """Append ``(kind, payload)`` entries under the lock; returns their seqs.
+    def _append(self, items: Sequence[tuple[str, dict[str, Any]]]) -> list[int]:
+        """Append ``(kind, payload)`` entries under the case lock; returns their seqs (see :meth:`_append_locked`)."""
+        with _locked(self.path / ".lock"):
+            return self._append_locked(items)
 
-        ``precheck`` runs first under the same lock (it raises to refuse the append).  Raises :class:`CorruptCaseError` when the log is missing, ends with an incomplete
-        line, its last line is unreadable, or it is shorter than ``log.head.json`` records.
+    def _append_locked(self, items: Sequence[tuple[str, dict[str, Any]]], check_head: bool = True) -> list[int]:
+        """Append ``(kind, payload)`` entries; the caller holds the case lock.  Returns their seqs.
+
+        Raises :class:`CorruptCaseError` when the log is missing, ends with an incomplete line,
+        its last line is unreadable, or (unless ``check_head`` is false, for :meth:`repair`) it
+        ends before, or differs from, the last line ``log.head.json`` records.
         """
         log = self.path / "log.jsonl"
-        with _locked(self.path / ".lock"):
-            if not log.exists():
-                raise CorruptCaseError(f"{log} is missing, so nothing can be appended; run case.verify().")
-            if precheck is not None:
-                precheck()
-            fd = os.open(log, os.O_RDWR | os.O_APPEND)
+        if not log.exists():
+            raise CorruptCaseError(f"{log} is missing, so nothing can be appended; run case.verify().")
+        fd = os.open(log, os.O_RDWR | os.O_APPEND)
+        try:
+            last, torn = _tail(fd)
+            if torn:
+                raise CorruptCaseError(
+                    f"{log} ends with an incomplete line ({len(torn)} bytes), so this entry was not written. "
+                    "Run case.verify(), then case.repair() to record the incomplete bytes and continue."
+                )
             try:
-                last, torn = _tail(fd)
-                if torn:
-                    raise CorruptCaseError(
-                        f"{log} ends with an incomplete line ({len(torn)} bytes), so this entry was not written. "
-                        "Run case.verify(), then case.repair() to record the incomplete bytes and continue."
-                    )
-                try:
-                    seq = int(json.loads(last)["seq"]) if last is not None else -1
-                except (ValueError, KeyError, TypeError):
-                    raise CorruptCaseError(f"The last line of {log} is not a log entry; run case.verify().") from None
-                prev = _sha256(last) if last is not None else GENESIS
-                head = _read_head(self.path)
-                if head is not None and (head.get("seq", -1) > seq or (head.get("seq") == seq and head.get("sha256") != prev)):
-                    raise CorruptCaseError(
-                        f"{log} ends at seq {seq} but {_HEAD} records seq {head.get('seq')}: the log was truncated "
-                        "or its last line changed. Nothing was written; run case.verify()."
-                    )
-                seqs = []
-                for kind, payload in items:
-                    seq += 1
-                    entry = {"seq": seq, "time": _now(), "analyst": self.analyst, "kind": kind,
-                             "payload": jsonable(payload), "prev": prev}
-                    line = _dumps(entry)
-                    _write_all(fd, line + b"\n")
-                    prev = _sha256(line)
-                    seqs.append(seq)
-                os.fsync(fd)
-                size = os.fstat(fd).st_size
-            finally:
-                os.close(fd)
-            _write_head(self.path, seq, prev, size)
+                seq = int(json.loads(last)["seq"]) if last is not None else -1
+            except (ValueError, KeyError, TypeError):
+                raise CorruptCaseError(f"The last line of {log} is not a log entry; run case.verify().") from None
+            prev = _sha256(last) if last is not None else GENESIS
+            head = _read_head(self.path) if check_head else None
+            behind = head is not None and head.get("seq", -1) > seq
+            if behind or (head is not None and head.get("seq") == seq and head.get("sha256") != prev):
+                raise CorruptCaseError(
+                    f"{log} ends at seq {seq} but {_HEAD} records seq {head.get('seq')}: the log was truncated "
+                    "or its last line changed. Nothing was written; run case.verify()."
+                )
+            seqs = []
+            for kind, payload in items:
+                seq += 1
+                entry = {"seq": seq, "time": _now(), "analyst": self.analyst, "kind": kind,
+                         "payload": jsonable(payload), "prev": prev}
+                line = _dumps(entry)
+                _write_all(fd, line + b"\n")
+                prev = _sha256(line)
+                seqs.append(seq)
+            os.fsync(fd)
+            size = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        _write_head(self.path, seq, prev, size)
         return seqs
 
     def bookmark(
@@ -618,25 +625,27 @@ class Case:
         Returns the retraction's seq."""
         if not isinstance(reason, str) or not reason.strip():
             raise CaseInputError("Say why the entry is retracted (reason='…').")
-        kinds = {e.get("seq"): e.get("kind") for e in self._entries()}
-        if kinds.get(seq) not in RETRACTABLE:
-            raise CaseInputError(f"seq {seq!r} is not a bookmark, note, IOC, query or export of this case.")
-
-        def not_yet_retracted() -> None:
-            if any(e.get("kind") == "retract" and e["payload"].get("seq") == seq for e in self._entries()):
+        with _locked(self.path / ".lock"):
+            entries = self._entries()
+            kinds = {e.get("seq"): e.get("kind") for e in entries}
+            if kinds.get(seq) not in RETRACTABLE:
+                raise CaseInputError(f"seq {seq!r} is not a bookmark, note, IOC, query or export of this case.")
+            if any(e.get("kind") == "retract" and e["payload"].get("seq") == seq for e in entries):
                 raise CaseInputError(f"seq {seq} is already retracted.")
-
-        return self._append([("retract", {"seq": seq, "kind": kinds[seq], "reason": reason})], not_yet_retracted)[0]
+            return self._append_locked([("retract", {"seq": seq, "kind": kinds[seq], "reason": reason})])[0]
 
     def repair(self) -> int | None:
         """Record and remove an incomplete last log line so writing can continue.
 
-        The incomplete bytes (base64), their size and SHA-256 go into a ``repair`` entry: this
-        is the only operation that shortens ``log.jsonl``, and only by bytes that never formed
-        an entry.  Returns the repair entry's seq, or ``None`` when the log was complete.
+        The incomplete bytes (base64), their size and SHA-256 go into a ``repair`` entry with
+        ``head_before``, the ``log.head.json`` record found (when it names a later seq than the
+        log kept, whole entries had been cut off, and the entry says so).  This is the only
+        operation that shortens ``log.jsonl``, and only by the bytes after its last newline.
+        Returns the repair entry's seq, or ``None`` when the log was complete.
         """
         log = self.path / "log.jsonl"
         with _locked(self.path / ".lock"):
+            head = _read_head(self.path)
             fd = os.open(log, os.O_RDWR)
             try:
                 torn = _tail(fd)[1]
@@ -646,8 +655,9 @@ class Case:
                 os.fsync(fd)
             finally:
                 os.close(fd)
-        return self._append([("repair", {"removed_base64": base64.b64encode(torn).decode("ascii"),
-                                         "removed_bytes": len(torn), "removed_sha256": _sha256(torn)})])[0]
+            payload = {"removed_base64": base64.b64encode(torn).decode("ascii"), "removed_bytes": len(torn),
+                       "removed_sha256": _sha256(torn), "head_before": head}
+            return self._append_locked([("repair", payload)], check_head=False)[0]
 
     # -- evidence --------------------------------------------------------------------------
 
@@ -710,8 +720,14 @@ class Case:
                 "pyarrow_version": pa.__version__,
                 **provenance,
             })
-            _atomic_write(folder / f"{name}.manifest.json", json.dumps(manifest, indent=1, sort_keys=True).encode() + b"\n")
-        self._append([("export", manifest)])
+            manifest_path = folder / f"{name}.manifest.json"
+            _atomic_write(manifest_path, json.dumps(manifest, indent=1, sort_keys=True).encode() + b"\n")
+            try:
+                self._append_locked([("export", manifest)])
+            except CorruptCaseError:  # not recorded, so not evidence: leave no unexplained files behind
+                target.unlink()
+                manifest_path.unlink()
+                raise
         return target
 
     def read_evidence(self, name: str, check: bool = True) -> pd.DataFrame:
@@ -741,6 +757,7 @@ class Case:
         return [e for e in entries if e.get("kind") == kind and e.get("seq") not in gone]
 
     def _entries(self) -> list[dict[str, Any]]:
+        """Readable log entries in order; warns (:class:`CaseIntegrityWarning`) about lines left out."""
         log = _read_log(self.path / "log.jsonl")
         bad = sum(e is None for e in log.entries)
         if bad or log.torn:
@@ -861,7 +878,8 @@ class Case:
             elif entry.get("seq") != i:
                 problem = f"seq is {entry.get('seq')!r}, expected {i} (lines removed, inserted or reordered)"
             elif entry.get("prev") != prev:
-                problem = "hash chain broken: 'prev' does not match the SHA-256 of the line before (that line or this one was edited)"
+                problem = ("hash chain broken: 'prev' does not match the SHA-256 of the line before "
+                           "(that line or this one was edited)")
             elif entry.get("kind") not in KINDS or not isinstance(entry.get("payload"), dict):
                 problem = f"unknown kind {entry.get('kind')!r} or payload not an object"
             if problem:
@@ -931,6 +949,7 @@ class Case:
 
 
 def _os_user() -> str:
+    """The OS login name (``uid-<n>`` where the system has none)."""
     try:
         return getpass.getuser()
     except (KeyError, OSError):  # no login name and no passwd entry (some containers)
@@ -941,10 +960,13 @@ def _write_all(fd: int, data: bytes) -> None:
     """One ``write`` of ``data``; a short write raises rather than leaving a silent half line."""
     written = os.write(fd, data)
     if written != len(data):
-        raise CorruptCaseError(f"Only {written} of {len(data)} bytes reached the log; run case.verify() and case.repair().")
+        raise CorruptCaseError(
+            f"Only {written} of {len(data)} bytes reached the log; run case.verify() and case.repair()."
+        )
 
 
 def _read_header(root: Path) -> dict[str, Any]:
+    """The parsed ``case.json``; raises :class:`CorruptCaseError` / :class:`NotACaseError` if it is not one."""
     try:
         header = json.loads((root / "case.json").read_bytes())
     except ValueError:
@@ -958,6 +980,7 @@ def _read_header(root: Path) -> dict[str, Any]:
 
 
 def _read_head(root: Path) -> dict[str, Any] | None:
+    """The parsed ``log.head.json``, or ``None`` when it is missing or unreadable."""
     try:
         head = json.loads((root / _HEAD).read_bytes())
     except (FileNotFoundError, ValueError):
@@ -966,6 +989,7 @@ def _read_head(root: Path) -> dict[str, Any] | None:
 
 
 def _write_head(root: Path, seq: int, sha256: str, size: int) -> None:
+    """Atomically record the log's last seq, the SHA-256 of its last line and its size in bytes."""
     _atomic_write(root / _HEAD, json.dumps({"seq": seq, "sha256": sha256, "bytes": size}).encode() + b"\n")
 
 
@@ -980,10 +1004,12 @@ def _missing(value: Any) -> bool:
 
 
 def _is_time(value: Any) -> bool:
+    """Whether a row's ``time`` holds a time (a timeline) rather than OCSF epoch milliseconds."""
     return isinstance(value, pd.Timestamp | dt.datetime | str) and value is not pd.NaT
 
 
 def _ts(value: Any) -> pd.Timestamp | None:
+    """A logged ISO time as a Timestamp (``None`` stays ``None``)."""
     return None if value is None else pd.Timestamp(value)
 
 
@@ -1014,7 +1040,9 @@ def _summary(entry: dict[str, Any]) -> str:
     if kind == "retract":
         return f"retracted seq {p.get('seq')} ({p.get('kind')}): {p.get('reason')}"
     if kind == "repair":
-        return f"log repaired: {p.get('removed_bytes')} bytes of an incomplete line recorded and removed"
+        head = p.get("head_before") or {}
+        return (f"log repaired: {p.get('removed_bytes')} bytes of an incomplete line recorded and removed; "
+                f"the head had recorded seq {head.get('seq')}")
     return str(kind)
 
 
@@ -1067,7 +1095,9 @@ def _to_table(df: pd.DataFrame, name: str, provenance: dict[str, Any]) -> pa.Tab
     plain = df.copy(deep=False)
     plain.attrs = {}
     try:
-        table = pa.Table.from_pandas(plain, preserve_index=None)
+        with warnings.catch_warnings():  # pyarrow reads tz-aware numpy columns through the deprecated Series.values
+            warnings.filterwarnings("ignore", message="Series.values returning an ndarray that drops timezone")
+            table = pa.Table.from_pandas(plain, preserve_index=None)
     except (pa.ArrowException, TypeError, ValueError) as exc:
         raise CaseInputError(f"Cannot write {name!r} as Parquet: {exc}. Convert mixed-type object columns "
                              "(e.g. with .astype(str)) and export again.") from None
