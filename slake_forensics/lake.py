@@ -126,6 +126,31 @@ class Lake(ABC):
 
     # ---- investigation helpers: thin delegations to their modules --------------------------
 
+    def new_for_principal(
+        self,
+        principal: str,
+        start: TimeLike,
+        end: TimeLike,
+        baseline_days: float = 7,
+        baseline: tuple[TimeLike, TimeLike] | None = None,
+        sources: Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """What ``principal`` did in ``[start, end)`` and never in its baseline: ``kind, value, first_seen,
+        events`` (see :func:`slake_forensics.baseline.new_for_principal`; ``sources`` default CloudTrail + S3 data)."""
+        from .baseline import API_SOURCES, new_for_principal
+
+        return new_for_principal(self, principal, start, end, baseline_days=baseline_days, baseline=baseline,
+                                 sources=API_SOURCES if sources is None else sources)
+
+    def rare_apis(
+        self, start: TimeLike, end: TimeLike, max_principals: int = 2, sources: Sequence[str] = ("cloud_trail_mgmt",)
+    ) -> pd.DataFrame:
+        """API calls made by at most ``max_principals`` principals in ``[start, end)``, one row per API
+        (see :func:`slake_forensics.baseline.rare_apis`)."""
+        from .baseline import rare_apis
+
+        return rare_apis(self, start, end, max_principals=max_principals, sources=sources)
+
     # ---- constructors --------------------------------------------------------------------
 
     @classmethod

@@ -200,3 +200,10 @@ def test_volume_spikes_flag_burst_not_steady_traffic() -> None:
     ]
     with pytest.raises(KeyError, match="bytes_out"):
         volume_spikes(df, value="bytes_out")
+
+
+def test_lake_methods_delegate(story_lake: Lake, lake: Lake) -> None:
+    direct = new_for_principal(story_lake, VICTIM, START, END, sources=["cloud_trail_mgmt"])
+    assert story_lake.new_for_principal(VICTIM, START, END, sources=["cloud_trail_mgmt"]).equals(direct)
+    start, end = DAY0, DAY0 + pd.Timedelta(hours=3)
+    assert lake.rare_apis(start, end, max_principals=1).equals(rare_apis(lake, start, end, max_principals=1))
