@@ -1,0 +1,444 @@
+"""CloudTrail records → Security Lake v2 OCSF rows, vectorized, for management and data events.
+
+:func:`ct_columns` takes one array per raw CloudTrail field (one value per event) and
+returns the flat dotted columns of ``cloud_trail_mgmt_2_0`` / ``s3_data_2_0`` /
+``lambda_execution_2_0`` as Security Lake fills them (OCSF 1.1.0: API Activity 6003,
+Authentication 3002, Account Change 3001).  :func:`cloudtrail_table` does the same for a
+short list of event dicts (what stories write) and returns a finished table.
+
+Input columns of :func:`ct_columns` (``ev`` keys; arrays of length ``n``, ``None`` = absent):
+
+========================  ==============================================================
+``time``                  int64 epoch ms (``eventTime``)                        required
+``event_source``          ``ec2.amazonaws.com``                                 required
+``event_name``            ``DescribeInstances``                                 required
+``region``                ``awsRegion``                                         required
+``recipient_account``     ``recipientAccountId`` (also the ``accountid`` partition) required
+``source``                ``sourceIPAddress``: an IP, or a service domain such as
+                          ``s3.amazonaws.com`` / ``AWS Internal``                required
+``user_agent``            ``userAgent``
+``user_type``             ``userIdentity.type``: IAMUser, AssumedRole, AWSService, Root,
+                          SAMLUser, Unknown
+``user_arn`` ``principal_id`` ``user_name`` ``account_id`` ``access_key``
+                          ``userIdentity.arn/principalId/userName/accountId/accessKeyId``
+``session_issuer``        ``sessionContext.sessionIssuer.arn``
+``session_created``       ``sessionContext.attributes.creationDate``: epoch ms (NaN = absent)
+``mfa``                   ``sessionContext.attributes.mfaAuthenticated`` (bool or None)
+``invoked_by``            ``userIdentity.invokedBy`` (``cloudformation.amazonaws.com``)
+``idp``                   ``userIdentity.identityProvider`` (SAMLUser)
+``error_code`` ``error_message``  ``errorCode`` / ``errorMessage``
+``request`` ``response``  ``requestParameters`` / ``responseElements`` as JSON strings
+``event_type``            default ``AwsConsoleSignIn`` for sign-in events, else ``AwsApiCall``
+``event_id``              ``eventID`` (UUID); default drawn from ``rng``
+``request_id``            ``requestID``; default drawn (S3: 16 upper-case chars, else UUID)
+``read_only``             bool; default from the eventName verb (Get/List/Describe/Head/…)
+``data_event``            bool (``eventCategory`` Data, ``managementEvent`` false); default False
+``event_version``         default ``1.09`` (management) / ``1.10`` (data)
+``tls_version`` ``host``  ``tlsDetails``; default TLSv1.3/1.2 and ``<svc>.<region>.amazonaws.com``
+``vpc_endpoint``          ``vpcEndpointId`` → ``src_endpoint.uid``
+``target_uid`` ``target_name`` ``target_uid_alt`` ``policy_uid``
+                          Account Change: the affected user/role and the attached policy ARN
+========================  ==============================================================
+
+``additional``: ``{name: array}`` of ``additionalEventData`` fields, written to ``unmapped``
+as ``additionalEventData.<name>``; ``resources``: a list of slots
+``{"uid": arr, "type": arr|str, "account": arr}`` (``None`` uid = no resource in that slot).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..catalog import SOURCES
+from .common import const, observables, ocsf_class_columns, partition_columns, uuids
+from .org import Principal
+from .writer import build_table, list_of_structs
+
+#: eventNames that Security Lake maps to Authentication (3002); all are activity 1 Logon.
+AUTH_EVENTS = ("ConsoleLogin", "CheckMfa", "ExternalIdPDirectoryLogin", "UserAuthentication",
+               "CredentialChallenge", "CredentialVerification")
+#: eventNames mapped to Account Change (3001) with their activity_id (UpdateAccessKey: by status).
+ACCOUNT_CHANGE = {
+    "CreateUser": 1, "CreateRole": 1, "CreateAccessKey": 1, "CreateLoginProfile": 1, "CreateServiceLinkedRole": 1,
+    "UpdateAccessKey": 2, "EnableMFADevice": 10, "DeactivateMFADevice": 11,
+    "ChangePassword": 3, "UpdateLoginProfile": 4,
+    "DeleteUser": 6, "DeleteRole": 6, "DeleteAccessKey": 6, "DeleteLoginProfile": 6,
+    "AttachUserPolicy": 7, "AttachRolePolicy": 7, "PutUserPolicy": 7, "PutRolePolicy": 7, "AttachGroupPolicy": 7,
+    "DetachUserPolicy": 8, "DetachRolePolicy": 8, "DeleteUserPolicy": 8, "DeleteRolePolicy": 8,
+    "AddUserToGroup": 99, "RemoveUserFromGroup": 99, "UpdateAssumeRolePolicy": 99, "TagUser": 99, "TagRole": 99,
+}
+#: API Activity activity_id by the leading verb of eventName (the OCSF community mapping).
+VERB_ACTIVITY = {
+    **dict.fromkeys(("Create", "Run", "Generate"), 1),
+    **dict.fromkeys(("Get", "List", "Describe", "Search", "Lookup", "Head"), 2),
+    **dict.fromkeys(("Update", "Put", "Modify", "Add", "Remove", "Start", "Stop", "Attach", "Detach", "Associate",
+                     "Tag", "Untag", "Enable", "Disable", "Register", "Set", "Deactivate"), 3),
+    **dict.fromkeys(("Delete", "Terminate"), 4),
+}
+READ_VERBS = ("Get", "List", "Describe", "Search", "Lookup", "Head", "Query", "Scan", "Select", "Batch", "Decrypt",
+              "Check", "Filter", "Assume")
+GLOBAL_SERVICES = ("iam.amazonaws.com", "sts.amazonaws.com", "organizations.amazonaws.com", "route53.amazonaws.com",
+                   "signin.amazonaws.com", "ce.amazonaws.com", "budgets.amazonaws.com", "cloudfront.amazonaws.com")
+CIPHERS = {"TLSv1.3": "TLS_AES_128_GCM_SHA256", "TLSv1.2": "ECDHE-RSA-AES128-GCM-SHA256"}
+_B64 = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", dtype="S1")
+_UPPER = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", dtype="S1")
+
+
+def random_strings(rng: np.random.Generator, n: int, length: int, alphabet: np.ndarray = _UPPER) -> np.ndarray:
+    """``n`` random strings of ``length`` characters from ``alphabet`` (an ``S1`` array), as ``U`` array."""
+    raw = alphabet[rng.integers(0, len(alphabet), size=(n, length))]
+    return np.ascontiguousarray(raw).view(f"S{length}").ravel().astype(f"U{length}")
+
+
+def amz_id_2(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` S3 extended request ids (``x-amz-id-2``): 76 base64 characters."""
+    return random_strings(rng, n, 76, _B64)
+
+
+def _verb(name: str) -> str:
+    m = re.match(r"[A-Z][a-z]+", name)
+    return m.group(0) if m else ""
+
+
+def classify(event_name: str) -> tuple[int, int]:
+    """``(class_uid, activity_id)`` of one eventName (UpdateAccessKey gives 2 Enable; see :func:`ct_columns`)."""
+    if event_name in AUTH_EVENTS:
+        return 3002, 1
+    if event_name in ACCOUNT_CHANGE:
+        return 3001, ACCOUNT_CHANGE[event_name]
+    return 6003, VERB_ACTIVITY.get(_verb(event_name), 99)
+
+
+def is_read_only(event_name: str) -> bool:
+    """CloudTrail's ``readOnly`` for an eventName, judged by its verb."""
+    return _verb(event_name) in READ_VERBS or event_name == "GetCallerIdentity"
+
+
+def _obj(values: Any, n: int) -> np.ndarray:
+    """An object array of length ``n`` from a scalar, list, NumPy or Arrow array."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
+    if values is None or isinstance(values, (str, bool, int, float)):
+        return np.full(n, values, dtype=object)
+    out = np.asarray(values, dtype=object)
+    if out.shape != (n,):
+        raise ValueError(f"expected {n} values, got shape {out.shape}")
+    return out
+
+
+def _str(values: Any, n: int) -> pa.Array:
+    """A string Arrow array (nulls kept) from anything :func:`_obj` accepts, without a Python loop for Arrow input."""
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values.cast(pa.string())
+    if values is None or isinstance(values, str):
+        return pa.array(np.full(n, values, dtype=object), pa.string())
+    return pa.array(_obj(values, n), pa.string(), from_pandas=True)
+
+
+def _ragged(n: int, slots: Sequence[Mapping[str, Any]], key: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Flatten per-row optional slots into ``(offsets, {field: values})`` for a list column.
+
+    Each slot maps field names to per-row arrays (or scalars); rows whose ``key`` field is
+    ``None`` have no element from that slot.  Elements keep slot order within a row.
+    """
+    rows, parts = [], {}
+    for slot in slots:
+        k = _obj(slot[key], n)
+        idx = np.flatnonzero(pd.notna(k))
+        rows.append(idx)
+        for f, v in slot.items():
+            parts.setdefault(f, []).append(_obj(v, n)[idx])
+    if not rows:
+        return np.zeros(n + 1, dtype="int64"), {}
+    r = np.concatenate(rows)
+    order = np.argsort(r, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=n))]).astype("int64")
+    return offsets, {f: np.concatenate(v)[order] for f, v in parts.items()}
+
+
+def _map(n: int, entries: Sequence[tuple[str, Any]]) -> pa.MapArray:
+    """A ``map<string,string>`` column: ``entries`` are (key, per-row values); ``None`` values are left out."""
+    offsets, cols = _ragged(n, [{"k": _obj(v, n), "name": name} for name, v in entries], "k")
+    keys = pa.array(cols.get("name", np.empty(0, dtype=object)), pa.string())
+    vals = pa.array(cols.get("k", np.empty(0, dtype=object)), pa.string())
+    return pa.MapArray.from_arrays(pa.array(offsets, pa.int32()), keys, vals)
+
+
+def _json_bool(values: np.ndarray) -> np.ndarray:
+    return np.where(values.astype(bool), "true", "false").astype(object)
+
+
+def ct_columns(ev: Mapping[str, Any], rng: np.random.Generator, *, additional: Mapping[str, Any] | None = None,
+               resources: Sequence[Mapping[str, Any]] = ()) -> tuple[dict[str, Any], int]:
+    """Map CloudTrail fields (see the module docstring) to Security Lake v2 columns.
+
+    Returns ``(columns, n)``: ``columns`` maps dotted paths of the CloudTrail v2 schema to
+    per-event values, ready for :func:`~slake_forensics.sample.writer.build_table`.
+    """
+    t = np.asarray(ev["time"], dtype="int64")
+    n = len(t)
+    get = ev.get
+    src_arr = pa.array(_obj(ev["event_source"], n), pa.string())
+    name_arr = pa.array(_obj(ev["event_name"], n), pa.string())
+    names_enc = pc.dictionary_encode(name_arr).combine_chunks() if isinstance(name_arr, pa.ChunkedArray) else pc.dictionary_encode(name_arr)
+    uniq = names_enc.dictionary.to_pylist()
+    codes = names_enc.indices.to_numpy()
+    cls_u = np.array([classify(x)[0] for x in uniq], dtype="int64")
+    act_u = np.array([classify(x)[1] for x in uniq], dtype="int64")
+    ro_u = np.array([is_read_only(x) for x in uniq], dtype=bool)
+    class_uid, activity = cls_u[codes], act_u[codes].copy()
+    request = _str(get("request"), n)
+    response = _str(get("response"), n)
+    upd_key = pc.equal(name_arr, "UpdateAccessKey").to_numpy(zero_copy_only=False)
+    inactive = pc.fill_null(pc.match_substring(request, '"status":"Inactive"'), False).to_numpy(zero_copy_only=False)
+    activity[upd_key & inactive] = 5
+    err_code = _str(get("error_code"), n)
+    err_msg = _str(get("error_message"), n)
+    failed = pc.is_valid(err_code).to_numpy(zero_copy_only=False)
+    auth = class_uid == 3002
+    login_failed = pc.fill_null(pc.match_substring(response, '"ConsoleLogin":"Failure"'), False).to_numpy(zero_copy_only=False)
+    status = np.where(failed | (auth & login_failed), "Failure", "Success").astype(object)
+
+    data_event = np.broadcast_to(np.asarray(get("data_event", False), dtype=bool), (n,))
+    event_type = get("event_type")
+    if event_type is None:
+        event_type = np.where(auth, "AwsConsoleSignIn", "AwsApiCall").astype(object)
+    read_only = get("read_only")
+    read_only = ro_u[codes] if read_only is None else np.broadcast_to(np.asarray(read_only, dtype=bool), (n,))
+    region = _obj(ev["region"], n)
+    recipient = _obj(ev["recipient_account"], n)
+    source = _obj(ev["source"], n)
+    is_domain = pc.fill_null(pc.or_(pc.ends_with(pa.array(source, pa.string()), ".amazonaws.com"),
+                                    pc.equal(pa.array(source, pa.string()), "AWS Internal")), False).to_numpy(zero_copy_only=False)
+    ip = np.where(is_domain, None, source)
+    domain = np.where(is_domain, source, None)
+    user_type = _obj(get("user_type"), n)
+    service_caller = is_domain | (user_type == "AWSService")
+
+    s3 = pc.equal(src_arr, "s3.amazonaws.com").to_numpy(zero_copy_only=False)
+    request_id = get("request_id")
+    if request_id is None:
+        request_id = np.where(s3, random_strings(rng, n, 16), np.asarray(uuids(rng, n).to_numpy(zero_copy_only=False), dtype=object))
+    event_id = get("event_id")
+    if event_id is None:
+        event_id = uuids(rng, n)
+    version = get("event_version")
+    if version is None:
+        version = np.where(data_event, "1.10", "1.09").astype(object)
+
+    tls = get("tls_version")
+    if tls is None:
+        tls = np.where(rng.random(n) < 0.8, "TLSv1.3", "TLSv1.2").astype(object)
+    tls = np.where(service_caller, None, _obj(tls, n))
+    cipher = np.where(tls == "TLSv1.3", CIPHERS["TLSv1.3"], np.where(tls == "TLSv1.2", CIPHERS["TLSv1.2"], None))
+    host = get("host")
+    if host is None:
+        is_global = pc.is_in(src_arr, pa.array(GLOBAL_SERVICES)).to_numpy(zero_copy_only=False)
+        svc = pc.replace_substring(src_arr, ".amazonaws.com", "")
+        regional = pc.binary_join_element_wise(svc, pa.array(region, pa.string()), "amazonaws.com", ".")
+        host = np.where(is_global, np.asarray(pc.replace_substring(src_arr, "signin.amazonaws.com", "signin.aws.amazon.com").to_numpy(zero_copy_only=False), dtype=object),
+                        np.asarray(regional.to_numpy(zero_copy_only=False), dtype=object))
+    host = np.where(service_caller, None, _obj(host, n))
+    console = pc.fill_null(pc.starts_with(_str(get("user_agent"), n), "Mozilla/"), False).to_numpy(zero_copy_only=False)
+
+    additional = dict(additional or {})
+    entries: list[tuple[str, Any]] = [
+        ("recipientAccountId", recipient),
+        ("eventCategory", np.where(data_event, "Data", "Management").astype(object)),
+        ("managementEvent", _json_bool(~data_event)),
+        ("readOnly", _json_bool(read_only)),
+        ("tlsDetails.tlsVersion", tls), ("tlsDetails.cipherSuite", cipher), ("tlsDetails.clientProvidedHostHeader", host),
+        ("sessionCredentialFromConsole", np.where(console & (user_type == "AssumedRole"), "true", None)),
+    ]
+    entries += [(f"additionalEventData.{k}", v) for k, v in additional.items()]
+
+    cols: dict[str, Any] = ocsf_class_columns(class_uid, activity, 1)
+    created = get("session_created")
+    if created is not None:
+        c = np.asarray(created, dtype="float64")
+        created = pa.array(np.where(np.isnan(c), 0, c).astype("int64"), pa.int64(), mask=np.isnan(c)).cast(pa.timestamp("ms", tz="UTC"))
+    mfa = get("mfa")
+    cols.update({
+        "metadata.product.version": version, "metadata.product.name": const("CloudTrail", n),
+        "metadata.product.vendor_name": const("AWS", n),
+        "metadata.product.feature.name": np.where(data_event, "Data", "Management").astype(object),
+        "metadata.event_code": _obj(event_type, n), "metadata.uid": event_id,
+        "metadata.profiles": pa.ListArray.from_arrays(pa.array(np.arange(0, 2 * n + 1, 2), pa.int32()),
+                                                      pa.array(np.tile(np.array(["cloud", "datetime"], dtype=object), n), pa.string())),
+        "time": t, "time_dt": t, "cloud.region": region, "cloud.provider": const("AWS", n),
+        "api.service.name": src_arr, "api.operation": name_arr, "api.request.uid": _obj(request_id, n),
+        "api.request.data": request, "api.response.data": response, "api.response.error": err_code,
+        "api.response.message": err_msg,
+        "actor.user.type": user_type, "actor.user.name": _obj(get("user_name"), n), "actor.user.uid": _obj(get("user_arn"), n),
+        "actor.user.uid_alt": _obj(get("principal_id"), n), "actor.user.account.uid": _obj(get("account_id"), n),
+        "actor.user.credential_uid": _obj(get("access_key"), n),
+        "actor.session.issuer": _obj(get("session_issuer"), n),
+        "actor.session.is_mfa": _obj(mfa, n),
+        "actor.invoked_by": _obj(get("invoked_by"), n), "actor.idp.name": _obj(get("idp"), n),
+        "http_request.user_agent": _obj(get("user_agent"), n),
+        "src_endpoint.ip": ip, "src_endpoint.domain": domain, "src_endpoint.uid": _obj(get("vpc_endpoint"), n),
+        "status": status, "unmapped": _map(n, entries),
+    })
+    if created is not None:
+        cols["actor.session.created_time_dt"] = created
+    # Authentication: login target, MFA, the signed-in identity
+    login_to = _obj(additional.get("LoginTo"), n)
+    mfa_used = _obj(additional.get("MFAUsed"), n)
+    cols["dst_endpoint.svc_name"] = np.where(auth, login_to, None)
+    cols["is_mfa"] = np.where(auth & pd.notna(mfa_used), mfa_used == "Yes", None)
+    # Account Change: the affected identity and policy; Authentication: who signed in
+    acct_change = class_uid == 3001
+    tgt_uid, tgt_name, tgt_alt = (_obj(get(k), n) for k in ("target_uid", "target_name", "target_uid_alt"))
+    cols["user.uid"] = np.where(acct_change, tgt_uid, np.where(auth, cols["actor.user.uid"], None))
+    cols["user.name"] = np.where(acct_change, tgt_name, np.where(auth, cols["actor.user.name"], None))
+    cols["user.uid_alt"] = np.where(acct_change, tgt_alt, np.where(auth, cols["actor.user.uid_alt"], None))
+    cols["policy.uid"] = np.where(acct_change, _obj(get("policy_uid"), n), None)
+    cols.update(partition_columns(recipient, region))
+
+    if resources:
+        offsets, res = _ragged(n, resources, "uid")
+        typ = SOURCES["cloud_trail_mgmt"].schema.field("resources").type
+        cols["resources"] = list_of_structs(offsets, {"uid": res["uid"], "type": res["type"], "owner.account.uid": res["account"]}, typ)
+    obs_slots = [{"v": ip, "name": "src_endpoint.ip", "t": 2},
+                 {"v": cols["actor.user.name"], "name": "actor.user.name", "t": 4},
+                 {"v": cols["actor.user.uid"], "name": "actor.user.uid", "t": 10},
+                 {"v": cols["user.uid"], "name": "user.uid", "t": 10}]
+    offsets, ob = _ragged(n, obs_slots, "v")
+    cols["observables"] = observables(offsets, ob.get("name", []), ob.get("v", []), np.asarray(ob.get("t", []), dtype="int64"),
+                                      SOURCES["cloud_trail_mgmt"].schema.field("observables").type)
+    return cols, n
+
+
+# ---------------------------------------------------------------------------------------------
+# Stories: a short list of event dicts → one table
+
+
+def _ms(value: Any) -> int:
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    return int(pd.Timestamp(value).tz_convert("UTC").value // 1_000_000) if pd.Timestamp(value).tzinfo else \
+        int(pd.Timestamp(value, tz="UTC").value // 1_000_000)
+
+
+def _det_uuid(*parts: object) -> str:
+    h = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) % 4]}{h[17:20]}-{h[20:32]}"
+
+
+def _json(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))
+
+
+def identity_fields(p: Principal, access_key: str | None = None, session_created: int | None = None,
+                    mfa: bool | None = None) -> dict[str, Any]:
+    """The ``userIdentity`` event-dict keys of :func:`cloudtrail_table` for principal ``p``.
+
+    ``access_key`` defaults to the principal's first key; AssumedRole sessions get
+    ``session_issuer``, ``session_created`` and ``mfa`` (default ``p.uses_mfa``).
+    """
+    d: dict[str, Any] = {"user_type": p.kind, "user_arn": p.arn or None, "principal_id": p.principal_id or None,
+                         "account_id": p.account.id, "access_key": access_key or (p.access_keys[0] if p.access_keys else None)}
+    if p.kind == "IAMUser":
+        d["user_name"] = p.name
+    elif p.kind == "AssumedRole":
+        d.update(session_issuer=p.session_issuer, session_created=session_created,
+                 mfa=p.uses_mfa if mfa is None else mfa)
+    elif p.kind == "AWSService":
+        d.update(user_arn=None, principal_id=None, access_key=None, invoked_by=p.name)
+    return d
+
+
+STORY_KEYS = ("time", "event_source", "event_name", "region", "recipient_account", "source", "user_agent",
+              "user_type", "user_arn", "principal_id", "user_name", "account_id", "access_key", "session_issuer",
+              "session_created", "mfa", "invoked_by", "idp", "error_code", "error_message", "request", "response",
+              "event_type", "event_id", "request_id", "read_only", "data_event", "event_version", "tls_version", "host",
+              "vpc_endpoint", "target_uid", "target_name", "target_uid_alt", "policy_uid")
+
+
+def cloudtrail_table(events: Sequence[Mapping[str, Any]], source_name: str) -> pa.Table:
+    """A table in the exact schema of ``source_name`` holding one row per event dict.
+
+    Each dict uses the :func:`ct_columns` input names (module docstring) with Python values:
+
+    * required: ``time`` (epoch ms int, ISO string or Timestamp), ``event_source``, ``event_name``,
+      ``region``, ``source`` (IP or ``*.amazonaws.com``); ``recipient_account`` defaults to ``account_id``;
+    * identity: either ``principal`` (an :class:`~slake_forensics.sample.org.Principal`; fills
+      ``user_type/user_arn/principal_id/user_name/account_id/access_key/session_*/mfa``, see
+      :func:`identity_fields`) or those keys directly; explicit keys win over ``principal``;
+    * ``user_agent``, ``error_code``, ``error_message``;
+    * ``request`` / ``response``: dicts (serialized compactly) or JSON strings;
+    * ``additional``: dict of ``additionalEventData`` (→ ``unmapped['additionalEventData.<k>']``);
+    * ``resources``: list of ``{"uid": ARN, "type": "AWS::S3::Bucket", "account": "123…"}``;
+    * Account Change target: ``target_uid/target_name/target_uid_alt/policy_uid``, defaulting from
+      ``request`` (``userName``/``roleName``, ``policyArn``) and ``response`` (``user.userId``);
+    * optional ``event_id`` (else a UUID derived from the event's content, so stable across runs),
+      ``request_id``, ``event_type``, ``read_only``, ``data_event`` (default: True for
+      ``s3_data``/``lambda_execution``), ``event_version``, ``tls_version``, ``host``, ``vpc_endpoint``.
+
+    Rows keep the list order; ``metadata.uid`` is the event id, for answer keys.
+    """
+    src = SOURCES[source_name]
+    rows: list[dict[str, Any]] = []
+    adds: list[dict[str, Any]] = []
+    res: list[list[Mapping[str, Any]]] = []
+    for i, e in enumerate(events):
+        r: dict[str, Any] = {}
+        if e.get("principal") is not None:
+            r.update(identity_fields(e["principal"]))
+        r.update({k: e[k] for k in STORY_KEYS if k in e})
+        r["time"] = _ms(e["time"])
+        if r.get("session_created") is not None:
+            r["session_created"] = _ms(r["session_created"])
+        r.setdefault("recipient_account", r.get("account_id"))
+        req, resp = e.get("request"), e.get("response")
+        r["request"], r["response"] = _json(req), _json(resp)
+        if isinstance(req, Mapping) and e["event_name"] in ACCOUNT_CHANGE:
+            acct = r["recipient_account"]
+            if req.get("userName"):
+                r.setdefault("target_name", req["userName"])
+                r.setdefault("target_uid", f"arn:aws:iam::{acct}:user/{req['userName']}")
+            elif req.get("roleName"):
+                r.setdefault("target_name", req["roleName"])
+                r.setdefault("target_uid", f"arn:aws:iam::{acct}:role/{req['roleName']}")
+            if req.get("policyArn"):
+                r.setdefault("policy_uid", req["policyArn"])
+            if isinstance(resp, Mapping) and isinstance(resp.get("user"), Mapping):
+                r.setdefault("target_uid_alt", resp["user"].get("userId"))
+        r.setdefault("data_event", source_name in ("s3_data", "lambda_execution"))
+        r.setdefault("event_id", _det_uuid(source_name, i, r["time"], r["event_name"], r.get("source"), r["request"], r.get("access_key")))
+        r.setdefault("request_id", _det_uuid("req", source_name, i, r["time"], r["event_name"], r.get("source")))
+        r.setdefault("tls_version", "TLSv1.3")
+        if r["event_source"] == "s3.amazonaws.com":
+            r["request_id"] = r["request_id"].replace("-", "")[:16].upper()
+        rows.append(r)
+        adds.append({k: (v if v is None or isinstance(v, str) else _json(v) if isinstance(v, (dict, list)) else
+                         str(v).lower() if isinstance(v, bool) else str(v)) for k, v in (e.get("additional") or {}).items()})
+        res.append(list(e.get("resources") or []))
+    n = len(rows)
+    ev: dict[str, Any] = {}
+    for k in STORY_KEYS:
+        if any(k in r for r in rows):
+            vals = [r.get(k) for r in rows]
+            if k == "session_created":
+                vals = np.array([np.nan if v is None else v for v in vals], dtype="float64")
+            elif k in ("read_only", "data_event"):
+                vals = np.array([bool(v) for v in vals])
+            ev[k] = vals if k != "time" else np.array(vals, dtype="int64")
+    add_keys = sorted({k for a in adds for k in a})
+    additional = {k: [a.get(k) for a in adds] for k in add_keys}
+    width = max((len(x) for x in res), default=0)
+    slots = [{f: [x[j][f] if j < len(x) else None for x in res] for f in ("uid", "type", "account")} for j in range(width)]
+    cols, n = ct_columns(ev, np.random.default_rng(0), additional=additional, resources=slots)
+    return build_table(src, cols, n)
