@@ -414,16 +414,12 @@ class Case:
         if root.exists() and not root.is_dir():
             raise NotACaseError(f"{root} is a file, not a case folder; give a folder path.")
         root.mkdir(parents=True, exist_ok=True)
-        with _locked(root / ".lock"):
-            if not (root / "case.json").exists():
-                others = sorted(p.name for p in root.iterdir() if p.name != ".lock")
-                if others:
-                    raise NotACaseError(
-                        f"{root} is not a case: it has no case.json but holds {', '.join(others[:5])}"
-                        f"{' …' if len(others) > 5 else ''}. Open an existing case folder, or a new/empty folder to "
-                        "create one."
-                    )
-                cls._create(root, who, title or root.name, case_id or root.name)
+        if not (root / "case.json").exists():
+            _refuse_non_case(root)  # before the lock file, which would litter a folder that is not ours
+            with _locked(root / ".lock"):
+                if not (root / "case.json").exists():
+                    _refuse_non_case(root)
+                    cls._create(root, who, title or root.name, case_id or root.name)
         header = _read_header(root)
         for key, given in (("title", title), ("case_id", case_id)):
             if given is not None and given != header.get(key):
@@ -954,6 +950,16 @@ def _os_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):  # no login name and no passwd entry (some containers)
         return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
+
+
+def _refuse_non_case(root: Path) -> None:
+    """Raise :class:`NotACaseError` if ``root`` (which has no ``case.json``) holds anything but a lock file."""
+    others = sorted(p.name for p in root.iterdir() if p.name != ".lock")
+    if others:
+        raise NotACaseError(
+            f"{root} is not a case: it has no case.json but holds {', '.join(others[:5])}"
+            f"{' …' if len(others) > 5 else ''}. Open an existing case folder, or a new or empty folder to create one."
+        )
 
 
 def _write_all(fd: int, data: bytes) -> None:

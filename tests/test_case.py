@@ -81,7 +81,7 @@ def test_non_case_folder_and_file_are_refused(tmp_path: Path) -> None:
         Case.open(tmp_path)
     with pytest.raises(NotACaseError, match="is a file"):
         Case.open(tmp_path / "notes.txt")
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".lock", "notes.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # left untouched
 
 
 # ---- entries and views ---------------------------------------------------------------------------
