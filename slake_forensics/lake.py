@@ -126,6 +126,68 @@ class Lake(ABC):
 
     # ---- investigation helpers: thin delegations to their modules --------------------------
 
+    def hunt(self, name: str, start: TimeLike | None = None, end: TimeLike | None = None, **params: Any) -> pd.DataFrame:
+        """Run one hunt (see :func:`slake_forensics.hunts.run`): its hits, one row per hit."""
+        from . import hunts
+
+        return hunts.run(self, name, start, end, **params)
+
+    def run_hunts(self, stage: str | None = None, start: TimeLike | None = None, end: TimeLike | None = None) -> pd.DataFrame:
+        """Run every hunt, or those of one NIST stage (see :func:`slake_forensics.hunts.run_all`):
+        one summary row per hunt, hits per hunt in ``attrs["hits"]``."""
+        from . import hunts
+
+        return hunts.run_all(self, stage, start, end)
+
+    def pivot(
+        self,
+        *,
+        ip: str | Iterable[str] | None = None,
+        principal: str | Iterable[str] | None = None,
+        access_key: str | Iterable[str] | None = None,
+        bucket: str | Iterable[str] | None = None,
+        instance: str | Iterable[str] | None = None,
+        domain: str | Iterable[str] | None = None,
+        account: str | Iterable[str] | None = None,
+        start: TimeLike,
+        end: TimeLike,
+        sources: Iterable[str] | str | None = None,
+        limit_per_source: int | None = None,
+        progress: bool = True,
+    ) -> pd.DataFrame:
+        """Every event in ``[start, end)`` mentioning the given entities, as one normalized timeline
+        sorted by time (see :func:`slake_forensics.pivot.pivot`; queries and row counts in ``attrs``)."""
+        from .pivot import pivot
+
+        return pivot(
+            self, ip=ip, principal=principal, access_key=access_key, bucket=bucket, instance=instance,
+            domain=domain, account=account, start=start, end=end, sources=sources,
+            limit_per_source=limit_per_source, progress=progress,
+        )
+
+    def fetch_rows(self, timeline_rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+        """The full events behind timeline rows: ``{source: flattened frame}`` (see
+        :func:`slake_forensics.pivot.fetch_rows`)."""
+        from .pivot import fetch_rows
+
+        return fetch_rows(self, timeline_rows)
+
+    def expand(
+        self,
+        seed: dict[str, str],
+        start: TimeLike,
+        end: TimeLike,
+        hops: int = 2,
+        max_nodes: int = 200,
+        max_per_hop: int = 50,
+        progress: bool = True,
+    ) -> Any:
+        """The entity graph grown from ``seed`` (e.g. ``{"ip": "…"}``) by pivots: a
+        :class:`slake_forensics.graph.Graph` (see :func:`slake_forensics.graph.expand`)."""
+        from .graph import expand
+
+        return expand(self, seed, start, end, hops=hops, max_nodes=max_nodes, max_per_hop=max_per_hop, progress=progress)
+
     def new_for_principal(
         self,
         principal: str,

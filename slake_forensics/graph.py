@@ -1,0 +1,253 @@
+"""Expansion graph: grow a graph of related entities from a seed by repeated pivots.
+
+From a seed such as ``{"ip": "198.51.100.7"}``, each hop pivots on the frontier's entities
+(:func:`slake_forensics.pivot.pivot`), fetches the full events (:func:`~slake_forensics.pivot.fetch_rows`),
+extracts their entities (:func:`slake_forensics.entities.entities`) and links every frontier
+entity to the other entities of the same events: an IP leads to the keys and principals used
+from it, those to the other IPs they were used from, the buckets, instances and domains they
+touched, and so on.  Accounts are left out (every event has one), as are the name and principal-id
+forms of a principal (its ARN stands for it).  :func:`plot_graph` draws the result with matplotlib.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from .entities import entities
+from .normalize import STRING, TIME
+from .pivot import PIVOT_ENTITIES, fetch_rows, pivot
+from .timewindow import TimeLike, Window
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from .lake import Lake
+
+#: Entity types that become nodes (accounts would link everything to everything).
+NODE_TYPES = ("ip", "principal", "access_key", "bucket", "object", "instance", "domain", "user_agent")
+#: Fields whose values duplicate another form of the same entity and are not made nodes.
+SKIPPED_FIELDS = ("actor.user.uid_alt", "actor.user.name")
+
+NODE_COLUMNS = ("id", "type", "value", "hop", "first_seen", "last_seen", "events")
+EDGE_COLUMNS = ("src", "dst", "relation", "events", "first_seen", "last_seen")
+
+COLORS = {
+    "ip": "#1f77b4", "principal": "#d62728", "access_key": "#ff7f0e", "bucket": "#2ca02c", "object": "#98df8a",
+    "instance": "#9467bd", "domain": "#8c564b", "user_agent": "#7f7f7f",
+}
+
+
+@dataclass
+class Graph:
+    """The expansion result.
+
+    ``nodes``: one row per entity, columns :data:`NODE_COLUMNS` (``id`` is ``"<type>:<value>"``,
+    ``hop`` 0 for seeds, ``events`` the number of fetched events mentioning it, first/last seen
+    their times).  ``edges``: one row per (src, dst, relation), columns :data:`EDGE_COLUMNS`
+    (``src`` the pivoted node, ``relation`` ``"<source>:<field of dst>"``, ``events`` the
+    events both appear in).  ``truncated`` says whether ``max_nodes`` or ``max_per_hop`` cut
+    nodes off; ``notes`` says where; ``pivots`` holds each hop's pivot ``attrs``.
+    """
+
+    nodes: pd.DataFrame
+    edges: pd.DataFrame
+    truncated: bool = False
+    notes: list[str] = field(default_factory=list)
+    pivots: list[dict[str, Any]] = field(default_factory=list)
+
+    def _repr_html_(self) -> str:
+        cut = " (truncated: " + "; ".join(self.notes) + ")" if self.truncated else ""
+        return f"<p>Graph: {len(self.nodes)} nodes, {len(self.edges)} edges{cut}</p>" + self.nodes.to_html(max_rows=20)
+
+
+def expand(
+    lake: Lake,
+    seed: dict[str, str | list[str]],
+    start: TimeLike,
+    end: TimeLike,
+    hops: int = 2,
+    max_nodes: int = 200,
+    max_per_hop: int = 50,
+    progress: bool = True,
+) -> Graph:
+    """Grow the entity graph around ``seed`` for ``hops`` pivots within ``[start, end)``.
+
+    ``seed`` maps pivot entity types (``ip``, ``principal``, ``access_key``, ``bucket``,
+    ``instance``, ``domain``) to a value or list of values.  Each hop adds at most
+    ``max_per_hop`` new nodes (those in most events first, then by id) and the graph never
+    exceeds ``max_nodes`` nodes; nodes cut off set ``truncated``.  Nodes of types pivot cannot
+    take (objects, user agents) are leaves.  Returns a :class:`Graph`.
+    """
+    window = Window.of(start, end)
+    if not seed:
+        raise ValueError(f"seed needs at least one entity, e.g. {{'ip': '198.51.100.7'}}; types: {', '.join(PIVOT_ENTITIES)}.")
+    if hops < 0 or max_nodes < 1 or max_per_hop < 1:
+        raise ValueError("hops must be >= 0, max_nodes and max_per_hop >= 1.")
+    hop_of: dict[str, int] = {}
+    for etype, values in seed.items():
+        if etype not in PIVOT_ENTITIES:
+            raise ValueError(f"Cannot pivot on {etype!r}; seed types are {', '.join(PIVOT_ENTITIES)}.")
+        for v in [values] if isinstance(values, str) else list(values):
+            hop_of.setdefault(f"{etype}:{v}", 0)
+    notes: list[str] = []
+    pivots: list[dict[str, Any]] = []
+    found: list[pd.DataFrame] = []  # entity rows of every fetched event
+    frontier = list(hop_of)
+    seen_events: set[tuple[str, str]] = set()
+    for hop in range(1, hops + 1):
+        query = _group(frontier)
+        if not query:
+            break
+        timeline = pivot(lake, start=window.start, end=window.end, progress=progress, **query)
+        pivots.append(dict(timeline.attrs))
+        new_events = timeline[[(s, u) not in seen_events for s, u in zip(timeline["source"], timeline["uid"])]]
+        seen_events.update(zip(new_events["source"], new_events["uid"]))
+        ents = _event_entities(lake, new_events, set(hop_of))
+        found.append(ents)
+        candidates = _rank_new(ents, set(hop_of))
+        take = candidates[: min(max_per_hop, max(0, max_nodes - len(hop_of)))]
+        if len(take) < len(candidates):
+            notes.append(f"hop {hop}: kept {len(take)} of {len(candidates)} new nodes")
+        for node in take:
+            hop_of[node] = hop
+        frontier = [n for n in take if n.split(":", 1)[0] in PIVOT_ENTITIES]
+    all_ents = pd.concat(found, ignore_index=True) if found else _no_entities()
+    expanded = {n for n, h in hop_of.items() if h < len(pivots) and n.split(":", 1)[0] in PIVOT_ENTITIES}
+    nodes = _nodes(hop_of, all_ents)
+    edges = _edges(hop_of, expanded, all_ents)
+    return Graph(nodes, edges, truncated=bool(notes), notes=notes, pivots=pivots)
+
+
+def _group(node_ids: list[str]) -> dict[str, list[str]]:
+    """Pivot keyword arguments for node ids (``type:value``)."""
+    out: dict[str, list[str]] = {}
+    for node in node_ids:
+        etype, value = node.split(":", 1)
+        if etype in PIVOT_ENTITIES:
+            out.setdefault(etype, []).append(value)
+    return out
+
+
+def _no_entities() -> pd.DataFrame:
+    cols = ("id", "entity_type", "value", "source", "event_uid", "time", "field")
+    return pd.DataFrame({c: pd.Series([], dtype=TIME if c == "time" else STRING) for c in cols})
+
+
+def _event_entities(lake: Lake, timeline: pd.DataFrame, known: set[str]) -> pd.DataFrame:
+    """Graph-relevant entity rows (with ``id``) of the events behind ``timeline`` rows: node types
+    only, and values of :data:`SKIPPED_FIELDS` only when they are ``known`` nodes already."""
+    if timeline.empty:
+        return _no_entities()
+    parts = []
+    for name, full in fetch_rows(lake, timeline).items():
+        if full.empty:
+            continue
+        ents = entities(full, name, types=NODE_TYPES)
+        ents.insert(0, "id", (ents["entity_type"] + ":" + ents["value"]).astype(STRING))
+        parts.append(ents[~ents["field"].isin(SKIPPED_FIELDS) | ents["id"].isin(known)])
+    return pd.concat(parts, ignore_index=True) if parts else _no_entities()
+
+
+def _rank_new(ents: pd.DataFrame, known: set[str]) -> list[str]:
+    """Ids of entities of a hop's events (each found by a frontier node) not yet in the graph,
+    most events first, then by id."""
+    if ents.empty:
+        return []
+    linked = ents[~ents["id"].isin(known)]
+    counts = linked.groupby("id", observed=True)["event_uid"].nunique().reset_index()
+    counts = counts.sort_values(["event_uid", "id"], ascending=[False, True])
+    return [str(i) for i in counts["id"]]
+
+
+def _nodes(hop_of: dict[str, int], ents: pd.DataFrame) -> pd.DataFrame:
+    ids = pd.DataFrame({"id": list(hop_of), "hop": list(hop_of.values())})
+    ids["type"] = ids["id"].str.split(":", n=1).str[0]
+    ids["value"] = ids["id"].str.split(":", n=1).str[1]
+    mine = ents[ents["id"].isin(set(hop_of))].drop_duplicates(["id", "source", "event_uid"])
+    stats = mine.groupby("id", observed=True).agg(first_seen=("time", "min"), last_seen=("time", "max"), events=("event_uid", "size"))
+    out = ids.merge(stats, left_on="id", right_index=True, how="left")
+    out["events"] = out["events"].fillna(0).astype("int64")
+    out = out.astype({"id": STRING, "type": STRING, "value": STRING})
+    return out[list(NODE_COLUMNS)].sort_values(["hop", "type", "value"], kind="stable").reset_index(drop=True)
+
+
+def _edges(hop_of: dict[str, int], expanded: set[str], ents: pd.DataFrame) -> pd.DataFrame:
+    """Links from each pivoted node to the other nodes of the events it was found in; ``src`` is the
+    pivoted node (the one found first when both were pivoted)."""
+    mine = ents[ents["id"].isin(set(hop_of))].drop_duplicates(["id", "source", "event_uid"])
+    pairs = mine.merge(mine, on=["source", "event_uid"], suffixes=("_a", "_b"))
+    rank = {n: (h, n) for n, h in hop_of.items()}
+    keep = [a in expanded and (b not in expanded or rank[a] < rank[b]) for a, b in zip(pairs["id_a"], pairs["id_b"])]
+    pairs = pairs[keep]
+    if pairs.empty:
+        return pd.DataFrame({c: pd.Series([], dtype="int64" if c == "events" else TIME if "seen" in c else STRING) for c in EDGE_COLUMNS})
+    pairs = pairs.assign(relation=(pairs["source"] + ":" + pairs["field_b"]).astype(STRING))
+    out = (
+        pairs.groupby(["id_a", "id_b", "relation"], observed=True)
+        .agg(events=("event_uid", "size"), first_seen=("time_a", "min"), last_seen=("time_a", "max"))
+        .reset_index()
+        .rename(columns={"id_a": "src", "id_b": "dst"})
+    )
+    return out[list(EDGE_COLUMNS)].sort_values(["src", "dst", "relation"], kind="stable").reset_index(drop=True)
+
+
+# ---- drawing -----------------------------------------------------------------------------------
+
+
+def short_label(value: str, entity_type: str = "", width: int = 24) -> str:
+    """A label for a node value: the last segment of an ARN (not of a user agent), cut to ``width`` characters."""
+    text = value
+    if entity_type != "user_agent" and text.startswith("arn:"):
+        text = text.rstrip("/").rsplit("/", 1)[-1]
+        text = text.rsplit(":", 1)[-1] if text.startswith("arn:") else text
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def layout(nodes: pd.DataFrame) -> dict[str, tuple[float, float]]:
+    """Deterministic positions: one column per hop, nodes of a column spread evenly top to bottom
+    in type then value order.  Returns ``{node id: (x, y)}``."""
+    pos: dict[str, tuple[float, float]] = {}
+    for hop, group in nodes.groupby("hop", sort=True):
+        order = sorted(zip(group["type"].map(lambda t: NODE_TYPES.index(t) if t in NODE_TYPES else len(NODE_TYPES)), group["value"], group["id"]))
+        n = len(order)
+        for i, (_, _, node) in enumerate(order):
+            pos[node] = (float(hop), 1.0 - (i + 0.5) / n)
+    return pos
+
+
+def plot_graph(graph: Graph, ax: Axes | None = None, label_width: int = 24) -> Axes:
+    """Draw ``graph`` with matplotlib: hops as columns, colour by entity type, shortened labels,
+    edge width growing with the events behind it.  Returns the axes."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+
+    if ax is None:
+        hops = int(graph.nodes["hop"].max()) + 1 if len(graph.nodes) else 1
+        tallest = int(graph.nodes.groupby("hop").size().max()) if len(graph.nodes) else 1
+        _, ax = plt.subplots(figsize=(3.5 * hops + 2, max(3.0, 0.32 * tallest + 1)))
+    pos = layout(graph.nodes)
+    for src, dst, events in zip(graph.edges["src"], graph.edges["dst"], graph.edges["events"]):
+        width = min(3.0, 0.4 + 0.3 * float(events) ** 0.5)
+        bend = "arc3,rad=0.4" if pos[src][0] == pos[dst][0] else "arc3,rad=0"  # same hop: curve aside
+        ax.annotate("", xy=pos[dst], xytext=pos[src], zorder=1,
+                    arrowprops={"arrowstyle": "-", "color": "#bbbbbb", "alpha": 0.7, "linewidth": width, "connectionstyle": bend})
+    for node, ntype, value in zip(graph.nodes["id"], graph.nodes["type"], graph.nodes["value"]):
+        x, y = pos[node]
+        ax.scatter([x], [y], s=60, color=COLORS.get(ntype, "#17becf"), zorder=2, edgecolors="white")
+        ax.annotate(short_label(value, ntype, label_width), (x, y), xytext=(6, 0), textcoords="offset points", fontsize=8, va="center")
+    present = [t for t in NODE_TYPES if t in set(graph.nodes["type"])]
+    ax.legend(
+        handles=[Line2D([], [], marker="o", linestyle="", color=COLORS[t], label=t) for t in present],
+        loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False,
+    )
+    hops = sorted(set(graph.nodes["hop"])) if len(graph.nodes) else [0]
+    ax.set_xticks(hops, [f"hop {h}" for h in hops])
+    ax.set_yticks([])
+    ax.set_xlim(min(hops) - 0.3, max(hops) + 0.9)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    title = f"{len(graph.nodes)} entities, {len(graph.edges)} links" + (" (truncated)" if graph.truncated else "")
+    ax.set_title(title, fontsize=10)
+    return ax
