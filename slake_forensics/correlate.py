@@ -191,7 +191,7 @@ def _interval_pairs(
     Right elements are sorted by (key code, time rank); each left element's matches are one
     contiguous run found with two binary searches, expanded with ``np.repeat``.
     """
-    codes, uniques = pd.factorize(np.concatenate([lk, rk]))
+    codes, _ = pd.factorize(np.concatenate([lk, rk]))
     lc, rc = codes[: len(lk)].astype(np.int64), codes[len(lk) :].astype(np.int64)
     times = np.unique(rt)
     span = len(times) + 1

@@ -1,6 +1,8 @@
 """correlate(): interval joins equal a brute-force cross join + filter; sessions(): splits exactly at gaps."""
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -116,7 +118,7 @@ def _brute_sessions(df: pd.DataFrame, by: list[str], gap: pd.Timedelta) -> list[
     for events in groups.values():
         events.sort()
         current = [events[0][1]]
-        for (prev, _), (t, rid) in zip(events, events[1:]):
+        for (prev, _), (t, rid) in pairwise(events):
             if t - prev > gap:
                 out.append(frozenset(current))
                 current = []

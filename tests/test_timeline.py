@@ -5,19 +5,18 @@ import io
 import time
 
 import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from fixture_lake import DAY0
+
+from slake_forensics.lake import Lake
+from slake_forensics.normalize import TIMELINE_COLUMNS, normalize
+from slake_forensics.timeline import OTHER_LANE, explore, is_finding, plot_timeline, timeline
 
 matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import pyarrow as pa  # noqa: E402
-import pytest  # noqa: E402
-from fixture_lake import DAY0  # noqa: E402
-
-from slake_forensics.lake import Lake  # noqa: E402
-from slake_forensics.normalize import TIMELINE_COLUMNS, normalize  # noqa: E402
-from slake_forensics.timeline import OTHER_LANE, explore, is_finding, plot_timeline, timeline  # noqa: E402
 
 SOURCES = np.array(["cloud_trail_mgmt", "vpc_flow", "route53", "s3_data", "sh_findings", "waf"])
 
