@@ -1,0 +1,393 @@
+"""Threat hunts: Athena SQL files with typed, documented parameters, run on any engine.
+
+Each hunt is a pair of files in this package: ``<name>.sql`` (one Athena/Trino query) and
+``<name>.yaml`` (title, hypothesis, ATT&CK techniques, NIST stage, sources, parameters,
+severity, what a hit means and what to do next).
+
+Writing the SQL
+---------------
+* ``{table:<source>}`` stands for a source's table (``{table:cloud_trail_mgmt}``).  It is
+  replaced by :meth:`Lake.table_name` -- an identifier built from the catalog, never from a
+  user value -- and the source must be listed under ``sources`` in the yaml.
+* ``:name`` is a named parameter declared under ``parameters`` in the yaml.  Compiling turns
+  every occurrence into a positional ``?`` (in order of appearance) and binds the value, so no
+  value is ever formatted into the SQL.  A list parameter becomes ``?, ?, …`` (one placeholder
+  per item) and is meant for ``x IN (:list)``; an empty list becomes ``NULL``, so write
+  ``COALESCE(x IN (:list), false)`` where a list may be empty.  ``:name`` inside string
+  literals, quoted identifiers and comments is left alone; a bare ``?`` is not allowed.
+* ``:start`` and ``:end`` are implicit: the hunt window ``[start, end)``, bound as ISO-8601
+  UTC strings.  Every hunt filters ``time_dt >= from_iso8601_timestamp(:start) AND time_dt <
+  from_iso8601_timestamp(:end)`` (hunts with a ``baseline_days`` parameter also read the
+  ``baseline_days`` before ``start``).
+
+Hit columns
+-----------
+One row per hit.  Columns named like OCSF fields (``actor.user.uid``, ``src_endpoint.ip``)
+hold that field's value, shared by every event the hit stands for.  A hit about one event has
+``time_dt`` (and ``metadata.uid`` or ``api.request.uid`` when the source has one); a hit that
+groups events has ``first_time_dt``, ``last_time_dt`` and ``events``.  Other columns
+(``detail``, counts, samples) explain the hit.
+
+Use :func:`list`, :func:`get`, :func:`run` and :func:`run_all` (also ``Lake.hunt`` and
+``Lake.run_hunts``).
+"""
+from __future__ import annotations
+
+import builtins
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+import yaml
+
+from ..catalog import SOURCES
+from ..errors import SlakeError
+from ..loadsql import timestamp_text
+from ..timewindow import TimeLike, Window, to_utc
+
+if TYPE_CHECKING:
+    from ..lake import Lake
+
+STAGES = ("preparation", "detection_analysis", "containment_eradication_recovery", "post_incident")
+SEVERITIES = ("informational", "low", "medium", "high", "critical")
+PARAM_TYPES = ("int", "float", "bool", "str", "list[str]", "list[int]")
+IMPLICIT_PARAMS = ("start", "end")
+DEFAULT_WINDOW = pd.Timedelta(days=14)
+TECHNIQUE_RE = re.compile(r"T\d{4}(\.\d{3})?")
+NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
+REQUIRED_KEYS = ("title", "hypothesis", "techniques", "stage", "sources", "severity", "parameters", "hit_means", "next_steps")
+
+# Outside string literals, quoted identifiers and comments: a table placeholder, a named
+# parameter (not part of ``::``) or a bare ``?``.
+_TOKENS = re.compile(
+    r"""'(?:[^']|'')*'|"(?:[^"]|"")*"|--[^\n]*|/\*.*?\*/"""
+    r"""|\{table:(?P<table>[^}]*)\}|(?<![:\w]):(?P<param>[A-Za-z_]\w*)|(?P<qmark>\?)""",
+    re.DOTALL,
+)
+
+
+class HuntError(SlakeError, ValueError):
+    """A hunt definition (``.sql``/``.yaml``) is malformed."""
+
+
+class UnknownHuntError(SlakeError, KeyError):
+    """No hunt has the requested name."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class HuntParameterError(SlakeError, ValueError):
+    """A hunt parameter is unknown or has a value of the wrong type or range."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """One typed hunt parameter: ``type`` is one of :data:`PARAM_TYPES`; ``min``/``max`` bound
+    numbers (and list items for ``list[int]``); ``min_items`` bounds list length."""
+
+    name: str
+    type: str
+    default: Any
+    description: str
+    min: float | None = None
+    max: float | None = None
+    min_items: int = 0
+
+    def coerce(self, value: Any, hunt: str) -> Any:
+        """Return ``value`` as this parameter's type, or raise :class:`HuntParameterError` saying why."""
+        where = f"{hunt}: parameter {self.name!r} ({self.type})"
+        if self.type.startswith("list["):
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                value = [value]
+            if not isinstance(value, builtins.list | tuple | set | frozenset):
+                raise HuntParameterError(f"{where} takes a list, not {type(value).__name__} ({value!r}).")
+            item_type = self.type[5:-1]
+            items = [self._scalar(v, item_type, where) for v in (sorted(value) if isinstance(value, set | frozenset) else value)]
+            if item_type == "str" and any(v == "" for v in items):
+                raise HuntParameterError(f"{where}: empty strings are not allowed in the list.")
+            if len(items) < self.min_items:
+                raise HuntParameterError(f"{where} needs at least {self.min_items} item(s); got {len(items)}.")
+            for v in items:
+                self._check_range(v, where)
+            return items
+        out = self._scalar(value, self.type, where)
+        self._check_range(out, where)
+        return out
+
+    def _check_range(self, value: Any, where: str) -> None:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return
+        if self.min is not None and value < self.min:
+            raise HuntParameterError(f"{where} must be >= {self.min}; got {value!r}.")
+        if self.max is not None and value > self.max:
+            raise HuntParameterError(f"{where} must be <= {self.max}; got {value!r}.")
+
+    @staticmethod
+    def _scalar(value: Any, typ: str, where: str) -> Any:
+        bad = HuntParameterError(f"{where} cannot take {type(value).__name__} {value!r}.")
+        if typ == "str":
+            if not isinstance(value, str):
+                raise bad
+            return value
+        if typ == "bool":
+            if isinstance(value, bool):
+                return value
+            if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+                return value.strip().lower() == "true"
+            raise bad
+        if isinstance(value, bool):
+            raise bad
+        if typ == "int":
+            if isinstance(value, int):
+                return value
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            if isinstance(value, str) and re.fullmatch(r"\s*[-+]?\d+\s*", value):
+                return int(value)
+            raise bad
+        if typ == "float":
+            try:
+                out = float(value) if isinstance(value, int | float | str) else math.nan
+            except ValueError:
+                raise bad from None
+            if not math.isfinite(out):
+                raise bad
+            return out
+        raise HuntError(f"{where}: unknown parameter type {typ!r}; use one of {', '.join(PARAM_TYPES)}.")
+
+
+@dataclass(frozen=True)
+class Hunt:
+    """A hunt: its metadata (from the yaml) and its Athena SQL with placeholders."""
+
+    name: str
+    title: str
+    hypothesis: str
+    techniques: tuple[str, ...]
+    stage: str
+    sources: tuple[str, ...]
+    severity: str
+    params: dict[str, Param]
+    hit_means: str
+    next_steps: tuple[str, ...]
+    sql: str
+    meta: dict = field(repr=False, default_factory=dict)
+
+    def defaults(self) -> dict[str, Any]:
+        """Every parameter's default value, by name."""
+        return {n: p.default for n, p in self.params.items()}
+
+    def resolve(self, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The defaults updated with ``values``, each checked and coerced to its type.
+
+        Raises :class:`HuntParameterError` naming the known parameters for an unknown name.
+        """
+        unknown = [k for k in values if k not in self.params]
+        if unknown:
+            known = ", ".join(f"{n} ({p.type})" for n, p in self.params.items()) or "none"
+            raise HuntParameterError(f"{self.name}: unknown parameter(s) {unknown}; this hunt takes: {known}.")
+        merged = {**self.defaults(), **values}
+        return {n: self.params[n].coerce(v, self.name) for n, v in merged.items()}
+
+    def compile(self, lake: Lake, window: Window, values: Mapping[str, Any]) -> tuple[str, builtins.list[Any]]:
+        """Return ``(athena_sql, params)``: tables resolved for ``lake``, ``:name`` → ``?`` with
+        values bound in order.  ``values`` are already-resolved parameter values."""
+        bound = {**values, "start": timestamp_text(window.start), "end": timestamp_text(window.end)}
+        params: builtins.list[Any] = []
+
+        def replace(m: re.Match[str]) -> str:
+            if m["table"] is not None:
+                return lake.table_name(m["table"])
+            if m["param"] is not None:
+                value = bound[m["param"]]
+                if isinstance(value, builtins.list):
+                    params.extend(value)
+                    return ", ".join("?" * len(value)) if value else "NULL"
+                params.append(value)
+                return "?"
+            return m[0]
+
+        return _TOKENS.sub(replace, self.sql), params
+
+    def describe(self) -> dict[str, Any]:
+        """The hunt as one row of :func:`list`."""
+        return {
+            "name": self.name, "title": self.title, "stage": self.stage, "severity": self.severity,
+            "techniques": builtins.list(self.techniques), "sources": builtins.list(self.sources),
+            "params": {n: f"{p.type} = {p.default!r}" for n, p in self.params.items()},
+            "hypothesis": self.hypothesis,
+        }
+
+
+def _load(name: str) -> Hunt:
+    folder = resources.files(__package__)
+    try:
+        meta = yaml.safe_load(folder.joinpath(f"{name}.yaml").read_text())
+        sql = folder.joinpath(f"{name}.sql").read_text()
+    except (OSError, yaml.YAMLError) as exc:
+        raise HuntError(f"Cannot read hunt {name!r}: {exc}") from None
+    if not isinstance(meta, dict):
+        raise HuntError(f"{name}.yaml must be a mapping of the keys {', '.join(REQUIRED_KEYS)}.")
+    missing = [k for k in REQUIRED_KEYS if k not in meta]
+    if missing:
+        raise HuntError(f"{name}.yaml lacks {missing}.")
+    params = {}
+    for pname, spec in (meta["parameters"] or {}).items():
+        if not isinstance(spec, dict) or not {"type", "default", "description"} <= spec.keys():
+            raise HuntError(f"{name}.yaml: parameter {pname!r} needs type, default and description.")
+        if spec["type"] not in PARAM_TYPES or pname in IMPLICIT_PARAMS or not NAME_RE.fullmatch(str(pname)):
+            raise HuntError(f"{name}.yaml: parameter {pname!r} has a bad name or type {spec['type']!r} (types: {', '.join(PARAM_TYPES)}).")
+        p = Param(pname, spec["type"], spec["default"], str(spec["description"]).strip(), spec.get("min"), spec.get("max"), int(spec.get("min_items", 0)))
+        params[pname] = Param(p.name, p.type, p.coerce(p.default, name), p.description, p.min, p.max, p.min_items)
+    hunt = Hunt(
+        name, str(meta["title"]).strip(), str(meta["hypothesis"]).strip(), tuple(meta["techniques"]), meta["stage"],
+        tuple(meta["sources"]), meta["severity"], params, str(meta["hit_means"]).strip(), tuple(meta["next_steps"]), sql, meta,
+    )
+    _check(hunt)
+    return hunt
+
+
+def _check(hunt: Hunt) -> None:
+    problems = []
+    if hunt.stage not in STAGES:
+        problems.append(f"stage {hunt.stage!r} is not one of {STAGES}")
+    if hunt.severity not in SEVERITIES:
+        problems.append(f"severity {hunt.severity!r} is not one of {SEVERITIES}")
+    problems += [f"technique {t!r} is not an ATT&CK id like T1078 or T1078.004" for t in hunt.techniques if not TECHNIQUE_RE.fullmatch(str(t))]
+    problems += [f"source {s!r} is not a catalog source" for s in hunt.sources if s not in SOURCES]
+    used_tables, used_params = set(), set()
+    for m in _TOKENS.finditer(hunt.sql):
+        if m["qmark"]:
+            problems.append("a bare ? (use a named :parameter)")
+        if m["table"] is not None:
+            used_tables.add(m["table"])
+        if m["param"] is not None:
+            used_params.add(m["param"])
+    problems += [f"{{table:{t}}} is not a source listed in the yaml" for t in sorted(used_tables - set(hunt.sources))]
+    problems += [f"sources listed but not read: {sorted(set(hunt.sources) - used_tables)}"] if set(hunt.sources) - used_tables else []
+    problems += [f":{p} is not a declared parameter" for p in sorted(used_params - set(hunt.params) - set(IMPLICIT_PARAMS))]
+    problems += [f"parameter {p!r} is declared but not used" for p in sorted(set(hunt.params) - used_params)]
+    problems += [f":{p} is not used (every hunt is time-windowed)" for p in IMPLICIT_PARAMS if p not in used_params]
+    if problems:
+        raise HuntError(f"Hunt {hunt.name!r} is malformed: " + "; ".join(problems) + ".")
+
+
+@cache
+def names() -> tuple[str, ...]:
+    """Names of every hunt in the package, sorted."""
+    folder = resources.files(__package__)
+    found = {p.name[:-4] for p in folder.iterdir() if p.name.endswith(".sql")}
+    return tuple(sorted(found))
+
+
+@cache
+def get(name: str) -> Hunt:
+    """The :class:`Hunt` called ``name``; raises :class:`UnknownHuntError` listing the hunts otherwise."""
+    if name not in names():
+        import difflib
+
+        close = difflib.get_close_matches(str(name), names(), n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise UnknownHuntError(f"No hunt named {name!r}.{hint} Hunts: {', '.join(names())}.")
+    return _load(name)
+
+
+def list(stage: str | None = None) -> pd.DataFrame:  # noqa: A001 - the documented name
+    """One row per hunt (optionally of one NIST ``stage``): ``name, title, stage, severity,
+    techniques (list), sources (list), params ({name: "type = default"}), hypothesis``."""
+    _check_stage(stage)
+    rows = [get(n).describe() for n in names()]
+    df = pd.DataFrame(rows, columns=["name", "title", "stage", "severity", "techniques", "sources", "params", "hypothesis"])
+    return df if stage is None else df[df["stage"] == stage].reset_index(drop=True)
+
+
+def _check_stage(stage: str | None) -> None:
+    if stage is not None and stage not in STAGES:
+        raise HuntParameterError(f"Unknown stage {stage!r}; stages are {', '.join(STAGES)}.")
+
+
+def window(lake: Lake, start: TimeLike | None = None, end: TimeLike | None = None) -> Window:
+    """The hunt window: ``end`` defaults to ``lake.clock()``, ``start`` to 14 days before ``end``."""
+    e = lake.clock() if end is None else to_utc(end, what="end")
+    s = e - DEFAULT_WINDOW if start is None else to_utc(start, what="start")
+    return Window.of(s, e)
+
+
+def run(lake: Lake, name: str, start: TimeLike | None = None, end: TimeLike | None = None, **params: Any) -> pd.DataFrame:
+    """Run hunt ``name`` on ``lake`` over ``[start, end)`` (default: the 14 days before ``lake.clock()``).
+
+    ``params`` override the hunt's defaults; unknown or ill-typed ones raise
+    :class:`HuntParameterError`.  Returns the hits, one row per hit (see the module doc for
+    the columns), with ``attrs``: ``hunt``, ``title``, ``stage``, ``severity``, ``techniques``,
+    ``window`` (start, end), ``parameters`` (resolved values by name), ``sql`` (the compiled
+    Athena SQL), ``params`` (bound values in order) and the engine's provenance.
+    """
+    hunt = get(name)
+    values = hunt.resolve(params)
+    win = window(lake, start, end)
+    sql, bound = hunt.compile(lake, win, values)
+    df = lake.sql(sql, bound)
+    df.attrs = {
+        **df.attrs,
+        "hunt": hunt.name, "title": hunt.title, "stage": hunt.stage, "severity": hunt.severity,
+        "techniques": builtins.list(hunt.techniques), "window": (win.start, win.end), "parameters": values,
+        "sql": sql, "params": bound,
+    }
+    return df
+
+
+class HitsByHunt(dict):
+    """``{hunt name: hits DataFrame}`` kept in ``run_all(...).attrs["hits"]``.
+
+    Compares by identity and is shared, not copied, when pandas copies ``attrs``, so
+    filtering the summary stays cheap and never compares frames.
+    """
+
+    __eq__ = object.__eq__
+    __hash__ = object.__hash__
+
+    def __deepcopy__(self, memo: dict) -> HitsByHunt:
+        return self
+
+
+def run_all(lake: Lake, stage: str | None = None, start: TimeLike | None = None, end: TimeLike | None = None) -> pd.DataFrame:
+    """Run every hunt (or those of ``stage``) with default parameters over one window.
+
+    Returns one row per hunt: ``name, title, stage, severity, techniques, hits`` (row count,
+    ``<NA>`` when the hunt did not run) and ``error`` (``None``, or why it did not run: a
+    source missing from the lake, or the engine's error).  A missing source or a failing hunt
+    never stops the others.  ``attrs["hits"]`` maps each hunt that ran to its hits frame and
+    ``attrs["window"]`` is (start, end).
+    """
+    _check_stage(stage)
+    win = window(lake, start, end)
+    present = set(lake.sources()["source"])
+    rows, hits = [], HitsByHunt()
+    for name in names():
+        hunt = get(name)
+        if stage is not None and hunt.stage != stage:
+            continue
+        row = {"name": name, "title": hunt.title, "stage": hunt.stage, "severity": hunt.severity,
+               "techniques": builtins.list(hunt.techniques), "hits": pd.NA, "error": None}
+        missing = [s for s in hunt.sources if s not in present]
+        if missing:
+            row["error"] = f"source(s) {', '.join(missing)} not in this lake (present: {', '.join(sorted(present)) or 'none'})"
+        else:
+            try:
+                df = run(lake, name, win.start, win.end)
+            except SlakeError as exc:
+                row["error"] = f"{type(exc).__name__}: {exc}"
+            else:
+                hits[name] = df
+                row["hits"] = len(df)
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=["name", "title", "stage", "severity", "techniques", "hits", "error"])
+    out["hits"] = out["hits"].astype("Int64")
+    out.attrs = {"hits": hits, "window": (win.start, win.end)}
+    return out

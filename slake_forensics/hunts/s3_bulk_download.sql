@@ -1,0 +1,34 @@
+-- Many objects or many bytes read from S3 by one principal in one hour.
+WITH reads AS (
+    SELECT COALESCE(actor.user.uid, actor.user.credential_uid) AS principal,
+           date_trunc('hour', time_dt) AS hour,
+           time_dt,
+           accountid,
+           actor.user.credential_uid AS credential_uid,
+           src_endpoint.ip AS ip,
+           json_extract_scalar(api.request.data, '$.bucketName') AS bucket,
+           json_extract_scalar(api.request.data, '$.key') AS object_key,
+           COALESCE(try_cast(element_at(unmapped, 'additionalEventData.bytesTransferredOut') AS double), 0) AS bytes
+    FROM {table:s3_data}
+    WHERE time_dt >= from_iso8601_timestamp(:start)
+      AND time_dt < from_iso8601_timestamp(:end)
+      AND api.operation = 'GetObject'
+      AND status = 'Success'
+      AND NOT COALESCE(actor.user.uid IN (:exclude_principals), false)
+)
+SELECT principal AS "actor.user.uid",
+       hour,
+       min(time_dt) AS first_time_dt,
+       max(time_dt) AS last_time_dt,
+       count(*) AS events,
+       count(DISTINCT concat(COALESCE(bucket, ''), '/', COALESCE(object_key, ''))) AS objects,
+       sum(bytes) AS bytes_out,
+       array_agg(DISTINCT bucket) AS buckets,
+       array_agg(DISTINCT ip) AS ips,
+       array_agg(DISTINCT credential_uid) AS credential_uids,
+       array_agg(DISTINCT accountid) AS accounts
+FROM reads
+GROUP BY principal, hour
+HAVING count(DISTINCT concat(COALESCE(bucket, ''), '/', COALESCE(object_key, ''))) >= :min_objects
+    OR sum(bytes) >= :min_bytes
+ORDER BY first_time_dt
