@@ -118,7 +118,7 @@ def plot_timeline(
     lane, labels, counts = _lanes(tl[by], max_lanes)
     x = _days(ns)
     nl = len(labels)
-    binned = len(tl) > max_points
+    binned = len(tl) > max(max_points, 0)
     if binned:
         lo, hi = (x.min(), x.max()) if len(x) else (0.0, 1.0)
         hi = hi if hi > lo else lo + 1 / 1440
@@ -147,7 +147,7 @@ def plot_timeline(
                         va="top", ha="right", color="black", zorder=5,
                         bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "orange", "alpha": 0.8})
     ax.set_yticks(range(nl), [f"{lab} ({c:,})" for lab, c in zip(labels, counts)], fontsize="small")
-    ax.set_ylim(nl - 0.5, -0.5)
+    ax.set_ylim(max(nl, 1) - 0.5, -0.5)
     ax.xaxis_date(tz="UTC")
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(ax.xaxis.get_major_locator(), tz="UTC"))
     ax.set_xlabel("time (UTC)")

@@ -140,3 +140,12 @@ def test_explorer_filters_select_rows_and_bookmark() -> None:
     ex.range.index = (0, len(ex.range.options) - 1)
     assert len(ex.selected) == len(tl)
     assert explore(tl).bookmark_button.disabled
+
+
+def test_empty_timeline_plots_and_explores() -> None:
+    empty = timeline()
+    fig = plot_timeline(empty)
+    fig.savefig(io.BytesIO(), format="png")
+    assert fig.axes[0].get_title() == "0 events by source"
+    plt.close(fig)
+    assert explore(empty).status.value == "0 of 0 events"
