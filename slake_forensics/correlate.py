@@ -20,6 +20,7 @@ import pyarrow.compute as pc
 
 Direction = Literal["both", "forward", "backward"]
 SESSION_COLUMN = "session_id"
+_NAT = np.iinfo(np.int64).min  # NaT as int64 nanoseconds
 
 
 def correlate(
@@ -36,9 +37,10 @@ def correlate(
 
     ``on`` is either a ``(left_column, right_column)`` pair, one column name present on both
     sides, or an entity type (``"ip"``, ``"principal"``, ``"access_key"``…) whose values
-    :func:`entity_values` collects from every field of each side that holds that type.  A key column may be a list column (``src_endpoint.intermediate_ips``)
-    or a field of a list of structs (``answers.rdata`` in Route 53): each element is a key, and
-    a pair matched through several elements appears once.  Null keys never match.
+    :func:`entity_values` collects from every field of each side that holds that type.  A key
+    column may be a list column (``src_endpoint.intermediate_ips``) or a field of a list of
+    structs (``answers.rdata`` in Route 53): each element is a key, and a pair matched through
+    several elements appears once.  Null keys and rows without a time never match.
 
     ``direction`` bounds ``delta = right time - left time``: ``"both"`` keeps
     ``-within <= delta <= within``, ``"forward"`` keeps ``0 <= delta <= within`` (right follows
@@ -46,7 +48,8 @@ def correlate(
     frames) or ``time`` (normalized timelines) unless ``left_time`` / ``right_time`` say otherwise.
 
     Returns one row per pair: the left row's columns prefixed ``left.``, the right row's
-    prefixed ``right.``, then ``key`` (the shared value, as a string) and ``delta``
+    prefixed ``right.``, then ``key`` (the shared value as a string; the left row's first
+    matching element when several match) and ``delta``
     (``timedelta64[ns]``).  Rows are ordered by left row, then right time.
     ``attrs`` records ``on``, ``within`` and ``direction``.
     """
@@ -58,6 +61,8 @@ def correlate(
     (li, lk), (ri, rk), (lspec, rspec) = _keys(left, right, on)
     tl = _times(left, left_time)
     tr = _times(right, right_time)
+    li, lk = li[tl[li] != _NAT], lk[tl[li] != _NAT]
+    ri, rk = ri[tr[ri] != _NAT], rk[tr[ri] != _NAT]
 
     before = 0 if direction == "forward" else window.value
     after = 0 if direction == "backward" else window.value

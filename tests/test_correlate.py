@@ -94,6 +94,13 @@ def test_correlate_route53_answers_to_flows(lake: Lake) -> None:
     assert got == expected and len(out) == len(got)
 
 
+def test_rows_without_time_never_match() -> None:
+    left = pd.DataFrame({"time_dt": pd.to_datetime(["2024-01-01T00:00Z", None], utc=True), "k": ["a", "a"]})
+    right = pd.DataFrame({"time_dt": pd.to_datetime(["2024-01-01T00:01Z", None], utc=True), "k": ["a", "a"]})
+    out = correlate(left, right, on="k", within="1h")
+    assert len(out) == 1 and out.loc[0, "delta"] == pd.Timedelta("1min")
+
+
 def test_key_values_explodes_lists() -> None:
     df = pd.DataFrame(
         {
