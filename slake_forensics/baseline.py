@@ -11,6 +11,7 @@ writes service names such as ``s3.amazonaws.com`` there) have no network.
 """
 from __future__ import annotations
 
+import inspect
 import ipaddress
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -56,6 +57,7 @@ def new_for_principal(
     base = Window.of(*baseline) if baseline is not None else Window(window.start - pd.Timedelta(days=baseline_days), window.start)
     if base.start < window.end and window.start < base.end:
         raise ValueError(f"The baseline {base} overlaps the window {window}; give a baseline outside it.")
+    span = Window(min(base.start, window.start), max(base.end, window.end))
     per_source = []
     params: list[object] = []
     for name in sources:
@@ -69,14 +71,13 @@ WHERE {_EVENTDAY} AND (time_dt >= from_iso8601_timestamp(?) AND time_dt < from_i
        OR time_dt >= from_iso8601_timestamp(?) AND time_dt < from_iso8601_timestamp(?))
   AND {_PRINCIPAL_MATCH}"""
         )
-        first, last = min(base.start, window.start), max(base.end, window.end)
-        params += [window.start, window.end, *_window_params(Window(first, last))]
+        params += [window.start, window.end, *_window_params(span)]
         params += [base.start, base.end, window.start, window.end, *[principal] * 4]
     sql = f"""SELECT ip, user_agent, service, operation, region, accountid, in_window,
        min(time_dt) AS first_seen, count(*) AS events
 FROM ({" UNION ALL ".join(per_source)}) AS activity
 GROUP BY ip, user_agent, service, operation, region, accountid, in_window"""
-    rows = _numpy_times(lake.sql(sql, params), ["first_seen"])
+    rows = _numpy_times(_query(lake, sql, params, span), ["first_seen"])
     rows["api"] = _api_name(rows["service"], rows["operation"])
     rows["network"] = _networks(rows["ip"])
     rows = rows.rename(columns={"accountid": "account"})
@@ -126,7 +127,7 @@ WHERE {_EVENTDAY} AND time_dt >= from_iso8601_timestamp(?) AND time_dt < from_is
 FROM ({" UNION ALL ".join(per_source)}) AS calls
 WHERE operation IS NOT NULL
 GROUP BY service, operation, principal"""
-    rows = _numpy_times(lake.sql(sql, params), ["first_seen", "last_seen"])
+    rows = _numpy_times(_query(lake, sql, params, window), ["first_seen", "last_seen"])
     rows["api"] = _api_name(rows["service"], rows["operation"]).astype(str)
     rows["principal"] = rows["principal"].astype("string")
     grouped = rows.groupby("api")
@@ -207,6 +208,13 @@ def volume_spikes(
     out.attrs = {"by": by, "value": value, "freq": freq, "threshold": threshold,
                  "baseline": None if baseline is None else (to_utc(baseline[0]), to_utc(baseline[1]))}
     return out
+
+
+def _query(lake: Lake, sql: str, params: list[object], window: Window) -> pd.DataFrame:
+    """``lake.sql``, telling engines that fetch files per window (the S3 lake) which window the SQL reads."""
+    if "start" in inspect.signature(lake.sql).parameters:
+        return lake.sql(sql, params, start=window.start, end=window.end)
+    return lake.sql(sql, params)
 
 
 def _numpy_times(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

@@ -11,6 +11,7 @@ from fixture_lake import DAY0
 
 from slake_forensics.baseline import new_for_principal, rare_apis, volume_spikes
 from slake_forensics.catalog import source
+from slake_forensics.engines.local import LocalLake
 from slake_forensics.lake import Lake
 from slake_forensics.sample.writer import build_table, write_source
 
@@ -207,3 +208,23 @@ def test_lake_methods_delegate(story_lake: Lake, lake: Lake) -> None:
     assert story_lake.new_for_principal(VICTIM, START, END, sources=["cloud_trail_mgmt"]).equals(direct)
     start, end = DAY0, DAY0 + pd.Timedelta(hours=3)
     assert lake.rare_apis(start, end, max_principals=1).equals(rare_apis(lake, start, end, max_principals=1))
+
+
+class _WindowedLake(LocalLake):
+    """A local lake whose sql() takes the window hint the S3 lake needs, and records it."""
+
+    windows: list[tuple[pd.Timestamp, pd.Timestamp]]
+
+    def sql(self, text: str, params: object = None, *, start: object = None, end: object = None) -> pd.DataFrame:
+        self.windows.append((start, end))
+        return super().sql(text, params)
+
+
+def test_windowed_engines_get_the_whole_queried_span(story_lake: Lake) -> None:
+    windowed = _WindowedLake(story_lake.location, now=story_lake.now)
+    windowed.windows = []
+    out = new_for_principal(windowed, VICTIM, START, END, baseline_days=7, sources=["cloud_trail_mgmt"])
+    assert windowed.windows == [(START - pd.Timedelta(days=7), END)]
+    assert out.equals(new_for_principal(story_lake, VICTIM, START, END, baseline_days=7, sources=["cloud_trail_mgmt"]))
+    rare_apis(windowed, START, END)
+    assert windowed.windows[-1] == (START, END)
