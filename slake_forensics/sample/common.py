@@ -143,3 +143,44 @@ def observables(offsets: np.ndarray, names: Sequence[str] | np.ndarray, values: 
     tids = np.asarray(type_ids, dtype="int64")
     return list_of_structs(offsets, {"name": names, "value": values, "type": np.array([type_names[int(t)] for t in tids], dtype=object) if len(tids) < 10000 else pick(
         [type_names[k] for k in sorted(type_names)], np.searchsorted(sorted(type_names), tids)), "type_id": tids.astype("int32")}, typ)
+
+
+def ragged(n: int, slots: Sequence[dict], key: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Flatten per-row optional slots into ``(offsets, {field: element values})`` for a list column.
+
+    Each slot maps field names to per-row arrays (length ``n``) or scalars; a row whose ``key``
+    value is null has no element from that slot.  Elements keep slot order within a row;
+    ``offsets`` has ``n + 1`` entries, ready for :func:`~slake_forensics.sample.writer.list_of_structs`.
+    """
+    import pandas as pd
+
+    def obj(v: object) -> np.ndarray:
+        if isinstance(v, (pa.Array, pa.ChunkedArray)):
+            return np.asarray(v.to_numpy(zero_copy_only=False), dtype=object)
+        if v is None or np.isscalar(v):
+            return np.full(n, v, dtype=object)
+        return np.asarray(v, dtype=object)
+
+    rows, parts = [], {}
+    for slot in slots:
+        idx = np.flatnonzero(pd.notna(obj(slot[key])))
+        rows.append(idx)
+        for f, v in slot.items():
+            parts.setdefault(f, []).append(obj(v)[idx])
+    if not rows:
+        return np.zeros(n + 1, dtype="int64"), {}
+    r = np.concatenate(rows)
+    order = np.argsort(r, kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=n))]).astype("int64")
+    return offsets, {f: np.concatenate(v)[order] for f, v in parts.items()}
+
+
+def string_map(n: int, entries: Sequence[tuple[str, object]]) -> pa.MapArray:
+    """A ``map<string,string>`` column (``unmapped``) of ``n`` rows.
+
+    ``entries`` are ``(key, per-row values or scalar)``; null values leave the key out of that row.
+    """
+    offsets, cols = ragged(n, [{"v": v, "k": k} for k, v in entries], "v")
+    keys = pa.array(cols.get("k", np.empty(0, dtype=object)), pa.string())
+    vals = pa.array(cols.get("v", np.empty(0, dtype=object)), pa.string())
+    return pa.MapArray.from_arrays(pa.array(offsets, pa.int32()), keys, vals)
