@@ -1,8 +1,8 @@
 """Baselines: what is new for a principal, which APIs are rare, which hours are unusually heavy.
 
 :func:`new_for_principal` and :func:`rare_apis` push their windows and the principal down
-into one aggregating SQL query (time predicates plus ``eventday`` partition bounds), so
-Athena scans only the days involved and only aggregates come back.  :func:`volume_spikes`
+into one aggregating SQL query whose ``time_dt`` predicates are the partition predicates of the
+source-version-2 tables (they have no ``eventday`` column), so Athena scans only the days involved and only aggregates come back.  :func:`volume_spikes`
 works on a frame you already loaded (e.g. S3 data events with a bytes column).
 
 "Network" is a cheap stand-in for the ASN, which the lake does not record: the /24 of an
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 API_SOURCES = ("cloud_trail_mgmt", "s3_data")
 KINDS = ("ip", "network", "user_agent", "api", "region", "account")
-_EVENTDAY = "eventday BETWEEN ? AND ?"  # partition pruning on Athena; the local engine derives it from paths
 _PRINCIPAL_MATCH = (
     "(actor.user.uid = ? OR actor.user.uid_alt = ? OR actor.user.name = ? OR actor.user.credential_uid = ?)"
 )
@@ -67,11 +66,11 @@ def new_for_principal(
        time_dt >= from_iso8601_timestamp(?) AND time_dt < from_iso8601_timestamp(?) AS in_window,
        time_dt
 FROM {lake.table_name(name)}
-WHERE {_EVENTDAY} AND (time_dt >= from_iso8601_timestamp(?) AND time_dt < from_iso8601_timestamp(?)
+WHERE (time_dt >= from_iso8601_timestamp(?) AND time_dt < from_iso8601_timestamp(?)
        OR time_dt >= from_iso8601_timestamp(?) AND time_dt < from_iso8601_timestamp(?))
   AND {_PRINCIPAL_MATCH}"""
         )
-        params += [window.start, window.end, *_window_params(span)]
+        params += [window.start, window.end]
         params += [base.start, base.end, window.start, window.end, *[principal] * 4]
     sql = f"""SELECT ip, user_agent, service, operation, region, accountid, in_window,
        min(time_dt) AS first_seen, count(*) AS events
@@ -116,12 +115,12 @@ def rare_apis(
         f"""SELECT api.service.name AS service, api.operation AS operation,
        coalesce(actor.user.uid, actor.user.name) AS principal, time_dt
 FROM {lake.table_name(name)}
-WHERE {_EVENTDAY} AND time_dt >= from_iso8601_timestamp(?) AND time_dt < from_iso8601_timestamp(?)"""
+WHERE time_dt >= from_iso8601_timestamp(?) AND time_dt < from_iso8601_timestamp(?)"""
         for name in sources
     ]
     params: list[object] = []
     for _ in sources:
-        params += [*_window_params(window), window.start, window.end]
+        params += [window.start, window.end]
     sql = f"""SELECT service, operation, principal, count(*) AS events, min(time_dt) AS first_seen,
        max(time_dt) AS last_seen
 FROM ({" UNION ALL ".join(per_source)}) AS calls
@@ -220,11 +219,6 @@ def _query(lake: Lake, sql: str, params: list[object], window: Window) -> pd.Dat
 def _numpy_times(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     """``columns`` as ``datetime64[ms, UTC]``: pandas' groupby min/max warn on Arrow timestamps."""
     return df.astype({c: "datetime64[ms, UTC]" for c in columns})
-
-
-def _window_params(window: Window) -> list[str]:
-    days = window.days()
-    return [days[0], days[-1]]
 
 
 def _api_name(service: pd.Series, operation: pd.Series) -> pd.Series:

@@ -136,7 +136,7 @@ def test_new_for_principal_matches_access_key_and_explicit_baseline(story_lake: 
                               sources=["cloud_trail_mgmt"])
     assert ("api", "s3:ListBuckets") not in set(zip(early["kind"], early["value"]))
     assert ("ip", "198.51.100.8") in set(zip(early["kind"], early["value"]))
-    assert "eventday BETWEEN ? AND ?" in early.attrs["sql"]
+    assert "time_dt >= from_iso8601_timestamp(?)" in early.attrs["sql"] and "eventday" not in early.attrs["sql"]
     with pytest.raises(ValueError, match="overlaps"):
         new_for_principal(story_lake, VICTIM, START, END, baseline=(START - pd.Timedelta(hours=1), END))
 
