@@ -360,7 +360,7 @@ def run_all(lake: Lake, stage: str | None = None, start: TimeLike | None = None,
     """Run every hunt (or those of ``stage``) with default parameters over one window.
 
     Returns one row per hunt: ``name, title, stage, severity, techniques, hits`` (row count,
-    ``<NA>`` when the hunt did not run) and ``error`` (``None``, or why it did not run: a
+    ``<NA>`` when the hunt did not run) and ``error`` (missing (NA) when it ran, else why it did not run: a
     source missing from the lake, or the engine's error).  A missing source or a failing hunt
     never stops the others.  ``attrs["hits"]`` maps each hunt that ran to its hits frame and
     ``attrs["window"]`` is (start, end).

@@ -16,6 +16,8 @@ labels AS (
     SELECT DISTINCT label
     FROM queries
     WHERE length(label) >= :min_label_length
+      AND strpos(label, '-') = 0
+      AND (length(label) - length(regexp_replace(label, '[aeiouy]', ''))) * 1.0 / length(label) <= :max_vowel_share
 ),
 letters AS (
     SELECT label, c, count(*) AS n
