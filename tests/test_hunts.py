@@ -454,6 +454,9 @@ def test_metadata_is_complete_and_sql_parses(lake: Lake, name: str) -> None:
     tree = sqlglot.parse_one(sql, read="trino")
     assert len(list(tree.find_all(sqlglot.exp.Placeholder))) == len(params)
     assert "{table:" not in sql and "from_iso8601_timestamp(?)" in sql
+    for placeholder in tree.find_all(sqlglot.exp.Placeholder):  # Athena takes ? only in WHERE clauses
+        clause = placeholder.find_ancestor(sqlglot.exp.Where, sqlglot.exp.Select, sqlglot.exp.Having, sqlglot.exp.Group, sqlglot.exp.Join)
+        assert isinstance(clause, sqlglot.exp.Where), f"a parameter outside WHERE in {name}: {clause}"
     assert lake.table_name(hunt.sources[0]) in sql
 
 
@@ -483,7 +486,7 @@ def test_list_and_get() -> None:
         ({"error_codes": []}, "at least 1"),
         ({"error_codes": [1, 2]}, "error_codes"),
         ({"error_codes": ["AccessDenied", ""]}, "empty"),
-        ({"window_minutes": None}, "window_minutes"),
+        ({"min_distinct_operations": None}, "min_distinct_operations"),
     ],
 )
 def test_bad_parameters_raise_clear_errors(case_lakes: Callable[[str, str], Lake], params: dict, message: str) -> None:
@@ -493,7 +496,7 @@ def test_bad_parameters_raise_clear_errors(case_lakes: Callable[[str, str], Lake
 
 def test_parameters_are_coerced_and_recorded(case_lakes: Callable[[str, str], Lake]) -> None:
     lake = case_lakes("access_denied_burst", "positive")
-    df = hunts.run(lake, "access_denied_burst", START, END, min_denied="12", error_codes="AccessDenied", window_minutes=10.0)
+    df = hunts.run(lake, "access_denied_burst", START, END, min_denied="12", error_codes="AccessDenied", min_distinct_operations=3.0)
     assert len(df) == 1
     assert df.attrs["parameters"]["min_denied"] == 12 and df.attrs["parameters"]["error_codes"] == ["AccessDenied"]
     assert df.attrs["hunt"] == "access_denied_burst" and "T1087.004" in df.attrs["techniques"]

@@ -15,6 +15,9 @@ Writing the SQL
   per item) and is meant for ``x IN (:list)``; an empty list becomes ``NULL``, so write
   ``COALESCE(x IN (:list), false)`` where a list may be empty.  ``:name`` inside string
   literals, quoted identifiers and comments is left alone; a bare ``?`` is not allowed.
+  Parameters go in ``WHERE`` clauses only (Athena accepts execution parameters nowhere
+  else): a threshold on an aggregate filters an outer ``SELECT … WHERE events >= :min``, not
+  a ``HAVING``.
 * ``:start`` and ``:end`` are implicit: the hunt window ``[start, end)``, bound as ISO-8601
   UTC strings.  Every hunt filters ``time_dt >= from_iso8601_timestamp(:start) AND time_dt <
   from_iso8601_timestamp(:end)`` (hunts with a ``baseline_days`` parameter also read the

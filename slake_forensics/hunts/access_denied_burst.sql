@@ -1,7 +1,7 @@
 -- Bursts of authorization failures by one principal: a stolen credential probing what it may do.
 WITH denied AS (
     SELECT COALESCE(actor.user.uid, actor.user.credential_uid, src_endpoint.ip) AS principal,
-           floor(to_unixtime(time_dt) / (:window_minutes * 60)) AS bucket,
+           floor(to_unixtime(time_dt) / 600) AS bucket,
            time_dt,
            accountid,
            actor.user.credential_uid AS credential_uid,
@@ -12,7 +12,8 @@ WITH denied AS (
     WHERE time_dt >= from_iso8601_timestamp(:start)
       AND time_dt < from_iso8601_timestamp(:end)
       AND api.response.error IN (:error_codes)
-)
+),
+bursts AS (
 SELECT principal AS "actor.user.uid",
        min(time_dt) AS first_time_dt,
        max(time_dt) AS last_time_dt,
@@ -25,6 +26,9 @@ SELECT principal AS "actor.user.uid",
        array_agg(DISTINCT accountid) AS accounts
 FROM denied
 GROUP BY principal, bucket
-HAVING count(*) >= :min_denied
-   AND count(DISTINCT operation) >= :min_distinct_operations
+)
+SELECT *
+FROM bursts
+WHERE events >= :min_denied
+  AND operations >= :min_distinct_operations
 ORDER BY first_time_dt

@@ -29,7 +29,8 @@ entropy AS (
     SELECT label, -sum((n * 1.0 / length(label)) * log2(n * 1.0 / length(label))) AS bits_per_char
     FROM letters
     GROUP BY label
-)
+),
+sources AS (
 SELECT q.instance_uid AS "src_endpoint.instance_uid",
        q.ip AS "src_endpoint.ip",
        q.accountid AS accountid,
@@ -44,5 +45,8 @@ FROM queries q
 JOIN entropy e ON e.label = q.label
 WHERE e.bits_per_char >= :min_entropy
 GROUP BY q.instance_uid, q.ip, q.accountid
-HAVING count(DISTINCT q.hostname) >= :min_distinct_names
+)
+SELECT *
+FROM sources
+WHERE names >= :min_distinct_names
 ORDER BY first_time_dt

@@ -1,4 +1,5 @@
 -- Long-lived IAM access keys (AKIA...) in use: who uses them, from how many IPs and agents.
+WITH keys AS (
 SELECT actor.user.credential_uid AS "actor.user.credential_uid",
        actor.user.uid AS "actor.user.uid",
        accountid,
@@ -15,5 +16,8 @@ WHERE time_dt >= from_iso8601_timestamp(:start)
   AND time_dt < from_iso8601_timestamp(:end)
   AND actor.user.credential_uid LIKE 'AKIA%'
 GROUP BY actor.user.credential_uid, actor.user.uid, accountid
-HAVING count(DISTINCT src_endpoint.ip) >= :min_distinct_ips
+)
+SELECT *
+FROM keys
+WHERE ips >= :min_distinct_ips
 ORDER BY ips DESC, events DESC

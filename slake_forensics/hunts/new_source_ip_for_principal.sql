@@ -20,13 +20,18 @@ baseline AS (
     FROM calls
     WHERE time_dt < from_iso8601_timestamp(:start)
 ),
-active AS (
-    SELECT principal
+history AS (
+    SELECT principal, count(*) AS baseline_events
     FROM calls
     WHERE time_dt < from_iso8601_timestamp(:start)
     GROUP BY principal
-    HAVING count(*) >= :min_baseline_events
-)
+),
+active AS (
+    SELECT principal
+    FROM history
+    WHERE baseline_events >= :min_baseline_events
+),
+new_ips AS (
 SELECT c.principal AS "actor.user.uid",
        c.ip AS "src_endpoint.ip",
        min(c.time_dt) AS first_time_dt,
@@ -43,5 +48,8 @@ LEFT JOIN baseline b ON b.principal = c.principal AND b.ip = c.ip
 WHERE c.time_dt >= from_iso8601_timestamp(:start)
   AND b.ip IS NULL
 GROUP BY c.principal, c.ip
-HAVING count(*) >= :min_events
+)
+SELECT *
+FROM new_ips
+WHERE events >= :min_events
 ORDER BY first_time_dt

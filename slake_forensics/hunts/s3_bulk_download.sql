@@ -15,7 +15,8 @@ WITH reads AS (
       AND api.operation = 'GetObject'
       AND status = 'Success'
       AND NOT COALESCE(actor.user.uid IN (:exclude_principals), false)
-)
+),
+hourly AS (
 SELECT principal AS "actor.user.uid",
        hour,
        min(time_dt) AS first_time_dt,
@@ -29,6 +30,9 @@ SELECT principal AS "actor.user.uid",
        array_agg(DISTINCT accountid) AS accounts
 FROM reads
 GROUP BY principal, hour
-HAVING count(DISTINCT concat(COALESCE(bucket, ''), '/', COALESCE(object_key, ''))) >= :min_objects
-    OR sum(bytes) >= :min_bytes
+)
+SELECT *
+FROM hourly
+WHERE objects >= :min_objects
+   OR bytes_out >= :min_bytes
 ORDER BY first_time_dt

@@ -19,12 +19,17 @@ WITH egress AS (
       AND regexp_like(COALESCE(src_endpoint.ip, ''), '^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.)')
       AND NOT regexp_like(COALESCE(dst_endpoint.ip, ''), '^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|127\.|169\.254\.|f[cd]|fe80|$)')
 ),
-rare AS (
-    SELECT port
+port_sources AS (
+    SELECT port, count(DISTINCT src_ip) AS sources
     FROM egress
     GROUP BY port
-    HAVING count(DISTINCT src_ip) <= :max_sources
-)
+),
+rare AS (
+    SELECT port
+    FROM port_sources
+    WHERE sources <= :max_sources
+),
+users AS (
 SELECT e.instance_uid AS "src_endpoint.instance_uid",
        e.src_ip AS "src_endpoint.ip",
        e.port AS "dst_endpoint.port",
@@ -38,5 +43,8 @@ SELECT e.instance_uid AS "src_endpoint.instance_uid",
 FROM egress e
 JOIN rare r ON r.port = e.port
 GROUP BY e.instance_uid, e.src_ip, e.port, e.accountid
-HAVING count(*) >= :min_flows
+)
+SELECT *
+FROM users
+WHERE events >= :min_flows
 ORDER BY first_time_dt

@@ -1,4 +1,5 @@
 -- One outside source rejected on many ports or many hosts in one hour: a scan.
+WITH hourly AS (
 SELECT src_endpoint.ip AS "src_endpoint.ip",
        date_trunc('hour', time_dt) AS hour,
        min(time_dt) AS first_time_dt,
@@ -15,6 +16,9 @@ WHERE time_dt >= from_iso8601_timestamp(:start)
   AND COALESCE(connection_info.direction, 'Inbound') = 'Inbound'
   AND NOT regexp_like(COALESCE(src_endpoint.ip, ''), '^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|127\.|169\.254\.|f[cd]|fe80|$)')
 GROUP BY src_endpoint.ip, date_trunc('hour', time_dt)
-HAVING count(DISTINCT dst_endpoint.port) >= :min_ports
-    OR count(DISTINCT dst_endpoint.ip) >= :min_hosts
+)
+SELECT *
+FROM hourly
+WHERE ports >= :min_ports
+   OR hosts >= :min_hosts
 ORDER BY first_time_dt

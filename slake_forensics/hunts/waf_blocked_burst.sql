@@ -1,4 +1,5 @@
--- One client IP blocked many times by AWS WAF within a short time.
+-- One client IP blocked many times by AWS WAF within ten minutes.
+WITH bursts AS (
 SELECT src_endpoint.ip AS "src_endpoint.ip",
        min(time_dt) AS first_time_dt,
        max(time_dt) AS last_time_dt,
@@ -12,6 +13,9 @@ FROM {table:waf}
 WHERE time_dt >= from_iso8601_timestamp(:start)
   AND time_dt < from_iso8601_timestamp(:end)
   AND (action = 'Denied' OR disposition = 'Blocked')
-GROUP BY src_endpoint.ip, floor(to_unixtime(time_dt) / (:window_minutes * 60))
-HAVING count(*) >= :min_blocked
+GROUP BY src_endpoint.ip, floor(to_unixtime(time_dt) / 600)
+)
+SELECT *
+FROM bursts
+WHERE events >= :min_blocked
 ORDER BY first_time_dt
