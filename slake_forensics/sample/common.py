@@ -184,3 +184,24 @@ def string_map(n: int, entries: Sequence[tuple[str, object]]) -> pa.MapArray:
     keys = pa.array(cols.get("k", np.empty(0, dtype=object)), pa.string())
     vals = pa.array(cols.get("v", np.empty(0, dtype=object)), pa.string())
     return pa.MapArray.from_arrays(pa.array(offsets, pa.int32()), keys, vals)
+
+
+def same_list(values: Sequence[str], n: int) -> pa.ListArray:
+    """A ``list<string>`` column of ``n`` rows, each holding ``values`` (e.g. ``metadata.profiles``)."""
+    k = len(values)
+    return pa.ListArray.from_arrays(pa.array(np.arange(0, k * n + 1, k), pa.int32()),
+                                    pa.array(np.tile(np.array(list(values), dtype=object), n), pa.string()))
+
+
+def pick_or_null(pool: Sequence[str], idx: np.ndarray, valid: np.ndarray) -> pa.Array:
+    """Like :func:`pick`, with null where ``valid`` is False."""
+    indices = pa.array(np.where(valid, idx, 0).astype("int32"), pa.int32(), mask=~np.asarray(valid, dtype=bool))
+    return pa.DictionaryArray.from_arrays(indices, pa.array(list(pool), pa.string())).cast(pa.string())
+
+
+def ip_strings(a: np.ndarray, b: np.ndarray, c: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Dotted-quad strings from four octet arrays (vectorized)."""
+    out = np.char.add(np.asarray(a).astype(str), ".")
+    for part in (b, c):
+        out = np.char.add(np.char.add(out, np.asarray(part).astype(str)), ".")
+    return np.char.add(out, np.asarray(d).astype(str)).astype(object)
