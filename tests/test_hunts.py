@@ -2,6 +2,7 @@
 benign look-alike lake (no hit).  A hunt without both cases fails ``test_every_hunt_has_cases``."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 from collections.abc import Callable
@@ -558,3 +559,82 @@ def test_run_all_reports_engine_errors_without_stopping(case_lakes: Callable[[st
         summary = hunts.run_all(lake, start=START, end=END)
     errors = summary.set_index("name")["error"]
     assert "CorruptFileError" in errors["root_account_use"]
+
+
+# ---- key-event coverage on a generated lake with stories -------------------------------------------
+
+STORIES_READY = all(
+    importlib.util.find_spec(f"slake_forensics.sample.{m}") is not None
+    for m in ("stories.s3_data_access", "stories.ec2_cryptomining", *(f"sources.{s}" for s in SOURCES))
+)
+
+
+def covers(hit: pd.Series, event: pd.Series) -> bool:
+    """Does a hit stand for ``event``?  Its OCSF-named columns equal the event's values and the
+    event's time is the hit's ``time_dt`` or lies in ``[first_time_dt, last_time_dt]``."""
+    t = event["time_dt"]
+    if "time_dt" in hit.index:
+        if hit["time_dt"] != t:
+            return False
+    elif not hit["first_time_dt"] <= t <= hit["last_time_dt"]:
+        return False
+    for col, value in hit.items():
+        if col in event.index and col != "time_dt" and not isinstance(value, list | np.ndarray) and pd.notna(value):
+            if str(event[col]) != str(value):
+                return False
+    return True
+
+
+def story_entities(answer: dict) -> list[str]:
+    """Identifiers of a story (principals, keys, IPs, domains, buckets, instances, created persistence)."""
+    values = [v for k in ("principals", "access_keys", "ips", "domains", "buckets", "instances") for v in answer.get(k) or []]
+    values += [p["value"] for p in answer.get("persistence") or []]
+    return [str(v).rstrip(".") for v in values if v]
+
+
+def measure(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run every detection hunt over a generated lake's whole period.
+
+    Returns ``(key_events, per_hunt)``: one row per story key event (``story, what, source,
+    flagged_by``) and one per hunt (``hunt, hits, story_hits, background_hits``; a hit is
+    background when it mentions none of any story's identifiers)."""
+    gen = json.loads((root / "generation.json").read_text())
+    lake = Lake.local(root, now=gen["end"])
+    summary = hunts.run_all(lake, "detection_analysis", gen["start"], gen["end"])
+    hits = summary.attrs["hits"]
+    answers = [json.loads(p.read_text()) for p in sorted((root / "answers").glob("*.json"))]
+    entities = [e for a in answers for e in story_entities(a)]
+    events = []
+    for answer in answers:
+        for key in answer["key_events"]:
+            t = pd.Timestamp(key["time"])
+            df = lake.load(key["source"], t - pd.Timedelta(seconds=1), t + pd.Timedelta(seconds=1))
+            mask = pd.Series(True, index=df.index)
+            for col, value in key["match"].items():
+                mask &= df[col].astype(str) == str(value)
+            row = df[mask].iloc[0]
+            flagged = [name for name, h in hits.items()
+                       if hunts.get(name).sources[0] == key["source"] and any(covers(r, row) for _, r in h.iterrows())]
+            events.append({"story": answer["story"], "what": key["what"], "source": key["source"], "flagged_by": flagged})
+    per_hunt = []
+    for name, h in hits.items():
+        story = int(sum(mentions(h, e) for e in entities).astype(bool).sum()) if len(h) and entities else 0
+        per_hunt.append({"hunt": name, "hits": len(h), "story_hits": story, "background_hits": len(h) - story})
+    return pd.DataFrame(events), pd.DataFrame(per_hunt)
+
+
+@pytest.fixture(scope="module")
+def generated_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from slake_forensics.sample.generate import generate
+
+    root = tmp_path_factory.mktemp("generated")
+    generate(root, seed=7, days=6, scale=0.15, progress=False)
+    return root
+
+
+@pytest.mark.skipif(not STORIES_READY, reason="the sample generator's stories and sources are not all present yet")
+def test_detection_hunts_flag_90_percent_of_story_key_events(generated_lake: Path) -> None:
+    events, per_hunt = measure(generated_lake)
+    flagged = events["flagged_by"].map(bool)
+    missed = events[~flagged][["story", "what", "source"]]
+    assert flagged.mean() >= 0.9, f"flagged {flagged.sum()}/{len(events)}; missed:\n{missed.to_string()}"
