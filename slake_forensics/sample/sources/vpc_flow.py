@@ -140,9 +140,12 @@ class IpPool:
 def random_public_ips(rng: np.random.Generator, n: int, nets: tuple[str, ...] = ()) -> np.ndarray:
     """``n`` public IPv4 strings inside the given ``"a.b."`` prefixes (anywhere public when ``nets`` is empty)."""
     if nets:
-        pref = np.array(nets)[rng.integers(0, len(nets), n)]
-        tail = np.char.add(np.char.add(rng.integers(0, 256, n).astype(str), "."), rng.integers(1, 255, n).astype(str))
-        return np.char.add(pref, tail).astype(object)
+        k = rng.integers(0, len(nets), n)
+        pref = np.array(nets)[k]
+        missing = np.array([4 - len(x.rstrip(".").split(".")) for x in nets])[k]
+        last2 = np.char.add(np.char.add(rng.integers(0, 256, n).astype(str), "."), rng.integers(1, 255, n).astype(str))
+        last3 = np.char.add(np.char.add(rng.integers(1, 255, n).astype(str), "."), last2)
+        return np.char.add(pref, np.where(missing == 3, last3, last2)).astype(object)
     first = rng.choice(np.array([x for x in range(11, 224) if x not in (100, 127, 169, 172, 192)]), n)
     return ip_strings(first, rng.integers(0, 256, n), rng.integers(0, 256, n), rng.integers(1, 255, n))
 
