@@ -40,7 +40,7 @@ import builtins
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -204,7 +204,7 @@ class Hunt:
         bound = {**values, "start": timestamp_text(window.start), "end": timestamp_text(window.end)}
         params: builtins.list[Any] = []
 
-        def replace(m: re.Match[str]) -> str:
+        def substitute(m: re.Match[str]) -> str:
             if m["table"] is not None:
                 return lake.table_name(m["table"])
             if m["param"] is not None:
@@ -216,7 +216,7 @@ class Hunt:
                 return "?"
             return m[0]
 
-        return _TOKENS.sub(replace, self.sql), params
+        return _TOKENS.sub(substitute, self.sql), params
 
     def describe(self) -> dict[str, Any]:
         """The hunt as one row of :func:`list`."""
@@ -247,7 +247,7 @@ def _load(name: str) -> Hunt:
         if spec["type"] not in PARAM_TYPES or pname in IMPLICIT_PARAMS or not NAME_RE.fullmatch(str(pname)):
             raise HuntError(f"{name}.yaml: parameter {pname!r} has a bad name or type {spec['type']!r} (types: {', '.join(PARAM_TYPES)}).")
         p = Param(pname, spec["type"], spec["default"], str(spec["description"]).strip(), spec.get("min"), spec.get("max"), int(spec.get("min_items", 0)))
-        params[pname] = Param(p.name, p.type, p.coerce(p.default, name), p.description, p.min, p.max, p.min_items)
+        params[pname] = replace(p, default=p.coerce(p.default, name))
     hunt = Hunt(
         name, str(meta["title"]).strip(), str(meta["hypothesis"]).strip(), tuple(meta["techniques"]), meta["stage"],
         tuple(meta["sources"]), meta["severity"], params, str(meta["hit_means"]).strip(), tuple(meta["next_steps"]), sql, meta,
