@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+import pyarrow as pa
 
 from .entities import entities
 from .normalize import STRING, TIME
@@ -102,7 +103,8 @@ def expand(
             break
         timeline = pivot(lake, start=window.start, end=window.end, progress=progress, **query)
         pivots.append(dict(timeline.attrs))
-        new_events = timeline[[(s, u) not in seen_events for s, u in zip(timeline["source"], timeline["uid"])]]
+        fresh = pd.Series([(s, u) not in seen_events for s, u in zip(timeline["source"], timeline["uid"])], index=timeline.index, dtype=bool)
+        new_events = timeline[fresh]
         seen_events.update(zip(new_events["source"], new_events["uid"]))
         ents = _event_entities(lake, new_events, set(hop_of))
         found.append(ents)
@@ -162,15 +164,31 @@ def _rank_new(ents: pd.DataFrame, known: set[str]) -> list[str]:
 
 
 def _nodes(hop_of: dict[str, int], ents: pd.DataFrame) -> pd.DataFrame:
-    ids = pd.DataFrame({"id": list(hop_of), "hop": list(hop_of.values())})
-    ids["type"] = ids["id"].str.split(":", n=1).str[0]
-    ids["value"] = ids["id"].str.split(":", n=1).str[1]
+    split = [n.split(":", 1) for n in hop_of]
+    out = pd.DataFrame({
+        "id": pd.Series(list(hop_of), dtype=STRING),
+        "type": pd.Series([t for t, _ in split], dtype=STRING),
+        "value": pd.Series([v for _, v in split], dtype=STRING),
+        "hop": list(hop_of.values()),
+    })
     mine = ents[ents["id"].isin(set(hop_of))].drop_duplicates(["id", "source", "event_uid"])
-    stats = mine.groupby("id", observed=True).agg(first_seen=("time", "min"), last_seen=("time", "max"), events=("event_uid", "size"))
-    out = ids.merge(stats, left_on="id", right_index=True, how="left")
-    out["events"] = out["events"].fillna(0).astype("int64")
-    out = out.astype({"id": STRING, "type": STRING, "value": STRING})
+    stats = mine.assign(ms=_epoch_ms(mine["time"])).groupby("id", observed=True)["ms"].agg(["min", "max", "size"])
+    stats = stats.reindex(out["id"])
+    out["first_seen"] = _from_ms(stats["min"])
+    out["last_seen"] = _from_ms(stats["max"])
+    out["events"] = stats["size"].fillna(0).astype("int64").to_numpy()
     return out[list(NODE_COLUMNS)].sort_values(["hop", "type", "value"], kind="stable").reset_index(drop=True)
+
+
+def _epoch_ms(times: pd.Series) -> pd.Series:
+    """Epoch milliseconds (int64, nullable) of a UTC time column, by position."""
+    return pd.Series(pa.array(times, from_pandas=True).cast(pa.int64()), dtype=pd.ArrowDtype(pa.int64()), index=times.index)
+
+
+def _from_ms(ms: pd.Series) -> pd.arrays.ArrowExtensionArray:
+    """Times (``timestamp[ms, UTC]``) of epoch milliseconds (nulls stay null), by position."""
+    arr = pa.array(ms.to_numpy(dtype="float64", na_value=float("nan")), from_pandas=True)
+    return pd.array(arr.cast(pa.int64()).cast(pa.timestamp("ms", tz="UTC")), dtype=TIME)
 
 
 def _edges(hop_of: dict[str, int], expanded: set[str], ents: pd.DataFrame) -> pd.DataFrame:
@@ -183,13 +201,14 @@ def _edges(hop_of: dict[str, int], expanded: set[str], ents: pd.DataFrame) -> pd
     pairs = pairs[keep]
     if pairs.empty:
         return pd.DataFrame({c: pd.Series([], dtype="int64" if c == "events" else TIME if "seen" in c else STRING) for c in EDGE_COLUMNS})
-    pairs = pairs.assign(relation=(pairs["source"] + ":" + pairs["field_b"]).astype(STRING))
+    pairs = pairs.assign(relation=(pairs["source"] + ":" + pairs["field_b"]).astype(STRING), ms=_epoch_ms(pairs["time_a"]))
     out = (
         pairs.groupby(["id_a", "id_b", "relation"], observed=True)
-        .agg(events=("event_uid", "size"), first_seen=("time_a", "min"), last_seen=("time_a", "max"))
+        .agg(events=("event_uid", "size"), first_seen=("ms", "min"), last_seen=("ms", "max"))
         .reset_index()
         .rename(columns={"id_a": "src", "id_b": "dst"})
     )
+    out["first_seen"], out["last_seen"] = _from_ms(out["first_seen"]), _from_ms(out["last_seen"])
     return out[list(EDGE_COLUMNS)].sort_values(["src", "dst", "relation"], kind="stable").reset_index(drop=True)
 
 

@@ -175,12 +175,12 @@ def pivot(
     return out
 
 
-def fetch_rows(lake: Lake, timeline_rows: pd.DataFrame, gap: pd.Timedelta = pd.Timedelta(hours=1)) -> dict[str, pd.DataFrame]:
+def fetch_rows(lake: Lake, timeline_rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The full events behind timeline rows (from :func:`pivot` or :func:`~slake_forensics.normalize.normalize`).
 
     Needs the columns ``source``, ``time``, ``uid`` (and uses ``account`` to prune partitions).
-    Per source, the rows' times are grouped into windows (a new window starts after ``gap``
-    without rows), each window is loaded with ``Lake.load`` and the events whose
+    Per source and UTC day, the span from the day's first to last asked-for time is loaded
+    with ``Lake.load`` (so at most one load per source and event day) and the events whose
     ``(uid, time)`` is asked for are kept.  Returns ``{source: flattened frame}`` in the
     shape of ``Lake.load`` (all columns, sorted by time), one entry per source present in
     ``timeline_rows`` (a frame without columns when nothing of it could be loaded); ``attrs``
@@ -195,7 +195,7 @@ def fetch_rows(lake: Lake, timeline_rows: pd.DataFrame, gap: pd.Timedelta = pd.T
         wanted = set(zip(group["uid"].astype(object), pd.to_datetime(group["time"], utc=True)))
         accounts = sorted(group["account"].dropna().astype(str).unique()) if "account" in group and group["account"].notna().all() else None
         frames, windows = [], []
-        for lo, hi in _windows(pd.to_datetime(group["time"], utc=True), gap):
+        for lo, hi in _windows(pd.to_datetime(group["time"], utc=True)):
             try:
                 df = lake.load(src.name, lo, hi, accounts=accounts)
             except NoPartitionsError:
@@ -210,12 +210,8 @@ def fetch_rows(lake: Lake, timeline_rows: pd.DataFrame, gap: pd.Timedelta = pd.T
     return out
 
 
-def _windows(times: pd.Series, gap: pd.Timedelta) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
-    """Half-open windows covering ``times``: consecutive times closer than ``gap`` share one."""
-    ordered = times.dropna().sort_values().reset_index(drop=True)
-    if ordered.empty:
-        return []
-    breaks = ordered.diff() > gap
-    group = breaks.cumsum()
+def _windows(times: pd.Series) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Half-open windows covering ``times``: one per UTC day, from its first to just after its last time."""
+    ordered = times.dropna().sort_values()
     one_ms = pd.Timedelta(milliseconds=1)
-    return [(g.iloc[0], g.iloc[-1] + one_ms) for _, g in ordered.groupby(group)]
+    return [(g.iloc[0], g.iloc[-1] + one_ms) for _, g in ordered.groupby(ordered.dt.floor("D"), sort=True)]
