@@ -18,11 +18,19 @@ WITH calls AS (
       AND api.service.name = 'lambda.amazonaws.com'
       AND status = 'Success'
 ),
-known AS (
-    SELECT DISTINCT principal, function_name
+writes AS (
+    SELECT principal, function_name,
+           count(*) FILTER (WHERE time_dt < from_iso8601_timestamp(:start)) AS baseline_writes,
+           count(DISTINCT date_trunc('day', time_dt)) AS write_days
     FROM calls
-    WHERE time_dt < from_iso8601_timestamp(:start)
-      AND operation IN ('CreateFunction', 'UpdateFunctionCode', 'UpdateFunctionConfiguration')
+    WHERE operation IN ('CreateFunction', 'UpdateFunctionCode', 'UpdateFunctionConfiguration')
+    GROUP BY principal, function_name
+),
+known AS (
+    SELECT principal, function_name
+    FROM writes
+    WHERE baseline_writes > 0
+       OR write_days >= :regular_days
 ),
 flagged AS (
     SELECT c.*,

@@ -34,5 +34,5 @@ GROUP BY principal, hour
 SELECT *
 FROM hourly
 WHERE objects >= :min_objects
-   OR bytes_out >= :min_bytes
+   OR (bytes_out >= :min_bytes AND objects >= :min_objects_with_bytes)
 ORDER BY first_time_dt
