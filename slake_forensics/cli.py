@@ -4,6 +4,7 @@ Commands
   sample          generate a sample lake (``--out DIR --seed N --days D [--scale X]``) or the bundled one (``--bundled``)
   verify-sample   check the bundled lake against its committed manifest
   run-notebooks   execute every notebook headless into ``--out`` (executed .ipynb and HTML)
+  training-lakes  one fresh lake per trainee (``--out DIR --trainees N --seed S [--days D --scale X]``) and a roster
 """
 from __future__ import annotations
 
@@ -57,6 +58,16 @@ def _run_notebooks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _training_lakes(args: argparse.Namespace) -> int:
+    from .training import make_training_lakes
+
+    roster = make_training_lakes(args.out, args.trainees, args.seed, days=args.days, scale=args.scale,
+                                 progress=not args.quiet)
+    print(roster.to_string(index=False))
+    print(f"wrote {len(roster)} lake(s) and {args.out / 'roster.csv'}; answer keys stay in each lake's answers/")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m slake_forensics``."""
     parser = argparse.ArgumentParser(prog="python -m slake_forensics", description=__doc__,
@@ -79,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
     r.add_argument("--notebooks", type=Path, default=Path("notebooks"), help="folder of notebooks (default notebooks/)")
     r.set_defaults(func=_run_notebooks)
+    t = sub.add_parser("training-lakes", help="generate one exercise lake per trainee and print the roster")
+    t.add_argument("--out", type=Path, required=True, help="folder for trainee-NN/ lakes and roster.csv")
+    t.add_argument("--trainees", type=int, required=True, help="number of trainees (one lake each)")
+    t.add_argument("--seed", type=int, default=1, help="instructor seed; each trainee's seed is drawn from it")
+    t.add_argument("--days", type=int, default=14, help="days of data per lake (>= 3)")
+    t.add_argument("--scale", type=float, default=1.0, help="background volume multiplier")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+    t.set_defaults(func=_training_lakes)
     return parser
 
 
