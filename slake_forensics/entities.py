@@ -14,8 +14,9 @@ Entity types (:data:`ENTITY_TYPES`):
     Route 53 A/AAAA answers, finding evidences' endpoints, observables of type IP Address.
 ``principal``
     ``actor.user.uid`` (ARN), ``actor.user.uid_alt`` (principal id), ``actor.user.name``,
-    ``actor.session.issuer`` (role ARN); finding resources of type AwsIamUser/AwsIamRole;
-    observables of type User Name.
+    ``actor.session.issuer`` (role ARN); in CloudTrail also ``user.uid`` / ``user.uid_alt`` /
+    ``user.name``, the identity an Account Change event acts on (CreateUser, CreateAccessKey …);
+    finding resources of type AwsIamUser/AwsIamRole; observables of type User Name.
 ``access_key``
     ``actor.user.credential_uid`` (CloudTrail), ``actor.session.credential_uid`` (EKS), the
     ``accessKeyId`` of a CloudTrail request (UpdateAccessKey, DeleteAccessKey …), finding
@@ -156,7 +157,10 @@ _S3_ARN = ("arn:aws:s3:::",)
 
 _CLOUDTRAIL: dict[str, tuple[Field, ...]] = {
     "ip": (Field("src_endpoint.ip"), _observables(OBSERVABLE_IP)),
-    "principal": (Field("actor.user.uid"), Field("actor.user.uid_alt"), Field("actor.user.name"), Field("actor.session.issuer")),
+    "principal": (
+        Field("actor.user.uid"), Field("actor.user.uid_alt"), Field("actor.user.name"), Field("actor.session.issuer"),
+        Field("user.uid"), Field("user.uid_alt"), Field("user.name"),
+    ),
     "access_key": (Field("actor.user.credential_uid"), Field("api.request.data", json=("accessKeyId",))),
     "account": (Field("accountid"), Field("actor.user.account.uid"), Field("resources", "owner.account.uid")),
     "bucket": (

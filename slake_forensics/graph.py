@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 #: Entity types that become nodes (accounts would link everything to everything).
 NODE_TYPES = ("ip", "principal", "access_key", "bucket", "object", "instance", "domain", "user_agent")
 #: Fields whose values duplicate another form of the same entity and are not made nodes.
-SKIPPED_FIELDS = ("actor.user.uid_alt", "actor.user.name")
+SKIPPED_FIELDS = ("actor.user.uid_alt", "actor.user.name", "user.uid_alt", "user.name")
 
 NODE_COLUMNS = ("id", "type", "value", "hop", "first_seen", "last_seen", "events")
 EDGE_COLUMNS = ("src", "dst", "relation", "events", "first_seen", "last_seen")

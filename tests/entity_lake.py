@@ -110,6 +110,7 @@ def _cloudtrail(rng: np.random.Generator, name: str) -> pa.Table:
         "actor.user.credential_uid": _pick(rng, KEYS, n, null=0.1),
         "actor.user.account.uid": _pick(rng, ACCOUNTS, n),
         "actor.session.issuer": _pick(rng, ROLES, n, null=0.5),
+        "user.uid": _pick(rng, ARNS, n, null=0.8), "user.name": _pick(rng, ("alice", "eve-backdoor"), n, null=0.8),
         "src_endpoint.ip": ip,
         "src_endpoint.domain": np.where(pd.isna(ip), _pick(rng, ("ec2.amazonaws.com", "lambda.amazonaws.com"), n), None),
         "http_request.user_agent": _pick(rng, AGENTS, n),
@@ -267,7 +268,8 @@ def _ct(row):
     res = row.get("resources")
     return {
         "ip": [row.get("src_endpoint.ip"), *_obs(row, 2)],
-        "principal": [row.get("actor.user.uid"), row.get("actor.user.uid_alt"), row.get("actor.user.name"), row.get("actor.session.issuer")],
+        "principal": [row.get("actor.user.uid"), row.get("actor.user.uid_alt"), row.get("actor.user.name"), row.get("actor.session.issuer"),
+                      row.get("user.uid"), row.get("user.uid_alt"), row.get("user.name")],
         "access_key": [row.get("actor.user.credential_uid"), _json_get(data, "accessKeyId")],
         "account": [row.get("accountid"), row.get("actor.user.account.uid"), *_items(res, "owner.account.uid")],
         "bucket": [bucket, *map(_s3, _items(res, "uid", {"AWS::S3::Bucket"}))],
