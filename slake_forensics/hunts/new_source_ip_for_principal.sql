@@ -1,4 +1,4 @@
--- Principals calling from a public IP never seen for them in the baseline before the window.
+-- Principals calling from a public IP they never used before, after an established history.
 WITH calls AS (
     SELECT COALESCE(actor.user.uid, actor.user.credential_uid) AS principal,
            src_endpoint.ip AS ip,
@@ -15,41 +15,32 @@ WITH calls AS (
       AND regexp_like(src_endpoint.ip, '^([0-9]{1,3}\.){3}[0-9]{1,3}$|^[0-9a-fA-F:]+:[0-9a-fA-F:]*$')
       AND NOT regexp_like(src_endpoint.ip, '^(10\.|192\.168\.|172\.(1[6-9]|2[0-9]|3[01])\.|127\.|169\.254\.|100\.(6[4-9]|[7-9][0-9]|1[01][0-9]|12[0-7])\.|f[cd]|fe80)')
 ),
-baseline AS (
-    SELECT DISTINCT principal, ip
+ordered AS (
+    SELECT calls.*,
+           row_number() OVER (PARTITION BY principal ORDER BY time_dt) AS ordinal,
+           min(time_dt) OVER (PARTITION BY principal) AS principal_first_dt
     FROM calls
-    WHERE time_dt < from_iso8601_timestamp(:start)
 ),
-history AS (
-    SELECT principal, count(*) AS baseline_events
-    FROM calls
-    WHERE time_dt < from_iso8601_timestamp(:start)
-    GROUP BY principal
-),
-active AS (
-    SELECT principal
-    FROM history
-    WHERE baseline_events >= :min_baseline_events
-),
-new_ips AS (
-SELECT c.principal AS "actor.user.uid",
-       c.ip AS "src_endpoint.ip",
-       min(c.time_dt) AS first_time_dt,
-       max(c.time_dt) AS last_time_dt,
-       count(*) AS events,
-       count(*) FILTER (WHERE c.status = 'Success') AS successes,
-       slice(array_agg(DISTINCT c.operation), 1, 25) AS sample_operations,
-       array_agg(DISTINCT c.user_agent) AS user_agents,
-       array_agg(DISTINCT c.credential_uid) AS credential_uids,
-       array_agg(DISTINCT c.accountid) AS accounts
-FROM calls c
-JOIN active a ON a.principal = c.principal
-LEFT JOIN baseline b ON b.principal = c.principal AND b.ip = c.ip
-WHERE c.time_dt >= from_iso8601_timestamp(:start)
-  AND b.ip IS NULL
-GROUP BY c.principal, c.ip
+pairs AS (
+    SELECT principal AS "actor.user.uid",
+           ip AS "src_endpoint.ip",
+           min(time_dt) AS first_time_dt,
+           max(time_dt) AS last_time_dt,
+           count(*) AS events,
+           count(*) FILTER (WHERE status = 'Success') AS successes,
+           min(ordinal) - 1 AS prior_calls,
+           round((to_unixtime(min(time_dt)) - to_unixtime(arbitrary(principal_first_dt))) / 3600.0, 1) AS history_hours,
+           slice(array_agg(DISTINCT operation), 1, 25) AS sample_operations,
+           array_agg(DISTINCT user_agent) AS user_agents,
+           array_agg(DISTINCT credential_uid) AS credential_uids,
+           array_agg(DISTINCT accountid) AS accounts
+    FROM ordered
+    GROUP BY principal, ip
 )
 SELECT *
-FROM new_ips
-WHERE events >= :min_events
+FROM pairs
+WHERE first_time_dt >= from_iso8601_timestamp(:start)
+  AND prior_calls >= :min_baseline_events
+  AND history_hours >= :min_history_hours
+  AND events >= :min_events
 ORDER BY first_time_dt
