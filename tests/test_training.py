@@ -271,6 +271,6 @@ def test_checker_on_a_generated_lake(tmp_path: Path) -> None:
 def test_tips_name_real_hunts() -> None:
     from slake_forensics import hunts
 
-    pattern = r"\bhunts? ([a-z0-9_]+)|\b([a-z0-9_]+) hunt\b|\bthen ([a-z0-9_]+) to see"
-    named = {name for q in QUESTIONS for m in re.findall(pattern, q.tip) for name in m if name}
+    pattern = r"\bhunts? ([a-z0-9_]+)|\b([a-z0-9]+_[a-z0-9_]+) hunt\b|\bthen ([a-z0-9_]+) to see"
+    named = {name for q in QUESTIONS for m in re.findall(pattern, q.tip, re.IGNORECASE) for name in m if name}
     assert len(named) >= 5 and named <= set(hunts.names()), named - set(hunts.names())
