@@ -126,10 +126,17 @@ QUESTIONS: tuple[Question, ...] = (
              tip="Route 53 queries to mining pools (hunt dns_mining_pools) carry the asking instance in "
                  "src_endpoint.instance_uid; VPC flow shows its traffic."),
     Question("mining_domains", "detection_analysis", "ec2_cryptomining",
-             "Cryptomining incident: which mining-pool domains did the instance resolve?",
+             "Cryptomining incident: which malicious domains (mining pools, the miner's download site) did the "
+             "instance resolve?",
              "domains", "superset", "domain", tolerance=2,
              tip="Route 53 queries from the compromised instance; the hunt dns_mining_pools lists known "
                  "pool names, but look for names that are new for that instance too."),
+    Question("mining_stolen_key", "detection_analysis", "ec2_cryptomining",
+             "Cryptomining incident: which access key (the instance role's session key) was stolen and used "
+             "outside AWS?",
+             "leaked_keys", "set", "access_key",
+             tip="GuardDuty's InstanceCredentialExfiltration finding, and the hunt "
+                 "instance_credentials_outside_aws: actor.user.credential_uid of calls from a non-AWS address."),
     Question("mining_first_malicious", "detection_analysis", "ec2_cryptomining",
              "Cryptomining incident: when did the first malicious event happen (UTC)?",
              "first_malicious", "time", tolerance=TIME_TOLERANCE,

@@ -29,7 +29,8 @@ S3_KEY = {
 }
 MINING_KEY = {
     "story": "ec2_cryptomining", "title": "t", "summary": "s", "accounts": ["444455556666"], "regions": ["eu-west-1"],
-    "principals": [], "access_keys": [], "ips": ["185.71.65.1"],
+    "principals": ["arn:aws:iam::444455556666:role/web-app"], "access_keys": ["ASIAQ3EXAMPLESTOLEN3"],
+    "ips": ["185.71.65.1"],
     "domains": ["pool.supportxmr.example.", "xmr-eu1.nanopool.example."], "buckets": [],
     "instances": ["i-0abc1234def567890"], "user_agents": [], "persistence": [], "key_events": [],
     "first_malicious": "2026-03-07T18:20:00Z", "last_malicious": "2026-03-08T20:00:00Z",
@@ -47,6 +48,7 @@ RIGHT = {
     "s3_bytes_exfiltrated": 3_456_789_012,
     "mining_instance": ["i-0abc1234def567890"],
     "mining_domains": ["POOL.supportxmr.example", "xmr-eu1.nanopool.example.", "benign.example.com"],
+    "mining_stolen_key": "ASIAQ3EXAMPLESTOLEN3",
     "mining_first_malicious": "2026-03-07 18:20:00",
     "s3_containment": "2026-03-04T13:02:44Z",
     "mining_containment": "2026-03-08T07:45:00Z",
@@ -64,6 +66,7 @@ WRONG = {
     "s3_bytes_exfiltrated": 812,
     "mining_instance": ["i-0abc1234def567890", "i-0fff0000aaaa11112"],
     "mining_domains": ["pool.supportxmr.example."],
+    "mining_stolen_key": "AKIAQ3EXAMPLELEAKED1",
     "mining_first_malicious": "2026-03-08T06:05:30Z",
     "s3_containment": "2026-03-05T13:02:44Z",
     "mining_containment": "2026-03-08T06:05:30Z",
@@ -189,7 +192,8 @@ def test_missing_key_fields_make_questions_unavailable(tmp_path: Path) -> None:
     partial = {k: v for k, v in S3_KEY.items() if k not in ("containment", "metrics", "persistence")}
     ex = Exercise(SimpleNamespace(root=write_keys(tmp_path, {"s3_data_access": partial})))
     frame = ex.questions.set_index("id")
-    assert not frame.loc[["s3_containment", "s3_bytes_exfiltrated", "persistence", "mining_instance", "lake_accounts"],
+    assert not frame.loc[["s3_containment", "s3_bytes_exfiltrated", "persistence", "mining_instance", "mining_stolen_key",
+                          "lake_accounts"],
                          "available"].any()
     assert frame.loc[["s3_leaked_key", "s3_first_malicious"], "available"].all()
     # with no persistence recorded every access key counts as leaked
