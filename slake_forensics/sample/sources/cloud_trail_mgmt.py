@@ -192,7 +192,7 @@ def _sign_ins(org: Org, rng: np.random.Generator, scale: float) -> tuple[dict, i
                                             np.full(k, None, dtype=object) if v is None else np.asarray(v, dtype=object))
 
     days = np.arange(org.days)
-    weekday = ((org.start.dayofweek + days) % 7) < 5
+    weekday = ((org.start.day_of_week + days) % 7) < 5
     for p in org.principals:
         if p.persona not in HUMANS:
             continue
