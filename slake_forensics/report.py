@@ -48,9 +48,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .case import Case
-from .normalize import as_timeline
+from .normalize import TIME, as_timeline
 from .timeline import FINDING_SOURCES, plot_timeline, timeline as merge_timeline
 from .timewindow import TimeLike
 
@@ -350,7 +351,8 @@ def hunts_that_would_have_fired(
     detected.  For a hit that groups events (counts over a span) the start is when its
     evidence begins; its threshold may be met later, so the lead is an upper bound.
 
-    Returns one row per hunt, those that fired before detection first (by lead):
+    Returns one row per hunt: those that fired before detection first (longest lead first),
+    then the other hunts with malicious hits, then the rest, hunts that did not run last:
     ``name, title, stage, severity, hits`` (Int64, ``<NA>`` when it did not run), ``error``,
     ``malicious_hits`` (hits about bookmarked malicious events), ``events_hit`` (distinct
     malicious bookmarks hit), ``first_match`` (UTC), ``lead`` (Timedelta) and
@@ -362,7 +364,7 @@ def hunts_that_would_have_fired(
     detection = metrics["detection"]
     bm = tagged_bookmarks(case)
     tag = malicious_tag.strip().lower()
-    malicious = bm[[tag in t for t in bm["tagset"]]]
+    malicious = bm[np.array([tag in t for t in bm["tagset"]], dtype=bool)]
     summary = hunts.run_all(lake, None, start, end)
     hits_by_hunt = summary.attrs.get("hits", {})
     rows = []
@@ -380,9 +382,11 @@ def hunts_that_would_have_fired(
     out["hits"] = out["hits"].astype("Int64")
     out["first_match"] = pd.to_datetime(out["first_match"], utc=True)
     out["lead"] = pd.to_timedelta(out["lead"])
-    out = out.sort_values(["fired_before_detection", "lead", "malicious_hits", "name"],
-                          ascending=[False, False, False, True], na_position="last", kind="stable")
-    out = out.reset_index(drop=True)
+    ran = out["hits"].notna().to_numpy(dtype=bool)
+    out = out.assign(_ran=ran).sort_values(["fired_before_detection", "lead", "malicious_hits", "_ran", "name"],
+                                           ascending=[False, False, False, False, True], na_position="last",
+                                           kind="stable")
+    out = out.drop(columns="_ran").reset_index(drop=True)
     out.attrs = {"detection": detection, "window": summary.attrs.get("window")}
     return out
 
@@ -399,7 +403,9 @@ def bookmark_timeline(case: Case) -> pd.DataFrame:
         return merge_timeline()
     rows = [{**s, "time": t, "source": src, "uid": u, "summary": summ}
             for s, t, src, u, summ in zip(bm["snapshot"], bm["time"], bm["source"], bm["uid"], bm["summary"])]
-    return merge_timeline(as_timeline(pd.DataFrame(rows)))
+    frame = pd.DataFrame(rows)
+    frame["time"] = pd.Series(pa.array(bm["time"].array), dtype=TIME, index=frame.index)  # Arrow-typed, as timelines are
+    return merge_timeline(as_timeline(frame))
 
 
 def _timeline_png(case: Case, tl: pd.DataFrame) -> bytes | None:
@@ -407,8 +413,8 @@ def _timeline_png(case: Case, tl: pd.DataFrame) -> bytes | None:
     if tl.empty:
         return None
     bm = tagged_bookmarks(case)
-    marks = bm[[bool(t & {MALICIOUS, DETECTION, CONTAINMENT}) and not pd.isna(tm)
-                for t, tm in zip(bm["tagset"], bm["time"])]]
+    marks = bm[np.array([bool(t & {MALICIOUS, DETECTION, CONTAINMENT}) and not pd.isna(tm)
+                         for t, tm in zip(bm["tagset"], bm["time"])], dtype=bool)]
     labels = pd.DataFrame({"time": marks["time"], "note": [", ".join(sorted(t)) for t in marks["tagset"]]})
     fig = plot_timeline(tl, bookmarks=labels if len(labels) <= 30 else labels["time"])
     buf = io.BytesIO()
@@ -483,7 +489,7 @@ def _sections(
         "note": [_cell(n) for n in bm["note"]],
     })
     det_tag = m["tags"]["detection"]
-    detected = bm[[det_tag in t or f for t, f in zip(bm["tagset"], bm["finding"])]]
+    detected = bm[np.array([det_tag in t or f for t, f in zip(bm["tagset"], bm["finding"])], dtype=bool)]
     detections = pd.DataFrame({
         "time": [_fmt_time(t) for t in detected["time"]],
         "detected by": [_cell(s.get("actor") or s.get("metadata.product.name") or src)
