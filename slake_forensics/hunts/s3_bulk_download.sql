@@ -1,4 +1,4 @@
--- Many objects or many bytes read from S3 by one principal in one hour.
+-- Many objects or many bytes read from S3 by one principal in one hour (with the listings around them).
 WITH reads AS (
     SELECT COALESCE(actor.user.uid, actor.user.credential_uid) AS principal,
            date_trunc('hour', time_dt) AS hour,
@@ -7,12 +7,13 @@ WITH reads AS (
            actor.user.credential_uid AS credential_uid,
            src_endpoint.ip AS ip,
            json_extract_scalar(api.request.data, '$.bucketName') AS bucket,
-           json_extract_scalar(api.request.data, '$.key') AS object_key,
+           CASE WHEN api.operation = 'GetObject' THEN json_extract_scalar(api.request.data, '$.key') END AS object_key,
+           api.operation = 'GetObject' AS is_read,
            COALESCE(try_cast(element_at(unmapped, 'additionalEventData.bytesTransferredOut') AS double), 0) AS bytes
     FROM {table:s3_data}
     WHERE time_dt >= from_iso8601_timestamp(:start)
       AND time_dt < from_iso8601_timestamp(:end)
-      AND api.operation = 'GetObject'
+      AND api.operation IN ('GetObject', 'ListObjects', 'ListObjectsV2', 'HeadObject')
       AND status = 'Success'
       AND NOT COALESCE(actor.user.uid IN (:exclude_principals), false)
 ),
@@ -22,7 +23,7 @@ SELECT principal AS "actor.user.uid",
        min(time_dt) AS first_time_dt,
        max(time_dt) AS last_time_dt,
        count(*) AS events,
-       count(DISTINCT concat(COALESCE(bucket, ''), '/', COALESCE(object_key, ''))) AS objects,
+       count(DISTINCT CASE WHEN is_read THEN concat(COALESCE(bucket, ''), '/', COALESCE(object_key, '')) END) AS objects,
        sum(bytes) AS bytes_out,
        array_agg(DISTINCT bucket) AS buckets,
        array_agg(DISTINCT ip) AS ips,
