@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from ...catalog import SOURCES
-from ..common import (const, diurnal_times, observables, ocsf_class_columns, partition_columns, pick, pick_or_null,
+from ..common import (class_columns, diurnal_times, observables, partition_columns, pick, pick_or_null, repeat,
                       same_list, string_map, uuids)
 from ..org import HOSTING_NETS, Org
 from ..writer import build_table, list_of_structs
@@ -169,7 +169,7 @@ def background(org: Org, rng: np.random.Generator, scale: float) -> pa.Table:
     verbs = col("verb")
     activity = np.array([VERB_ACTIVITY[v] for v in verbs])[k]
     code = np.array(col("code"), dtype="int32")[k]
-    cols = ocsf_class_columns(6003, activity, 1)
+    cols = class_columns(6003, activity, 1)
     groups = col("groups")
     g_len = np.array([len(g) for g in groups])[k]
     g_off = np.concatenate([[0], np.cumsum(g_len)])
@@ -181,18 +181,18 @@ def background(org: Org, rng: np.random.Generator, scale: float) -> pa.Table:
     latency = rng.integers(2, 60, n) + np.where(np.isin(np.array(verbs)[k], ["watch"]), rng.integers(60_000, 600_000, n), 0)
     cols.update({
         "metadata.log_level": pick(["Metadata", "RequestResponse"], write.astype("int64")),
-        "metadata.product.name": const("Amazon EKS", n), "metadata.product.vendor_name": const("AWS", n),
-        "metadata.product.version": const("audit.k8s.io/v1", n), "metadata.product.feature.name": const("Elastic Kubernetes Service", n),
+        "metadata.product.name": repeat("Amazon EKS", n), "metadata.product.vendor_name": repeat("AWS", n),
+        "metadata.product.version": repeat("audit.k8s.io/v1", n), "metadata.product.feature.name": repeat("Elastic Kubernetes Service", n),
         "metadata.profiles": same_list(["cloud", "datetime"], n),
         "api.request.uid": uuids(rng, n), "api.operation": pick(verbs, k), "api.version": pk("version"),
         "api.group.name": pk("group"), "api.response.code": code,
         "api.response.message": pick_or_null(["Forbidden", "NotFound"], (code == 404).astype("int64"), code >= 400),
-        "message": const("ResponseComplete", n),
+        "message": repeat("ResponseComplete", n),
         "http_request.url.path": pk("path"), "http_request.user_agent": pk("ua"),
         "actor.user.name": pk("user"), "actor.user.uid": pk("uid"),
         "actor.user.groups": list_of_structs(g_off, {"name": pick(flat_groups, g_elem)}, SOURCE.schema.field("actor").type.field("user").type.field("groups").type),
         "actor.session.issuer": pk("issuer"),
-        "cloud.account.uid": pk("account"), "cloud.provider": const("AWS", n),
+        "cloud.account.uid": pk("account"), "cloud.provider": repeat("AWS", n),
         "src_endpoint.ip": pk("ip"),
         "resources": list_of_structs(np.arange(n + 1), {"namespace": pk("ns"), "name": pk("name"), "type": pk("resource"), "version": pk("version")},
                                      SOURCE.schema.field("resources").type),
@@ -200,7 +200,7 @@ def background(org: Org, rng: np.random.Generator, scale: float) -> pa.Table:
         "unmapped": string_map(n, [("annotations.authorization.k8s.io/decision", decision),
                                    ("objectRef.subresource", np.asarray(pk("sub").to_numpy(zero_copy_only=False), dtype=object)),
                                    ("user.extra.arn", np.asarray(pk("arn").to_numpy(zero_copy_only=False), dtype=object)),
-                                   ("stage", const("ResponseComplete", n))]),
+                                   ("stage", repeat("ResponseComplete", n))]),
         "observables": observables(np.arange(0, 2 * n + 1, 2), pick(["src_endpoint.ip", "actor.user.name"], np.tile([0, 1], n)),
                                    _interleave(pk("ip"), pk("user")), np.tile([2, 4], n), SOURCE.schema.field("observables").type),
     })

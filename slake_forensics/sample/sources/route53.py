@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from ...catalog import SOURCES
-from ..common import const, diurnal_times, observables, ocsf_class_columns, partition_columns, pick, same_list
+from ..common import class_columns, diurnal_times, observables, partition_columns, pick, repeat, same_list
 from ..org import Instance, Org
 from ..writer import build_table, list_of_structs
 from .vpc_flow import IPS_PER_HOST, PURPOSE_WEIGHT, SERVICES, host_ip
@@ -113,23 +113,23 @@ def background(org: Org, rng: np.random.Generator, scale: float) -> pa.Table:
     elem = np.repeat(set_off_a[sets] - offsets[:-1], lengths) + np.arange(offsets[-1])
     hostname = pick(name_pool, name_base[owner] + name_idx)
 
-    cols = ocsf_class_columns(4003, np.full(n, 6), 1)
+    cols = class_columns(4003, np.full(n, 6), 1)
     vpcs = [i.vpc_id for i in insts]
     endpoints = [resolver_endpoint(v) for v in vpcs]
     accounts, regions = [i.account.id for i in insts], [i.region for i in insts]
     rc_keys = sorted(RCODES)
     cols.update({
-        "metadata.product.name": const("Route 53", n), "metadata.product.vendor_name": const("AWS", n),
-        "metadata.product.feature.name": const("Resolver Query Logs", n), "metadata.product.version": const("1.100000", n),
+        "metadata.product.name": repeat("Route 53", n), "metadata.product.vendor_name": repeat("AWS", n),
+        "metadata.product.feature.name": repeat("Resolver Query Logs", n), "metadata.product.version": repeat("1.100000", n),
         "metadata.profiles": same_list(["cloud", "datetime"], n),
-        "cloud.account.uid": pick(accounts, owner), "cloud.region": pick(regions, owner), "cloud.provider": const("AWS", n),
+        "cloud.account.uid": pick(accounts, owner), "cloud.region": pick(regions, owner), "cloud.provider": repeat("AWS", n),
         "src_endpoint.vpc_uid": pick(vpcs, owner), "src_endpoint.ip": pick([i.private_ip for i in insts], owner),
         "src_endpoint.port": rng.integers(32768, 61000, n).astype("int32"), "src_endpoint.instance_uid": pick([i.id for i in insts], owner),
         "time": t, "time_dt": t,
-        "query.hostname": hostname, "query.type": pick(["A", "AAAA", "TXT"], qtype), "query.class": const("IN", n),
-        "answers": list_of_structs(offsets, {"type": pick(elem_type, elem), "rdata": pick(elem_rdata, elem), "class": const("IN", len(elem))},
+        "query.hostname": hostname, "query.type": pick(["A", "AAAA", "TXT"], qtype), "query.class": repeat("IN", n),
+        "answers": list_of_structs(offsets, {"type": pick(elem_type, elem), "rdata": pick(elem_rdata, elem), "class": repeat("IN", len(elem))},
                                    SOURCE.schema.field("answers").type),
-        "connection_info.protocol_name": const("UDP", n),
+        "connection_info.protocol_name": repeat("UDP", n),
         "dst_endpoint.instance_uid": pick([e[0] for e in endpoints], owner), "dst_endpoint.interface_uid": pick([e[1] for e in endpoints], owner),
         "rcode_id": rcode.astype("int32"), "rcode": pick([RCODES[k] for k in rc_keys], np.searchsorted(rc_keys, rcode)),
         "observables": observables(np.arange(0, 2 * n + 1, 2), pick(["query.hostname", "src_endpoint.ip"], np.tile([0, 1], n)),

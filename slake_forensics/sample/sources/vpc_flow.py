@@ -20,8 +20,8 @@ import numpy as np
 import pyarrow as pa
 
 from ...catalog import SOURCES
-from ..common import (const, diurnal_times, ip_strings, observables, ocsf_class_columns, partition_columns, pick,
-                      pick_or_null, same_list)
+from ..common import (class_columns, diurnal_times, ip_strings, observables, partition_columns, pick, pick_or_null,
+                      repeat, same_list)
 from ..org import HOME_ISP_NETS, HOSTING_NETS, Instance, Org
 from ..writer import build_table
 
@@ -307,7 +307,7 @@ def flows_table(org: Org, f: Flows, ips: list[str]) -> pa.Table:
     o = f.owner
     egress, ingress = f.direction == 2, f.direction == 1
     activity = np.where(f.accept, 6, 5)
-    cols = ocsf_class_columns(4001, activity, 1)
+    cols = class_columns(4001, activity, 1)
     ids = {"interface_uid": [i.eni_id for i in insts], "vpc_uid": [i.vpc_id for i in insts],
            "instance_uid": [i.id for i in insts], "subnet_uid": [i.subnet_id for i in insts]}
     for side, mask in (("src_endpoint", egress), ("dst_endpoint", ingress)):
@@ -320,22 +320,22 @@ def flows_table(org: Org, f: Flows, ips: list[str]) -> pa.Table:
     obs_idx[0::2], obs_idx[1::2] = f.src, f.dst
     t = f.t.astype("int64")
     cols.update({
-        "metadata.product.name": const("Amazon VPC", n), "metadata.product.vendor_name": const("AWS", n),
-        "metadata.product.feature.name": const("Flowlogs", n), "metadata.product.version": const("5", n),
+        "metadata.product.name": repeat("Amazon VPC", n), "metadata.product.vendor_name": repeat("AWS", n),
+        "metadata.product.feature.name": repeat("Flowlogs", n), "metadata.product.version": repeat("5", n),
         "metadata.profiles": same_list(["cloud", "datetime"], n),
         "cloud.account.uid": pick(accounts, o), "cloud.region": pick(regions, o), "cloud.zone": pick([zone_of(i) for i in insts], o),
-        "cloud.provider": const("AWS", n),
+        "cloud.provider": repeat("AWS", n),
         "src_endpoint.ip": pick(ips, f.src), "src_endpoint.port": f.sport.astype("int32"),
         "dst_endpoint.ip": pick(ips, f.dst), "dst_endpoint.port": f.dport.astype("int32"),
         "connection_info.protocol_num": f.proto.astype("int32"), "connection_info.tcp_flags": f.flags.astype("int32"),
-        "connection_info.protocol_ver": const("IPv4", n),
+        "connection_info.protocol_ver": repeat("IPv4", n),
         "connection_info.boundary_id": f.boundary.astype("int32"),
         "connection_info.boundary": pick([BOUNDARIES[k] for k in b_keys], np.searchsorted(b_keys, f.boundary)),
         "connection_info.direction_id": f.direction.astype("int32"),
         "connection_info.direction": pick(["Inbound", "Outbound"], f.direction - 1),
         "traffic.bytes": f.bytes.astype("int64"), "traffic.packets": f.packets.astype("int64"),
         "time": t, "time_dt": t, "start_time_dt": t, "end_time_dt": t + f.duration,
-        "status_code": const("OK", n),
+        "status_code": repeat("OK", n),
         "action": pick(["Allowed", "Denied"], (~f.accept).astype("int64")), "action_id": np.where(f.accept, 1, 2).astype("int32"),
         "disposition": pick(["Allowed", "Blocked"], (~f.accept).astype("int64")),
         "observables": observables(np.arange(0, 2 * n + 1, 2), pick(["src_endpoint.ip", "dst_endpoint.ip"], np.tile([0, 1], n)),

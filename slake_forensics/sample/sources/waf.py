@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from ...catalog import SOURCES
-from ..common import (const, diurnal_times, observables, ocsf_class_columns, partition_columns, pick, pick_or_null,
+from ..common import (class_columns, diurnal_times, observables, partition_columns, pick, pick_or_null, repeat,
                       same_list, uuids)
 from ..org import HOME_ISP_NETS, HOSTING_NETS, Org
 from ..writer import build_table, list_of_structs
@@ -107,7 +107,7 @@ def background(org: Org, rng: np.random.Generator, scale: float) -> pa.Table:
     arns = [acl_arn(a[0], a[1], a[2]) for a in acls]
     albs = [f"{a[0]}-app/{a[2]}-alb/{hashlib.sha256(a[2].encode()).hexdigest()[:16]}" for a in acls]
 
-    cols = ocsf_class_columns(4002, activity, 1)
+    cols = class_columns(4002, activity, 1)
     ua_vals = pick(uas, ua)
     host_vals = pick(hosts, acl)
     hdr_off = np.arange(0, 3 * n + 1, 3)
@@ -118,12 +118,12 @@ def background(org: Org, rng: np.random.Generator, scale: float) -> pa.Table:
     args = [r[2] for r in table]
     att_matched = [a[6] for a in ATTACKS]
     cols.update({
-        "metadata.product.name": const("AWS WAF", n), "metadata.product.vendor_name": const("AWS", n),
-        "metadata.product.version": const("1", n), "metadata.product.feature.uid": pick(arns, acl),
+        "metadata.product.name": repeat("AWS WAF", n), "metadata.product.vendor_name": repeat("AWS", n),
+        "metadata.product.version": repeat("1", n), "metadata.product.feature.uid": pick(arns, acl),
         "metadata.profiles": same_list(["cloud", "datetime"], n),
         "metadata.labels": pa.ListArray.from_arrays(pa.array(np.concatenate([[0], np.cumsum(attack)]), pa.int32()),
                                                     pick([a[7] for a in ATTACKS], att[attack])),
-        "src_endpoint.svc_name": const("ALB", n), "src_endpoint.uid": pick(albs, acl), "src_endpoint.ip": pick(ips, ip),
+        "src_endpoint.svc_name": repeat("ALB", n), "src_endpoint.uid": pick(albs, acl), "src_endpoint.ip": pick(ips, ip),
         "src_endpoint.location.country": pick(list(ip_country), ip),
         "http_request.url.path": pick([r[1] for r in table], row), "http_request.url.hostname": host_vals,
         "http_request.version": pick(["HTTP/1.1", "HTTP/2.0"], (rng.random(n) < 0.6).astype("int64") * normal),
@@ -141,7 +141,7 @@ def background(org: Org, rng: np.random.Generator, scale: float) -> pa.Table:
         "firewall_rule.match_details": pa.ListArray.from_arrays(pa.array(np.concatenate([[0], np.cumsum(attack)]), pa.int32()), pick(att_matched, att[attack])),
         "firewall_rule.rate_limit": pa.array(np.where(rate, 100, 0).astype("int32"), pa.int32(), mask=~rate),
         "http_status": np.array([r[3] for r in table], dtype="int32")[row],
-        "time": t, "time_dt": t, "cloud.provider": const("AWS", n),
+        "time": t, "time_dt": t, "cloud.provider": repeat("AWS", n),
         "action": pick(["Allowed", "Denied"], blocked.astype("int64")), "action_id": np.where(blocked, 2, 1).astype("int32"),
         "disposition": pick(["Allowed", "Blocked"], blocked.astype("int64")), "disposition_id": np.where(blocked, 2, 1).astype("int32"),
         "observables": observables(np.arange(0, n + 1), pick(["src_endpoint.ip"], np.zeros(n, dtype="int64")), pick(ips, ip),
