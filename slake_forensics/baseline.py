@@ -11,7 +11,6 @@ writes service names such as ``s3.amazonaws.com`` there) have no network.
 """
 from __future__ import annotations
 
-import inspect
 import ipaddress
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -211,9 +210,7 @@ def volume_spikes(
 
 def _query(lake: Lake, sql: str, params: list[object], window: Window) -> pd.DataFrame:
     """``lake.sql``, telling engines that fetch files per window (the S3 lake) which window the SQL reads."""
-    if "start" in inspect.signature(lake.sql).parameters:
-        return lake.sql(sql, params, start=window.start, end=window.end)
-    return lake.sql(sql, params)
+    return lake.sql(sql, params, start=window.start, end=window.end)
 
 
 def _numpy_times(df: pd.DataFrame, columns: list[str]) -> pd.DataFrame:

@@ -98,11 +98,25 @@ class Lake(ABC):
         """
 
     @abstractmethod
-    def sql(self, text: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+    def sql(
+        self,
+        text: str,
+        params: Sequence[Any] | None = None,
+        *,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        accounts: Iterable[str] | str | None = None,
+        regions: Iterable[str] | str | None = None,
+    ) -> pd.DataFrame:
         """Run Athena (Trino) SQL; ``params`` bind the ``?`` placeholders in order.
 
-        Returns a flattened, Arrow-backed DataFrame whose ``attrs`` hold ``sql``,
-        ``translated_sql``, ``params``, ``engine``, ``lake`` and ``elapsed_s``.
+        ``start``/``end``/``accounts``/``regions`` are a *scope*: they limit which partitions an
+        engine reads when it reads files itself (local: files opened; S3: files downloaded) and
+        are ignored by Athena, where the query's own ``time_dt``/``accountid``/``region``
+        predicates prune partitions.  The scope never replaces those predicates: keep them in
+        the SQL so the answer is the same on every engine.  Returns a flattened, Arrow-backed
+        DataFrame whose ``attrs`` hold ``sql``, ``translated_sql``, ``params``, ``engine``,
+        ``lake`` and ``elapsed_s``.
         """
 
     @abstractmethod

@@ -152,7 +152,7 @@ def pivot(
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="This lake has no .* data; the query sees an empty table")
-            result = lake.sql(sql, values)
+            result = lake.sql(sql, values, start=window.start, end=window.end, accounts=accounts)
         elapsed[name] = time.perf_counter() - t0
         rows[name] = len(result)
         if limit_per_source is not None and len(result) >= limit_per_source:

@@ -221,3 +221,18 @@ def test_sql_on_a_source_the_lake_lacks_sees_an_empty_table(lake: Lake) -> None:
     with pytest.warns(UserWarning, match="no waf data"):
         df = lake.sql("SELECT count(*) AS n, max(time_dt) AS last FROM amazon_security_lake_table_us_east_1_waf_2_0")
     assert df["n"].iloc[0] == 0 and df["last"].isna().all()
+
+
+def test_sql_scope_opens_only_the_scoped_partitions(lake):
+    """A scope limits the files a query reads; the SQL's own predicates still decide the rows."""
+    table = lake.table_name("cloud_trail_mgmt")
+    sql = f"SELECT count(*) AS n FROM {table} WHERE time_dt >= ? AND time_dt < ? AND accountid = ?"
+    start, end = pd.Timestamp("2024-03-02T00:00:00Z"), pd.Timestamp("2024-03-03T00:00:00Z")
+    params = [start.to_pydatetime(), end.to_pydatetime(), ACCOUNTS[0]]
+    whole = lake.sql(sql, params)
+    scoped = lake.sql(sql, params, start=start, end=end, accounts=[ACCOUNTS[0]])
+    assert scoped["n"].iloc[0] == whole["n"].iloc[0] > 0
+    assert 0 < len(scoped.attrs["files"]) < len(whole.attrs["files"])
+    assert all("eventDay=20240302" in f and f"accountId={ACCOUNTS[0]}" in f for f in scoped.attrs["files"])
+    with pytest.raises(BadWindowError, match="both start and end"):
+        lake.sql(sql, params, start=start)

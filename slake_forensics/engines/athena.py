@@ -247,8 +247,21 @@ class AthenaLake(Lake):
         return merged
 
     # -- queries -----------------------------------------------------------------------------------
-    def sql(self, text: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+    def sql(
+        self,
+        text: str,
+        params: Sequence[Any] | None = None,
+        *,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        accounts: Iterable[str] | str | None = None,
+        regions: Iterable[str] | str | None = None,
+    ) -> pd.DataFrame:
         """Run Athena SQL as written (unqualified tables resolve in the lake's database).
+
+        The scope arguments (``start``, ``end``, ``accounts``, ``regions``) are accepted for
+        symmetry with the file-reading engines and ignored: on Athena the query's own
+        ``time_dt``/``accountid``/``region`` predicates prune partitions.
 
         ``params`` fill the ``?`` placeholders in order, as Athena execution parameters
         (see :func:`~slake_forensics.loadsql.parameter` for the accepted types).  Returns an

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from .. import layout, ocsf
 from ..athena_sql import translate
 from ..catalog import SOURCES, TIMESTAMP_TYPE, Source, source as find_source
-from ..errors import CorruptFileError, NoPartitionsError, NotALakeError, QueryError, UnknownColumnError, UnknownSourceError
+from ..errors import BadWindowError, CorruptFileError, NoPartitionsError, NotALakeError, QueryError, UnknownColumnError, UnknownSourceError
 from ..lake import Explanation, Lake, id_list
 from ..loadsql import load_query
 from ..timewindow import TimeLike, Window
@@ -272,11 +272,21 @@ class LocalLake(Lake):
         wanted: dict[str, Source] = {}
         return translate(text, now=self.now, resolve_table=self._resolver(wanted)), wanted
 
-    def sql(self, text: str, params: Sequence[Any] | None = None) -> pd.DataFrame:
+    def sql(
+        self,
+        text: str,
+        params: Sequence[Any] | None = None,
+        *,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        accounts: Iterable[str] | str | None = None,
+        regions: Iterable[str] | str | None = None,
+    ) -> pd.DataFrame:
         """Run Athena SQL on DuckDB over this lake's files (see :meth:`Lake.sql`).
 
         Any region's table name reads every file of that source (the local lake is a rollup;
-        the ``region`` column tells regions apart).  A view gains an ``eventday`` partition
+        the ``region`` column tells regions apart), or, with a scope (``start`` and ``end``,
+        ``accounts``, ``regions``), only the files whose partitions lie in it.  A view gains an ``eventday`` partition
         column (``YYYYMMDD`` from the path) when the query mentions ``eventday``.  Raises
         :class:`UnknownSourceError` for unknown tables, :class:`UnknownColumnError` with the
         closest names for unknown columns, :class:`CorruptFileError` for unreadable files and
@@ -290,7 +300,10 @@ class LocalLake(Lake):
             con.execute("SET TimeZone='UTC'")
             con.execute("SET integer_division=true")  # Trino: integer / integer is an integer
             with_eventday = re.search(r"\beventday\b", text, re.IGNORECASE) is not None
-            files = {name: self.files(src) for name, src in wanted.items()}
+            window = Window.of(start, end) if start is not None and end is not None else None
+            if (start is None) != (end is None):
+                raise BadWindowError("Give both start and end to scope a query, or neither.")
+            files = {name: self.files(src, window, accounts, regions) for name, src in wanted.items()}
             try:
                 for src in wanted.values():
                     self._create_view(con, src, files[src.name], with_eventday)
