@@ -1,6 +1,7 @@
 """Story: a production EC2 instance mines Monero, and its role credentials are used from outside AWS.
 
-Timeline (all seed-dependent, after a baseline of at least three days):
+Timeline (all seed-dependent; starts after a baseline of at least three days and in the first half of
+the period, so it does not share its first day with the S3 story, which starts in the second half):
 
 1. ``t0``: the instance resolves ``raw.githubusercontent.com.`` and the miner's download host and
    fetches the installer (VPC flow, 443).
@@ -90,8 +91,9 @@ def inject(org: Org, rng: np.random.Generator) -> StoryResult:
     role = next(p for p in org.principals if p.kind == "AssumedRole" and p.session_issuer == inst.role_arn and p.name.endswith(inst.id))
     stolen_key = role.access_keys[int(rng.integers(0, len(role.access_keys)))]
     start_ms = int(org.start.value // 1_000_000)
-    first_day = min(max(3, org.days // 3), org.days - 2)
-    day = int(rng.integers(first_day, max(first_day + 1, org.days - 1)))
+    # after a baseline of >= 3 days and before the second half, where the S3 story starts
+    first_day = min(max(3, org.days // 4), org.days - 2)
+    day = int(rng.integers(first_day, max(first_day + 1, min(org.days // 2, org.days - 1))))
     t0 = start_ms + day * MS_PER_DAY + int(rng.integers(1 * MS_PER_HOUR, 20 * MS_PER_HOUR)) + int(rng.integers(0, 60_000))
     pools = [POOLS[k] for k in rng.choice(len(POOLS), 2, replace=False)]
     pool_ips = [_ip(rng, p[2]) for p in pools]
