@@ -312,23 +312,29 @@ def match_hits(
     matches a bookmark when one of its :data:`HIT_UID_COLUMNS` equals the bookmark's uid, or
     when the bookmark's time lies in the hit's span widened by ``tolerance`` and the hit shares
     an entity value with the bookmarked event.  Returns ``(matching hits, uids of the
-    bookmarks hit, earliest start of a matching hit)``.
+    bookmarks hit, first match)``: the earliest time a matching hit could have been seen, the
+    later of the hit's start and its earliest matched malicious event (a hit whose span starts
+    with the owner's own activity does not fire about the attack before the attack begins).
     """
-    uids = {str(u) for u in malicious["uid"].dropna()}
     marks = [(str(u), _ts(t), _bookmark_entities(s)) for u, t, s in zip(malicious["uid"], malicious["time"], malicious["snapshot"])]
+    when = {u: t for u, t, _ in marks}
     n, hit_uids, first = 0, set(), None
     for row in hits.to_dict("records"):
         start, end = _hit_span(row)
-        found = {str(row[c]) for c in HIT_UID_COLUMNS if c in row and isinstance(row[c], str)} & uids
+        found = {str(row[c]) for c in HIT_UID_COLUMNS if c in row and isinstance(row[c], str)} & when.keys()
         if start is not None:
             values = _hit_values(row)
             found |= {u for u, t, ents in marks
                       if t is not None and start - tolerance <= t <= end + tolerance and ents & values}
-        if found:
-            n += 1
-            hit_uids |= found
-            if start is not None and (first is None or start < first):
-                first = start
+        if not found:
+            continue
+        n += 1
+        hit_uids |= found
+        times = [when[u] for u in found if when[u] is not None]
+        candidates = [t for t in (start, min(times) if times else None) if t is not None]
+        fired = max(candidates) if candidates else None
+        if fired is not None and (first is None or fired < first):
+            first = fired
     return n, hit_uids, first
 
 
@@ -345,10 +351,9 @@ def hunts_that_would_have_fired(
     """Run every packaged hunt over ``[start, end)`` and say which would have caught the attack.
 
     A hunt *hit a malicious event* when one of its hits matches a bookmark tagged
-    ``malicious_tag`` (see :func:`match_hits`).  Its lead is detection − the earliest start
-    of a matching hit (detection from ``metrics``, default :func:`incident_metrics` of the
-    case): positive means the hunt would have fired that long before the incident was
-    detected.  For a hit that groups events (counts over a span) the start is when its
+    ``malicious_tag`` (see :func:`match_hits`).  Its lead is detection − its first match
+    (detection from ``metrics``, default :func:`incident_metrics` of the case): positive
+    means the hunt would have fired that long before the incident was detected.  For a hit that groups events (counts over a span) the start is when its
     evidence begins; its threshold may be met later, so the lead is an upper bound.
 
     Returns one row per hunt: those that fired before detection first (longest lead first),

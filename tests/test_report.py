@@ -145,7 +145,7 @@ def test_match_hits_by_uid_and_by_entity_at_the_time(case: Case) -> None:
         "ips": [["203.0.113.7"], ["192.0.2.1"], ["203.0.113.7"]],  # 2nd: no shared entity; 3rd: wrong time
         "buckets": [["ACME-FINANCE"], [], []],
     })
-    assert report.match_hits(grouped, mal) == (1, {"ev-1", "ev-2"}, at(0.5))
+    assert report.match_hits(grouped, mal) == (1, {"ev-1", "ev-2"}, at(1))  # not before the first event it is about
     near = pd.DataFrame({"time_dt": [at(1) + pd.Timedelta(minutes=4)], "actor.user.uid": ["arn:aws:iam::111122223333:user/svc"]})
     assert report.match_hits(near, mal)[0] == 1
     assert report.match_hits(near, mal, tolerance=pd.Timedelta(minutes=3))[0] == 0
