@@ -56,8 +56,9 @@ THREAT_PURPOSE_ASFF = {
 }
 ASFF_NAMESPACES = ("TTPs/", "Effects/", "Unusual Behaviors/", "Software and Configuration Checks/",
                    "Sensitive Data Identifications/", "Industry and Regulatory Standards/")
-#: GuardDuty ``service.action.actionType`` by the resource part of the finding type
-ACTION_TYPES = {"DNS": "DNS_REQUEST", "PortProbe": "PORT_PROBE", "IAMUser": "AWS_API_CALL", "S3": "AWS_API_CALL"}
+#: GuardDuty ``service.action.actionType`` by the resource part of the finding type (``!DNS`` types: DNS_REQUEST,
+#: port probes: PORT_PROBE, everything else: NETWORK_CONNECTION)
+ACTION_TYPES = {"IAMUser": "AWS_API_CALL", "S3": "AWS_API_CALL", "Kubernetes": "KUBERNETES_API_CALL"}
 
 
 def asff_type(finding_type: str) -> str:
@@ -171,8 +172,7 @@ def finding_columns(f: Mapping[str, Any], n: int, *, resources: Sequence[Mapping
     product = _arr(g("product", "GuardDuty"), n)
     class_uid = g("class_uid")
     if class_uid is None:
-        class_uid = np.array([PRODUCTS[p][2] for p in product], dtype="int64") if n < 64 else \
-            pd.Series(product).map({k: v[2] for k, v in PRODUCTS.items()}).to_numpy(dtype="int64")
+        class_uid = pd.Series(product).map({k: v[2] for k, v in PRODUCTS.items()}).to_numpy(dtype="int64")
     activity = np.broadcast_to(np.asarray(g("activity_id", 1), dtype="int64"), (n,))
     severity = np.broadcast_to(np.asarray(g("severity_id", 2), dtype="int64"), (n,))
     cols: dict[str, Any] = ocsf_class_columns(class_uid, activity, severity)
@@ -217,8 +217,7 @@ def finding_columns(f: Mapping[str, Any], n: int, *, resources: Sequence[Mapping
                 fields[k] = pa.array(fields[k], pa.int32(), from_pandas=True)
         if "actor.connection_info.direction" in fields:
             d = fields["actor.connection_info.direction"]
-            fields["actor.connection_info.direction_id"] = pa.array([_DIRECTION_IDS.get(x) for x in d], pa.int32()) if len(d) < 4096 else \
-                pa.array(pd.Series(d).map(_DIRECTION_IDS).to_numpy(dtype=object), pa.int32(), from_pandas=True)
+            fields["actor.connection_info.direction_id"] = pa.array(pd.Series(d).map(_DIRECTION_IDS).to_numpy(dtype=object), pa.int32(), from_pandas=True)
         cols["evidences"] = list_of_structs(offsets, fields, _list_type("evidences"))
     cols["unmapped"] = string_map(n, list(unmapped))
     cols.update(partition_columns(account, region))
@@ -261,8 +260,7 @@ def _vulnerabilities(g: Any, n: int, packages: Sequence[Mapping[str, Any]]) -> p
     vendor = sub("vuln_vendor", "NVD")
     inner = {
         "cve.uid": sub("cve"), "cve.cvss": cvss, "cve.epss.score": sub("epss"),
-        "cve.references": _str_list(m, np.array([f"https://nvd.nist.gov/vuln/detail/{c}" for c in sub("cve")], dtype=object) if m < 4096
-                                    else pc.binary_join_element_wise("https://nvd.nist.gov/vuln/detail/", pa.array(sub("cve"), pa.string()), "")),
+        "cve.references": _str_list(m, pc.binary_join_element_wise("https://nvd.nist.gov/vuln/detail/", pa.array(sub("cve"), pa.string()), "")),
         "cve.created_time_dt": _ts(sub("vuln_created"), m), "cve.modified_time_dt": _ts(sub("vuln_modified"), m),
         "vendor_name": vendor, "affected_packages": pkgs,
         "is_fix_available": pa.array(sub("fix_available"), pa.bool_(), from_pandas=True),
