@@ -383,7 +383,7 @@ def fill_template(template: str | None, accounts: np.ndarray, regions: np.ndarra
 
     ``accounts``/``regions`` give each event's recipient account and region (``<account>``,
     ``<region>``); pool placeholders draw from that account's pool; ``<hex8>``, ``<hex4>``,
-    ``<n>``, ``<qid>`` (UUID) and ``<key16>`` (16 upper-case chars) are random; ``overrides`` supplies values directly.
+    ``<n>``, ``<qid>`` (UUID) and ``<key16>`` (16 upper-case chars) are random; ``overrides`` supplies values directly (arrays or Arrow arrays).
     A ``None`` template gives nulls.  Vectorized: one Arrow join per template.
     """
     n = len(accounts)
@@ -396,7 +396,7 @@ def fill_template(template: str | None, accounts: np.ndarray, regions: np.ndarra
         if name in values:
             continue
         if name in overrides:
-            values[name] = np.asarray(overrides[name], dtype=object)
+            values[name] = overrides[name]
         elif name == "account":
             values[name] = np.asarray(accounts, dtype=object)
         elif name == "region":
@@ -417,9 +417,7 @@ def fill_template(template: str | None, accounts: np.ndarray, regions: np.ndarra
                 choices = np.asarray(pool[acct], dtype=object)
                 out[m] = choices[rng.integers(0, len(choices), int(m.sum()))]
             values[name] = out
-    pieces = [pa.array(values[p], pa.string()) if i % 2 else pa.array(np.full(n, p, dtype=object), pa.string())
-              for i, p in enumerate(parts) if i % 2 or p]
-    if not pieces:
-        return pa.array(np.full(n, "", dtype=object), pa.string()), values
-    joined = pc.binary_join_element_wise(*pieces, "") if len(pieces) > 1 else pieces[0]
-    return joined, values
+    pieces = [(values[p] if isinstance(values[p], pa.Array) else pa.array(values[p], pa.string())) if i % 2 else pa.scalar(p, pa.string()) for i, p in enumerate(parts) if i % 2 or p]
+    if not any(isinstance(x, pa.Array) for x in pieces):  # a template without placeholders
+        return pa.array(np.full(n, template, dtype=object), pa.string()), values
+    return pc.binary_join_element_wise(*pieces, ""), values

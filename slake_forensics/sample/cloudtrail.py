@@ -46,6 +46,7 @@ as ``additionalEventData.<name>``; ``resources``: a list of slots
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -58,7 +59,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..catalog import SOURCES
-from .common import const, observables, ocsf_class_columns, partition_columns, uuids
+from .common import const, observables, ocsf_class_columns, partition_columns, pick
 from .org import Principal
 from .writer import build_table, list_of_structs
 
@@ -88,8 +89,8 @@ READ_VERBS = ("Get", "List", "Describe", "Search", "Lookup", "Head", "Query", "S
 GLOBAL_SERVICES = ("iam.amazonaws.com", "sts.amazonaws.com", "organizations.amazonaws.com", "route53.amazonaws.com",
                    "signin.amazonaws.com", "ce.amazonaws.com", "budgets.amazonaws.com", "cloudfront.amazonaws.com")
 CIPHERS = {"TLSv1.3": "TLS_AES_128_GCM_SHA256", "TLSv1.2": "ECDHE-RSA-AES128-GCM-SHA256"}
-_B64 = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", dtype="S1")
 _UPPER = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", dtype="S1")
+_HEX_PAIRS = np.array([[c for c in f"{i:02x}"] for i in range(256)], dtype="S1")
 
 
 def random_strings(rng: np.random.Generator, n: int, length: int, alphabet: np.ndarray = _UPPER) -> np.ndarray:
@@ -99,8 +100,8 @@ def random_strings(rng: np.random.Generator, n: int, length: int, alphabet: np.n
 
 
 def amz_id_2(rng: np.random.Generator, n: int) -> np.ndarray:
-    """``n`` S3 extended request ids (``x-amz-id-2``): 76 base64 characters."""
-    return random_strings(rng, n, 76, _B64)
+    """``n`` S3 extended request ids (``x-amz-id-2``): 76 base64 characters (base64 of 57 random bytes)."""
+    return np.frombuffer(base64.b64encode(rng.bytes(57 * n)), dtype="S76").astype("U76")
 
 
 def _verb(name: str) -> str:
@@ -145,37 +146,69 @@ def _str(values: Any, n: int) -> pa.Array:
     return pa.array(_obj(values, n), pa.string(), from_pandas=True)
 
 
-def _ragged(n: int, slots: Sequence[Mapping[str, Any]], key: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Flatten per-row optional slots into ``(offsets, {field: values})`` for a list column.
+def _arrow(values: Any, n: int) -> pa.Array:
+    """Per-row values as an Arrow array (strings unless the input is numeric or boolean)."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+    if isinstance(values, np.ndarray) and values.dtype.kind in "biuf":
+        return pa.array(values)
+    return _str(values, n)
 
-    Each slot maps field names to per-row arrays (or scalars); rows whose ``key`` field is
-    ``None`` have no element from that slot.  Elements keep slot order within a row.
+
+def _ragged(n: int, slots: Sequence[Mapping[str, Any]], key: str) -> tuple[np.ndarray, dict[str, pa.Array]]:
+    """Flatten per-row optional slots into ``(offsets, {field: Arrow values})`` for a list column.
+
+    Each slot maps field names to per-row arrays or scalars (every slot has the same fields);
+    rows whose ``key`` field is null have no element from that slot.  Elements keep slot
+    order within a row.
     """
-    rows, parts = [], {}
-    for slot in slots:
-        k = _obj(slot[key], n)
-        idx = np.flatnonzero(pd.notna(k))
-        rows.append(idx)
-        for f, v in slot.items():
-            parts.setdefault(f, []).append(_obj(v, n)[idx])
-    if not rows:
+    k = len(slots)
+    if k == 0:
         return np.zeros(n + 1, dtype="int64"), {}
-    r = np.concatenate(rows)
-    order = np.argsort(r, kind="stable")
-    offsets = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=n))]).astype("int64")
-    return offsets, {f: np.concatenate(v)[order] for f, v in parts.items()}
+    valid = np.stack([pc.is_valid(_arrow(slot[key], n)).to_numpy(zero_copy_only=False) for slot in slots]) if n else np.zeros((k, 0), bool)
+    sel = pa.array((np.arange(n)[:, None] + np.arange(k)[None, :] * n).ravel()[valid.T.ravel()], pa.int64())
+    offsets = np.concatenate([[0], np.cumsum(valid.sum(axis=0))]).astype("int64")
+    out = {}
+    for f in slots[0]:
+        parts = []
+        for slot in slots:
+            v = slot[f]
+            if v is None:
+                parts.append(pa.nulls(n, pa.string()))
+            elif isinstance(v, str):
+                parts.append(pick([v], np.zeros(n, dtype="int32")))
+            elif isinstance(v, int):
+                parts.append(pa.array(np.full(n, v, dtype="int64")))
+            else:
+                parts.append(_arrow(v, n))
+        out[f] = pa.concat_arrays(parts).take(sel)
+    return offsets, out
 
 
 def _map(n: int, entries: Sequence[tuple[str, Any]]) -> pa.MapArray:
-    """A ``map<string,string>`` column: ``entries`` are (key, per-row values); ``None`` values are left out."""
-    offsets, cols = _ragged(n, [{"k": _obj(v, n), "name": name} for name, v in entries], "k")
-    keys = pa.array(cols.get("name", np.empty(0, dtype=object)), pa.string())
-    vals = pa.array(cols.get("k", np.empty(0, dtype=object)), pa.string())
+    """A ``map<string,string>`` column: ``entries`` are (key, per-row values); null values are left out."""
+    offsets, cols = _ragged(n, [{"k": v, "name": name} for name, v in entries], "k")
+    keys = cols.get("name", pa.array([], pa.string()))
+    vals = cols.get("k", pa.array([], pa.string()))
     return pa.MapArray.from_arrays(pa.array(offsets, pa.int32()), keys, vals)
 
 
-def _json_bool(values: np.ndarray) -> np.ndarray:
-    return np.where(values.astype(bool), "true", "false").astype(object)
+def fast_uuids(rng: np.random.Generator, n: int) -> pa.Array:
+    """``n`` random version-4 UUID strings from ``rng`` (byte-table formatting, for millions of rows)."""
+    b = np.frombuffer(rng.bytes(16 * n), dtype=np.uint8).reshape(n, 16).copy()
+    b[:, 6] = (b[:, 6] & 0x0F) | 0x40
+    b[:, 8] = (b[:, 8] & 0x3F) | 0x80
+    hx = _HEX_PAIRS[b].reshape(n, 32)
+    out = np.full((n, 36), b"-", dtype="S1")
+    for src, dst in ((slice(0, 8), slice(0, 8)), (slice(8, 12), slice(9, 13)), (slice(12, 16), slice(14, 18)),
+                     (slice(16, 20), slice(19, 23)), (slice(20, 32), slice(24, 36))):
+        out[:, dst] = hx[:, src]
+    return pa.array(np.ascontiguousarray(out).view("S36").ravel(), pa.binary(36)).cast(pa.string())
+
+
+def _choose(mask: np.ndarray, yes: str, no: str) -> pa.Array:
+    """Per row ``yes`` where ``mask`` else ``no``, as an Arrow string array."""
+    return pick([no, yes], np.asarray(mask, dtype=bool).astype("int32"))
 
 
 def ct_columns(ev: Mapping[str, Any], rng: np.random.Generator, *, additional: Mapping[str, Any] | None = None,
@@ -188,11 +221,12 @@ def ct_columns(ev: Mapping[str, Any], rng: np.random.Generator, *, additional: M
     t = np.asarray(ev["time"], dtype="int64")
     n = len(t)
     get = ev.get
-    src_arr = pa.array(_obj(ev["event_source"], n), pa.string())
-    name_arr = pa.array(_obj(ev["event_name"], n), pa.string())
-    names_enc = pc.dictionary_encode(name_arr).combine_chunks() if isinstance(name_arr, pa.ChunkedArray) else pc.dictionary_encode(name_arr)
+    null = pa.scalar(None, pa.string())
+    src_arr = _str(ev["event_source"], n)
+    name_arr = _str(ev["event_name"], n)
+    names_enc = pc.dictionary_encode(name_arr)
     uniq = names_enc.dictionary.to_pylist()
-    codes = names_enc.indices.to_numpy()
+    codes = names_enc.indices.to_numpy(zero_copy_only=False)
     cls_u = np.array([classify(x)[0] for x in uniq], dtype="int64")
     act_u = np.array([classify(x)[1] for x in uniq], dtype="int64")
     ro_u = np.array([is_read_only(x) for x in uniq], dtype=bool)
@@ -206,59 +240,59 @@ def ct_columns(ev: Mapping[str, Any], rng: np.random.Generator, *, additional: M
     err_msg = _str(get("error_message"), n)
     failed = pc.is_valid(err_code).to_numpy(zero_copy_only=False)
     auth = class_uid == 3002
+    acct_change = class_uid == 3001
     login_failed = pc.fill_null(pc.match_substring(response, '"ConsoleLogin":"Failure"'), False).to_numpy(zero_copy_only=False)
-    status = np.where(failed | (auth & login_failed), "Failure", "Success").astype(object)
+    status = _choose(failed | (auth & login_failed), "Failure", "Success")
 
     data_event = np.broadcast_to(np.asarray(get("data_event", False), dtype=bool), (n,))
     event_type = get("event_type")
     if event_type is None:
-        event_type = np.where(auth, "AwsConsoleSignIn", "AwsApiCall").astype(object)
+        event_type = _choose(auth, "AwsConsoleSignIn", "AwsApiCall")
     read_only = get("read_only")
     read_only = ro_u[codes] if read_only is None else np.broadcast_to(np.asarray(read_only, dtype=bool), (n,))
-    region = _obj(ev["region"], n)
-    recipient = _obj(ev["recipient_account"], n)
-    source = _obj(ev["source"], n)
-    is_domain = pc.fill_null(pc.or_(pc.ends_with(pa.array(source, pa.string()), ".amazonaws.com"),
-                                    pc.equal(pa.array(source, pa.string()), "AWS Internal")), False).to_numpy(zero_copy_only=False)
-    ip = np.where(is_domain, None, source)
-    domain = np.where(is_domain, source, None)
-    user_type = _obj(get("user_type"), n)
-    service_caller = is_domain | (user_type == "AWSService")
+    region = _str(ev["region"], n)
+    recipient = _str(ev["recipient_account"], n)
+    source = _str(ev["source"], n)
+    is_domain = pc.fill_null(pc.or_(pc.ends_with(source, ".amazonaws.com"), pc.equal(source, "AWS Internal")), False)
+    ip = pc.if_else(is_domain, null, source)
+    domain = pc.if_else(is_domain, source, null)
+    user_type = _str(get("user_type"), n)
+    service_caller = pc.or_(is_domain, pc.fill_null(pc.equal(user_type, "AWSService"), False))
 
-    s3 = pc.equal(src_arr, "s3.amazonaws.com").to_numpy(zero_copy_only=False)
+    s3 = pc.equal(src_arr, "s3.amazonaws.com")
     request_id = get("request_id")
     if request_id is None:
-        request_id = np.where(s3, random_strings(rng, n, 16), np.asarray(uuids(rng, n).to_numpy(zero_copy_only=False), dtype=object))
+        request_id = pc.if_else(s3, pa.array(random_strings(rng, n, 16), pa.string()), fast_uuids(rng, n))
     event_id = get("event_id")
     if event_id is None:
-        event_id = uuids(rng, n)
+        event_id = fast_uuids(rng, n)
     version = get("event_version")
     if version is None:
-        version = np.where(data_event, "1.10", "1.09").astype(object)
+        version = _choose(data_event, "1.10", "1.09")
 
     tls = get("tls_version")
-    if tls is None:
-        tls = np.where(rng.random(n) < 0.8, "TLSv1.3", "TLSv1.2").astype(object)
-    tls = np.where(service_caller, None, _obj(tls, n))
-    cipher = np.where(tls == "TLSv1.3", CIPHERS["TLSv1.3"], np.where(tls == "TLSv1.2", CIPHERS["TLSv1.2"], None))
+    tls = _choose(rng.random(n) < 0.8, "TLSv1.3", "TLSv1.2") if tls is None else _str(tls, n)
+    tls = pc.if_else(service_caller, null, tls)
+    cipher = pc.if_else(pc.equal(tls, "TLSv1.3"), CIPHERS["TLSv1.3"], pc.if_else(pc.equal(tls, "TLSv1.2"), CIPHERS["TLSv1.2"], null))
     host = get("host")
     if host is None:
-        is_global = pc.is_in(src_arr, pa.array(GLOBAL_SERVICES)).to_numpy(zero_copy_only=False)
+        is_global = pc.is_in(src_arr, pa.array(GLOBAL_SERVICES))
         svc = pc.replace_substring(src_arr, ".amazonaws.com", "")
-        regional = pc.binary_join_element_wise(svc, pa.array(region, pa.string()), "amazonaws.com", ".")
-        host = np.where(is_global, np.asarray(pc.replace_substring(src_arr, "signin.amazonaws.com", "signin.aws.amazon.com").to_numpy(zero_copy_only=False), dtype=object),
-                        np.asarray(regional.to_numpy(zero_copy_only=False), dtype=object))
-    host = np.where(service_caller, None, _obj(host, n))
-    console = pc.fill_null(pc.starts_with(_str(get("user_agent"), n), "Mozilla/"), False).to_numpy(zero_copy_only=False)
+        regional = pc.binary_join_element_wise(svc, region, "amazonaws.com", ".")
+        host = pc.if_else(is_global, pc.replace_substring(src_arr, "signin.amazonaws.com", "signin.aws.amazon.com"), regional)
+    host = pc.if_else(service_caller, null, _str(host, n))
+    ua = _str(get("user_agent"), n)
+    console = pc.fill_null(pc.starts_with(ua, "Mozilla/"), False)
+    from_console = pc.and_(console, pc.fill_null(pc.equal(user_type, "AssumedRole"), False))
 
     additional = dict(additional or {})
     entries: list[tuple[str, Any]] = [
         ("recipientAccountId", recipient),
-        ("eventCategory", np.where(data_event, "Data", "Management").astype(object)),
-        ("managementEvent", _json_bool(~data_event)),
-        ("readOnly", _json_bool(read_only)),
+        ("eventCategory", _choose(data_event, "Data", "Management")),
+        ("managementEvent", _choose(~data_event, "true", "false")),
+        ("readOnly", _choose(read_only, "true", "false")),
         ("tlsDetails.tlsVersion", tls), ("tlsDetails.cipherSuite", cipher), ("tlsDetails.clientProvidedHostHeader", host),
-        ("sessionCredentialFromConsole", np.where(console & (user_type == "AssumedRole"), "true", None)),
+        ("sessionCredentialFromConsole", pc.if_else(from_console, "true", null)),
     ]
     entries += [(f"additionalEventData.{k}", v) for k, v in additional.items()]
 
@@ -268,41 +302,40 @@ def ct_columns(ev: Mapping[str, Any], rng: np.random.Generator, *, additional: M
         c = np.asarray(created, dtype="float64")
         created = pa.array(np.where(np.isnan(c), 0, c).astype("int64"), pa.int64(), mask=np.isnan(c)).cast(pa.timestamp("ms", tz="UTC"))
     mfa = get("mfa")
+    actor = {k: _str(get(k), n) for k in ("user_name", "user_arn", "principal_id", "account_id", "access_key", "session_issuer",
+                                          "invoked_by", "idp", "vpc_endpoint")}
     cols.update({
-        "metadata.product.version": version, "metadata.product.name": const("CloudTrail", n),
+        "metadata.product.version": _str(version, n), "metadata.product.name": pa.array(np.full(n, "CloudTrail", dtype=object), pa.string()),
         "metadata.product.vendor_name": const("AWS", n),
-        "metadata.product.feature.name": np.where(data_event, "Data", "Management").astype(object),
-        "metadata.event_code": _obj(event_type, n), "metadata.uid": event_id,
+        "metadata.product.feature.name": _choose(data_event, "Data", "Management"),
+        "metadata.event_code": _str(event_type, n), "metadata.uid": _str(event_id, n),
         "metadata.profiles": pa.ListArray.from_arrays(pa.array(np.arange(0, 2 * n + 1, 2), pa.int32()),
-                                                      pa.array(np.tile(np.array(["cloud", "datetime"], dtype=object), n), pa.string())),
+                                                      pick(["cloud", "datetime"], np.tile([0, 1], n))),
         "time": t, "time_dt": t, "cloud.region": region, "cloud.provider": const("AWS", n),
-        "api.service.name": src_arr, "api.operation": name_arr, "api.request.uid": _obj(request_id, n),
+        "api.service.name": src_arr, "api.operation": name_arr, "api.request.uid": _str(request_id, n),
         "api.request.data": request, "api.response.data": response, "api.response.error": err_code,
         "api.response.message": err_msg,
-        "actor.user.type": user_type, "actor.user.name": _obj(get("user_name"), n), "actor.user.uid": _obj(get("user_arn"), n),
-        "actor.user.uid_alt": _obj(get("principal_id"), n), "actor.user.account.uid": _obj(get("account_id"), n),
-        "actor.user.credential_uid": _obj(get("access_key"), n),
-        "actor.session.issuer": _obj(get("session_issuer"), n),
-        "actor.session.is_mfa": _obj(mfa, n),
-        "actor.invoked_by": _obj(get("invoked_by"), n), "actor.idp.name": _obj(get("idp"), n),
-        "http_request.user_agent": _obj(get("user_agent"), n),
-        "src_endpoint.ip": ip, "src_endpoint.domain": domain, "src_endpoint.uid": _obj(get("vpc_endpoint"), n),
+        "actor.user.type": user_type, "actor.user.name": actor["user_name"], "actor.user.uid": actor["user_arn"],
+        "actor.user.uid_alt": actor["principal_id"], "actor.user.account.uid": actor["account_id"],
+        "actor.user.credential_uid": actor["access_key"], "actor.session.issuer": actor["session_issuer"],
+        "actor.session.is_mfa": pa.array(_obj(mfa, n), pa.bool_(), from_pandas=True) if not isinstance(mfa, pa.Array) else mfa,
+        "actor.invoked_by": actor["invoked_by"], "actor.idp.name": actor["idp"],
+        "http_request.user_agent": ua,
+        "src_endpoint.ip": ip, "src_endpoint.domain": domain, "src_endpoint.uid": actor["vpc_endpoint"],
         "status": status, "unmapped": _map(n, entries),
     })
     if created is not None:
         cols["actor.session.created_time_dt"] = created
     # Authentication: login target, MFA, the signed-in identity
-    login_to = _obj(additional.get("LoginTo"), n)
-    mfa_used = _obj(additional.get("MFAUsed"), n)
-    cols["dst_endpoint.svc_name"] = np.where(auth, login_to, None)
-    cols["is_mfa"] = np.where(auth & pd.notna(mfa_used), mfa_used == "Yes", None)
+    auth_a, change_a = pa.array(auth), pa.array(acct_change)
+    mfa_used = _str(additional.get("MFAUsed"), n)
+    cols["dst_endpoint.svc_name"] = pc.if_else(auth_a, _str(additional.get("LoginTo"), n), null)
+    cols["is_mfa"] = pc.if_else(auth_a, pc.equal(mfa_used, "Yes"), pa.scalar(None, pa.bool_()))
     # Account Change: the affected identity and policy; Authentication: who signed in
-    acct_change = class_uid == 3001
-    tgt_uid, tgt_name, tgt_alt = (_obj(get(k), n) for k in ("target_uid", "target_name", "target_uid_alt"))
-    cols["user.uid"] = np.where(acct_change, tgt_uid, np.where(auth, cols["actor.user.uid"], None))
-    cols["user.name"] = np.where(acct_change, tgt_name, np.where(auth, cols["actor.user.name"], None))
-    cols["user.uid_alt"] = np.where(acct_change, tgt_alt, np.where(auth, cols["actor.user.uid_alt"], None))
-    cols["policy.uid"] = np.where(acct_change, _obj(get("policy_uid"), n), None)
+    for col, target, own in (("user.uid", "target_uid", "user_arn"), ("user.name", "target_name", "user_name"),
+                             ("user.uid_alt", "target_uid_alt", "principal_id")):
+        cols[col] = pc.if_else(change_a, _str(get(target), n), pc.if_else(auth_a, actor[own], null))
+    cols["policy.uid"] = pc.if_else(change_a, _str(get("policy_uid"), n), null)
     cols.update(partition_columns(recipient, region))
 
     if resources:
@@ -458,29 +491,25 @@ def principal_identity(principals: Sequence[Principal], pidx: np.ndarray, t: np.
     before the event.  Returns a dict of per-event arrays.
     """
     n = len(pidx)
-    attr = lambda f: np.array([f(p) for p in principals], dtype=object)[pidx]  # noqa: E731 (per principal, not per event)
-    kind = attr(lambda p: p.kind)
+    null = pa.scalar(None, pa.string())
+    col = lambda f: pick([f(p) for p in principals], pidx)  # noqa: E731 (one value per principal, not per event)
+    kind_np = np.array([p.kind for p in principals])[pidx]
+    assumed, iam, service = kind_np == "AssumedRole", kind_np == "IAMUser", kind_np == "AWSService"
+    key_pool = [k for p in principals for k in (p.access_keys or [None])]
+    key_off = np.concatenate([[0], np.cumsum([max(len(p.access_keys), 1) for p in principals])])[:-1]
     nkeys = np.array([max(len(p.access_keys), 1) for p in principals])[pidx]
-    key_pick = (rng.random(n) * nkeys).astype("int64")
-    keys = np.full(n, None, dtype=object)
-    for i in np.unique(pidx):
-        ks = principals[i].access_keys
-        if ks:
-            m = pidx == i
-            keys[m] = np.asarray(ks, dtype=object)[key_pick[m]]
+    keys = pick(key_pool, key_off[pidx] + (rng.random(n) * nkeys).astype("int64"))
     uses_mfa = np.array([p.uses_mfa for p in principals], dtype=bool)[pidx]
-    assumed = kind == "AssumedRole"
-    iam = kind == "IAMUser"
     created = np.where(assumed, t - rng.integers(60_000, 55 * 60_000, n), np.nan)
-    service = kind == "AWSService"
+    not_service = pa.array(~service)
     return {
-        "user_type": kind, "user_arn": np.where(service, None, attr(lambda p: p.arn or None)),
-        "principal_id": np.where(service, None, attr(lambda p: p.principal_id or None)),
-        "user_name": np.where(iam, attr(lambda p: p.name), None),
-        "account_id": np.where(service, None, attr(lambda p: p.account.id)),
-        "access_key": np.where(service | (iam & console), None, keys),
-        "session_issuer": np.where(assumed, attr(lambda p: p.session_issuer), None),
+        "user_type": col(lambda p: p.kind), "user_arn": pc.if_else(not_service, col(lambda p: p.arn or None), null),
+        "principal_id": pc.if_else(not_service, col(lambda p: p.principal_id or None), null),
+        "user_name": pc.if_else(pa.array(iam), col(lambda p: p.name), null),
+        "account_id": pc.if_else(not_service, col(lambda p: p.account.id), null),
+        "access_key": pc.if_else(pa.array(service | (iam & console)), null, keys),
+        "session_issuer": pc.if_else(pa.array(assumed), col(lambda p: p.session_issuer), null),
         "session_created": created,
-        "mfa": np.where(assumed, False, np.where(iam, console & uses_mfa, None)),
-        "invoked_by": np.where(service, attr(lambda p: p.name), None),
+        "mfa": pa.array(np.where(assumed, False, console & uses_mfa), pa.bool_(), mask=~(assumed | iam)),
+        "invoked_by": pc.if_else(pa.array(service), col(lambda p: p.name), null),
     }

@@ -11,15 +11,17 @@ services assume roles and act through their service-linked roles from ``<service
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ...catalog import SOURCES
 from ..apis import SERVICE_APIS, SERVICE_LINKED_CALLS, Api, fill_template, resource_pools
 from ..cloudtrail import ct_columns, principal_identity
-from ..common import MS_PER_HOUR, habit_times, hex_ids
-from ..org import Org
+from ..common import MS_PER_HOUR, habit_times, hex_ids, pick
+from ..org import Org, Principal
 from ..writer import build_table
 
 #: Share of a principal's habitual calls that are management events, by persona.
@@ -28,7 +30,7 @@ MGMT_SHARE = {"engineer": 0.85, "sre": 0.9, "admin": 0.9, "security": 0.9, "fina
 #: Relative weight of a family in a principal's mix (default 1); everyone also calls sts.
 FAMILY_WEIGHT = {"kms": 2.5, "sts": 0.35, "s3": 1.2}
 #: Calibrates habitual volume so scale 1 gives ~90k management events in 14 days with the default org.
-VOLUME = 1.5
+VOLUME = 1.6
 HUMANS = ("engineer", "sre", "admin", "security", "finance", "data")
 SIGN_IN_KEYS = ("time", "event_source", "event_name", "region", "recipient_account", "source", "user_agent", "user_type",
                 "user_arn", "principal_id", "user_name", "account_id", "session_issuer", "idp", "event_type", "request",
@@ -55,39 +57,47 @@ def _home_weighted(regions: Sequence[str], rng: np.random.Generator, n: int) -> 
 
 
 def _api_fields(apis: Mapping[str, Api], fam: np.ndarray, api: np.ndarray, accounts: np.ndarray, regions: np.ndarray,
-                pools: Mapping[str, Mapping[str, list[str]]], rng: np.random.Generator) -> dict[str, np.ndarray]:
-    """Request/response JSON, resources and Account Change targets, filled per (family, API) group."""
+                pools: Mapping[str, Mapping[str, list[str]]], rng: np.random.Generator) -> dict[str, Any]:
+    """Request/response JSON, resources and Account Change targets, filled per (family, API) group.
+
+    Returns Arrow string arrays (``request``, ``response``, ``res_uid``, ``res_type``, ``target_uid``,
+    ``target_name``) and a bool array ``read_only``, one value per event.
+    """
     n = len(fam)
-    out = {k: np.full(n, None, dtype=object) for k in ("request", "response", "res_uid", "res_type", "target_uid", "target_name")}
-    out["read_only"] = np.zeros(n, bool)
-    keys = np.char.add(np.char.add(fam.astype(str), ":"), api.astype(str))
-    for key in np.unique(keys):
-        idx = np.flatnonzero(keys == key)
-        f, name = str(key).split(":", 1)
-        a = apis[f"{f}:{name}"]
-        req, vals = fill_template(a.request, accounts[idx], regions[idx], pools, rng)
-        out["request"][idx] = np.asarray(req.to_numpy(zero_copy_only=False), dtype=object)
-        out["read_only"][idx] = a.read_only
-        if a.response:
-            resp, _ = fill_template(a.response, accounts[idx], regions[idx], pools, rng, overrides=vals)
-            out["response"][idx] = np.asarray(resp.to_numpy(zero_copy_only=False), dtype=object)
-        if a.resource:
-            uid, _ = fill_template(a.resource[1], accounts[idx], regions[idx], pools, rng, overrides=vals)
-            out["res_uid"][idx] = np.asarray(uid.to_numpy(zero_copy_only=False), dtype=object)
-            out["res_type"][idx] = a.resource[0]
+    enc = pc.dictionary_encode(pc.binary_join_element_wise(pa.array(fam, pa.string()), pa.array(api, pa.string()), ":"))
+    codes = enc.indices.to_numpy()
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(enc.dictionary) + 1))
+    chunks: dict[str, list[pa.Array]] = {k: [] for k in ("request", "response", "res_uid", "res_type", "target_uid", "target_name")}
+    read_only = np.zeros(n, bool)
+    for c, key in enumerate(enc.dictionary.to_pylist()):
+        idx = order[bounds[c]:bounds[c + 1]]
+        k = len(idx)
+        a = apis[key]
+        f, name = key.split(":", 1)
+        acc, reg = accounts[idx], regions[idx]
+        req, vals = fill_template(a.request, acc, reg, pools, rng)
+        chunks["request"].append(req)
+        read_only[idx] = a.read_only
+        chunks["response"].append(fill_template(a.response, acc, reg, pools, rng, overrides=vals)[0])
+        chunks["res_uid"].append(fill_template(a.resource[1] if a.resource else None, acc, reg, pools, rng, overrides=vals)[0])
+        chunks["res_type"].append(pa.array(np.full(k, a.resource[0] if a.resource else None, dtype=object), pa.string()))
         if a.target:
-            name_vals = vals[a.target] if a.target in vals else np.asarray(
-                [pools[a.target][acct][0] for acct in accounts[idx]], dtype=object)
-            if name == "CreateRole":
-                name_vals = np.char.add(name_vals.astype(str), "-v2").astype(object)
+            suffix = "-v2" if name == "CreateRole" else ""
+            target = fill_template(f"<{a.target}>{suffix}", acc, reg, pools, rng, overrides=vals)[0]
             kind = "user" if a.target == "user" else "role"
-            out["target_name"][idx] = name_vals
-            out["target_uid"][idx] = np.char.add(np.char.add(np.char.add("arn:aws:iam::", accounts[idx].astype(str)),
-                                                             f":{kind}/"), name_vals.astype(str)).astype(object)
+            chunks["target_name"].append(target)
+            chunks["target_uid"].append(pc.binary_join_element_wise("arn:aws:iam::", pa.array(acc, pa.string()), f":{kind}/", target, ""))
+        else:
+            chunks["target_name"].append(pa.nulls(k, pa.string()))
+            chunks["target_uid"].append(pa.nulls(k, pa.string()))
+    inverse = pa.array(np.argsort(order, kind="stable"), pa.int64())
+    out: dict[str, Any] = {k: pa.concat_arrays(v).take(inverse) if v else pa.nulls(n, pa.string()) for k, v in chunks.items()}
+    out["read_only"] = read_only
     return out
 
 
-def _errors(fam: np.ndarray, api: np.ndarray, arns: np.ndarray, rate: np.ndarray,
+def _errors(fam: np.ndarray, api: np.ndarray, arns: pa.Array, rate: np.ndarray,
             rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """errorCode/errorMessage per event: AccessDenied-style (75%) or throttling at each principal's rate."""
     n = len(fam)
@@ -101,7 +111,7 @@ def _errors(fam: np.ndarray, api: np.ndarray, arns: np.ndarray, rate: np.ndarray
         d, th = m & denied, m & ~denied
         code[d], code[th] = svc.denied, svc.throttled
         action = np.char.add(f"{svc.prefix}:", api[d].astype(str))
-        text = np.char.add(np.char.add(np.char.add(np.char.add("User: ", arns[d].astype(str)), " is not authorized to perform: "), action),
+        text = np.char.add(np.char.add(np.char.add(np.char.add("User: ", np.asarray(arns.take(pa.array(np.flatnonzero(d))).to_numpy(zero_copy_only=False)).astype(str)), " is not authorized to perform: "), action),
                            np.char.add(np.char.add(" because no identity-based policy allows the ", action), " action"))
         if svc.denied == "Client.UnauthorizedOperation":
             text = np.char.add("You are not authorized to perform this operation. ", text)
@@ -145,29 +155,37 @@ def _habitual(org: Org, rng: np.random.Generator, scale: float, pools: Mapping[s
     ident = principal_identity(P, pidx, t, console, rng)
     rate = np.array([p.error_rate for p in P])[pidx]
     code, msg = _errors(fam, api, ident["user_arn"], rate, rng)
-    failed = code != None  # noqa: E711 (object array comparison)
-    fields["response"][failed] = None
+    failed = pa.array(code != None)  # noqa: E711 (element-wise on an object array)
+    fields["response"] = pc.if_else(failed, pa.nulls(n, pa.string()), fields["response"])
     # where the call came from: people and CI runners from their IPs, workloads from the VPC
-    nips = np.array([len(p.ips) for p in P])[pidx]
-    ip_pick = (rng.random(n) * nips).astype("int64")
     nuas = np.array([len(p.user_agents) for p in P])[pidx]
     ua_pick = np.where(console, 0, np.where(nuas > 1, 1, 0))
     cicd = np.array([p.persona == "cicd" for p in P])[pidx]
     ua_pick = np.where(cicd, (rng.random(n) * nuas).astype("int64"), ua_pick)
-    source = np.empty(n, dtype=object)
-    ua = np.empty(n, dtype=object)
-    for i in np.unique(pidx):
-        m = pidx == i
-        source[m] = np.asarray(P[i].ips, dtype=object)[ip_pick[m]]
-        ua[m] = np.asarray(P[i].user_agents, dtype=object)[ua_pick[m]]
+    source = pick_per_principal(P, "ips", pidx, (rng.random(n) * np.array([len(p.ips) for p in P])[pidx]).astype("int64"))
+    ua = pick_per_principal(P, "user_agents", pidx, ua_pick)
     app = np.array([p.persona == "app" for p in P])[pidx]
     vpce = {a.id: f"vpce-0{hex_ids(rng, 1, 16)[0]}" for a in org.accounts}
     ev = {"time": t, "event_source": _event_sources(fam), "event_name": api, "region": region, "recipient_account": accounts, "source": source, "user_agent": ua,
           "request": fields["request"], "response": fields["response"], "error_code": code, "error_message": msg,
           "read_only": fields["read_only"], "target_uid": fields["target_uid"], "target_name": fields["target_name"],
-          "vpc_endpoint": np.where(app, np.array([vpce[a] for a in accounts], dtype=object) if n else accounts, None),
+          "vpc_endpoint": pc.if_else(pa.array(app), pick([vpce[a.id] for a in org.accounts], _account_index(org, accounts)), None),
           **ident}
     return ct_columns(ev, rng, resources=[{"uid": fields["res_uid"], "type": fields["res_type"], "account": accounts}])
+
+
+def pick_per_principal(principals: Sequence[Principal], attr: str, pidx: np.ndarray, which: np.ndarray) -> pa.Array:
+    """Per event ``getattr(principals[pidx], attr)[which]`` (a list attribute such as ``ips``), as Arrow strings."""
+    pools = [getattr(p, attr) or [None] for p in principals]
+    offsets = np.concatenate([[0], np.cumsum([len(x) for x in pools])])[:-1]
+    return pick([v for x in pools for v in x], offsets[pidx] + which)
+
+
+def _account_index(org: Org, accounts: np.ndarray) -> np.ndarray:
+    """Index into ``org.accounts`` of each account id."""
+    ids = np.array([a.id for a in org.accounts], dtype=object)
+    order = np.argsort(ids)
+    return order[np.searchsorted(ids[order], accounts)]
 
 
 def _event_sources(fam: np.ndarray) -> np.ndarray:
@@ -304,7 +322,8 @@ def _service_activity(org: Org, rng: np.random.Generator, scale: float,
             glob = np.isin(fam, [f for f, s in SERVICE_APIS.items() if s.is_global])
             reg[glob] = gregion
             accounts = np.full(k, acct, dtype=object)
-            fields = _api_fields(catalog, fam, api, accounts, reg, pools, rng)
+            fields = {k: np.asarray(v.to_numpy(zero_copy_only=False), dtype=object) if isinstance(v, pa.Array) else v
+                      for k, v in _api_fields(catalog, fam, api, accounts, reg, pools, rng).items()}
             rname = role_path.format(company=org.company)
             short = rname.rsplit("/", 1)[-1]
             parts.append({"time": t[slr], "event_source": np.array([SERVICE_APIS[f].event_source for f in fam], dtype=object),

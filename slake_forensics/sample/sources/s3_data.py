@@ -9,15 +9,17 @@ carry ``api.request.data`` JSON with ``bucketName``/``Host``/``key``, ``resource
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ...catalog import SOURCES
 from ..apis import fill_template
 from ..cloudtrail import amz_id_2, ct_columns, principal_identity
-from ..common import diurnal_times, habit_times, hex_ids
+from ..common import MS_PER_DAY, diurnal_times, habit_times, hex_ids, pick
 from ..org import Org
 from ..writer import build_table
+from .cloud_trail_mgmt import pick_per_principal
 
 OPS = ("GetObject", "PutObject", "HeadObject", "ListObjects", "DeleteObject")
 #: Operation weights by persona (order of :data:`OPS`).
@@ -62,19 +64,23 @@ def object_keys(buckets: np.ndarray, t: np.ndarray, owners: np.ndarray, regions:
                 rng: np.random.Generator, template: str | None = None) -> np.ndarray:
     """An object key per event from its bucket's kind (or ``template``) and the event date."""
     n = len(buckets)
-    ts = pa.array(np.asarray(t, dtype="int64"), pa.int64()).cast(pa.timestamp("ms", tz="UTC"))
-    fmt = lambda f: np.asarray(pc.strftime(ts, format=f).to_numpy(zero_copy_only=False), dtype=object)  # noqa: E731
-    month = fmt("%m").astype(int)
-    fills = {"d": fmt("%Y/%m/%d"), "iso": fmt("%Y-%m-%d"), "y": fmt("%Y"), "q": ((month - 1) // 3 + 1).astype(str).astype(object),
-             "n6": np.char.zfill(rng.integers(0, 2500, n).astype(str), 6).astype(object),
-             "n5": np.char.zfill(rng.integers(0, 64, n).astype(str), 5).astype(object),
-             "h": hex_ids(rng, n, 12).astype(object),
-             "r": np.array(["api", "web", "worker", "orders"], dtype=object)[rng.integers(0, 4, n)]}
+    t = np.asarray(t, dtype="int64")
+    day0 = int(t.min() // MS_PER_DAY) if n else 0
+    dayi = (t // MS_PER_DAY - day0).astype("int32")
+    days = pd.to_datetime((day0 + np.arange(int(dayi.max()) + 1 if n else 0)) * MS_PER_DAY, unit="ms", utc=True)
+    per_day = lambda fmt: pick(list(days.strftime(fmt)), dayi)  # noqa: E731 (one string per day, not per event)
+    fills = {"d": per_day("%Y/%m/%d"), "iso": per_day("%Y-%m-%d"), "y": per_day("%Y"),
+             "q": pick([str((m - 1) // 3 + 1) for m in days.month], dayi),
+             "n6": pc.utf8_lpad(pa.array(rng.integers(0, 2500, n)).cast(pa.string()), 6, "0"),
+             "n5": pc.utf8_lpad(pa.array(rng.integers(0, 64, n)).cast(pa.string()), 5, "0"),
+             "h": pa.array(hex_ids(rng, n, 12), pa.string()),
+             "r": pick(["api", "web", "worker", "orders"], rng.integers(0, 4, n))}
     out = np.empty(n, dtype=object)
     for b in sorted(set(buckets.tolist())):
         m = buckets == b
         tpl = template or KEYS[bucket_kind(b)]
-        keys, _ = fill_template(tpl, owners[m], regions[m], {}, rng, overrides={k: v[m] for k, v in fills.items()})
+        sel = pa.array(np.flatnonzero(m))
+        keys, _ = fill_template(tpl, owners[m], regions[m], {}, rng, overrides={k: v.take(sel) for k, v in fills.items() if f"<{k}>" in tpl})
         out[m] = np.asarray(keys.to_numpy(zero_copy_only=False), dtype=object)
     return out
 
@@ -87,26 +93,28 @@ def s3_event_columns(op: np.ndarray, bucket: np.ndarray, key: np.ndarray, owner:
     ``bytesTransferredIn`` for PutObject, 0 otherwise (HeadObject/ListObjects/DeleteObject).
     """
     n = len(op)
-    host = np.char.add(np.char.add(np.char.add(bucket.astype(str), ".s3."), region.astype(str)), ".amazonaws.com").astype(object)
+    b, k, r = pa.array(bucket, pa.string()), pa.array(key, pa.string()), pa.array(region, pa.string())
+    host = pc.binary_join_element_wise(b, ".s3.", r, ".amazonaws.com", "")
     is_list = op == "ListObjects"
-    prefix = np.asarray(pc.replace_substring_regex(pa.array(key, pa.string()), "/.*$", "/").to_numpy(zero_copy_only=False), dtype=object)
-    body = np.char.add(np.char.add(np.char.add(np.char.add('{"bucketName":"', bucket.astype(str)), '","Host":"'), host.astype(str)), '"')
-    obj = np.char.add(np.char.add(body, ',"key":"'), np.char.add(key.astype(str), '"}'))
-    lst = np.char.add(np.char.add(body, ',"list-type":"2","prefix":"'), np.char.add(prefix.astype(str), '","encoding-type":"url"}'))
-    request = np.where(is_list, lst, obj).astype(object)
+    prefix = pc.binary_join_element_wise(pc.list_element(pc.split_pattern(k, "/", max_splits=1), 0), "/", "")
+    body = pc.binary_join_element_wise('{"bucketName":"', b, '","Host":"', host, '"', "")
+    obj = pc.binary_join_element_wise(body, ',"key":"', k, '"}', "")
+    lst = pc.binary_join_element_wise(body, ',"list-type":"2","prefix":"', prefix, '","encoding-type":"url"}', "")
+    request = pc.if_else(pa.array(is_list), lst, obj)
     size = np.asarray(size, dtype="int64")
     out_bytes = np.where(op == "GetObject", size, np.where(is_list, rng.integers(600, 40_000, n), 0))
     in_bytes = np.where(op == "PutObject", size, 0)
-    bucket_arn = np.char.add("arn:aws:s3:::", bucket.astype(str)).astype(object)
-    obj_arn = np.where(is_list, None, np.char.add(np.char.add(bucket_arn.astype(str), "/"), key.astype(str)).astype(object))
+    bucket_arn = pc.binary_join_element_wise("arn:aws:s3:::", b, "")
+    obj_arn = pc.if_else(pa.array(is_list), pa.scalar(None, pa.string()), pc.binary_join_element_wise(bucket_arn, "/", k, ""))
+    const_ = lambda v: pick([v], np.zeros(n, dtype="int32"))  # noqa: E731
     additional = {
-        "SignatureVersion": np.full(n, "SigV4", dtype=object), "CipherSuite": np.full(n, "TLS_AES_128_GCM_SHA256", dtype=object),
-        "bytesTransferredIn": in_bytes.astype(str).astype(object), "AuthenticationMethod": np.full(n, "AuthHeader", dtype=object),
-        "x-amz-id-2": amz_id_2(rng, n).astype(object), "bytesTransferredOut": out_bytes.astype(str).astype(object),
+        "SignatureVersion": const_("SigV4"), "CipherSuite": const_("TLS_AES_128_GCM_SHA256"),
+        "bytesTransferredIn": pa.array(in_bytes).cast(pa.string()), "AuthenticationMethod": const_("AuthHeader"),
+        "x-amz-id-2": pa.array(amz_id_2(rng, n), pa.string()), "bytesTransferredOut": pa.array(out_bytes).cast(pa.string()),
     }
-    resources = [{"uid": obj_arn, "type": np.full(n, "AWS::S3::Object", dtype=object), "account": np.full(n, None, dtype=object)},
-                 {"uid": bucket_arn, "type": np.full(n, "AWS::S3::Bucket", dtype=object), "account": owner}]
-    ev = {"event_source": np.full(n, "s3.amazonaws.com", dtype=object), "event_name": op, "region": region,
+    resources = [{"uid": obj_arn, "type": "AWS::S3::Object", "account": None},
+                 {"uid": bucket_arn, "type": "AWS::S3::Bucket", "account": owner}]
+    ev = {"event_source": const_("s3.amazonaws.com"), "event_name": op, "region": region,
           "recipient_account": owner, "request": request, "host": host, "data_event": np.ones(n, bool)}
     return ev, additional, resources
 
@@ -153,16 +161,13 @@ def background(org: Org, rng: np.random.Generator, scale: float = 1.0) -> pa.Tab
     code = np.where(denied, "AccessDenied", np.where(missing, "NoSuchKey", None)).astype(object)
     msg = np.where(denied, "Access Denied", np.where(missing, "The specified key does not exist.", None)).astype(object)
     for k in ("bytesTransferredOut", "bytesTransferredIn"):
-        additional[k] = np.where(denied | missing, "0", additional[k]).astype(object)
+        additional[k] = pc.if_else(pa.array(denied | missing), "0", additional[k])
     nips = np.array([len(p.ips) for p in P])[pidx]
     nuas = np.array([len(p.user_agents) for p in P])[pidx]
     ip_pick = (rng.random(n) * nips).astype("int64")
     ua_pick = np.where(np.isin(persona, ["app", "cicd"]), (rng.random(n) * nuas).astype("int64"), np.minimum(1, nuas - 1))
-    source, ua = np.empty(n, dtype=object), np.empty(n, dtype=object)
-    for i in np.unique(pidx):
-        m = pidx == i
-        source[m] = np.asarray(P[i].ips, dtype=object)[ip_pick[m]]
-        ua[m] = np.asarray(P[i].user_agents, dtype=object)[ua_pick[m]]
+    source = pick_per_principal(P, "ips", pidx, ip_pick)
+    ua = pick_per_principal(P, "user_agents", pidx, ua_pick)
     ev.update(time=t, source=source, user_agent=ua, error_code=code, error_message=msg, **ident)
     cols, n = ct_columns(ev, rng, additional=additional, resources=resources)
     tables = [build_table(SOURCES["s3_data"], cols, n), _log_delivery(org, rng, scale)]
