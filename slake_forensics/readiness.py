@@ -259,7 +259,6 @@ def plot_volume_heatmap(daily: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Draw :func:`daily_volume` as a heatmap: one row per ``source / account``, one column per
     day, colour = log10(events); days without any event are red.  Returns the Axes."""
     import matplotlib.pyplot as plt
-    from matplotlib.colors import ListedColormap
 
     grid = daily.pivot_table(index=["source", "account"], columns="day", values="events", aggfunc="sum", fill_value=0)
     order = {s: i for i, s in enumerate(SOURCES)}
@@ -268,8 +267,7 @@ def plot_volume_heatmap(daily: pd.DataFrame, ax: Axes | None = None) -> Axes:
         _, ax = plt.subplots(figsize=(max(6.0, 0.35 * grid.shape[1] + 3), max(2.0, 0.3 * grid.shape[0] + 1)))
     values = grid.to_numpy(dtype=float)
     masked = np.ma.masked_less_equal(values, 0)
-    cmap = ListedColormap(plt.get_cmap("viridis")(np.linspace(0, 1, 256)))
-    cmap.set_bad("#d62728")
+    cmap = plt.get_cmap("viridis").with_extremes(bad="#d62728")
     image = ax.imshow(np.ma.log10(masked), aspect="auto", interpolation="nearest", cmap=cmap)
     ax.figure.colorbar(image, ax=ax, label="events per day (log10); red: none")
     ax.set_yticks(range(len(grid)), [f"{s} / {a}" for s, a in grid.index], fontsize=8)
@@ -376,7 +374,7 @@ def retention(lake: Lake, start: TimeLike | None = None, end: TimeLike | None = 
     Returns one row per source (catalog order): ``source, first_event, last_event`` (UTC),
     ``span_days`` (float), ``events``, ``asl_versions`` and ``ocsf_versions`` (sorted lists of
     the ``asl_version`` partition values and ``metadata.version`` values present),
-    ``mixed_versions`` (more than one combination) and ``versions`` (text: each combination
+    ``mixed_versions`` (more than one combination; a null version shows as ``(none)``) and ``versions`` (text: each combination
     with its first and last day and event count).  One SQL query, reading only ``time_dt``,
     ``asl_version`` and ``metadata.version``.
     """
@@ -397,8 +395,8 @@ def retention(lake: Lake, start: TimeLike | None = None, end: TimeLike | None = 
     df = lake.sql(text, [timestamp_text(win.start), timestamp_text(win.end)] * len(names), start=win.start, end=win.end)
     df = df.assign(
         first_event=pd.to_datetime(df["first_event"], utc=True), last_event=pd.to_datetime(df["last_event"], utc=True),
-        asl_version=df["asl_version"].astype(object).where(df["asl_version"].notna(), "?"),
-        ocsf_version=df["ocsf_version"].astype(object).where(df["ocsf_version"].notna(), "?"),
+        asl_version=df["asl_version"].astype(object).where(df["asl_version"].notna(), "(none)"),
+        ocsf_version=df["ocsf_version"].astype(object).where(df["ocsf_version"].notna(), "(none)"),
     )
     rows = []
     for name in names:
