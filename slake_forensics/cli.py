@@ -21,7 +21,7 @@ def _sample(args: argparse.Namespace) -> int:
     from .sample.generate import generate
 
     if args.bundled:
-        root = bundled.ensure_sample_lake(check=not args.write_manifest)
+        root = bundled.ensure_sample_lake(check=not args.write_manifest, progress=not args.quiet)
         if args.write_manifest:
             print(f"wrote {bundled.write_manifest(root)}")
         print(f"bundled sample lake ready at {root}")

@@ -134,7 +134,10 @@ def sample_now(root: Path) -> pd.Timestamp:
     latest = 0
     for path in (root / "aws").rglob("*.parquet"):
         meta = pq.ParquetFile(path).metadata
-        idx = meta.schema.to_arrow_schema().get_field_index("time")
+        leaves = [meta.schema.column(i).path for i in range(meta.num_columns)]
+        if "time" not in leaves:
+            continue
+        idx = leaves.index("time")  # leaf index: nested columns before ``time`` have several leaves
         for rg in range(meta.num_row_groups):
             stats = meta.row_group(rg).column(idx).statistics
             if stats is not None and stats.has_min_max:
