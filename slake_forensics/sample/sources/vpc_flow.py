@@ -42,6 +42,7 @@ SERVICES: tuple[tuple[str, int, int, str, float, str], ...] = (
     ("registry-1.docker.io", 443, 6, "54.227.", 1.0, ""),
     ("al2023-repos-{region}-de612dc2.s3.dualstack.{region}.amazonaws.com", 443, 6, "52.216.", 1.5, ""),
     ("sts.{region}.amazonaws.com", 443, 6, "52.94.", 4.0, ""),
+    ("s3.amazonaws.com", 443, 6, "52.217.", 1.0, ""),
     ("ssm.{region}.amazonaws.com", 443, 6, "52.46.", 3.0, ""),
     ("ec2messages.{region}.amazonaws.com", 443, 6, "52.46.", 3.0, ""),
     ("ssmmessages.{region}.amazonaws.com", 443, 6, "52.46.", 1.5, ""),

@@ -48,6 +48,7 @@ NORMAL = (("GET", "/", "", 200, 12), ("GET", "/static/js/app.4f9c2a.js", "", 200
 ATTACKS = (
     ("GET", "/wp-login.php", "", "AWS-AWSManagedRulesWordPressRuleSet", "URI", "REGEX", "wp-login.php", "awswaf:managed:aws:wordpress-app:WordPressExploitableCommands_QUERYSTRING", 8),
     ("GET", "/.env", "", "AWS-AWSManagedRulesKnownBadInputsRuleSet", "URI", "REGEX", ".env", "awswaf:managed:aws:known-bad-inputs:ExploitablePaths_URIPATH", 9),
+    ("GET", "/.aws/credentials", "", "AWS-AWSManagedRulesKnownBadInputsRuleSet", "URI", "REGEX", ".aws/credentials", "awswaf:managed:aws:known-bad-inputs:ExploitablePaths_URIPATH", 4),
     ("GET", "/.git/config", "", "AWS-AWSManagedRulesKnownBadInputsRuleSet", "URI", "REGEX", ".git", "awswaf:managed:aws:known-bad-inputs:ExploitablePaths_URIPATH", 5),
     ("GET", "/static/../../../../etc/passwd", "", "AWS-AWSManagedRulesCommonRuleSet", "URI", "REGEX", "../../", "awswaf:managed:aws:core-rule-set:GenericLFI_URIPATH", 5),
     ("GET", "/download", "file=../../../../etc/passwd", "AWS-AWSManagedRulesCommonRuleSet", "QUERY_STRING", "REGEX", "../../../../etc/passwd", "awswaf:managed:aws:core-rule-set:GenericLFI_QueryArguments", 4),
