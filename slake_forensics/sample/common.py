@@ -89,7 +89,7 @@ def habit_times(org: Org, p: Principal, rng: np.random.Generator, scale: float =
     """
     start_ms = int(org.start.value // 1_000_000)
     days = np.arange(org.days)
-    weekday = ((org.start.dayofweek + days) % 7) < 5
+    weekday = ((org.start.weekday() + days) % 7) < 5
     rate = np.where(weekday, p.daily_calls, p.daily_calls * p.weekend_activity) * scale
     counts = rng.poisson(rate)
     total = int(counts.sum())
@@ -117,7 +117,7 @@ def diurnal_times(org: Org, rng: np.random.Generator, n: int, *, peak_hour_utc: 
     """
     start_ms = int(org.start.value // 1_000_000)
     days = np.arange(org.days)
-    w = np.where(((org.start.dayofweek + days) % 7) < 5, 1.0, 0.6)
+    w = np.where(((org.start.weekday() + days) % 7) < 5, 1.0, 0.6)
     day_of = rng.choice(days, size=n, p=w / w.sum())
     uniform = rng.random(n) < flatness
     hours = np.where(uniform, rng.uniform(0, 24, n), (rng.normal(peak_hour_utc, 3.5, n)) % 24)

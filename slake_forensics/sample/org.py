@@ -161,7 +161,7 @@ def build_org(seed: int, days: int, *, n_accounts: int = 5, n_regions: int = 2, 
     domain = f"{company}.example.com"
     base = pd.Timestamp("2025-09-01", tz="UTC")
     start = base + pd.Timedelta(days=int(rng.integers(0, 280)))
-    start = start - pd.Timedelta(days=start.dayofweek)  # a Monday
+    start = start - pd.Timedelta(days=start.weekday())  # a Monday
     home_region = str(rng.choice(REGION_POOL[:2]))
     regions = [home_region] + [str(r) for r in rng.permutation([r for r in REGION_POOL if r != home_region])]
     regions = regions[:n_regions]
