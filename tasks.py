@@ -43,7 +43,8 @@ def main(argv: list[str]) -> None:
         sys.exit(__doc__)
     setup()
     if task == "lab":
-        run(PY, "-m", "jupyter", "lab", "notebooks/")
+        as_root = hasattr(os, "geteuid") and os.geteuid() == 0  # containers often run as root; Jupyter refuses without this
+        run(PY, "-m", "jupyter", "lab", "notebooks/", *(["--allow-root"] if as_root else []))
     elif task == "notebooks":
         run(PY, "-m", "slake_forensics", "run-notebooks", "--out", "out/")
     elif task == "test":
