@@ -130,3 +130,26 @@ def test_cli_writes_a_lake_that_validates(tmp_path):
     again = subprocess.run([sys.executable, "-m", "slake_forensics", "sample", "--seed", "7", "--out", str(out), "--quiet"],
                            capture_output=True, text=True)
     assert again.returncode != 0 and "already holds a lake" in again.stderr
+
+
+def test_deactivated_leaked_key_only_fails_after_containment(bundled_lake, small_lakes):
+    """After the responder rotates and deactivates the leaked key, nothing succeeds with it:
+    the CI system's own calls move to the new key and the attacker's retries are denied."""
+    from slake_forensics import Lake
+
+    for root in (bundled_lake, small_lakes["b"]):
+        key = json.loads((root / "answers" / "s3_data_access.json").read_text())
+        leaked, contained = key["access_keys"][0], pd.Timestamp(key["containment"])
+        lake = Lake.local(str(root))
+        for src in ("cloud_trail_mgmt", "s3_data"):
+            df = lake.load(src, contained + pd.Timedelta(seconds=1), lake_end(root),
+                           columns=["time_dt", "actor.user.credential_uid", "api.response.error"])
+            used = df[df["actor.user.credential_uid"] == leaked]
+            assert used["api.response.error"].notna().all(), f"{src}: the deactivated key {leaked} still succeeds"
+        before = lake.load("cloud_trail_mgmt", contained - pd.Timedelta(days=1), contained,
+                           columns=["actor.user.credential_uid"])
+        assert (before["actor.user.credential_uid"] == leaked).any(), "the leaked key was in use before containment"
+
+
+def lake_end(root: Path) -> pd.Timestamp:
+    return pd.Timestamp(json.loads((root / "generation.json").read_text())["end"])

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from .. import __version__
 from ..catalog import SOURCES
 from .org import Org, build_org
-from .writer import write_source
+from .writer import rotate_keys, write_source
 
 STORIES = ("s3_data_access", "ec2_cryptomining")
 
@@ -81,7 +81,7 @@ def generate(out: Path | str, seed: int = 1, days: int = 14, *, scale: float = 1
     for i, name in enumerate(bar):
         bar.set_postfix_str(name)
         module = importlib.import_module(f".sources.{name}", __package__)
-        table = module.background(org, np.random.default_rng([seed, i]), scale)
+        table = rotate_keys(module.background(org, np.random.default_rng([seed, i]), scale), org.key_rotations)
         table = pa.concat_tables([table, *extra[name]]) if extra[name] else table
         files = write_source(table, out, SOURCES[name], np.random.default_rng([seed, i, 99]))
         summary.rows[name] = table.num_rows

@@ -91,6 +91,16 @@ class Instance:
     hostname: str
 
 
+@dataclass(frozen=True)
+class KeyRotation:
+    """A story's responder replaced ``old`` with ``new``: from ``since_ms`` (epoch ms) the owner's
+    own (background) calls use ``new``, as a CI system does once its secret is updated."""
+
+    old: str
+    new: str
+    since_ms: int
+
+
 @dataclass
 class Org:
     """The whole fictional organization and the sample period."""
@@ -111,6 +121,7 @@ class Org:
     lambda_functions: list[tuple[str, str, str]]  # (account id, region, function name)
     web_acls: list[tuple[str, str, str, str]]  # (account id, region, web ACL name, hostname)
     vpc_cidr: dict[str, str] = field(default_factory=dict)  # account id -> "10.x."
+    key_rotations: list[KeyRotation] = field(default_factory=list)  # filled by stories, applied to background
 
     @property
     def end(self) -> pd.Timestamp:

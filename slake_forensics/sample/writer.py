@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 
 from ..catalog import Source
 from ..layout import partition_dir
+from .org import KeyRotation
 
 CODEC = "zstd"
 ROWS_PER_FILE = 250_000
@@ -106,6 +107,34 @@ def list_of_structs(offsets: np.ndarray, fields: Mapping[str, Any], typ: pa.List
     if inner is None:
         inner = pa.nulls(m, typ.value_type)
     return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), inner, type=typ)
+
+
+def rotate_keys(table: pa.Table, rotations: list[KeyRotation]) -> pa.Table:
+    """``table`` with ``actor.user.credential_uid`` replaced by each rotation's new key in rows at or
+    after its ``since_ms`` that used the old key (tables without that column come back unchanged)."""
+    if not rotations or "actor" not in table.column_names:
+        return table
+    actor = table["actor"].combine_chunks()
+    if "user" not in [f.name for f in actor.type] or "credential_uid" not in [f.name for f in actor.type["user"].type]:
+        return table
+    when = table["time"].combine_chunks()
+
+    def swap(keys: pa.Array) -> pa.Array:
+        for r in rotations:
+            hit = pc.and_(pc.equal(keys, r.old), pc.greater_equal(when, pa.scalar(r.since_ms, when.type)))
+            keys = pc.if_else(pc.fill_null(hit, False), pa.scalar(r.new, keys.type), keys)
+        return keys
+
+    new_actor = _replace_field(actor, ["user", "credential_uid"], swap)
+    return table.set_column(table.column_names.index("actor"), "actor", new_actor)
+
+
+def _replace_field(arr: pa.StructArray, path: list[str], fn: Any) -> pa.StructArray:
+    """``arr`` with the child at ``path`` replaced by ``fn(child)`` (struct validity kept)."""
+    children = [arr.field(i) for i in range(arr.type.num_fields)]
+    i = arr.type.get_field_index(path[0])
+    children[i] = fn(children[i]) if len(path) == 1 else _replace_field(children[i], path[1:], fn)
+    return pa.StructArray.from_arrays(children, fields=list(arr.type), mask=arr.is_null() if arr.null_count else None)
 
 
 def write_source(table: pa.Table, root: Path, source: Source, rng: np.random.Generator) -> list[Path]:

@@ -29,7 +29,7 @@ from ..cloudtrail import amz_id_2, cloudtrail_table, random_strings
 from ..common import MS_PER_DAY, MS_PER_HOUR, hex_ids, uuids
 from ..findings import findings_table
 from ..generate import StoryResult
-from ..org import HOSTING_NETS, Org, Principal
+from ..org import HOSTING_NETS, KeyRotation, Org, Principal
 from ..sources.cloud_trail_mgmt import global_region
 from ..sources.s3_data import bucket_table
 
@@ -233,6 +233,13 @@ def inject(org: Org, rng: np.random.Generator) -> StoryResult:
     ir["session_created"] = c0 - 10 * MIN
     restored = {"Version": "2012-10-17", "Statement": [{"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
                 "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}
+    # rotation first, as runbooks say: a new key for the CI user, then the leaked one deactivated;
+    # the CI system's own calls switch to the new key (org.key_rotations, applied to background)
+    rotated = "AKIA" + random_strings(np.random.default_rng([org.seed, 77]), 1, 16, np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", dtype="S1"))[0]
+    mgmt.append({**ir, "time": c0 - 3 * MIN, "event_source": "iam.amazonaws.com", "event_name": "CreateAccessKey", "region": gregion,
+                 "request": {"userName": ci.name}, "event_id": next(ids),
+                 "response": {"accessKey": {"userName": ci.name, "accessKeyId": rotated, "status": "Active"}}})
+    org.key_rotations.append(KeyRotation(leaked, rotated, c0))
     steps = [
         (0, "iam", "UpdateAccessKey", gregion, {"userName": ci.name, "accessKeyId": leaked, "status": "Inactive"}, "deactivate the leaked key"),
         (2, "iam", "UpdateAccessKey", gregion, {"userName": new_user, "accessKeyId": new_key, "status": "Inactive"}, "deactivate the created key"),
