@@ -190,6 +190,31 @@ CASES: dict[str, Case] = {
                       ct("PutRolePolicy", 6, request={"roleName": "app", "policyName": "s3", "policyDocument": policy("Allow", "s3:GetObject")}),
                       denied("AttachUserPolicy", 7, request={"userName": "bob", "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"})),
         ATTACKER_IP, 2),
+    "iam_policy_changed": Case(
+        lambda: trail(ct("AttachRolePolicy", 3, ip=ATTACKER_IP, request={"roleName": "app", "policyArn": "arn:aws:iam::aws:policy/AmazonS3FullAccess"}),
+                      ct("CreatePolicyVersion", 4, ip=ATTACKER_IP, request={"policyArn": f"arn:aws:iam::{ACCT}:policy/app",
+                                                                            "policyDocument": policy("Allow", "iam:PassRole"), "setAsDefault": True}),
+                      ct("UpdateAssumeRolePolicy", 5, ip=ATTACKER_IP, request={"roleName": "app", "policyDocument": json.dumps({
+                          "Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FOREIGN}:root"}, "Action": "sts:AssumeRole"}]})}),
+                      ct("PutUserPolicy", 6, ip=ATTACKER_IP, request={"userName": "admin", "policyName": "lock", "policyDocument": policy("Deny", "*")})),
+        lambda: trail(denied("AttachRolePolicy", 3, ip=ATTACKER_IP, request={"roleName": "app", "policyArn": "arn:aws:iam::aws:policy/AmazonS3FullAccess"}),
+                      ct("CreatePolicyVersion", 4, request={"policyArn": f"arn:aws:iam::{ACCT}:policy/app",
+                                                            "policyDocument": policy("Allow", "s3:GetObject"), "setAsDefault": False}),
+                      ct("CreatePolicy", 4, request={"policyName": "draft", "policyDocument": policy("Allow", "*")}),
+                      ct("GetPolicyVersion", 5, request={"policyArn": f"arn:aws:iam::{ACCT}:policy/app", "versionId": "v2"}),
+                      ct("ListAttachedRolePolicies", 5, request={"roleName": "app"})),
+        ATTACKER_IP, 4),
+    "account_access_removed": Case(
+        lambda: trail(ct("UpdateAccessKey", 3, ip=ATTACKER_IP, request={"userName": "bob", "accessKeyId": "AKIABOB0000000000001", "status": "Inactive"}),
+                      ct("DeleteLoginProfile", 4, ip=ATTACKER_IP, request={"userName": "admin"}),
+                      ct("DeleteUser", 5, ip=ATTACKER_IP, kind="AssumedRole", key="ASIAOPS0000000000001",
+                         arn=f"arn:aws:sts::{ACCT}:assumed-role/ops/alice", request={"userName": "carol"})),
+        lambda: trail(ct("UpdateAccessKey", 3, request={"accessKeyId": "AKIAALICE000000000001", "status": "Inactive"}),
+                      ct("DeleteAccessKey", 3, request={"userName": "alice", "accessKeyId": "AKIAALICE000000000002"}),
+                      ct("UpdateAccessKey", 4, request={"userName": "bob", "accessKeyId": "AKIABOB0000000000001", "status": "Active"}),
+                      denied("DeleteUser", 5, ip=ATTACKER_IP, request={"userName": "bob"}),
+                      ct("ListAccessKeys", 5, request={"userName": "bob"})),
+        ATTACKER_IP, 3),
     "cloudtrail_tampering": Case(
         lambda: trail(ct("StopLogging", 9, service="cloudtrail.amazonaws.com", ip=ATTACKER_IP, request={"name": "org-trail"})),
         lambda: trail(ct("StartLogging", 9, service="cloudtrail.amazonaws.com", request={"name": "org-trail"}),
@@ -208,7 +233,10 @@ CASES: dict[str, Case] = {
                           "bucketName": "corp-data", "bucketPolicy": {"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject"}]}}),
                       ct("PutBucketPolicy", 5, service="s3.amazonaws.com", ip=ATTACKER_IP, request={
                           "bucketName": "corp-data", "bucketPolicy": {"Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{FOREIGN}:root"},
-                                                                                     "Action": "s3:GetObject"}]}})),
+                                                                                     "Action": "s3:GetObject"}]}}),
+                      ct("PutBucketPolicy", 6, service="s3.amazonaws.com", ip=ATTACKER_IP, request={
+                          "bucketName": "corp-data", "bucketPolicy": {"Statement": [{"Principal": {"AWS": ["*"]}, "Action": "s3:GetObject",
+                                                                                     "Effect": "Allow"}]}})),
         lambda: trail(ct("PutBucketPolicy", 4, service="s3.amazonaws.com", request={
                           "bucketName": "corp-data", "bucketPolicy": {"Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCT}:role/app"},
                                                                                      "Action": "s3:GetObject"}]}}),
@@ -216,8 +244,32 @@ CASES: dict[str, Case] = {
                           "bucketName": "corp-data", "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "IgnorePublicAcls": True,
                                                                                         "BlockPublicPolicy": True, "RestrictPublicBuckets": True}}),
                       ct("PutBucketAcl", 5, service="s3.amazonaws.com", request={"bucketName": "corp-data", "x-amz-acl": ["private"]}),
-                      ct("GetBucketPolicy", 5, service="s3.amazonaws.com", request={"bucketName": "corp-data"})),
-        ATTACKER_IP, 3),
+                      ct("GetBucketPolicy", 5, service="s3.amazonaws.com", request={"bucketName": "corp-data"}),
+                      ct("PutBucketPolicy", 6, service="s3.amazonaws.com", request={"bucketName": "corp-data", "bucketPolicy": {"Statement": [
+                          {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCT}:role/app"}, "Action": "s3:GetObject"},
+                          {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                           "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]}})),
+        ATTACKER_IP, 4),
+    "s3_bucket_access_changed": Case(
+        lambda: trail(ct("PutBucketPolicy", 3, service="s3.amazonaws.com", ip=ATTACKER_IP, request={
+                          "bucketName": "corp-data", "bucketPolicy": {"Statement": [{"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCT}:user/backdoor"},
+                                                                                     "Action": "s3:*"}]}}),
+                      ct("PutBucketAcl", 4, service="s3.amazonaws.com", ip=ATTACKER_IP, request={
+                          "bucketName": "corp-data", "AccessControlPolicy": {"AccessControlList": {"Grant": [
+                              {"Grantee": {"ID": "79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"}, "Permission": "READ"}]}}}),
+                      ct("PutBucketReplication", 5, service="s3.amazonaws.com", ip=ATTACKER_IP, request={
+                          "bucketName": "corp-data", "ReplicationConfiguration": {"Rule": [{"Status": "Enabled", "Destination": {
+                              "Bucket": "arn:aws:s3:::drop-zone", "Account": FOREIGN}}]}}),
+                      ct("PutPublicAccessBlock", 6, service="s3.amazonaws.com", ip=ATTACKER_IP, request={
+                          "bucketName": "corp-data", "PublicAccessBlockConfiguration": {"BlockPublicAcls": True, "IgnorePublicAcls": True,
+                                                                                        "BlockPublicPolicy": True, "RestrictPublicBuckets": True}})),
+        lambda: trail(denied("PutBucketPolicy", 3, service="s3.amazonaws.com", ip=ATTACKER_IP, request={"bucketName": "corp-data"}),
+                      ct("GetBucketPolicy", 3, service="s3.amazonaws.com", request={"bucketName": "corp-data"}),
+                      ct("GetBucketAcl", 3, service="s3.amazonaws.com", request={"bucketName": "corp-data"}),
+                      ct("PutBucketTagging", 4, service="s3.amazonaws.com", request={"bucketName": "corp-data", "Tagging": {"TagSet": []}}),
+                      ct("PutBucketVersioning", 4, service="s3.amazonaws.com", request={
+                          "bucketName": "corp-data", "VersioningConfiguration": {"Status": "Enabled"}})),
+        ATTACKER_IP, 4),
     "s3_bulk_download": Case(
         lambda: {"s3_data": cloudtrail_table(s3_reads(250, 3, arn=ALICE, ip=ATTACKER_IP), "s3_data")},
         lambda: {"s3_data": cloudtrail_table(s3_reads(150, 3, arn=ALICE, ip=OFFICE_IP) + s3_reads(150, 4.1, arn=ALICE, ip=OFFICE_IP), "s3_data")},
@@ -351,6 +403,23 @@ CASES: dict[str, Case] = {
         lambda: trail(sg(22, "0.0.0.0/0")),
         lambda: trail(sg(443, "0.0.0.0/0"), sg(22, "10.0.0.0/8")),
         "sg-0abc"),
+    "ec2_instance_security_change": Case(
+        lambda: trail(ct("ModifyInstanceAttribute", 3, service="ec2.amazonaws.com", ip=ATTACKER_IP,
+                         request={"instanceId": "i-0123456789abcdef0", "userData": "<sensitiveDataRemoved>"}),
+                      ct("ModifyInstanceMetadataOptions", 4, service="ec2.amazonaws.com", ip=ATTACKER_IP, request={
+                          "ModifyInstanceMetadataOptionsRequest": {"InstanceId": "i-0123456789abcdef0", "HttpTokens": "optional"}}),
+                      ct("ReplaceIamInstanceProfileAssociation", 5, service="ec2.amazonaws.com", ip=ATTACKER_IP, request={
+                          "ReplaceIamInstanceProfileAssociationRequest": {"AssociationId": "iip-assoc-0abc", "IamInstanceProfile": {"Name": "admin"}}}),
+                      ct("ModifyNetworkInterfaceAttribute", 6, service="ec2.amazonaws.com", ip=ATTACKER_IP,
+                         request={"networkInterfaceId": "eni-0abc", "groupSet": {"items": [{"groupId": "sg-0open"}]}})),
+        lambda: trail(ct("ModifyInstanceAttribute", 3, service="ec2.amazonaws.com",
+                         request={"instanceId": "i-0123456789abcdef0", "disableApiTermination": {"value": True}}),
+                      ct("ModifyInstanceMetadataOptions", 3, service="ec2.amazonaws.com", request={
+                          "ModifyInstanceMetadataOptionsRequest": {"InstanceId": "i-0123456789abcdef0", "HttpTokens": "required"}}),
+                      denied("ModifyInstanceAttribute", 4, service="ec2.amazonaws.com", ip=ATTACKER_IP,
+                             request={"instanceId": "i-0123456789abcdef0", "groupSet": {"items": [{"groupId": "sg-0open"}]}}),
+                      ct("DescribeInstanceAttribute", 4, service="ec2.amazonaws.com", request={"instanceId": "i-0123456789abcdef0", "attribute": "userData"})),
+        ATTACKER_IP, 4),
     "findings_high_severity": Case(
         lambda: {"sh_findings": rows("sh_findings", [finding(3, "GuardDuty", 4, "gd-1"), finding(4, "GuardDuty", 4, "gd-1")])},
         lambda: {"sh_findings": rows("sh_findings", [finding(3, "GuardDuty", 3, "gd-2"), finding(3, "Security Hub", 5, "sh-1")])},
@@ -523,6 +592,17 @@ def test_parameters_are_coerced_and_recorded(case_lakes: Callable[[str, str], La
                      include_federated="true").shape[0] == 1
 
 
+def test_context_columns_link_related_hits(case_lakes: Callable[[str, str], Lake]) -> None:
+    """Bucket changes name the bucket's previous change (an exposure window reads as two rows);
+    access removals count the caller's removals in the window."""
+    df = hunts.run(case_lakes("s3_bucket_access_changed", "positive"), "s3_bucket_access_changed", START, END)
+    assert pd.isna(df["previous_change"].iloc[0]) and pd.isna(df["previous_change_time_dt"].iloc[0])
+    assert df["previous_change"].iloc[1:].tolist() == df["api.operation"].iloc[:-1].tolist()
+    assert df["previous_change_time_dt"].iloc[1:].tolist() == df["time_dt"].iloc[:-1].tolist()
+    df = hunts.run(case_lakes("account_access_removed", "positive"), "account_access_removed", START, END)
+    assert df["removals_by_caller"].tolist() == [2, 2, 1]
+
+
 def test_default_window_is_14_days_before_the_clock(case_lakes: Callable[[str, str], Lake]) -> None:
     lake = case_lakes("root_account_use", "positive")
     df = lake.hunt("root_account_use")
@@ -614,13 +694,14 @@ def measure(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     phase`` -- ``detection`` before the answer key's containment time, else ``containment`` --
     ``flagged_by`` (every hunt covering it), ``flagged_by_detection`` (detection-stage hunts only))
     and one row per hunt (``hunt, stage, hits, story_hits, background_hits``; a hit is background
-    when it mentions none of any story's identifiers)."""
+    when it covers no key event and mentions none of any story's identifiers)."""
     gen = json.loads((root / "generation.json").read_text())
     lake = Lake.local(root, now=gen["end"])
     summary = hunts.run_all(lake, None, gen["start"], gen["end"])
     hits = summary.attrs["hits"]
     answers = [json.loads(p.read_text()) for p in sorted((root / "answers").glob("*.json"))]
     entities = [e for a in answers for e in story_entities(a)]
+    covering: dict[str, set[Any]] = {name: set() for name in hits}
     events = []
     for answer in answers:
         contained = pd.Timestamp(answer["containment"])
@@ -631,16 +712,25 @@ def measure(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
             for col, value in key["match"].items():
                 mask &= df[col].astype(str) == str(value)
             row = df[mask].iloc[0]
-            flagged = [name for name, h in hits.items()
-                       if hunts.get(name).sources[0] == key["source"] and any(covers(r, row) for _, r in h.iterrows())]
+            flagged = []
+            for name, h in hits.items():
+                if hunts.get(name).sources[0] != key["source"]:
+                    continue
+                found = {i for i, r in h.iterrows() if covers(r, row)}
+                if found:
+                    flagged.append(name)
+                    covering[name] |= found
             events.append({"story": answer["story"], "what": key["what"], "source": key["source"],
                            "phase": "detection" if t < contained else "containment", "flagged_by": flagged,
                            "flagged_by_detection": [n for n in flagged if hunts.get(n).stage == "detection_analysis"]})
     per_hunt = []
     for name, h in hits.items():
-        story = int(sum(mentions(h, e) for e in entities).astype(bool).sum()) if len(h) and entities else 0
-        per_hunt.append({"hunt": name, "stage": hunts.get(name).stage, "hits": len(h), "story_hits": story,
-                         "background_hits": len(h) - story})
+        about_story = h.index.isin(list(covering[name]))
+        if len(h):
+            for e in entities:
+                about_story |= mentions(h, e).to_numpy()
+        per_hunt.append({"hunt": name, "stage": hunts.get(name).stage, "hits": len(h), "story_hits": int(about_story.sum()),
+                         "background_hits": int(len(h) - about_story.sum())})
     return pd.DataFrame(events), pd.DataFrame(per_hunt)
 
 
@@ -655,12 +745,14 @@ def generated_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.skipif(not STORIES_READY, reason="the sample generator's stories and sources are not all present yet")
 def test_hunts_flag_90_percent_of_story_key_events(generated_lake: Path) -> None:
+    """The acceptance line: per story, detection-stage hunts alone flag at least 90% of all its
+    key events -- the attacker's and the responders' containment actions alike -- and so do
+    all hunts together."""
     events, per_hunt = measure(generated_lake)
-    before = events[events["phase"] == "detection"]
-    detected = before["flagged_by_detection"].map(bool)
-    assert detected.mean() >= 0.9, f"detection hunts flagged {detected.sum()}/{len(before)} pre-containment key events; missed:\n" + \
-        before[~detected][["story", "what", "source"]].to_string()
-    flagged = events["flagged_by"].map(bool)
-    assert flagged.mean() >= 0.9, f"all hunts flagged {flagged.sum()}/{len(events)} key events; missed:\n" + \
-        events[~flagged][["story", "what", "source"]].to_string()
+    assert not events.empty, "the generated lake has no story key events"
+    for story, ev in events.groupby("story"):
+        for column, who in (("flagged_by_detection", "detection-stage hunts"), ("flagged_by", "all hunts")):
+            flagged = ev[column].map(bool)
+            assert flagged.mean() >= 0.9, f"{story}: {who} flagged {flagged.sum()}/{len(ev)} key events; missed:\n" + \
+                ev[~flagged][["what", "source", "phase"]].to_string()
     assert set(per_hunt["hunt"]) == set(hunts.names()), "every hunt ran on the generated lake"

@@ -34,8 +34,11 @@ flagged AS (
                WHEN operation LIKE 'Put%PublicAccessBlock'
                     AND regexp_like(request, '(?i)(BlockPublicAcls|IgnorePublicAcls|BlockPublicPolicy|RestrictPublicBuckets)\\?"?\s*:\s*\\?"?false')
                    THEN 'public access block relaxed'
+               -- Principal "*" in an Allow statement (either order; [^}]* stays inside the
+               -- statement), not in a Deny such as the common deny-insecure-transport statement.
                WHEN operation = 'PutBucketPolicy'
-                    AND regexp_like(request, '\\?"Principal\\?"\s*:\s*(\\?"\*\\?"|\{\s*\\?"AWS\\?"\s*:\s*\[?\s*\\?"\*\\?")')
+                    AND (regexp_like(request, '\\?"Effect\\?"\s*:\s*\\?"Allow\\?"[^}]*\\?"Principal\\?"\s*:\s*(\\?"\*\\?"|\{\s*\\?"AWS\\?"\s*:\s*\[?\s*\\?"\*\\?")')
+                         OR regexp_like(request, '\\?"Principal\\?"\s*:\s*(\\?"\*\\?"|\{\s*\\?"AWS\\?"\s*:\s*\[?\s*\\?"\*\\?"[^}]*\})[^}]*\\?"Effect\\?"\s*:\s*\\?"Allow\\?"'))
                    THEN 'bucket policy allows everyone'
                WHEN operation = 'PutBucketPolicy'
                     AND any_match(principal_accounts, a -> NOT contains(org.accounts, a)
