@@ -28,7 +28,7 @@ from .errors import (
     UnknownSourceError,
 )
 from .graph import plot_graph
-from .investigate import Incident, findings, investigate, plot_findings, recovery_check
+from .incident import Incident, findings, investigate, plot_findings, recovery_check
 from .lake import Lake
 from .timeline import explore, plot_timeline, timeline
 from .timewindow import NaiveTimeWarning

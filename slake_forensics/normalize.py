@@ -483,6 +483,17 @@ def normalize(df: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
     return result
 
 
+#: Timeline ``status`` values of an attempt that did not work (API error, blocked flow or request, failed DNS).
+FAILURE_STATUSES = frozenset({"Failure", "Blocked", "REJECT", "NXDomain", "ServError", "Refused"})
+
+
+def is_failure(status: object) -> bool:
+    """Whether a timeline ``status`` says the attempt failed: a :data:`FAILURE_STATUSES` value or an
+    HTTP status of 400 or more (EKS audit).  Unknown or missing statuses are not failures."""
+    text = "" if status is None or status is pd.NA else str(status)
+    return text in FAILURE_STATUSES or (text.isdigit() and int(text) >= 400)
+
+
 def empty_timeline() -> pd.DataFrame:
     """A timeline frame with no rows and the :data:`TIMELINE_COLUMNS` dtypes."""
     return pd.DataFrame({c: pd.Series([], dtype=TIME if c == "time" else STRING) for c in TIMELINE_COLUMNS})

@@ -33,8 +33,9 @@ Functions
 ---------
 :func:`incident_metrics` (times, durations and counts as a dict), :func:`metrics_frame` (the
 same as a two-column table), :func:`hunts_that_would_have_fired` (which packaged hunts hit the
-bookmarked malicious events, and how long before detection), :func:`render_report` (Markdown
-and standalone HTML in ``<case>/reports/``).
+bookmarked malicious events, and how long before detection), :func:`missing_logs` and
+:func:`action_items` (the review's two lists), :func:`render_report` (Markdown and standalone
+HTML in ``<case>/reports/``).
 """
 from __future__ import annotations
 
@@ -51,7 +52,7 @@ import pandas as pd
 import pyarrow as pa
 
 from .case import Case
-from .normalize import TIME, as_timeline
+from .normalize import TIME, as_timeline, is_failure
 from .timeline import FINDING_SOURCES, plot_timeline, timeline as merge_timeline
 from .timewindow import TimeLike
 
@@ -158,9 +159,10 @@ def incident_metrics(
         last − first malicious.
     ``exposure``
         containment − first malicious (how long the attacker had before being contained).
-    ``bookmarks``, ``malicious_events``, ``malicious_after_containment``
-        counts of live bookmarks, malicious ones, and malicious ones later than containment
-        (attacker activity that outlived containment).
+    ``bookmarks``, ``malicious_events``, ``malicious_after_containment``, ``succeeded_after_containment``
+        counts of live bookmarks, malicious ones, malicious ones later than containment
+        (attacker attempts that outlived containment), and of those the ones not shown to have
+        failed (their status is not a failure: containment may not have held for them).
     ``bookmarks_by_source``, ``malicious_by_source``, ``bookmarks_by_tag``, ``iocs_by_type``
         ``{name: count}``, largest first.
     ``tags``
@@ -181,7 +183,10 @@ def incident_metrics(
     containment = _ts(containment_row["time"]) if containment_row is not None else None
 
     dwell = _minus(detection, first)
-    after = int((mal_times > containment).sum()) if containment is not None else 0
+    mal_rows = bm.loc[np.asarray(is_mal, dtype=bool)]
+    late = mal_rows[mal_rows["time"] > containment] if containment is not None else mal_rows.iloc[0:0]
+    after = len(late)
+    succeeded = int(sum(not is_failure((snap or {}).get("status")) for snap in late["snapshot"]))
     tag_counts = pd.Series([t for tags in bm["tagset"] for t in sorted(tags)], dtype=object).value_counts()
     iocs = case.iocs
     return {
@@ -201,6 +206,7 @@ def incident_metrics(
         "bookmarks": len(bm),
         "malicious_events": int(sum(is_mal)),
         "malicious_after_containment": after,
+        "succeeded_after_containment": succeeded,
         "bookmarks_by_source": _counts(bm["source"]),
         "malicious_by_source": _counts(bm.loc[np.asarray(is_mal, dtype=bool), "source"]),
         "bookmarks_by_tag": {str(k): int(v) for k, v in tag_counts.items()},
@@ -399,6 +405,65 @@ def hunts_that_would_have_fired(
 # ---- the report -----------------------------------------------------------------------------
 
 
+def missing_logs(readiness: pd.DataFrame, playbooks: Iterable[str] | None = None) -> dict[str, str]:
+    """The logs that were missing or incomplete, from :func:`slake_forensics.readiness.playbook_readiness`.
+
+    Keeps rows of ``playbooks`` (default: all) whose status is not ``present``.  Returns
+    ``{"<source> (<playbook>, <role>)": "<status>: <why>; accounts missing …"}`` for
+    :func:`render_report`'s ``missing_logs``; empty when every needed source delivered."""
+    rows = readiness if playbooks is None else readiness[readiness["playbook"].isin(list(playbooks))]
+    out = {}
+    for r in rows[rows["status"] != "present"].itertuples():
+        where = [f"accounts without data: {', '.join(map(str, r.accounts_missing))}" if len(r.accounts_missing) else "",
+                 f"days missing: {'; '.join(map(str, r.gap_ranges))}" if len(r.gap_ranges) else ""]
+        out[f"{r.source} ({r.playbook}, {r.role})"] = "; ".join(p for p in [f"{r.status}: {r.why}", *where] if p)
+    return out
+
+
+def action_items(metrics: Mapping[str, Any], hunts: pd.DataFrame | None = None,
+                 missing: Mapping[str, str] | None = None, scope: pd.DataFrame | None = None,
+                 *, slow_detection: pd.Timedelta = pd.Timedelta(hours=1),
+                 slow_containment: pd.Timedelta = pd.Timedelta(hours=4)) -> list[str]:
+    """Lessons-learned action items derived from the review's findings, most important first.
+
+    From ``metrics`` (:func:`incident_metrics`): detection slower than ``slow_detection`` or
+    containment slower than ``slow_containment``, attacker activity that succeeded after
+    containment; from ``hunts`` (:func:`hunts_that_would_have_fired`): hunts to schedule as
+    detections because they fired before detection; from ``missing`` (:func:`missing_logs`):
+    sources to turn on; from ``scope`` (an incident's scope): long-lived keys and created
+    identities to review.  Returns a list of one-line items."""
+    items = []
+    if metrics.get("succeeded_after_containment"):
+        items.append(f"Containment did not hold: {metrics['succeeded_after_containment']} attacker event(s) succeeded "
+                     "after it. Review the containment steps and re-check the IOCs.")
+    if hunts is not None and len(hunts):
+        early = hunts[hunts["fired_before_detection"].fillna(False).astype(bool)]
+        for h in early.itertuples():
+            items.append(f"Schedule hunt '{h.name}' ({h.title}) as a detection: it matched the attack "
+                         f"{format_duration(h.lead)} before the incident was detected.")
+    if metrics.get("dwell_time") is not None and metrics["dwell_time"] > slow_detection:
+        items.append(f"Time to detect was {format_duration(metrics['dwell_time'])} (target {format_duration(slow_detection)}): "
+                     "route the detecting finding type to on-call paging.")
+    if metrics.get("time_to_contain") is not None and metrics["time_to_contain"] > slow_containment:
+        items.append(f"Time to contain was {format_duration(metrics['time_to_contain'])} (target {format_duration(slow_containment)}): "
+                     "pre-approve the containment runbook steps (key deactivation, instance isolation) for the on-call responder.")
+    for source, why in (missing or {}).items():
+        items.append(f"Turn on or repair {source}: {why}.")
+    if scope is not None and len(scope):
+        kinds = set(scope["kind"])
+        if "compromised_key" in kinds:
+            items.append("Replace long-lived access keys of automation users with roles (OIDC federation for CI) "
+                         "and alert on their use from new networks.")
+        if kinds & {"created_user", "created_key", "created_login_profile", "attached_policy"}:
+            items.append("Add a guardrail (SCP or permission boundary) on iam:CreateUser/CreateAccessKey/AttachUserPolicy "
+                         "for automation principals.")
+        if "role_session" in kinds:
+            items.append("Require IMDSv2 (hop limit 1) on instances and alert on instance-role credentials used outside AWS.")
+        if kinds & {"public_access_block_removed", "bucket_policy_changed"}:
+            items.append("Enforce S3 Block Public Access at the account level and alert on bucket-policy changes of sensitive buckets.")
+    return items
+
+
 def bookmark_timeline(case: Case) -> pd.DataFrame:
     """The bookmarked events as a normalized timeline (from their row snapshots), sorted by time;
     untimed bookmarks are left out."""
@@ -482,8 +547,10 @@ def _sections(
         f"{sum(m['iocs_by_type'].values())} IOC(s) recorded.",
     ]
     if m["malicious_after_containment"]:
-        summary_lines.append(f"{m['malicious_after_containment']} malicious event(s) happened after containment: "
-                             "containment was incomplete.")
+        ok = m.get("succeeded_after_containment", m["malicious_after_containment"])
+        summary_lines.append(f"{m['malicious_after_containment']} malicious event(s) happened after containment; "
+                             + (f"{ok} not shown to have failed: containment was incomplete." if ok
+                                else "all of them failed: containment held."))
     summary_lines += [f"Note ({n.analyst}, {_fmt_time(n.logged_at)}): {n.text}" for n in case.notes.itertuples()]
 
     events = pd.DataFrame({

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .normalize import as_timeline, empty_timeline, normalize, projection
+from .normalize import as_timeline, empty_timeline, is_failure, normalize, projection
 from .timewindow import TimeLike, Window
 
 if TYPE_CHECKING:
@@ -60,6 +60,8 @@ PERSISTENCE_OPERATIONS = {"CreateUser": "created_user", "CreateAccessKey": "crea
 BUCKET_EXPOSURE_OPERATIONS = {"PutBucketPolicy": "bucket_policy_changed", "PutBucketAcl": "bucket_policy_changed",
                               "DeletePublicAccessBlock": "public_access_block_removed",
                               "PutPublicAccessBlock": "public_access_block_removed"}
+#: Response playbooks (``readiness.PLAYBOOKS``) whose logs an incident of each kind relies on.
+PLAYBOOKS = {"access_key": ("IRP-CredCompromise", "IRP-DataAccess"), "instance": ("EC2-CryptoMining", "IRP-CredCompromise")}
 SCOPE_COLUMNS = ["kind", "value", "account", "region", "owner", "first_seen", "last_seen", "evidence_uid", "detail"]
 ROLES = ("malicious", "detection", "containment")
 
@@ -161,6 +163,20 @@ def choose_finding(triage: pd.DataFrame, finding_uid: str | None = None) -> pd.S
     return hit.iloc[0]
 
 
+def finding_picker(triage: pd.DataFrame, default: str | None = None, *, top: int = 25) -> Any:
+    """An ipywidgets dropdown over the first ``top`` triage rows (plus ``default`` if further down);
+    its ``value`` is a ``finding_uid``, initially ``default`` or the first row's.  Read
+    ``picker.value`` in the next cell; headless runs keep the initial value."""
+    import ipywidgets as widgets
+
+    first = choose_finding(triage, default)
+    rows = pd.concat([triage.head(top), first.to_frame().T]).drop_duplicates("finding_uid")
+    options = [(f"{r.severity:<8} {pd.Timestamp(r.first_seen):%m-%d %H:%M} {r.product}: {r.type}", r.finding_uid)
+               for r in rows.itertuples()]
+    return widgets.Dropdown(options=options, value=first["finding_uid"], description="Finding",
+                            layout=widgets.Layout(width="95%"))
+
+
 # ---- the incident ----------------------------------------------------------------------------
 
 
@@ -192,6 +208,25 @@ class Incident:
             return getattr(t, how)() if len(t) else None
         return {"first_malicious": pick("malicious", "min"), "last_malicious": pick("malicious", "max"),
                 "detection": pick("detection", "min"), "containment": pick("containment", "min")}
+
+    @property
+    def playbooks(self) -> tuple[str, ...]:
+        """Names of the response playbooks (``readiness.PLAYBOOKS``) this kind of incident follows."""
+        return PLAYBOOKS[self.kind]
+
+    def touched(self) -> pd.DataFrame:
+        """Every resource the attacker's events touched: one row per (``source, target``) with
+        ``events, failed, operations`` (distinct activities, comma-separated), ``first, last``;
+        most events first."""
+        mal = self.events[(self.events["role"] == "malicious") & self.events["target"].notna()]
+        if mal.empty:
+            return pd.DataFrame(columns=["source", "target", "events", "failed", "operations", "first", "last"])
+        mal = mal.assign(failed=mal["status"].map(is_failure).astype(bool),
+                         target=mal["target"].astype(object), activity=mal["activity"].astype(object))
+        out = mal.groupby(["source", "target"], observed=True).agg(
+            events=("uid", "size"), failed=("failed", "sum"), operations=("activity", lambda a: ", ".join(sorted(set(map(str, a))))),
+            first=("time", "min"), last=("time", "max"))
+        return out.reset_index().sort_values("events", ascending=False, ignore_index=True)
 
     def entities(self, kind: str) -> list[str]:
         """Scope values of one kind (e.g. ``attacker_ip``, ``compromised_key``), in first-seen order."""
@@ -295,10 +330,10 @@ def recovery_check(lake: Lake, incident: Incident, end: TimeLike | None = None, 
     Pivots on the attacker IPs (CloudTrail, S3 data events, VPC flows) and on the compromised,
     created and stolen session keys (calls from public addresses only: the instance's own
     workload keeps using its role from private ones) from the first containment action to
-    ``end`` (default: the end of the investigation window).  Returns the timeline rows with ``outcome``:
-    ``blocked`` (a failed call or a rejected flow: containment holding), ``allowed`` (a
-    successful call or accepted flow: containment is not holding, or the row is the
-    responders' own work on the instance), sorted by time; empty when there was no containment.
+    ``end`` (default: the end of the investigation window).  Returns the timeline rows with
+    ``outcome``: ``blocked`` (a failed call or a blocked flow, see
+    :func:`~slake_forensics.normalize.is_failure`: containment holding) or ``allowed`` (anything
+    else: containment is not holding), sorted by time; empty when there was no containment.
     """
     contained = incident.times()["containment"]
     if contained is None:
@@ -317,8 +352,7 @@ def recovery_check(lake: Lake, incident: Incident, end: TimeLike | None = None, 
     tl = _concat(empty_timeline(), *frames).drop_duplicates(["source", "uid", "time"]).sort_values("time")
     ours = set(incident.events.loc[incident.events["role"] == "containment", "uid"].astype(object))
     tl = tl[~tl["uid"].astype(object).isin(ours)]
-    ok = tl["status"].astype(object).isin(["Success", "ACCEPT", "Accepted", "Allowed"])
-    return tl.assign(outcome=["allowed" if x else "blocked" for x in ok]).reset_index(drop=True)
+    return tl.assign(outcome=["blocked" if is_failure(x) else "allowed" for x in tl["status"]]).reset_index(drop=True)
 
 
 # ---- the two playbooks ---------------------------------------------------------------------
