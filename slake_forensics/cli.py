@@ -3,12 +3,13 @@
 Commands
   sample          generate a sample lake (``--out DIR --seed N --days D [--scale X]``) or the bundled one (``--bundled``)
   verify-sample   check the bundled lake against its committed manifest
-  run-notebooks   execute every notebook headless into ``--out`` (executed .ipynb and HTML)
+  run-notebooks   execute the notebooks headless into ``--out`` (executed .ipynb and HTML; ``-p NAME VALUE``, ``--only GLOB``)
   training-lakes  one fresh lake per trainee (``--out DIR --trainees N --seed S [--days D --scale X]``) and a roster
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -53,9 +54,22 @@ def _verify(args: argparse.Namespace) -> int:
 def _run_notebooks(args: argparse.Namespace) -> int:
     from .notebook_runner import run_notebooks
 
-    results = run_notebooks(args.notebooks, args.out)
+    params = dict(_parameter(p) for p in args.parameter)
+    results = run_notebooks(args.notebooks, args.out, parameters=params, only=args.only)
+    if not results:
+        print(f"error: no notebook below {args.notebooks} matches {args.only}", file=sys.stderr)
+        return 2
     print(f"executed {len(results)} notebook(s) into {args.out} in {sum(s for _, s in results):.1f} s")
     return 0
+
+
+def _parameter(pair: list[str]) -> tuple[str, object]:
+    """``NAME VALUE`` from the command line: VALUE as JSON when it parses (numbers, null, lists), else a string."""
+    name, text = pair
+    try:
+        return name, json.loads(text)
+    except ValueError:
+        return name, text
 
 
 def _training_lakes(args: argparse.Namespace) -> int:
@@ -89,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run-notebooks", help="execute the notebooks headless into executed .ipynb and HTML")
     r.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
     r.add_argument("--notebooks", type=Path, default=Path("notebooks"), help="folder of notebooks (default notebooks/)")
+    r.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="override a parameters-cell variable, e.g. -p LAKE /data/lake -p FINDING_ID arn:… "
+                        "(VALUE is read as JSON when it parses: null, 3, [\"a\"]; else as text)")
+    r.add_argument("--only", nargs="+", metavar="GLOB", help="run only notebooks whose relative path matches, e.g. '0[2-4]_*'")
     r.set_defaults(func=_run_notebooks)
     t = sub.add_parser("training-lakes", help="generate one exercise lake per trainee and print the roster")
     t.add_argument("--out", type=Path, required=True, help="folder for trainee-NN/ lakes and roster.csv")
