@@ -28,12 +28,15 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from .case import normalize_ioc
 from .normalize import as_timeline, empty_timeline, is_failure, normalize, projection
 from .timewindow import TimeLike, Window
 
@@ -64,6 +67,9 @@ BUCKET_EXPOSURE_OPERATIONS = {"PutBucketPolicy": "bucket_policy_changed", "PutBu
 PLAYBOOKS = {"access_key": ("IRP-CredCompromise", "IRP-DataAccess"), "instance": ("EC2-CryptoMining", "IRP-CredCompromise")}
 SCOPE_COLUMNS = ["kind", "value", "account", "region", "owner", "first_seen", "last_seen", "evidence_uid", "detail"]
 ROLES = ("malicious", "detection", "containment")
+#: Case IOC type of each scope kind recorded as an indicator.
+IOC_TYPES = {"attacker_ip": "ip", "compromised_key": "access_key", "created_key": "access_key",
+             "domain": "domain", "instance": "instance"}
 
 
 class InvestigationError(LookupError):
@@ -215,14 +221,15 @@ class Incident:
         return PLAYBOOKS[self.kind]
 
     def touched(self) -> pd.DataFrame:
-        """Every resource the attacker's events touched: one row per (``source, target``) with
+        """Every resource the attacker's events touched: one row per (``source, target``; calls
+        without a resource, such as ``GetCallerIdentity``, share ``(account-level call)``) with
         ``events, failed, operations`` (distinct activities, comma-separated), ``first, last``;
         most events first."""
-        mal = self.events[(self.events["role"] == "malicious") & self.events["target"].notna()]
+        mal = self.events[self.events["role"] == "malicious"]
         if mal.empty:
             return pd.DataFrame(columns=["source", "target", "events", "failed", "operations", "first", "last"])
-        mal = mal.assign(failed=mal["status"].map(is_failure).astype(bool),
-                         target=mal["target"].astype(object), activity=mal["activity"].astype(object))
+        mal = mal.assign(failed=mal["status"].map(is_failure).astype(bool), activity=mal["activity"].astype(object),
+                         target=mal["target"].astype(object).fillna("(account-level call)"))
         out = mal.groupby(["source", "target"], observed=True).agg(
             events=("uid", "size"), failed=("failed", "sum"), operations=("activity", lambda a: ", ".join(sorted(set(map(str, a))))),
             first=("time", "min"), last=("time", "max"))
@@ -257,24 +264,73 @@ class Incident:
         """Bookmark the incident's events into ``case`` with the report's tags and record its IOCs.
 
         Bookmarks the detection and containment events and, of the malicious events, the first
-        and last of each (source, activity) pair (the whole set goes to evidence with
-        ``case.export``).  Returns the number of bookmarks written."""
+        and last of each (source, activity) pair (export the whole set as evidence with
+        ``case.export(incident.events, …)``).  Safe to run again: events already bookmarked
+        with the same tag and IOCs already recorded are skipped.  Returns the number of
+        bookmarks written."""
         ev = self.events
         mal = ev[ev["role"] == "malicious"].sort_values("time")
         keep = pd.concat([mal.groupby(["source", "activity"], dropna=False).head(1),
                           mal.groupby(["source", "activity"], dropna=False).tail(1), ev[ev["role"] != "malicious"]])
         keep = keep[~keep.index.duplicated()].sort_values("time")
+        have = {(u, t) for u, tags in zip(case.bookmarks["uid"], case.bookmarks["tags"]) for t in tags}
+        keep = keep[[(str(u), r) not in have for u, r in zip(keep["uid"], keep["role"])]]
         written = 0
         for (role, why), rows in keep.groupby(["role", "why"], sort=False):
             note = f"{why}. {analyst_note}".strip()
-            seqs = case.bookmark(rows.drop(columns=["role", "why"]), note=note, tags=[role])
-            written += len(seqs)
-        ioc_types = {"attacker_ip": "ip", "compromised_key": "access_key", "created_key": "access_key",
-                     "domain": "domain", "instance": "instance"}
+            written += len(case.bookmark(rows.drop(columns=["role", "why"]), note=note, tags=[role]))
+        known = set(zip(case.iocs["type"], case.iocs["value"])) if len(case.iocs) else set()
         for r in self.scope.itertuples():
-            if r.kind in ioc_types:
-                case.add_ioc(ioc_types[r.kind], r.value, note=r.detail or r.kind)
+            if r.kind in IOC_TYPES and (IOC_TYPES[r.kind], normalize_ioc(IOC_TYPES[r.kind], r.value)) not in known:
+                case.add_ioc(IOC_TYPES[r.kind], r.value, note=r.detail or r.kind)
         return written
+
+    def principal(self) -> str | None:
+        """The compromised identity to baseline: the compromised access key, else the instance-role
+        session's ARN (its session name is the instance id, so it is stable across credential
+        rotations); ``None`` when the incident used no API identity."""
+        keys = self.entities("compromised_key")
+        sessions = self.scope.loc[self.scope["kind"] == "role_session", "owner"].dropna().tolist()
+        return (keys + sessions + [None])[0]
+
+    def credentials(self) -> list[str]:
+        """Access key ids the attacker used: compromised, created and stolen session keys."""
+        sessions = self.scope.loc[self.scope["kind"] == "role_session", "detail"].dropna().tolist()
+        return self.entities("compromised_key") + self.entities("created_key") + sessions
+
+
+def case_folder(finding_uid: str, root: str | Path = "cases") -> Path:
+    """A case folder for a finding: ``<root>/<the finding id's last path part, made file-safe>``."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", str(finding_uid).rstrip("/").rsplit("/", 1)[-1]).strip("-.") or "case"
+    return Path(root) / name[:64]
+
+
+def correlations(lake: Lake, incident: Incident) -> pd.DataFrame:
+    """Cross-source links of an incident, from :func:`slake_forensics.correlate.correlate`.
+
+    Instance incidents: each attacker DNS answer and the instance's flows to that address within
+    10 minutes after it (``answers.rdata`` → ``dst_endpoint.ip``, forward).  Access-key incidents: each related finding and
+    the attacker's API calls on the same key within an hour either side (``on="access_key"``).
+    Returns the correlate frame (``left.*``, ``right.*``, ``key``, ``delta``); empty when
+    there is nothing to pair.
+    """
+    from .correlate import correlate
+
+    mal = incident.events[incident.events["role"] == "malicious"]
+    if incident.kind == "instance":
+        rows = lake.fetch_rows(mal[mal["source"].isin(["route53", "vpc_flow"])])
+        left, right, on, within, direction = (rows.get("route53"), rows.get("vpc_flow"), ("answers.rdata", "dst_endpoint.ip"),
+                                              "10min", "forward")
+    else:
+        found = incident.findings
+        hits = [_where(lake, "sh_findings", "finding_info.uid = ?", [u], Window(t, t + pd.Timedelta(milliseconds=1)))
+                for u, t in zip(found["finding_uid"], found["first_seen"])]
+        left = lake.fetch_rows(_concat(empty_timeline(), *hits)).get("sh_findings")
+        right = lake.fetch_rows(mal[mal["source"] == "cloud_trail_mgmt"]).get("cloud_trail_mgmt")
+        on, within, direction = "access_key", "1h", "both"
+    if left is None or right is None or left.empty or right.empty:
+        return pd.DataFrame(columns=["key", "delta"])
+    return correlate(left, right, on=on, within=within, direction=direction)
 
 
 def investigate(
@@ -436,7 +492,7 @@ def _instance_incident(ctx: _Context, instances: list[str], finding: pd.Series,
     scope_rows = [_scope_row("instance", inst, None, account=ctx.account, region=str(finding["region"]),
                              detail=str(finding["type"]))]
     for (role, key), g in (stolen.groupby(["role", "key"]) if len(stolen) else []):
-        scope_rows.append(_scope_row("role_session", role, g, detail=key))
+        scope_rows.append(_scope_row("role_session", role, g, detail=key, owner=str(g["actor.user.uid"].iloc[0])))
     scope = _concat(pd.DataFrame(scope_rows, columns=SCOPE_COLUMNS),
                     pd.DataFrame([_scope_row("domain", d, None, account=ctx.account, region=str(finding["region"]),
                                              detail="resolved by the instance") for d in sorted(domains)], columns=SCOPE_COLUMNS),

@@ -275,6 +275,22 @@ class Lake(ABC):
 
         return lake_from_config()
 
+    @classmethod
+    def open(cls, location: str | None = None, now: TimeLike | None = None) -> Lake:
+        """The lake a notebook's ``LAKE`` parameter names.
+
+        ``None``: :meth:`from_config` (the bundled sample lake when nothing is configured).  A
+        local folder: :meth:`local` with its clock at ``now``, by default at its latest event, so
+        windows counted back from the clock land on the data of a copied or generated lake.
+        """
+        if location is None:
+            return cls.from_config()
+        lake = cls.local(location)
+        if now is None:
+            last = lake.sources()["last_event"]
+            now = last.max() if len(last) else None
+        return cls.local(location, now=now)
+
 
 def id_list(values: Iterable[str] | str | int | None, what: str) -> list[str] | None:
     """Normalise an ``accounts`` / ``regions`` argument to a list of strings (``None`` stays ``None``).
