@@ -236,3 +236,9 @@ def test_sql_scope_opens_only_the_scoped_partitions(lake):
     assert all("eventDay=20240302" in f and f"accountId={ACCOUNTS[0]}" in f for f in scoped.attrs["files"])
     with pytest.raises(BadWindowError, match="both start and end"):
         lake.sql(sql, params, start=start)
+
+
+def test_open_puts_the_clock_at_the_latest_event(lake: Lake) -> None:
+    opened = Lake.open(str(lake.location))
+    assert opened.clock() == lake.sources()["last_event"].max()
+    assert Lake.open(str(lake.location), now="2030-01-01T00:00:00Z").clock() == pd.Timestamp("2030-01-01", tz="UTC")
