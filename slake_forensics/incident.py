@@ -29,7 +29,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,7 +66,6 @@ BUCKET_EXPOSURE_OPERATIONS = {"PutBucketPolicy": "bucket_policy_changed", "PutBu
 #: Response playbooks (``readiness.PLAYBOOKS``) whose logs an incident of each kind relies on.
 PLAYBOOKS = {"access_key": ("IRP-CredCompromise", "IRP-DataAccess"), "instance": ("EC2-CryptoMining", "IRP-CredCompromise")}
 SCOPE_COLUMNS = ["kind", "value", "account", "region", "owner", "first_seen", "last_seen", "evidence_uid", "detail"]
-ROLES = ("malicious", "detection", "containment")
 #: Case IOC type of each scope kind recorded as an indicator.
 IOC_TYPES = {"attacker_ip": "ip", "compromised_key": "access_key", "created_key": "access_key",
              "domain": "domain", "instance": "instance"}

@@ -58,7 +58,7 @@ def test_struct_dot_access_and_table_qualifier(lake: Lake, ct: pd.DataFrame) -> 
 
 def test_aws_published_seven_day_query(lake: Lake, ct: pd.DataFrame) -> None:
     df = lake.sql(
-        f"""SELECT time_dt, api.service.name, api.operation, api.response.error, api.response.message,
+        """SELECT time_dt, api.service.name, api.operation, api.response.error, api.response.message,
                api.response.data, cloud.region, actor.user.uid, src_endpoint.ip, http_request.user_agent
         FROM "amazon_security_lake_glue_db_us_east_1"."amazon_security_lake_table_us_east_1_cloud_trail_mgmt_2_0"
         WHERE time_dt BETWEEN CURRENT_TIMESTAMP - INTERVAL '7' DAY AND CURRENT_TIMESTAMP

@@ -5,7 +5,6 @@ import sys
 from pathlib import Path
 
 import matplotlib
-import pandas as pd
 import pytest
 
 matplotlib.use("Agg")

@@ -54,7 +54,6 @@ def _combos(org: Org, rng: np.random.Generator, account: str, region: str, clust
     """The cluster's request table: actor fields, request fields and a weight per row."""
     nodes = [i for i in org.instances if i.purpose == "eks-node" and i.account.id == account] or \
         [i for i in org.instances if i.account.id == account][:2]
-    net = org.vpc_cidr[account]
     pods = {app: f"{app}-{_h(org.seed, app)[:10]}-{_h(org.seed, app, 'p')[:5]}" for apps in APPS.values() for app in apps}
     rows: list[dict[str, Any]] = []
 
