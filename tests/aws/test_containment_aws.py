@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -75,17 +76,17 @@ def assert_contained(scope: pd.DataFrame, group: str) -> None:
     assert [g["GroupId"] for g in reservation["Instances"][0]["SecurityGroups"]] == [group]
 
 
-def run_execute(p: c.ContainmentPlan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def run_execute(p: c.ContainmentPlan, tmp_path: Path) -> None:
     result = p.execute(confirm=True)
     assert (result["status"] == p.actions["manual"].map({True: "skipped", False: "ok"})).all(), result["message"].tolist()
     assert (result.loc[result["status"] == "ok", "request_id"] != "").all()
 
 
-def run_boto3_snippet(p: c.ContainmentPlan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def run_boto3_snippet(p: c.ContainmentPlan, tmp_path: Path) -> None:
     exec(compile(p.to_boto3().replace("\nCONFIRM = False\n", "\nCONFIRM = True\n"), "plan.py", "exec"), {})
 
 
-def run_cli_script(p: c.ContainmentPlan, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def run_cli_script(p: c.ContainmentPlan, tmp_path: Path) -> None:
     aws = shutil.which("aws")
     if aws is None or subprocess.run([aws, "--version"], capture_output=True, timeout=60).returncode != 0:
         pytest.skip("the AWS CLI is not installed")
@@ -99,11 +100,11 @@ def run_cli_script(p: c.ContainmentPlan, tmp_path: Path, monkeypatch: pytest.Mon
 
 
 @pytest.mark.parametrize("runner", [run_execute, run_boto3_snippet, run_cli_script], ids=["execute", "boto3", "cli"])
-def test_plan_contains_the_incident_in_moto(aws: Moto, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runner) -> None:
+def test_plan_contains_the_incident_in_moto(aws: Moto, tmp_path: Path, runner: Callable[[c.ContainmentPlan, Path], None]) -> None:
     scope, group = incident()
     p = c.plan(scope, isolation_security_group=group, now=NOW)
     assert (~p.actions["manual"]).sum() == 9
-    runner(p, tmp_path, monkeypatch)
+    runner(p, tmp_path)
     assert_contained(scope, group)
 
 
