@@ -37,6 +37,7 @@ ACTION_COLUMNS = (
 RESULT_COLUMNS = ("step", "phase", "action", "target", "account", "region", "status", "message", "request_id", "time")
 REVOKE_POLICY_NAME = "AWSRevokeOlderSessions"
 DENY_IPS_POLICY_NAME = "SlakeDenyAttackerIps"
+DNS_FIREWALL_LIST_PLACEHOLDER = "<dns-firewall-block-list-id>"
 BLOCK_ALL_PUBLIC_ACCESS = {
     "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
 }
@@ -51,6 +52,7 @@ _ORDER = (
     ("containment", "restore bucket policy"),
     ("containment", "find key owner"),
     ("containment", "revoke temporary key"),
+    ("containment", "block domain"),
     ("containment", "deny attacker IPs"),
     ("containment", "review unknown kind"),
     ("eradication", "delete login profile"),
@@ -467,6 +469,14 @@ def _attacker_ip(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
                  note="lake.pivot(ip=...) from the containment time on should show only failed calls.")]
 
 
+def _domain(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
+    call = ("route53resolver", "update_firewall_domains",
+            {"FirewallDomainListId": DNS_FIREWALL_LIST_PLACEHOLDER, "Operation": "ADD", "Domains": [item.value.rstrip(".")]})
+    return [_act(item, "block domain", item.value, call, manual=True,
+                 note="add it to the block list of a Route 53 Resolver DNS Firewall rule group associated with the "
+                      "instance's VPC (replace the list id); names an instance resolved may also be legitimate: review first.")]
+
+
 def _unknown(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
     return [_act(item, "review unknown kind", item.value, manual=True,
                  note=f"kind {item.kind!r} has no known containment action: decide by hand.")]
@@ -499,6 +509,7 @@ _DERIVE: dict[str, Callable[[_Item, _Context], list[dict[str, Any]]]] = {
     "created_login_profile": _login_profile,
     "attached_policy": _attached_policy,
     "attacker_ip": _attacker_ip,
+    "domain": _domain,
 }
 
 

@@ -388,3 +388,14 @@ def test_execute_refuses_credentials_of_another_account_per_account() -> None:
     wrong = runnable[runnable["account"] == B]
     assert len(wrong) > 0 and (wrong["status"] == "error").all()
     assert wrong["message"].str.contains(f"account {B} has credentials of account {A}").all()
+
+
+def test_domain_becomes_a_manual_dns_firewall_block() -> None:
+    scope = pd.DataFrame([("domain", "pool.example.", A, "us-east-1", None, None, None, None, "resolved by the instance")],
+                         columns=list(c.SCOPE_COLUMNS))
+    p = c.plan(scope, now=NOW)
+    assert rows_of(p) == [("containment", "block domain", "pool.example.", True)]
+    row = p.actions.iloc[0]
+    assert (row.service, row.method) == ("route53resolver", "update_firewall_domains")
+    assert row.kwargs["Domains"] == ["pool.example"] and row.kwargs["Operation"] == "ADD"
+    assert "route53resolver update-firewall-domains" in row.cli
