@@ -579,7 +579,7 @@ def _data_access(bad: pd.DataFrame) -> pd.DataFrame:
     if gets.empty:
         return pd.DataFrame(columns=["bucket", "objects_read", "bytes_out", "first", "last"])
     gets = gets.assign(bucket=gets["api.request.data"].map(lambda t: _json(t).get("bucketName")),
-                       bytes_out=gets["unmapped"].map(_bytes_out))
+                       bytes_out=gets["unmapped"].map(_bytes_out), time_dt=gets["time_dt"].astype("datetime64[ms, UTC]"))
     return (gets.groupby("bucket").agg(objects_read=("ref", "size"), bytes_out=("bytes_out", "sum"),
                                        first=("time_dt", "min"), last=("time_dt", "max"))
             .reset_index().sort_values("bytes_out", ascending=False, ignore_index=True))

@@ -95,7 +95,12 @@ def column_array(df: pd.DataFrame, path: str, typ: pa.DataType) -> pa.Array:
     """Column ``path`` of ``df`` as an Arrow array of ``typ`` (all null when the frame lacks it)."""
     if path not in df.columns:
         return pa.nulls(len(df), typ)
-    arr = pa.array(df[path], from_pandas=True)
+    col = df[path]
+    if isinstance(col.dtype, pd.DatetimeTZDtype):  # via naive UTC: pyarrow reads .values, which pandas 3 deprecates here
+        naive = col.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy()
+        arr = pa.array(naive, from_pandas=True).cast(pa.timestamp(col.dtype.unit, tz="UTC"))
+    else:
+        arr = pa.array(col, from_pandas=True)
     return arr if arr.type == typ else arr.cast(typ)
 
 
