@@ -141,8 +141,9 @@ def growth(info: LakeInfo, window_params: dict[str, Any], pivot_params: dict[str
                                 baseline=small if label != small else None,
                                 baseline_value=out[f"pivot {small}"].median_s if label != small else None,
                                 rows=f"{pv.rows:,}" if pv.rows is not None else "n/a"))
-        checks.append(Check(f"growth in {what}: window load flat, {big} vs {small}", out[f"window {big}"].median_s, "s",
-                            "max_ratio", 1.25, small, out[f"window {small}"].median_s, rows))
+        axis = 0 if what == "days" else 1
+        checks.append(Check(f"growth in {what}: window load flat, {steps[-1][axis]} vs {steps[0][axis]} {what}",
+                            out[f"window {big}"].median_s, "s", "max_ratio", 1.25, small, out[f"window {small}"].median_s, rows))
     return Group("growth", out, checks, ok)
 
 
