@@ -38,7 +38,8 @@ def timeline(*frames: pd.DataFrame) -> pd.DataFrame:
     A frame that already has every timeline column (a :func:`pivot` result, an earlier
     timeline) is taken as is; any other frame is a raw load and is normalized with
     ``normalize(df, df.attrs["source"])``.  An event present in several frames (same
-    ``source`` and non-null ``uid``) is kept once, first occurrence first.  Returns a frame
+    ``source``, non-null ``uid`` and ``time``) is kept once, first occurrence first; updates of
+    one finding share its uid but not its time, so each update stays.  Returns a frame
     with a fresh ``RangeIndex`` and ``attrs["sources"]`` listing the sources present (no
     frames: an empty timeline).
     """
@@ -57,7 +58,7 @@ def timeline(*frames: pd.DataFrame) -> pd.DataFrame:
         return empty_timeline()
     merged = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
     has_uid = merged["uid"].notna().to_numpy(dtype=bool)
-    dup = merged.duplicated(["source", "uid"]).to_numpy(dtype=bool) & has_uid
+    dup = merged.duplicated(["source", "uid", "time"]).to_numpy(dtype=bool) & has_uid
     merged = merged[~dup]
     order = np.argsort(_ns(merged["time"]), kind="stable")
     out = merged.iloc[order].reset_index(drop=True)

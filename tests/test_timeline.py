@@ -57,6 +57,14 @@ def test_timeline_merges_loads_and_timelines(lake: Lake) -> None:
         timeline(pd.DataFrame({"time_dt": [DAY0]}))
 
 
+def test_timeline_keeps_every_update_of_a_finding() -> None:
+    """Security Hub re-reports a finding under the same uid: each update is its own event."""
+    updates = _synthetic(3).assign(source="sh_findings", uid="arn:aws:guardduty:…/finding/abc")
+    assert updates["time"].is_unique
+    tl = timeline(updates, updates.iloc[[1]])  # the second frame repeats one update
+    assert len(tl) == 3 and tl["uid"].nunique() == 1
+
+
 def test_plot_points_findings_and_bookmarks() -> None:
     tl = _synthetic(3_000, seed=2)
     tl.loc[5, "source"] = "sh_findings"
