@@ -8,7 +8,7 @@ here work on plain key strings and serve both.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from .catalog import SOURCE_VERSION, SOURCES, Source
@@ -48,7 +48,7 @@ def parse_key(key: str) -> Partition | None:
 
 
 def select(
-    keys: Iterable[str],
+    keys: Iterable[str] | Mapping[str, Partition | None],
     source: Source,
     window: Window | None = None,
     accounts: Iterable[str] | None = None,
@@ -56,14 +56,15 @@ def select(
 ) -> list[str]:
     """Keys of ``source`` whose partition lies in the window, accounts and regions (sorted).
 
-    Pruning is by path only: files are never opened here.  ``None`` means no filter.
+    Pruning is by path only: files are never opened here.  ``None`` means no filter.  ``keys``
+    may map each key to its already parsed :class:`Partition` (saves parsing every key again).
     """
     days = set(window.days()) if window is not None else None
     accts = set(map(str, accounts)) if accounts is not None else None
     regs = set(regions) if regions is not None else None
     out = []
-    for key in keys:
-        p = parse_key(key)
+    parsed = keys.items() if isinstance(keys, Mapping) else ((k, parse_key(k)) for k in keys)
+    for key, p in parsed:
         if p is None or p.source != source:
             continue
         if days is not None and p.day not in days:

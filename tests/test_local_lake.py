@@ -23,7 +23,7 @@ from slake_forensics.errors import (
     UnknownSourceError,
 )
 from slake_forensics.lake import Lake
-from slake_forensics.timewindow import NaiveTimeWarning
+from slake_forensics.timewindow import NaiveTimeWarning, Window
 
 END = DAY0 + pd.Timedelta(days=DAYS)
 
@@ -68,6 +68,21 @@ def test_window_is_half_open(lake: Lake, ct: pd.DataFrame) -> None:
     assert _ms(df["time_dt"]) == _ms(expected["time_dt"])
     assert (df["time_dt"] == start).any()  # fixture has an event exactly at each midnight
     assert not (df["time_dt"] == end).any()
+
+
+def test_late_event_in_a_day_partition_is_still_filtered(lake_copy: Path) -> None:
+    """Footer statistics let a load skip the row filter only when a file lies wholly in the window:
+    an event filed under the next day's partition must not leak into that day's load."""
+    day = DAY0 + pd.Timedelta(days=1)
+    victim = sorted(lake_copy.glob(f"aws/CLOUD_TRAIL_MGMT/**/eventDay={day:%Y%m%d}/*.parquet"))[0]
+    table = pq.read_table(victim)
+    late = pa.array([(day - pd.Timedelta(minutes=5)).value // 1_000_000] + [None] * (table.num_rows - 1), pa.int64())
+    times = pc.coalesce(late.cast(pa.timestamp("ms", tz="UTC")).cast(table["time_dt"].type), table["time_dt"])
+    pq.write_table(table.set_column(table.schema.get_field_index("time_dt"), "time_dt", times), victim)
+    lake = Lake.local(lake_copy)
+    df = lake.load("cloud_trail_mgmt", day, day + pd.Timedelta(days=1))
+    assert (df["time_dt"] >= day).all()
+    assert len(df) == sum(pq.read_metadata(p).num_rows for p in lake.files("cloud_trail_mgmt", Window(day, day + pd.Timedelta(days=1)))) - 1
 
 
 def test_accounts_and_regions_filter(lake: Lake, ct: pd.DataFrame) -> None:
@@ -179,6 +194,20 @@ def test_schema_drift_file_is_conformed_not_dropped(lake_copy: Path) -> None:
     assert sorted(_ms(mine["time_dt"])) == sorted(original["time"].to_pylist())
     assert mine["traffic.bytes"].isna().all()
     assert df["traffic.bytes"].notna().sum() == len(df) - original.num_rows
+
+
+def test_sql_sees_columns_only_some_files_have_and_notices_rewritten_files(lake_copy: Path) -> None:
+    """One schema: files are read as they are; once a file drifts (rewritten in place), the query
+    unions by name instead of silently keeping only the first file's columns."""
+    lake = Lake.local(lake_copy)
+    total = lake.sql("SELECT count(*) AS n FROM vpc_flow")["n"].iloc[0]
+    files = sorted(lake_copy.glob("aws/VPC_FLOW/**/*.parquet"))
+    victim = files[-1]  # the last file: DuckDB takes the first file's columns when not told to union
+    original = pq.read_table(victim)
+    pq.write_table(original.append_column("vendor_extra", pa.array(np.ones(original.num_rows, dtype="int64"))), victim)
+    df = lake.sql("SELECT count(*) AS n, sum(vendor_extra) AS extra FROM vpc_flow")
+    assert df["n"].iloc[0] == total
+    assert df["extra"].iloc[0] == original.num_rows
 
 
 def test_explain_load_and_sql(lake: Lake) -> None:

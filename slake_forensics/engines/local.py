@@ -50,6 +50,7 @@ class LocalLake(Lake):
         root = Path(path).expanduser().resolve()
         super().__init__(str(root), now)
         self.root = root
+        self._schemas: dict[Path, tuple[tuple[int, int], pa.Schema | None]] = {}
         self.refresh()
 
     def refresh(self) -> None:
@@ -324,15 +325,37 @@ class LocalLake(Lake):
         }
         return df
 
-    @staticmethod
-    def _create_view(con: duckdb.DuckDBPyConnection, src: Source, paths: list[Path], with_eventday: bool) -> None:
-        """Register view ``slake_<source>`` over ``paths`` (an empty table of the catalog schema if none)."""
+    def _same_schema(self, paths: list[Path]) -> bool:
+        """Whether every file of ``paths`` has one Arrow schema (an unreadable file counts as different).
+
+        Footers are read once per file and remembered with its size and modification time, so
+        repeated queries over the same files stat them instead of re-reading every footer."""
+        def schema(path: Path) -> pa.Schema | None:
+            st = path.stat()
+            stamp = (st.st_size, st.st_mtime_ns)
+            cached = self._schemas.get(path)
+            if cached is None or cached[0] != stamp:
+                cached = (stamp, _schema_or_none(path))
+                self._schemas[path] = cached
+            return cached[1]
+
+        with ThreadPoolExecutor(_workers(len(paths))) as pool:
+            schemas = list(pool.map(schema, paths))
+        return all(s is not None and s.equals(schemas[0]) for s in schemas)
+
+    def _create_view(self, con: duckdb.DuckDBPyConnection, src: Source, paths: list[Path], with_eventday: bool) -> None:
+        """Register view ``slake_<source>`` over ``paths`` (an empty table of the catalog schema if none).
+
+        Files of one schema are read as they are; files whose schemas differ (a source version
+        change, schema drift) are unioned by column name, which DuckDB would otherwise not do:
+        it keeps the first file's columns and drops the others' extra ones without a word."""
         name = _view_name(src)
         if not paths:
             warnings.warn(f"This lake has no {src.name} data; the query sees an empty table.", stacklevel=4)
             con.register(name, src.schema.empty_table())
             return
-        rel = con.read_parquet([str(p) for p in paths], union_by_name=True, hive_partitioning=False, filename=True)
+        union = not self._same_schema(paths)
+        rel = con.read_parquet([str(p) for p in paths], union_by_name=union, hive_partitioning=False, filename=True)
         day = ", regexp_extract(filename, 'eventDay=([0-9]{8})', 1) AS eventday" if with_eventday else ""
         rel.project(f"* EXCLUDE (filename){day}").create_view(name)
 
@@ -476,11 +499,30 @@ def _time_filter(schema: pa.Schema, window: Window) -> ds.Expression:
     return (ds.field(name) >= pa.scalar(lo, pa.int64()).cast(typ)) & (ds.field(name) < pa.scalar(hi, pa.int64()).cast(typ))
 
 
+def _inside(dataset: ds.FileSystemDataset, schema: pa.Schema, window: Window) -> bool:
+    """Whether the footer statistics put every row of the (one-file) dataset inside ``window``,
+    so the per-row time filter can be skipped; ``False`` whenever a statistic is missing."""
+    name = "time_dt" if "time_dt" in schema.names and pa.types.is_timestamp(schema.field("time_dt").type) else None
+    if name is None:
+        return False
+    for fragment in dataset.get_fragments():
+        fragment.ensure_complete_metadata()
+        for group in fragment.row_groups:
+            stats = (group.statistics or {}).get(name)
+            if not stats or stats.get("min") is None or stats.get("max") is None:
+                return False
+            lo, hi = pd.Timestamp(stats["min"]), pd.Timestamp(stats["max"])
+            lo, hi = (lo.tz_localize("UTC"), hi.tz_localize("UTC")) if lo.tzinfo is None else (lo, hi)
+            if lo < window.start or hi >= window.end:
+                return False
+    return True
+
+
 def _read(path: Path, src: Source, window: Window, columns: list[str] | None) -> pa.Table:
     """The rows of one file in the window: conformed to the catalog, plus a sort column."""
     dataset = ds.dataset(path, format="parquet")
     schema = dataset.schema
-    flt = _time_filter(schema, window)
+    flt = None if _inside(dataset, schema, window) else _time_filter(schema, window)
     sort_ref = ds.field("time_dt") if "time_dt" in schema.names else ds.field("time")
     if columns is None:
         table = dataset.to_table(filter=flt)
