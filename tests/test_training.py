@@ -301,7 +301,7 @@ def test_exercise_notebook_runs_with_wrong_answers(tmp_path: Path) -> None:
     assert all(c.get("outputs", []) == [] and c.get("execution_count") is None for c in nb.cells if c.cell_type == "code")
     params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
     assert "LAKE = None" in params.source
-    params.source = f"LAKE = {str(lake_root)!r}\nWINDOW_DAYS = 14"
+    params.source += f"\nLAKE = {str(lake_root)!r}\nWINDOW_DAYS = 14"
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
     outputs = "\n".join(o.get("text", "") or str(o.get("data", {}).get("text/plain", ""))
                         for c in nb.cells if c.cell_type == "code" for o in c.outputs)
