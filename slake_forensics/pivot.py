@@ -13,6 +13,7 @@ import operator
 import time
 import warnings
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 PIVOT_ENTITIES = ("ip", "principal", "access_key", "bucket", "instance", "domain")
 
 Values = str | Iterable[str] | None
+
+#: At most this many source queries of one pivot run at once (engines with ``concurrent_sql``).
+_CONCURRENT_QUERIES = 4
 
 
 def entity_values(name: str, values: Values) -> list[str] | None:
@@ -135,30 +139,18 @@ def pivot(
 
     queries: dict[str, str] = {}
     params: dict[str, list[Any]] = {}
-    rows: dict[str, int] = {}
-    elapsed: dict[str, float] = {}
     skipped: list[str] = []
-    truncated: list[str] = []
-    frames = []
-    bar = tqdm(names, desc="pivot", disable=not progress, leave=False)
-    for name in bar:
-        bar.set_postfix_str(name)
+    for name in names:
         built = build_query(lake, name, window, given, accounts, limit_per_source)
         if built is None:
             skipped.append(name)
-            continue
-        sql, values = built
-        queries[name], params[name] = sql, values
-        t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="This lake has no .* data; the query sees an empty table")
-            result = lake.sql(sql, values, start=window.start, end=window.end, accounts=accounts)
-        elapsed[name] = time.perf_counter() - t0
-        rows[name] = len(result)
-        if limit_per_source is not None and len(result) >= limit_per_source:
-            truncated.append(name)
-        if len(result):
-            frames.append(as_timeline(result))
+        else:
+            queries[name], params[name] = built
+    results = _run_queries(lake, queries, params, window, accounts, progress)
+    rows = {name: len(result) for name, (result, _) in results.items()}
+    elapsed = {name: seconds for name, (_, seconds) in results.items()}
+    truncated = [name for name, n in rows.items() if limit_per_source is not None and n >= limit_per_source]
+    frames = [as_timeline(result) for result, _ in results.values() if len(result)]
     out = pd.concat(frames, ignore_index=True) if frames else empty_timeline()
     out = out.sort_values(["time", "source", "uid"], kind="stable", na_position="last").reset_index(drop=True)
     out.attrs = {
@@ -173,6 +165,37 @@ def pivot(
         "elapsed_s": elapsed,
     }
     return out
+
+
+def _run_queries(
+    lake: Lake,
+    queries: dict[str, str],
+    params: dict[str, list[Any]],
+    window: Window,
+    accounts: list[str] | None,
+    progress: bool,
+) -> dict[str, tuple[pd.DataFrame, float]]:
+    """Run each source's query, several at once when the engine allows (``lake.concurrent_sql``).
+
+    Returns ``{source: (result frame, seconds)}`` in the order of ``queries``; the first error
+    of any source is raised."""
+    def run(name: str) -> tuple[pd.DataFrame, float]:
+        t0 = time.perf_counter()
+        result = lake.sql(queries[name], params[name], start=window.start, end=window.end, accounts=accounts)
+        return result, time.perf_counter() - t0
+
+    workers = min(len(queries), _CONCURRENT_QUERIES) if lake.concurrent_sql else 1
+    done: dict[str, tuple[pd.DataFrame, float]] = {}
+    # The filter is process-wide, so it is set once here rather than in each (concurrent) query.
+    with warnings.catch_warnings(), tqdm(total=len(queries), desc="pivot", disable=not progress, leave=False) as bar, \
+            ThreadPoolExecutor(max(workers, 1)) as pool:
+        warnings.filterwarnings("ignore", message="This lake has no .* data; the query sees an empty table")
+        futures = {pool.submit(run, name): name for name in queries}
+        for future in as_completed(futures):
+            done[futures[future]] = future.result()
+            bar.set_postfix_str(futures[future])
+            bar.update()
+    return {name: done[name] for name in queries}
 
 
 def fetch_rows(lake: Lake, timeline_rows: pd.DataFrame) -> dict[str, pd.DataFrame]:

@@ -231,6 +231,16 @@ def test_clock_defaults_to_real_time(lake_data, lake: Lake) -> None:
     assert lake.sql(text)["n"].iloc[0] == (full["time_dt"] > NOW - pd.Timedelta(days=1)).sum() > 0
 
 
+def test_moving_the_clock_moves_a_repeated_query(lake_data) -> None:
+    """Translations are remembered per SQL text; the clock they were made with is part of the key."""
+    text = "SELECT count(*) AS n FROM vpc_flow WHERE time_dt > CURRENT_TIMESTAMP - INTERVAL '1' DAY"
+    moved = Lake.local(lake_data[0], now=NOW)
+    full = moved.load("vpc_flow", DAY0, END)
+    assert moved.sql(text)["n"].iloc[0] == moved.sql(text)["n"].iloc[0] == (full["time_dt"] > NOW - pd.Timedelta(days=1)).sum() > 0
+    moved.now = NOW + pd.Timedelta(days=30)
+    assert moved.sql(text)["n"].iloc[0] == 0
+
+
 def test_sample_uses_bundled_lake_and_its_clock(lake_data, monkeypatch: pytest.MonkeyPatch) -> None:
     bundled = pytest.importorskip("slake_forensics.sample.bundled")
     root = lake_data[0]

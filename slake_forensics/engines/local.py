@@ -33,6 +33,7 @@ from ..timewindow import TimeLike, Window
 
 LAYOUT = "aws/<SOURCE_NAME>/2.0/region=<region>/accountId=<12 digits>/eventDay=<YYYYMMDD>/<name>.parquet"
 _SORT = "__slake_time"
+_TRANSLATIONS_KEPT = 512
 OnError = Literal["raise", "skip"]
 
 
@@ -44,13 +45,17 @@ class LocalLake(Lake):
     """A lake below a local folder (``<path>/aws/<SOURCE_NAME>/2.0/…``); see :class:`Lake`.
 
     The folder is scanned once when the lake is created; call :meth:`refresh` after adding files.
+    Queries may run from several threads at once (each opens its own DuckDB connection).
     """
+
+    concurrent_sql = True
 
     def __init__(self, path: str | os.PathLike[str], now: TimeLike | None = None) -> None:
         root = Path(path).expanduser().resolve()
         super().__init__(str(root), now)
         self.root = root
         self._schemas: dict[Path, tuple[tuple[int, int], pa.Schema | None]] = {}
+        self._translations: dict[tuple[str, pd.Timestamp | None], tuple[str, dict[str, Source]]] = {}
         self.refresh()
 
     def refresh(self) -> None:
@@ -270,8 +275,19 @@ class LocalLake(Lake):
         return resolve
 
     def _translate(self, text: str) -> tuple[str, dict[str, Source]]:
-        wanted: dict[str, Source] = {}
-        return translate(text, now=self.now, resolve_table=self._resolver(wanted)), wanted
+        """``(DuckDB SQL, {source name: Source} of the tables it reads)`` of Athena SQL ``text``.
+
+        Remembered per text and clock: values are bound parameters, so repeated pivots and hunts
+        send the same text and skip sqlglot's parse."""
+        key = (text, self.now)
+        cached = self._translations.get(key)
+        if cached is None:
+            wanted: dict[str, Source] = {}
+            cached = (translate(text, now=self.now, resolve_table=self._resolver(wanted)), wanted)
+            if len(self._translations) >= _TRANSLATIONS_KEPT:
+                self._translations.clear()
+            self._translations[key] = cached
+        return cached[0], dict(cached[1])
 
     def sql(
         self,
