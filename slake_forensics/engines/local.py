@@ -24,6 +24,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from .. import layout, ocsf
+from . import prefilter
 from ..athena_sql import translate
 from ..catalog import SOURCES, TIMESTAMP_TYPE, Source, source as find_source
 from ..errors import BadWindowError, CorruptFileError, NoPartitionsError, NotALakeError, QueryError, UnknownColumnError, UnknownSourceError
@@ -34,6 +35,8 @@ from ..timewindow import TimeLike, Window
 LAYOUT = "aws/<SOURCE_NAME>/2.0/region=<region>/accountId=<12 digits>/eventDay=<YYYYMMDD>/<name>.parquet"
 _SORT = "__slake_time"
 _TRANSLATIONS_KEPT = 512
+#: Queries with more rows passing their filter than this run in one phase (see :mod:`.prefilter`).
+_PREFILTER_CAP = 100_000
 OnError = Literal["raise", "skip"]
 
 
@@ -322,8 +325,9 @@ class LocalLake(Lake):
                 raise BadWindowError("Give both start and end to scope a query, or neither.")
             files = {name: self.files(src, window, accounts, regions) for name, src in wanted.items()}
             try:
-                for src in wanted.values():
-                    self._create_view(con, src, files[src.name], with_eventday)
+                if not self._restrict_to_hits(con, translated, params, wanted, files, with_eventday):
+                    for src in wanted.values():
+                        self._create_view(con, src, files[src.name], with_eventday)
                 table = con.sql(translated, params=params).to_arrow_table()
             except duckdb.Error as exc:
                 raise self._query_error(exc, translated, wanted, files) from None
@@ -372,8 +376,43 @@ class LocalLake(Lake):
             return
         union = not self._same_schema(paths)
         rel = con.read_parquet([str(p) for p in paths], union_by_name=union, hive_partitioning=False, filename=True)
-        day = ", regexp_extract(filename, 'eventDay=([0-9]{8})', 1) AS eventday" if with_eventday else ""
-        rel.project(f"* EXCLUDE (filename){day}").create_view(name)
+        rel.project(f"* EXCLUDE (filename){_eventday(with_eventday)}").create_view(name)
+
+    def _restrict_to_hits(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        translated: str,
+        params: list[Any],
+        wanted: dict[str, Source],
+        files: dict[str, list[Path]],
+        with_eventday: bool,
+    ) -> bool:
+        """Run phase 1 of :mod:`.prefilter` and register the source's view over its hits only.
+
+        Returns ``False`` (nothing registered) when the query does not qualify, its files differ
+        in schema, or more than :data:`_PREFILTER_CAP` rows pass its filter: the caller then
+        registers the full views and runs the query once."""
+        if len(wanted) != 1:
+            return False
+        src = next(iter(wanted.values()))
+        paths = [str(p) for p in files[src.name]]
+        phase1 = prefilter.row_query(translated, _view_name(src), _PREFILTER_CAP)
+        if phase1 is None or not paths or not self._same_schema(files[src.name]):
+            return False
+        ids = f"filename AS {prefilter.FILE_COLUMN}, file_row_number AS {prefilter.ROW_COLUMN}"
+        every = con.read_parquet(paths, hive_partitioning=False, filename=True, file_row_number=True)
+        every.project(f"* EXCLUDE (filename, file_row_number), {ids}{_eventday(with_eventday)}").create_view(_view_name(src))
+        con.execute("SET preserve_insertion_order=false")  # phase 1 is a set: its LIMIT then keeps the scan parallel
+        hits = con.sql(phase1, params=params).to_arrow_table()
+        con.execute("RESET preserve_insertion_order")
+        if hits.num_rows > _PREFILTER_CAP:
+            return False
+        con.register("slake_hits", hits)
+        hit_files = sorted(set(hits.column(0).to_pylist())) or paths[:1]
+        rel = con.read_parquet(hit_files, hive_partitioning=False, filename=True, file_row_number=True)
+        rel.filter(f"(filename, file_row_number) IN (SELECT {prefilter.FILE_COLUMN}, {prefilter.ROW_COLUMN} FROM slake_hits)") \
+            .project(f"* EXCLUDE (filename, file_row_number){_eventday(with_eventday)}").create_view(_view_name(src))
+        return True
 
     def _query_error(
         self, exc: duckdb.Error, translated: str, wanted: dict[str, Source], files: dict[str, list[Path]]
@@ -422,6 +461,11 @@ class LocalLake(Lake):
 
 
 # ---- helpers ----------------------------------------------------------------------------------
+
+
+def _eventday(wanted: bool) -> str:
+    """The projection suffix adding ``eventday`` (``YYYYMMDD`` of the file's partition) to a view, or ``""``."""
+    return ", regexp_extract(filename, 'eventDay=([0-9]{8})', 1) AS eventday" if wanted else ""
 
 
 def _workers(n: int) -> int:
