@@ -60,9 +60,6 @@ class Lake(ABC):
     location: str
     now: pd.Timestamp | None
     region: str | None = None
-    #: Whether :meth:`sql` may be called from several threads at once (pivots then query their
-    #: sources concurrently).
-    concurrent_sql: bool = False
 
     def __init__(self, location: str, now: TimeLike | None = None) -> None:
         self.location = location

@@ -13,7 +13,6 @@ import operator
 import time
 import warnings
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -34,9 +33,6 @@ if TYPE_CHECKING:
 PIVOT_ENTITIES = ("ip", "principal", "access_key", "bucket", "instance", "domain")
 
 Values = str | Iterable[str] | None
-
-#: At most this many source queries of one pivot run at once (engines with ``concurrent_sql``).
-_CONCURRENT_QUERIES = 4
 
 
 def entity_values(name: str, values: Values) -> list[str] | None:
@@ -175,27 +171,17 @@ def _run_queries(
     accounts: list[str] | None,
     progress: bool,
 ) -> dict[str, tuple[pd.DataFrame, float]]:
-    """Run each source's query, several at once when the engine allows (``lake.concurrent_sql``).
-
-    Returns ``{source: (result frame, seconds)}`` in the order of ``queries``; the first error
-    of any source is raised."""
-    def run(name: str) -> tuple[pd.DataFrame, float]:
-        t0 = time.perf_counter()
-        result = lake.sql(queries[name], params[name], start=window.start, end=window.end, accounts=accounts)
-        return result, time.perf_counter() - t0
-
-    workers = min(len(queries), _CONCURRENT_QUERIES) if lake.concurrent_sql else 1
+    """Run each source's query in turn; returns ``{source: (result frame, seconds)}`` in the order of ``queries``."""
     done: dict[str, tuple[pd.DataFrame, float]] = {}
-    # The filter is process-wide, so it is set once here rather than in each (concurrent) query.
-    with warnings.catch_warnings(), tqdm(total=len(queries), desc="pivot", disable=not progress, leave=False) as bar, \
-            ThreadPoolExecutor(max(workers, 1)) as pool:
-        warnings.filterwarnings("ignore", message="This lake has no .* data; the query sees an empty table")
-        futures = {pool.submit(run, name): name for name in queries}
-        for future in as_completed(futures):
-            done[futures[future]] = future.result()
-            bar.set_postfix_str(futures[future])
-            bar.update()
-    return {name: done[name] for name in queries}
+    bar = tqdm(queries, desc="pivot", disable=not progress, leave=False)
+    for name in bar:
+        bar.set_postfix_str(name)
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="This lake has no .* data; the query sees an empty table")
+            result = lake.sql(queries[name], params[name], start=window.start, end=window.end, accounts=accounts)
+        done[name] = (result, time.perf_counter() - t0)
+    return done
 
 
 def fetch_rows(lake: Lake, timeline_rows: pd.DataFrame) -> dict[str, pd.DataFrame]:

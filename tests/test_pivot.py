@@ -193,13 +193,3 @@ def test_lake_method_delegates(lake: Lake) -> None:
     b = pivot(lake, ip=IPS[0], start=START, end=END, progress=False)
     pd.testing.assert_frame_equal(a, b)
 
-
-def test_concurrent_and_one_by_one_queries_agree(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The local engine queries the sources concurrently; the result must not depend on it."""
-    assert lake.concurrent_sql
-    kwargs = {"ip": IPS[:3], "access_key": KEYS[0], "domain": DOMAINS[1]}
-    together = pivot(lake, start=START, end=END, progress=False, **kwargs)
-    monkeypatch.setattr(lake, "concurrent_sql", False)
-    one_by_one = pivot(lake, start=START, end=END, progress=False, **kwargs)
-    pd.testing.assert_frame_equal(together, one_by_one)
-    assert list(together.attrs["rows"]) == list(together.attrs["queries"]) == [s for s in SOURCES if s in together.attrs["queries"]]

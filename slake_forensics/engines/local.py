@@ -35,6 +35,13 @@ from ..timewindow import TimeLike, Window
 LAYOUT = "aws/<SOURCE_NAME>/2.0/region=<region>/accountId=<12 digits>/eventDay=<YYYYMMDD>/<name>.parquet"
 _SORT = "__slake_time"
 _TRANSLATIONS_KEPT = 512
+#: ``(file, signature)`` of Parquet files: an MD5 of their schema elements in order.
+_SCHEMA_SIGNATURES = """
+SELECT file_name, md5(string_agg(concat_ws(':', name, type, repetition_type, num_children, converted_type,
+                                           logical_type, type_length, scale, precision), ',' ORDER BY n))
+FROM (SELECT *, row_number() OVER () AS n FROM parquet_schema(?))
+GROUP BY file_name
+"""
 #: Queries with more rows passing their filter than this run in one phase (see :mod:`.prefilter`).
 _PREFILTER_CAP = 100_000
 OnError = Literal["raise", "skip"]
@@ -48,16 +55,13 @@ class LocalLake(Lake):
     """A lake below a local folder (``<path>/aws/<SOURCE_NAME>/2.0/…``); see :class:`Lake`.
 
     The folder is scanned once when the lake is created; call :meth:`refresh` after adding files.
-    Queries may run from several threads at once (each opens its own DuckDB connection).
     """
-
-    concurrent_sql = True
 
     def __init__(self, path: str | os.PathLike[str], now: TimeLike | None = None) -> None:
         root = Path(path).expanduser().resolve()
         super().__init__(str(root), now)
         self.root = root
-        self._schemas: dict[Path, tuple[tuple[int, int], pa.Schema | None]] = {}
+        self._schemas: dict[Path, tuple[tuple[int, int], str | None]] = {}
         self._translations: dict[tuple[str, pd.Timestamp | None], tuple[str, dict[str, Source]]] = {}
         self.refresh()
 
@@ -319,6 +323,7 @@ class LocalLake(Lake):
         try:
             con.execute("SET TimeZone='UTC'")
             con.execute("SET integer_division=true")  # Trino: integer / integer is an integer
+            con.execute("SET parquet_metadata_cache=true")  # footers read for the schema check serve the scan
             with_eventday = re.search(r"\beventday\b", text, re.IGNORECASE) is not None
             window = Window.of(start, end) if start is not None and end is not None else None
             if (start is None) != (end is None):
@@ -345,23 +350,27 @@ class LocalLake(Lake):
         }
         return df
 
-    def _same_schema(self, paths: list[Path]) -> bool:
-        """Whether every file of ``paths`` has one Arrow schema (an unreadable file counts as different).
+    def _same_schema(self, con: duckdb.DuckDBPyConnection, paths: list[Path]) -> bool:
+        """Whether every file of ``paths`` has one Parquet schema (an unreadable file counts as different).
 
-        Footers are read once per file and remembered with its size and modification time, so
-        repeated queries over the same files stat them instead of re-reading every footer."""
-        def schema(path: Path) -> pa.Schema | None:
+        The footers of files not seen before are read by DuckDB on ``con`` (whose Parquet
+        metadata cache the query's own scan then reuses); each file's schema signature is
+        remembered with its size and modification time, so repeated queries only stat files."""
+        stamps = {}
+        for path in paths:
             st = path.stat()
-            stamp = (st.st_size, st.st_mtime_ns)
-            cached = self._schemas.get(path)
-            if cached is None or cached[0] != stamp:
-                cached = (stamp, _schema_or_none(path))
-                self._schemas[path] = cached
-            return cached[1]
-
-        with ThreadPoolExecutor(_workers(len(paths))) as pool:
-            schemas = list(pool.map(schema, paths))
-        return all(s is not None and s.equals(schemas[0]) for s in schemas)
+            stamps[path] = (st.st_size, st.st_mtime_ns)
+        unseen = [p for p in paths if self._schemas.get(p, (None, None))[0] != stamps[p]]
+        if unseen:
+            try:
+                rows = con.sql(_SCHEMA_SIGNATURES, params=[[str(p) for p in unseen]]).fetchall()
+            except duckdb.Error:
+                return False  # an unreadable file: the scan names it (CorruptFileError)
+            signatures = dict(rows)
+            for path in unseen:
+                self._schemas[path] = (stamps[path], signatures.get(str(path)))
+        found = {self._schemas[p][1] for p in paths}
+        return len(found) == 1 and None not in found
 
     def _create_view(self, con: duckdb.DuckDBPyConnection, src: Source, paths: list[Path], with_eventday: bool) -> None:
         """Register view ``slake_<source>`` over ``paths`` (an empty table of the catalog schema if none).
@@ -374,7 +383,7 @@ class LocalLake(Lake):
             warnings.warn(f"This lake has no {src.name} data; the query sees an empty table.", stacklevel=4)
             con.register(name, src.schema.empty_table())
             return
-        union = not self._same_schema(paths)
+        union = not self._same_schema(con, paths)
         rel = con.read_parquet([str(p) for p in paths], union_by_name=union, hive_partitioning=False, filename=True)
         rel.project(f"* EXCLUDE (filename){_eventday(with_eventday)}").create_view(name)
 
@@ -397,7 +406,7 @@ class LocalLake(Lake):
         src = next(iter(wanted.values()))
         paths = [str(p) for p in files[src.name]]
         phase1 = prefilter.row_query(translated, _view_name(src), _PREFILTER_CAP)
-        if phase1 is None or not paths or not self._same_schema(files[src.name]):
+        if phase1 is None or not paths or not self._same_schema(con, files[src.name]):
             return False
         ids = f"filename AS {prefilter.FILE_COLUMN}, file_row_number AS {prefilter.ROW_COLUMN}"
         every = con.read_parquet(paths, hive_partitioning=False, filename=True, file_row_number=True)
