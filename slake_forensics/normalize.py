@@ -243,9 +243,14 @@ class Wrap(Expr):
         return f"({Lit(self.before).sql(src)} || {self.arg.sql(src)} || {Lit(self.after).sql(src)})"
 
     def arrow(self, df: pd.DataFrame, src: Source) -> pa.Array:
-        n = len(df)
-        parts = [pa.array([self.before] * n, pa.string()), self.arg.arrow(df, src), pa.array([self.after] * n, pa.string())]
-        return pc.binary_join_element_wise(*parts, "", null_handling="emit_null")
+        return _wrap(self.before, self.arg.arrow(df, src), self.after)
+
+
+def _wrap(before: str, values: pa.Array, after: str = "") -> pa.Array:
+    """``before + value + after`` for each string of ``values``; null where the value is null."""
+    n = len(values)
+    parts = [pa.array([before] * n, pa.string()), values, pa.array([after] * n, pa.string())]
+    return pc.binary_join_element_wise(*parts, "", null_handling="emit_null")
 
 
 @dataclass(frozen=True)
@@ -480,9 +485,11 @@ def normalize(df: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
         raise ValueError("normalize needs the source: pass source= or a frame from Lake.load (attrs['source']).")
     src = find_source(name)
     times = column_array(df, "time_dt", pa.timestamp("ms", tz="UTC"))
-    out = {"time": pd.Series(times, dtype=TIME)}
+    arrays: dict[str, pa.Array] = {}
     for col, expr in expressions(src.name).items():
-        out[col] = pd.Series(expr.arrow(df, src), dtype=STRING)
+        # ``ref`` is ``<source>:<uid>``: reuse the uid (an MD5 per row for VPC flow and Route 53)
+        arrays[col] = _wrap(f"{src.name}:", arrays["uid"]) if col == "ref" else expr.arrow(df, src)
+    out = {"time": pd.Series(times, dtype=TIME)} | {col: pd.Series(a, dtype=STRING) for col, a in arrays.items()}
     result = pd.DataFrame(out, columns=list(TIMELINE_COLUMNS))
     result.attrs = {"source": src.name}
     return result
