@@ -86,9 +86,21 @@ class Expr(ABC):
     def sql(self, src: Source) -> str:
         """Athena SQL text of the expression (varchar), over the source table's nested columns."""
 
+    def arrow(self, df: pd.DataFrame, src: Source, memo: dict[Expr, pa.Array] | None = None) -> pa.Array:
+        """The expression over a flattened frame: a ``pa.string()`` array of ``len(df)`` values.
+
+        ``memo`` holds the values of expressions already computed over the same ``df``: pass one
+        dict for several expressions that share parts (a uid inside ``ref``, a target inside
+        ``summary``) and each shared part is computed once."""
+        if memo is None:
+            memo = {}
+        if self not in memo:
+            memo[self] = self._compute(df, src, memo)
+        return memo[self]
+
     @abstractmethod
-    def arrow(self, df: pd.DataFrame, src: Source) -> pa.Array:
-        """The expression over a flattened frame: a ``pa.string()`` array of ``len(df)`` values."""
+    def _compute(self, df: pd.DataFrame, src: Source, memo: dict[Expr, pa.Array]) -> pa.Array:
+        """The values of this expression; sub-expressions through ``arrow(df, src, memo)``."""
 
 
 def column_array(df: pd.DataFrame, path: str, typ: pa.DataType) -> pa.Array:
@@ -120,7 +132,7 @@ class Col(Expr):
         ref = ".".join(quote_identifier(p) for p in self.path.split("."))
         return ref if pa.types.is_string(self._type(src)) else f"CAST({ref} AS varchar)"
 
-    def arrow(self, df: pd.DataFrame, src: Source) -> pa.Array:
+    def _compute(self, df: pd.DataFrame, src: Source, memo: dict[Expr, pa.Array]) -> pa.Array:
         return column_array(df, self.path, self._type(src)).cast(pa.string())
 
 
@@ -135,7 +147,7 @@ class Lit(Expr):
             return "CAST(NULL AS varchar)"
         return "'" + self.value.replace("'", "''") + "'"
 
-    def arrow(self, df: pd.DataFrame, src: Source) -> pa.Array:
+    def _compute(self, df: pd.DataFrame, src: Source, memo: dict[Expr, pa.Array]) -> pa.Array:
         return pa.array([self.value] * len(df), pa.string())
 
 
@@ -152,7 +164,7 @@ class First(Expr):
         inner = "".join("." + quote_identifier(p) for p in self.field.split(".") if p)
         return f"element_at({ref}, 1){inner}"
 
-    def arrow(self, df: pd.DataFrame, src: Source) -> pa.Array:
+    def _compute(self, df: pd.DataFrame, src: Source, memo: dict[Expr, pa.Array]) -> pa.Array:
         typ = type_at(src.schema, self.path)
         lists = column_array(df, self.path, typ)
         firsts = pc.list_element(pc.if_else(pc.greater(pc.list_value_length(lists), 0), lists, pa.nulls(len(lists), typ)), 0)
@@ -172,8 +184,8 @@ class Json(Expr):
     def sql(self, src: Source) -> str:
         return f"json_extract_scalar({Col(self.path).sql(src)}, '$.{self.key}')"
 
-    def arrow(self, df: pd.DataFrame, src: Source) -> pa.Array:
-        texts = Col(self.path).arrow(df, src)
+    def _compute(self, df: pd.DataFrame, src: Source, memo: dict[Expr, pa.Array]) -> pa.Array:
+        texts = Col(self.path).arrow(df, src, memo)
         uniques = pc.unique(texts).to_pylist()
         mapping = {t: _json_scalar(t, self.key) for t in uniques}
         return pa.array([mapping[t] for t in texts.to_pylist()], pa.string())
@@ -203,8 +215,8 @@ class Coalesce(Expr):
     def sql(self, src: Source) -> str:
         return f"coalesce({', '.join(a.sql(src) for a in self.args)})"
 
-    def arrow(self, df: pd.DataFrame, src: Source) -> pa.Array:
-        return pc.coalesce(*(a.arrow(df, src) for a in self.args))
+    def _compute(self, df: pd.DataFrame, src: Source, memo: dict[Expr, pa.Array]) -> pa.Array:
+        return pc.coalesce(*(a.arrow(df, src, memo) for a in self.args))
 
 
 @dataclass(frozen=True)
@@ -217,8 +229,8 @@ class Join(Expr):
     def sql(self, src: Source) -> str:
         return f"nullif(concat_ws({Lit(self.sep).sql(src)}, {', '.join(a.sql(src) for a in self.args)}), '')"
 
-    def arrow(self, df: pd.DataFrame, src: Source) -> pa.Array:
-        joined = _concat_ws(self.sep, [a.arrow(df, src) for a in self.args])
+    def _compute(self, df: pd.DataFrame, src: Source, memo: dict[Expr, pa.Array]) -> pa.Array:
+        joined = _concat_ws(self.sep, [a.arrow(df, src, memo) for a in self.args])
         return pc.if_else(pc.equal(joined, ""), pa.nulls(len(joined), pa.string()), joined)
 
 
@@ -242,15 +254,10 @@ class Wrap(Expr):
     def sql(self, src: Source) -> str:
         return f"({Lit(self.before).sql(src)} || {self.arg.sql(src)} || {Lit(self.after).sql(src)})"
 
-    def arrow(self, df: pd.DataFrame, src: Source) -> pa.Array:
-        return _wrap(self.before, self.arg.arrow(df, src), self.after)
-
-
-def _wrap(before: str, values: pa.Array, after: str = "") -> pa.Array:
-    """``before + value + after`` for each string of ``values``; null where the value is null."""
-    n = len(values)
-    parts = [pa.array([before] * n, pa.string()), values, pa.array([after] * n, pa.string())]
-    return pc.binary_join_element_wise(*parts, "", null_handling="emit_null")
+    def _compute(self, df: pd.DataFrame, src: Source, memo: dict[Expr, pa.Array]) -> pa.Array:
+        n = len(df)
+        parts = [pa.array([self.before] * n, pa.string()), self.arg.arrow(df, src, memo), pa.array([self.after] * n, pa.string())]
+        return pc.binary_join_element_wise(*parts, "", null_handling="emit_null")
 
 
 @dataclass(frozen=True)
@@ -265,8 +272,8 @@ class Md5(Expr):
     def sql(self, src: Source) -> str:
         return f"lower(to_hex(md5(to_utf8({self._text(src)}))))"
 
-    def arrow(self, df: pd.DataFrame, src: Source) -> pa.Array:
-        arrays = [pc.fill_null(a.arrow(df, src), "") for a in self.args]
+    def _compute(self, df: pd.DataFrame, src: Source, memo: dict[Expr, pa.Array]) -> pa.Array:
+        arrays = [pc.fill_null(a.arrow(df, src, memo), "") for a in self.args]
         joined = pc.binary_join_element_wise(*arrays, "|").to_pylist() if arrays else []
         return pa.array([hashlib.md5(t.encode("utf-8")).hexdigest() for t in joined], pa.string())
 
@@ -485,11 +492,10 @@ def normalize(df: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
         raise ValueError("normalize needs the source: pass source= or a frame from Lake.load (attrs['source']).")
     src = find_source(name)
     times = column_array(df, "time_dt", pa.timestamp("ms", tz="UTC"))
-    arrays: dict[str, pa.Array] = {}
+    out = {"time": pd.Series(times, dtype=TIME)}
+    memo: dict[Expr, pa.Array] = {}  # columns share parts (uid in ref, target in summary): compute each once
     for col, expr in expressions(src.name).items():
-        # ``ref`` is ``<source>:<uid>``: reuse the uid (an MD5 per row for VPC flow and Route 53)
-        arrays[col] = _wrap(f"{src.name}:", arrays["uid"]) if col == "ref" else expr.arrow(df, src)
-    out = {"time": pd.Series(times, dtype=TIME)} | {col: pd.Series(a, dtype=STRING) for col, a in arrays.items()}
+        out[col] = pd.Series(expr.arrow(df, src, memo), dtype=STRING)
     result = pd.DataFrame(out, columns=list(TIMELINE_COLUMNS))
     result.attrs = {"source": src.name}
     return result

@@ -135,18 +135,30 @@ def pivot(
 
     queries: dict[str, str] = {}
     params: dict[str, list[Any]] = {}
+    rows: dict[str, int] = {}
+    elapsed: dict[str, float] = {}
     skipped: list[str] = []
-    for name in names:
+    truncated: list[str] = []
+    frames = []
+    bar = tqdm(names, desc="pivot", disable=not progress, leave=False)
+    for name in bar:
+        bar.set_postfix_str(name)
         built = build_query(lake, name, window, given, accounts, limit_per_source)
         if built is None:
             skipped.append(name)
-        else:
-            queries[name], params[name] = built
-    results = _run_queries(lake, queries, params, window, accounts, progress)
-    rows = {name: len(result) for name, (result, _) in results.items()}
-    elapsed = {name: seconds for name, (_, seconds) in results.items()}
-    truncated = [name for name, n in rows.items() if limit_per_source is not None and n >= limit_per_source]
-    frames = [as_timeline(result) for result, _ in results.values() if len(result)]
+            continue
+        sql, values = built
+        queries[name], params[name] = sql, values
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="This lake has no .* data; the query sees an empty table")
+            result = lake.sql(sql, values, start=window.start, end=window.end, accounts=accounts)
+        elapsed[name] = time.perf_counter() - t0
+        rows[name] = len(result)
+        if limit_per_source is not None and len(result) >= limit_per_source:
+            truncated.append(name)
+        if len(result):
+            frames.append(as_timeline(result))
     out = pd.concat(frames, ignore_index=True) if frames else empty_timeline()
     out = out.sort_values(["time", "source", "uid"], kind="stable", na_position="last").reset_index(drop=True)
     out.attrs = {
@@ -161,27 +173,6 @@ def pivot(
         "elapsed_s": elapsed,
     }
     return out
-
-
-def _run_queries(
-    lake: Lake,
-    queries: dict[str, str],
-    params: dict[str, list[Any]],
-    window: Window,
-    accounts: list[str] | None,
-    progress: bool,
-) -> dict[str, tuple[pd.DataFrame, float]]:
-    """Run each source's query in turn; returns ``{source: (result frame, seconds)}`` in the order of ``queries``."""
-    done: dict[str, tuple[pd.DataFrame, float]] = {}
-    bar = tqdm(queries, desc="pivot", disable=not progress, leave=False)
-    for name in bar:
-        bar.set_postfix_str(name)
-        t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="This lake has no .* data; the query sees an empty table")
-            result = lake.sql(queries[name], params[name], start=window.start, end=window.end, accounts=accounts)
-        done[name] = (result, time.perf_counter() - t0)
-    return done
 
 
 def fetch_rows(lake: Lake, timeline_rows: pd.DataFrame) -> dict[str, pd.DataFrame]:

@@ -192,4 +192,3 @@ def test_lake_method_delegates(lake: Lake) -> None:
     a = lake.pivot(ip=IPS[0], start=START, end=END, progress=False)
     b = pivot(lake, ip=IPS[0], start=START, end=END, progress=False)
     pd.testing.assert_frame_equal(a, b)
-

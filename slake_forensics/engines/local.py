@@ -13,6 +13,7 @@ import time
 import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,7 +35,6 @@ from ..timewindow import TimeLike, Window
 
 LAYOUT = "aws/<SOURCE_NAME>/2.0/region=<region>/accountId=<12 digits>/eventDay=<YYYYMMDD>/<name>.parquet"
 _SORT = "__slake_time"
-_TRANSLATIONS_KEPT = 512
 #: ``(file, signature)`` of Parquet files: an MD5 of their schema elements in order.
 _SCHEMA_SIGNATURES = """
 SELECT file_name, md5(string_agg(concat_ws(':', name, type, repetition_type, num_children, converted_type,
@@ -62,7 +62,6 @@ class LocalLake(Lake):
         super().__init__(str(root), now)
         self.root = root
         self._schemas: dict[Path, tuple[tuple[int, int], str | None]] = {}
-        self._translations: dict[tuple[str, pd.Timestamp | None], tuple[str, dict[str, Source]]] = {}
         self.refresh()
 
     def refresh(self) -> None:
@@ -270,31 +269,10 @@ class LocalLake(Lake):
 
     # ---- SQL ------------------------------------------------------------------------------
 
-    def _resolver(self, wanted: dict[str, Source]) -> Any:
-        def resolve(name: str) -> str:
-            try:
-                src = find_source(name)
-            except UnknownSourceError:
-                raise UnknownSourceError(_unknown_table_message(name)) from None
-            wanted[src.name] = src
-            return _view_name(src)
-
-        return resolve
-
     def _translate(self, text: str) -> tuple[str, dict[str, Source]]:
-        """``(DuckDB SQL, {source name: Source} of the tables it reads)`` of Athena SQL ``text``.
-
-        Remembered per text and clock: values are bound parameters, so repeated pivots and hunts
-        send the same text and skip sqlglot's parse."""
-        key = (text, self.now)
-        cached = self._translations.get(key)
-        if cached is None:
-            wanted: dict[str, Source] = {}
-            cached = (translate(text, now=self.now, resolve_table=self._resolver(wanted)), wanted)
-            if len(self._translations) >= _TRANSLATIONS_KEPT:
-                self._translations.clear()
-            self._translations[key] = cached
-        return cached[0], dict(cached[1])
+        """``(DuckDB SQL, {source name: Source} of the tables it reads)`` of Athena SQL ``text``."""
+        translated, sources = _translated(text, self.now)
+        return translated, {src.name: src for src in sources}
 
     def sql(
         self,
@@ -470,6 +448,25 @@ class LocalLake(Lake):
 
 
 # ---- helpers ----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=512)
+def _translated(text: str, now: pd.Timestamp | None) -> tuple[str, tuple[Source, ...]]:
+    """Athena SQL ``text`` as DuckDB SQL over ``slake_<source>`` views, and the sources it reads.
+
+    Remembered per text and clock: values are bound parameters, so repeated pivots and hunts send
+    the same text and skip sqlglot's parse.  Raises :class:`UnknownSourceError` for unknown tables."""
+    wanted: dict[str, Source] = {}
+
+    def resolve(name: str) -> str:
+        try:
+            src = find_source(name)
+        except UnknownSourceError:
+            raise UnknownSourceError(_unknown_table_message(name)) from None
+        wanted[src.name] = src
+        return _view_name(src)
+
+    return translate(text, now=now, resolve_table=resolve), tuple(wanted.values())
 
 
 def _eventday(wanted: bool) -> str:
