@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from slake_forensics.layout import parse_key
+from slake_forensics.core.layout import parse_key
 
 #: Arguments of ``python -m slake_forensics sample`` for the full benchmark lake (about 11M events).
 FULL = {"seed": 1, "days": 30, "scale": 10.0, "accounts": 4, "regions": 2}

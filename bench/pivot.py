@@ -95,7 +95,7 @@ def toolkit(p: dict[str, Any]) -> Op:
 
 def peer_sql(lake: str) -> str:
     """The hand-written DuckDB query: one ``SELECT`` of timeline columns per source over its files, ``UNION ALL``, by time."""
-    from slake_forensics.catalog import SOURCES
+    from slake_forensics.core.catalog import SOURCES
 
     parts = []
     for name, pred in PEER_PREDICATES.items():
@@ -132,7 +132,7 @@ def naive(p: dict[str, Any]) -> Op:
     """The naive way: for each source, ``pandas.read_parquet`` of its whole folder, keep the period,
     flatten, keep rows where any matcher holds the IP (list columns exploded); concatenated and
     sorted by time.  Returns the op (no warm-up: it reads everything)."""
-    from slake_forensics.catalog import SOURCES
+    from slake_forensics.core.catalog import SOURCES
 
     from .naive import flatten_arrow, read_source
 

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from slake_forensics.layout import parse_key
+from slake_forensics.core.layout import parse_key
 
 from .lakes import LakeInfo, growth_steps
 from .pivot import run_peer

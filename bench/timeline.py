@@ -21,9 +21,9 @@ Op = Callable[[], tuple[pd.DataFrame, dict[str, float]]]
 def toolkit(p: dict[str, Any]) -> Op:
     """Load, trim, warm up on a thousand rows; returns the op (build + draw, with their split)."""
     import slake_forensics as sf
-    from slake_forensics.catalog import SOURCES
-    from slake_forensics.errors import NoPartitionsError
-    from slake_forensics.timeline import plot_timeline, timeline
+    from slake_forensics.core.catalog import SOURCES
+    from slake_forensics.core.errors import NoPartitionsError
+    from slake_forensics.analysis.timeline import plot_timeline, timeline
 
     lake = sf.Lake.local(p["lake"])
     t0 = time.perf_counter()

@@ -8,15 +8,16 @@ the details.
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from slake_forensics.core.version import __version__ as __version__
 
-from . import hunts
-from .baseline import new_for_principal, rare_apis, volume_spikes
-from .case import Case
-from .catalog import SOURCES
-from .correlate import correlate, sessions
-from .entities import entities
-from .errors import (
+from slake_forensics.analysis import hunts
+from slake_forensics.workflows import containment, incident, readiness, report
+from slake_forensics.analysis.baseline import new_for_principal, rare_apis, volume_spikes
+from slake_forensics.case import Case
+from slake_forensics.core.catalog import SOURCES
+from slake_forensics.analysis.correlate import correlate, sessions
+from slake_forensics.analysis.entities import entities
+from slake_forensics.core.errors import (
     AwsConfigError,
     BadWindowError,
     NoPartitionsError,
@@ -27,17 +28,17 @@ from .errors import (
     UnknownColumnError,
     UnknownSourceError,
 )
-from .graph import plot_graph
-from .incident import Incident, findings, investigate, plot_findings, recovery_check
-from .lake import Lake
-from .timeline import explore, plot_timeline, timeline
-from .timewindow import NaiveTimeWarning
-from .validate import validate_lake
+from slake_forensics.analysis.graph import plot_graph
+from slake_forensics.workflows.incident import Incident, findings, investigate, plot_findings, recovery_check
+from slake_forensics.lake import Lake
+from slake_forensics.analysis.timeline import explore, plot_timeline, timeline
+from slake_forensics.core.timewindow import NaiveTimeWarning
+from slake_forensics.workflows.validate import validate_lake
 
 __all__ = [
     "SOURCES", "Lake", "validate_lake", "NaiveTimeWarning", "SlakeError", "NotALakeError", "UnknownSourceError",
     "UnknownColumnError", "BadWindowError", "NoPartitionsError", "AwsConfigError", "QueryError", "SampleDataError",
-    "Case", "hunts", "entities", "correlate", "sessions", "timeline", "plot_timeline", "explore", "plot_graph",
+    "Case", "hunts", "containment", "incident", "readiness", "report", "entities", "correlate", "sessions", "timeline", "plot_timeline", "explore", "plot_graph",
     "new_for_principal", "rare_apis", "volume_spikes", "findings", "plot_findings", "investigate", "Incident",
     "recovery_check",
 ]

@@ -51,9 +51,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from . import __version__
-from .errors import SlakeError
-from .timewindow import TimeLike, to_utc
+from slake_forensics.core.version import __version__
+from slake_forensics.core.errors import SlakeError
+from slake_forensics.core.timewindow import TimeLike, to_utc
 
 FORMAT = "slake-forensics-case"
 FORMAT_VERSION = 1

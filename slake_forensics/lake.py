@@ -1,157 +1,63 @@
-"""The public entry point: a :class:`Lake` is a Security Lake you load from and query.
+"""The analyst's entry point: a :class:`Lake` is a Security Lake you load from, query and investigate.
 
-Engines subclass :class:`Lake`: :class:`~slake_forensics.engines.local.LocalLake` (Parquet in a
-local folder, DuckDB for SQL), and the S3 and Athena lakes.  Every engine returns pandas
-DataFrames with nested OCSF fields flattened to dotted names (``actor.user.uid``),
-Arrow-backed dtypes, UTC times, and provenance in ``df.attrs``.
+``Lake`` is an :class:`~slake_forensics.engines.base.Engine` (``sources/load/sql/explain``) plus
+the investigation helpers as methods (``pivot``, ``hunt``, ``run_hunts``, ``expand``, …), each a
+thin delegation to its module in :mod:`slake_forensics.analysis`.  The constructors
+(``Lake.sample/local/s3/athena/from_config/open``) return the engine of that kind with these
+methods: :class:`LocalLake`, :class:`S3Lake` and :class:`AthenaLake`.  Every engine returns pandas
+DataFrames with nested OCSF fields flattened to dotted names (``actor.user.uid``), Arrow-backed
+dtypes, UTC times, and provenance in ``df.attrs``.
 """
 from __future__ import annotations
 
-import html
-from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import logging
+import warnings
 
 import pandas as pd
 
-from .timewindow import TimeLike, to_utc
+from slake_forensics.analysis import baseline as _baseline, graph as _graph, hunts as _hunts, pivot as _pivot
+from slake_forensics.core.config import CONFIG_ENV, LOCAL_FILE, USER_FILE, SampleFallbackWarning, aws_region, read_config
+from slake_forensics.core.timewindow import TimeLike
+from slake_forensics.engines.athena import AthenaEngine
+from slake_forensics.engines.base import Engine, Explanation
+from slake_forensics.engines.local import LocalEngine
+from slake_forensics.engines.s3 import S3Engine
 
 if TYPE_CHECKING:
     import boto3
 
+_log = logging.getLogger(__name__)
 
-@dataclass(frozen=True)
-class Explanation:
-    """What a load or query would do: the SQL, its bound parameters, and the files it would open.
+__all__ = ["Lake", "LocalLake", "S3Lake", "AthenaLake", "Explanation"]
 
-    ``files`` is empty for engines that do not open files themselves (Athena).
+
+class Lake(Engine):
+    """A Security Lake with the investigation helpers as methods.
+
+    Build one with :meth:`sample`, :meth:`local`, :meth:`s3`, :meth:`athena`, :meth:`from_config`
+    or :meth:`open`.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> sorted(lake.sources()["source"])[:3]
+    ['cloud_trail_mgmt', 'eks_audit', 'lambda_execution']
     """
-
-    sql: str
-    params: list[Any] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    engine: str = ""
-    translated_sql: str | None = None
-
-    def __str__(self) -> str:
-        lines = [f"-- engine: {self.engine}", self.sql.strip()]
-        if self.params:
-            lines.append(f"-- params: {self.params!r}")
-        if self.translated_sql:
-            lines += ["-- runs as:", self.translated_sql.strip()]
-        lines.append(f"-- files to open: {len(self.files)}")
-        lines += [f"--   {f}" for f in self.files]
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        return f"<pre>{html.escape(str(self))}</pre>"
-
-
-class Lake(ABC):
-    """A Security Lake: sources to load from and Athena SQL to run.
-
-    ``location`` says where the data is (folder, ``s3://`` URI or Athena database);
-    ``now`` is the lake's clock: ``CURRENT_TIMESTAMP`` / ``now()`` / ``current_date`` resolve
-    to it (``None`` means real time).  ``region`` is the lake's home region, or ``None`` when
-    the lake is a rollup of several (then table names default to ``us-east-1``).
-    """
-
-    location: str
-    now: pd.Timestamp | None
-    region: str | None = None
-
-    def __init__(self, location: str, now: TimeLike | None = None) -> None:
-        self.location = location
-        self.now = None if now is None else to_utc(now, what="now")
-
-    def __repr__(self) -> str:
-        clock = "real time" if self.now is None else self.now.isoformat()
-        return f"{type(self).__name__}({self.location!r}, now={clock})"
-
-    def clock(self) -> pd.Timestamp:
-        """The lake's current time (UTC): ``now`` if set, else the real time."""
-        return self.now if self.now is not None else pd.Timestamp.now(tz="UTC")
-
-    # ---- what every engine provides ------------------------------------------------------
-
-    @abstractmethod
-    def sources(self) -> pd.DataFrame:
-        """One row per source present: ``source, table, classes, accounts, regions,
-        first_event, last_event, rows`` (times UTC; accounts/regions as sorted lists)."""
-
-    @abstractmethod
-    def load(
-        self,
-        source: str,
-        start: TimeLike,
-        end: TimeLike,
-        accounts: Iterable[str] | str | None = None,
-        regions: Iterable[str] | str | None = None,
-        columns: Iterable[str] | str | None = None,
-    ) -> pd.DataFrame:
-        """Events of ``source`` with ``start <= time_dt < end``, sorted by time.
-
-        ``accounts`` / ``regions`` restrict partitions (``None`` = all); ``columns`` takes
-        top-level or dotted names (``None`` = all).  Returns a flattened, Arrow-backed
-        DataFrame whose ``attrs`` record source, window, accounts, regions, files and lake.
-        """
-
-    @abstractmethod
-    def sql(
-        self,
-        text: str,
-        params: Sequence[Any] | None = None,
-        *,
-        start: TimeLike | None = None,
-        end: TimeLike | None = None,
-        accounts: Iterable[str] | str | None = None,
-        regions: Iterable[str] | str | None = None,
-    ) -> pd.DataFrame:
-        """Run Athena (Trino) SQL; ``params`` bind the ``?`` placeholders in order.
-
-        ``start``/``end``/``accounts``/``regions`` are a *scope*: they limit which partitions an
-        engine reads when it reads files itself (local: files opened; S3: files downloaded) and
-        are ignored by Athena, where the query's own ``time_dt``/``accountid``/``region``
-        predicates prune partitions.  The scope never replaces those predicates: keep them in
-        the SQL so the answer is the same on every engine.  Returns a flattened, Arrow-backed
-        DataFrame whose ``attrs`` hold ``sql``, ``translated_sql``, ``params``, ``engine``,
-        ``lake`` and ``elapsed_s``.
-        """
-
-    @abstractmethod
-    def explain(self, what: str, *args: Any, **kwargs: Any) -> Explanation:
-        """Say what would run without running it.
-
-        ``explain(source, start, end, accounts=None, regions=None, columns=None)`` for a load,
-        ``explain(sql_text, params=None)`` for a query.  Returns an :class:`Explanation`.
-        """
-
-    def table_name(self, source: str) -> str:
-        """Fully qualified, quoted Glue table of ``source`` for this lake's region.
-
-        For example ``"amazon_security_lake_glue_db_us_east_1"."amazon_security_lake_table_us_east_1_vpc_flow_2_0"``;
-        every engine accepts it in :meth:`sql`, so SQL built with it runs unchanged anywhere.
-        """
-        from .catalog import database, source as find_source
-
-        region = self.region or "us-east-1"
-        return f'"{database(region)}"."{find_source(source).table(region)}"'
 
     # ---- investigation helpers: thin delegations to their modules --------------------------
 
     def hunt(self, name: str, start: TimeLike | None = None, end: TimeLike | None = None, **params: Any) -> pd.DataFrame:
-        """Run one hunt (see :func:`slake_forensics.hunts.run`): its hits, one row per hit."""
-        from . import hunts
-
-        return hunts.run(self, name, start, end, **params)
+        """Run one hunt (see :func:`slake_forensics.analysis.hunts.run`): its hits, one row per hit."""
+        return _hunts.run(self, name, start, end, **params)
 
     def run_hunts(self, stage: str | None = None, start: TimeLike | None = None, end: TimeLike | None = None) -> pd.DataFrame:
-        """Run every hunt, or those of one NIST stage (see :func:`slake_forensics.hunts.run_all`):
+        """Run every hunt, or those of one NIST stage (see :func:`slake_forensics.analysis.hunts.run_all`):
         one summary row per hunt, hits per hunt in ``attrs["hits"]``."""
-        from . import hunts
-
-        return hunts.run_all(self, stage, start, end)
+        return _hunts.run_all(self, stage, start, end)
 
     def pivot(
         self,
@@ -170,10 +76,8 @@ class Lake(ABC):
         progress: bool = True,
     ) -> pd.DataFrame:
         """Every event in ``[start, end)`` mentioning the given entities, as one normalized timeline
-        sorted by time (see :func:`slake_forensics.pivot.pivot`; queries and row counts in ``attrs``)."""
-        from .pivot import pivot
-
-        return pivot(
+        sorted by time (see :func:`slake_forensics.analysis.pivot.pivot`; queries and row counts in ``attrs``)."""
+        return _pivot.pivot(
             self, ip=ip, principal=principal, access_key=access_key, bucket=bucket, instance=instance,
             domain=domain, account=account, start=start, end=end, sources=sources,
             limit_per_source=limit_per_source, progress=progress,
@@ -181,10 +85,8 @@ class Lake(ABC):
 
     def fetch_rows(self, timeline_rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
         """The full events behind timeline rows: ``{source: flattened frame}`` (see
-        :func:`slake_forensics.pivot.fetch_rows`)."""
-        from .pivot import fetch_rows
-
-        return fetch_rows(self, timeline_rows)
+        :func:`slake_forensics.analysis.pivot.fetch_rows`)."""
+        return _pivot.fetch_rows(self, timeline_rows)
 
     def expand(
         self,
@@ -197,10 +99,8 @@ class Lake(ABC):
         progress: bool = True,
     ) -> Any:
         """The entity graph grown from ``seed`` (e.g. ``{"ip": "…"}``) by pivots: a
-        :class:`slake_forensics.graph.Graph` (see :func:`slake_forensics.graph.expand`)."""
-        from .graph import expand
-
-        return expand(self, seed, start, end, hops=hops, max_nodes=max_nodes, max_per_hop=max_per_hop, progress=progress)
+        :class:`slake_forensics.analysis.graph.Graph` (see :func:`slake_forensics.analysis.graph.expand`)."""
+        return _graph.expand(self, seed, start, end, hops=hops, max_nodes=max_nodes, max_per_hop=max_per_hop, progress=progress)
 
     def new_for_principal(
         self,
@@ -212,35 +112,28 @@ class Lake(ABC):
         sources: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         """What ``principal`` did in ``[start, end)`` and never in its baseline: ``kind, value, first_seen,
-        events`` (see :func:`slake_forensics.baseline.new_for_principal`; ``sources`` default CloudTrail + S3 data)."""
-        from .baseline import API_SOURCES, new_for_principal
-
-        return new_for_principal(self, principal, start, end, baseline_days=baseline_days, baseline=baseline,
-                                 sources=API_SOURCES if sources is None else sources)
+        events`` (see :func:`slake_forensics.analysis.baseline.new_for_principal`; ``sources`` default CloudTrail + S3 data)."""
+        return _baseline.new_for_principal(self, principal, start, end, baseline_days=baseline_days, baseline=baseline,
+                                 sources=_baseline.API_SOURCES if sources is None else sources)
 
     def rare_apis(
         self, start: TimeLike, end: TimeLike, max_principals: int = 2, sources: Sequence[str] = ("cloud_trail_mgmt",)
     ) -> pd.DataFrame:
         """API calls made by at most ``max_principals`` principals in ``[start, end)``, one row per API
-        (see :func:`slake_forensics.baseline.rare_apis`)."""
-        from .baseline import rare_apis
-
-        return rare_apis(self, start, end, max_principals=max_principals, sources=sources)
+        (see :func:`slake_forensics.analysis.baseline.rare_apis`)."""
+        return _baseline.rare_apis(self, start, end, max_principals=max_principals, sources=sources)
 
     # ---- constructors --------------------------------------------------------------------
 
     @classmethod
     def local(cls, path: str, now: TimeLike | None = None) -> Lake:
         """A lake in a local folder holding the ``aws/<SOURCE_NAME>/2.0/…`` layout."""
-        from .engines.local import LocalLake
-
         return LocalLake(path, now=now)
 
     @classmethod
     def sample(cls, now: TimeLike | None = None) -> Lake:
         """The bundled sample lake (generated on first use); its clock defaults to the end of its data."""
-        from .engines.local import LocalLake
-        from .sample.bundled import ensure_sample_lake, sample_now
+        from slake_forensics.sample.bundled import ensure_sample_lake, sample_now
 
         root = ensure_sample_lake()
         return LocalLake(root, now=sample_now(root) if now is None else now)
@@ -248,8 +141,6 @@ class Lake(ABC):
     @classmethod
     def s3(cls, bucket_uri: str, region: str, boto3_session: boto3.Session | None = None) -> Lake:
         """A lake read straight from its S3 bucket (``s3://aws-security-data-lake-…``)."""
-        from .engines.s3 import S3Lake
-
         return S3Lake(bucket_uri, region, boto3_session=boto3_session)
 
     @classmethod
@@ -262,8 +153,6 @@ class Lake(ABC):
         boto3_session: boto3.Session | None = None,
     ) -> Lake:
         """A lake queried through Athena in ``region``."""
-        from .engines.athena import AthenaLake
-
         return AthenaLake(
             region, workgroup=workgroup, database=database, s3_output=s3_output, boto3_session=boto3_session
         )
@@ -271,8 +160,6 @@ class Lake(ABC):
     @classmethod
     def from_config(cls) -> Lake:
         """The lake the user's configuration file describes."""
-        from .config import lake_from_config
-
         return lake_from_config()
 
     @classmethod
@@ -292,19 +179,49 @@ class Lake(ABC):
         return cls.local(location, now=now)
 
 
-def id_list(values: Iterable[str] | str | int | None, what: str) -> list[str] | None:
-    """Normalise an ``accounts`` / ``regions`` argument to a list of strings (``None`` stays ``None``).
+class LocalLake(Lake, LocalEngine):
+    """A lake in a local folder (DuckDB over its Parquet), with the investigation helpers."""
 
-    A single string is one value; integers are account ids and are zero-padded to 12 digits.
+
+class S3Lake(Lake, S3Engine):
+    """A lake read from its S3 bucket, with the investigation helpers."""
+
+
+class AthenaLake(Lake, AthenaEngine):
+    """A lake queried through Athena, with the investigation helpers."""
+
+
+def lake_from_config() -> Lake:
+    """Build the :class:`~slake_forensics.lake.Lake` the environment and config file choose.
+
+    Returns ``Lake.sample()`` (with a logged message and a :class:`SampleFallbackWarning`)
+    when nothing sets a lake; ``Lake.local(path)``, ``Lake.s3(uri, region)`` or
+    ``Lake.athena(region, workgroup, database, s3_output)`` otherwise, with ``now`` applied
+    when set.  Raises :class:`BadConfigError` for malformed settings, and
+    :class:`~slake_forensics.core.errors.AwsConfigError` (from the engines) for missing AWS
+    credentials or region.
     """
-    if values is None:
-        return None
-    if isinstance(values, str | int):
-        values = [values]
-    out = []
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, str | int):
-            raise TypeError(f"{what} must be strings, not {type(v).__name__} ({v!r}).")
-        out.append(f"{v:012d}" if isinstance(v, int) else v)
-    return out
-
+    cfg = read_config()
+    if cfg.kind == "sample":
+        message = (
+            "No lake configured; using the bundled sample lake. To use your own, set SLAKE_LAKE "
+            "(a local folder, s3://<security-lake-bucket> or 'athena', with SLAKE_REGION and optionally "
+            f"SLAKE_WORKGROUP, SLAKE_DATABASE, SLAKE_S3_OUTPUT) or write ./{LOCAL_FILE} or {USER_FILE} "
+            f"(or point {CONFIG_ENV} at a file). See docs/configuration.md."
+        )
+        if "lake" not in cfg.origin:
+            _log.warning(message)
+            warnings.warn(message, SampleFallbackWarning, stacklevel=2)
+        lake = Lake.sample()
+    elif cfg.kind == "local":
+        lake = Lake.local(cfg.target)
+    elif cfg.kind == "s3":
+        lake = Lake.s3(cfg.target, cfg.region or aws_region())
+    else:
+        lake = Lake.athena(
+            cfg.region or aws_region(), workgroup=cfg.workgroup, database=cfg.database, s3_output=cfg.s3_output
+        )
+    if cfg.now is not None:
+        lake.now = cfg.now
+    _log.info("Lake %s from %s", lake.location, cfg.origin.get("lake", "default"))
+    return lake

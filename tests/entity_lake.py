@@ -1,6 +1,6 @@
 """A small lake with all eight sources whose entity fields draw from shared pools.
 
-Every entity type appears in every field :mod:`slake_forensics.entities` documents for it, so
+Every entity type appears in every field :mod:`slake_forensics.analysis.entities` documents for it, so
 pivots hit several sources at once; a few hostile strings sit in the pools as well.  Values are
 written through the sample writer in the real layout.
 """
@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from slake_forensics.catalog import source
+from slake_forensics.core.catalog import source
 from slake_forensics.sample.writer import build_table, list_of_structs, write_source
 
 DAY0 = pd.Timestamp("2024-05-01T00:00:00Z")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from slake_forensics.catalog import source
+from slake_forensics.core.catalog import source
 from slake_forensics.sample.writer import build_table, list_of_structs, write_source
 
 ACCOUNTS = ("111111111111", "222222222222")

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pytest
 from fixture_lake import DAY0, DAYS, NOW
 
-from slake_forensics.athena_sql import referenced_tables, translate
-from slake_forensics.errors import QueryError, UnknownColumnError, UnknownSourceError
+from slake_forensics.sql.translate import referenced_tables, translate
+from slake_forensics.core.errors import QueryError, UnknownColumnError, UnknownSourceError
 from slake_forensics.lake import Lake
 
 T = "amazon_security_lake_glue_db_us_east_1.amazon_security_lake_table_us_east_1_cloud_trail_mgmt_2_0"

@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 from fixture_lake import DAY0
 
-from slake_forensics.baseline import new_for_principal, rare_apis, volume_spikes
-from slake_forensics.catalog import source
-from slake_forensics.engines.local import LocalLake
+from slake_forensics.analysis.baseline import new_for_principal, rare_apis, volume_spikes
+from slake_forensics.core.catalog import source
+from slake_forensics.lake import LocalLake
 from slake_forensics.lake import Lake
 from slake_forensics.sample.writer import build_table, write_source
 

@@ -9,10 +9,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from slake_forensics import catalog
-from slake_forensics.errors import BadWindowError, UnknownSourceError
-from slake_forensics.layout import parse_key, select
-from slake_forensics.timewindow import NaiveTimeWarning, Window, to_utc
+from slake_forensics.core import catalog
+from slake_forensics.core.errors import BadWindowError, UnknownSourceError
+from slake_forensics.core.layout import parse_key, select
+from slake_forensics.core.timewindow import NaiveTimeWarning, Window, to_utc
 
 GLUE_JSON = Path(catalog.__file__).with_name("schemas") / "glue_v2.json"
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "glue_schemas_v2"

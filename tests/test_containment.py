@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 
-from slake_forensics import containment as c
-from slake_forensics.errors import SlakeError
+from slake_forensics.workflows import containment as c
+from slake_forensics.core.errors import SlakeError
 
 A, B = "111122223333", "444455556666"
 NOW = "2026-03-06T06:00:00Z"

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from fixture_lake import DAY0, DAYS
 
-from slake_forensics.correlate import correlate, key_values, session_summary, sessions
+from slake_forensics.analysis.correlate import correlate, key_values, session_summary, sessions
 from slake_forensics.lake import Lake
 
 T0 = pd.Timestamp("2024-03-01T00:00:00Z")

@@ -1,7 +1,7 @@
 """entities(): every entity type is found in the fields it lives in, for every source.
 
 The expectation is a row-by-row Python statement of the same placement (tests/entity_lake.py),
-independent of the vectorized extraction in slake_forensics.entities.
+independent of the vectorized extraction in slake_forensics.analysis.entities.
 """
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from entity_lake import DAY0, NOW, build_entity_lake, row_entities  # noqa: E402
 
-from slake_forensics.catalog import SOURCES
-from slake_forensics.entities import ENTITY_COLUMNS, ENTITY_FIELDS, ENTITY_TYPES, entities, fields_for
+from slake_forensics.core.catalog import SOURCES
+from slake_forensics.analysis.entities import ENTITY_COLUMNS, ENTITY_FIELDS, ENTITY_TYPES, entities, fields_for
 from slake_forensics.lake import Lake
-from slake_forensics.normalize import normalize
+from slake_forensics.analysis.normalize import normalize
 
 
 @pytest.fixture(scope="module")

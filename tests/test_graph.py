@@ -11,8 +11,8 @@ matplotlib.use("Agg")
 sys.path.insert(0, str(Path(__file__).parent))
 from entity_lake import DAY0, IPS, KEYS, NOW, build_entity_lake, row_entities  # noqa: E402
 
-from slake_forensics.catalog import SOURCES
-from slake_forensics.graph import EDGE_COLUMNS, NODE_COLUMNS, expand, plot_graph, short_label
+from slake_forensics.core.catalog import SOURCES
+from slake_forensics.analysis.graph import EDGE_COLUMNS, NODE_COLUMNS, expand, plot_graph, short_label
 from slake_forensics.lake import Lake
 
 SKIPPED = {"account"}

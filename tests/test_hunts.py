@@ -16,9 +16,9 @@ import pyarrow as pa
 import pytest
 import sqlglot
 
-from slake_forensics import hunts
-from slake_forensics.catalog import SOURCES
-from slake_forensics.hunts import HuntParameterError, UnknownHuntError
+from slake_forensics.analysis import hunts
+from slake_forensics.core.catalog import SOURCES
+from slake_forensics.analysis.hunts import HuntParameterError, UnknownHuntError
 from slake_forensics.lake import Lake
 from slake_forensics.sample.cloudtrail import cloudtrail_table
 from slake_forensics.sample.common import ocsf_class_columns

@@ -1,4 +1,4 @@
-"""Rebuild each incident story from its GuardDuty finding with ``slake_forensics.incident``,
+"""Rebuild each incident story from its GuardDuty finding with ``slake_forensics.workflows.incident``,
 then check what it found against the lake's answer key.
 
 The investigation starts from ``findings()`` (the triage list) and the finding chosen by its
@@ -14,9 +14,9 @@ import pandas as pd
 import pytest
 
 from slake_forensics import Lake
-from slake_forensics import incident as inv
+from slake_forensics.workflows import incident as inv
 from slake_forensics.case import Case
-from slake_forensics.report import incident_metrics
+from slake_forensics.workflows.report import incident_metrics
 from slake_forensics.sample.bundled import ensure_sample_lake
 from slake_forensics.sample.generate import generate
 

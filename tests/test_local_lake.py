@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 from fixture_lake import ACCOUNTS, DAY0, DAYS, NOW, REGIONS
 
-from slake_forensics import ocsf
-from slake_forensics.catalog import source
+from slake_forensics.core import ocsf
+from slake_forensics.core.catalog import source
 from slake_forensics.engines import local
-from slake_forensics.errors import (
+from slake_forensics.core.errors import (
     BadWindowError,
     CorruptFileError,
     NoPartitionsError,
@@ -23,7 +23,7 @@ from slake_forensics.errors import (
     UnknownSourceError,
 )
 from slake_forensics.lake import Lake
-from slake_forensics.timewindow import NaiveTimeWarning, Window
+from slake_forensics.core.timewindow import NaiveTimeWarning, Window
 
 END = DAY0 + pd.Timedelta(days=DAYS)
 

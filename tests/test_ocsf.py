@@ -8,9 +8,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from slake_forensics import ocsf
-from slake_forensics.catalog import source
-from slake_forensics.errors import UnknownColumnError
+from slake_forensics.core import ocsf
+from slake_forensics.core.catalog import source
+from slake_forensics.core.errors import UnknownColumnError
 from slake_forensics.sample.writer import build_table
 
 CT = source("cloud_trail_mgmt")

@@ -17,10 +17,10 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from entity_lake import ACCOUNTS, ARNS, BUCKETS, DAY0, DOMAINS, HOSTILE, INSTANCES, IPS, KEYS, NOW, build_entity_lake, row_entities  # noqa: E402
 
-from slake_forensics.catalog import SOURCES
+from slake_forensics.core.catalog import SOURCES
 from slake_forensics.lake import Lake
-from slake_forensics.normalize import TIMELINE_COLUMNS, as_timeline, normalize, projection
-from slake_forensics.pivot import fetch_rows, pivot
+from slake_forensics.analysis.normalize import TIMELINE_COLUMNS, as_timeline, normalize, projection
+from slake_forensics.analysis.pivot import fetch_rows, pivot
 
 START = DAY0 + pd.Timedelta(hours=13)
 END = NOW - pd.Timedelta(hours=9)

@@ -59,20 +59,20 @@ QUERIES = [
 
 def _one_phase(lake: Lake, monkeypatch: pytest.MonkeyPatch, sql: str, params: list) -> pd.DataFrame:
     with monkeypatch.context() as m:
-        m.setattr(local.LocalLake, "_restrict_to_hits", lambda self, *a: False)
+        m.setattr(local.LocalEngine, "_restrict_to_hits", lambda self, *a: False)
         return lake.sql(sql, params)
 
 
 @pytest.mark.parametrize("sql, params", QUERIES)
 def test_two_phases_answer_like_one(lake: Lake, monkeypatch: pytest.MonkeyPatch, sql: str, params: list) -> None:
     calls: list[bool] = []
-    real = local.LocalLake._restrict_to_hits
+    real = local.LocalEngine._restrict_to_hits
 
     def spy(self, *args):
         calls.append(real(self, *args))
         return calls[-1]
 
-    monkeypatch.setattr(local.LocalLake, "_restrict_to_hits", spy)
+    monkeypatch.setattr(local.LocalEngine, "_restrict_to_hits", spy)
     got = lake.sql(sql, params)
     assert calls == [True], "the query should have run in two phases"
     expected = _one_phase(lake, monkeypatch, sql, params)

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 from fixture_lake import ACCOUNTS, DAY0, DAYS, NOW, REGIONS, build_fixture_lake
 
-from slake_forensics import hunts, readiness
-from slake_forensics.catalog import SOURCES
+from slake_forensics.analysis import hunts
+from slake_forensics.workflows import readiness
+from slake_forensics.core.catalog import SOURCES
 from slake_forensics.lake import Lake
 
 matplotlib.use("Agg")

@@ -9,9 +9,10 @@ import pandas as pd
 import pytest
 from fixture_lake import DAY0, DAYS
 
-from slake_forensics import Case, report
+from slake_forensics import Case
+from slake_forensics.workflows import report
 from slake_forensics.lake import Lake
-from slake_forensics.normalize import normalize
+from slake_forensics.analysis.normalize import normalize
 
 T = pd.Timestamp("2026-03-04T00:00:00Z")
 HOSTILE = "<script>alert('x')</script>"
@@ -152,7 +153,7 @@ def test_match_hits_by_uid_and_by_entity_at_the_time(case: Case) -> None:
 
 
 def test_hunts_that_would_have_fired_with_stub_hunts(case: Case, monkeypatch: pytest.MonkeyPatch) -> None:
-    from slake_forensics import hunts
+    from slake_forensics.analysis import hunts
 
     hits = hunts.HitsByHunt({
         "early": pd.DataFrame({"time_dt": [at(1)], "src_endpoint.ip": ["203.0.113.7"]}),

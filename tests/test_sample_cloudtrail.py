@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from slake_forensics.catalog import SOURCES
+from slake_forensics.core.catalog import SOURCES
 from slake_forensics.sample.cloudtrail import classify, cloudtrail_table
 from slake_forensics.sample.org import build_org
 from slake_forensics.sample.sources import cloud_trail_mgmt, lambda_execution, s3_data

@@ -13,10 +13,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from slake_forensics.catalog import SOURCES, source
+from slake_forensics.core.catalog import SOURCES, source
 from slake_forensics.sample import bundled
 from slake_forensics.sample.generate import STORIES, generate
-from slake_forensics.validate import validate_lake
+from slake_forensics.workflows.validate import validate_lake
 
 SMALL = dict(days=6, scale=0.15)
 

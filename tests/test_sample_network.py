@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from slake_forensics.catalog import SOURCES
+from slake_forensics.core.catalog import SOURCES
 from slake_forensics.sample.findings import findings_table
 from slake_forensics.sample.org import build_org
 from slake_forensics.sample.stories import ec2_cryptomining

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 from fixture_lake import ACCOUNTS, DAY0, DAYS, HOSTILE
 
-from slake_forensics.errors import NoPartitionsError, UnknownColumnError, UnknownSourceError
+from slake_forensics.core.errors import NoPartitionsError, UnknownColumnError, UnknownSourceError
 from slake_forensics.lake import Lake
 
 T = '"amazon_security_lake_glue_db_us_east_1"."amazon_security_lake_table_us_east_1_cloud_trail_mgmt_2_0"'

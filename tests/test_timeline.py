@@ -13,8 +13,8 @@ import pytest
 from fixture_lake import DAY0
 
 from slake_forensics.lake import Lake
-from slake_forensics.normalize import TIMELINE_COLUMNS, normalize
-from slake_forensics.timeline import OTHER_LANE, explore, is_finding, plot_timeline, timeline
+from slake_forensics.analysis.normalize import TIMELINE_COLUMNS, normalize
+from slake_forensics.analysis.timeline import OTHER_LANE, explore, is_finding, plot_timeline, timeline
 
 matplotlib.use("Agg")
 

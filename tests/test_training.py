@@ -11,9 +11,10 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from slake_forensics import cli, training
-from slake_forensics.hunts import STAGES
-from slake_forensics.training import QUESTIONS, RULES, Exercise, TrainingError
+from slake_forensics.tooling import cli
+from slake_forensics.workflows import training
+from slake_forensics.analysis.hunts import STAGES
+from slake_forensics.workflows.training import QUESTIONS, RULES, Exercise, TrainingError
 
 S3_KEY = {
     "story": "s3_data_access", "title": "t", "summary": "s", "accounts": ["111122223333"], "regions": ["us-east-1"],
@@ -280,7 +281,7 @@ def test_checker_on_a_generated_lake(generated_lake: Path) -> None:
 
 
 def test_tips_name_real_hunts() -> None:
-    from slake_forensics import hunts
+    from slake_forensics.analysis import hunts
 
     pattern = r"\bhunts? ([a-z0-9_]+)|\b([a-z0-9]+_[a-z0-9_]+) hunt\b|\bthen ([a-z0-9_]+) to see"
     named = {name for q in QUESTIONS for m in re.findall(pattern, q.tip, re.IGNORECASE) for name in m if name}

@@ -15,14 +15,14 @@ every Athena user can read the results of their own queries.  The result is read
 * through ``GetQueryResults`` pagination when the workgroup uses Athena-managed query
   results (no S3 location; slower, 1,000 rows per call).
 
-Lists and maps cannot cross CSV intact, so :func:`~slake_forensics.loadsql.load_query`
+Lists and maps cannot cross CSV intact, so :func:`~slake_forensics.sql.build.load_query`
 selects them as JSON text and :meth:`AthenaLake.load` decodes them back into Arrow lists
 and maps of the schema's type.  ``sql()`` returns array/map/row columns as Athena's text
 rendering: wrap them in ``json_format(CAST(x AS JSON))`` to get JSON.
 
 Parameters always travel as ``ExecutionParameters`` (awswrangler ``paramstyle="qmark"``,
 which passes the list to ``StartQueryExecution`` unchanged and does no quoting of its
-own: :func:`~slake_forensics.loadsql.parameter` makes each value one SQL literal).
+own: :func:`~slake_forensics.sql.build.parameter` makes each value one SQL literal).
 awswrangler's result cache is disabled explicitly: it matches on the SQL text only and
 would return one parameter set's result for another.
 
@@ -49,10 +49,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from ..catalog import SOURCES, Source, database as default_database, source as find_source, table_regex
-from ..errors import AwsConfigError, QueryError
-from ..lake import Explanation, Lake, id_list
-from ..loadsql import (
+from slake_forensics.core.catalog import SOURCES, Source, database as default_database, source as find_source, table_regex
+from slake_forensics.core.errors import AwsConfigError, QueryError
+from slake_forensics.core.scope import id_list
+from slake_forensics.engines.base import Engine, Explanation
+from slake_forensics.sql.build import (
     check_region,
     decode_json_column,
     leaves,
@@ -63,7 +64,7 @@ from ..loadsql import (
     resolve_columns,
     timestamp_text,
 )
-from ..timewindow import TimeLike, Window
+from slake_forensics.core.timewindow import TimeLike, Window
 
 _log = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ def aws_error(exc: Exception) -> AwsConfigError | None:
     return None
 
 
-class AthenaLake(Lake):
+class AthenaEngine(Engine):
     """A Security Lake queried through Amazon Athena in one region.
 
     ``region`` is the lake's (rollup) region: its Glue database is
@@ -264,7 +265,7 @@ class AthenaLake(Lake):
         ``time_dt``/``accountid``/``region`` predicates prune partitions.
 
         ``params`` fill the ``?`` placeholders in order, as Athena execution parameters
-        (see :func:`~slake_forensics.loadsql.parameter` for the accepted types).  Returns an
+        (see :func:`~slake_forensics.sql.build.parameter` for the accepted types).  Returns an
         Arrow-backed DataFrame typed from Athena's result metadata (timestamps tz-aware
         UTC); provenance in ``df.attrs``.  Raises :class:`QueryError` when Athena fails.
         """

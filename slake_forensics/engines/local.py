@@ -24,14 +24,15 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from .. import layout, ocsf
-from . import prefilter
-from ..athena_sql import translate
-from ..catalog import SOURCES, TIMESTAMP_TYPE, Source, source as find_source
-from ..errors import BadWindowError, CorruptFileError, NoPartitionsError, NotALakeError, QueryError, UnknownColumnError, UnknownSourceError
-from ..lake import Explanation, Lake, id_list
-from ..loadsql import load_query
-from ..timewindow import TimeLike, Window
+from slake_forensics.core import layout, ocsf
+from slake_forensics.engines import prefilter
+from slake_forensics.sql.translate import translate
+from slake_forensics.core.catalog import SOURCES, TIMESTAMP_TYPE, Source, source as find_source
+from slake_forensics.core.errors import BadWindowError, CorruptFileError, NoPartitionsError, NotALakeError, QueryError, UnknownColumnError, UnknownSourceError
+from slake_forensics.core.scope import id_list
+from slake_forensics.engines.base import Engine, Explanation
+from slake_forensics.sql.build import load_query
+from slake_forensics.core.timewindow import TimeLike, Window
 
 LAYOUT = "aws/<SOURCE_NAME>/2.0/region=<region>/accountId=<12 digits>/eventDay=<YYYYMMDD>/<name>.parquet"
 _SORT = "__slake_time"
@@ -51,7 +52,7 @@ class SkippedFileWarning(UserWarning):
     """A data file could not be read and was skipped (``on_error="skip"``)."""
 
 
-class LocalLake(Lake):
+class LocalEngine(Engine):
     """A lake below a local folder (``<path>/aws/<SOURCE_NAME>/2.0/…``); see :class:`Lake`.
 
     The folder is scanned once when the lake is created; call :meth:`refresh` after adding files.

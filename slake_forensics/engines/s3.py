@@ -26,15 +26,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
-from .. import layout, ocsf
-from ..athena_sql import referenced_tables
-from ..catalog import SOURCES, TIMESTAMP_TYPE, Source, source as find_source
-from ..errors import BadConfigError, NoPartitionsError, NotALakeError
-from ..lake import Explanation, Lake, id_list
-from ..loadsql import check_region, load_query
-from ..timewindow import TimeLike, Window
-from .athena import aws_error, aws_session
-from .local import LocalLake
+from slake_forensics.core import layout, ocsf
+from slake_forensics.sql.translate import referenced_tables
+from slake_forensics.core.catalog import SOURCES, TIMESTAMP_TYPE, Source, source as find_source
+from slake_forensics.core.errors import BadConfigError, NoPartitionsError, NotALakeError
+from slake_forensics.core.scope import default_window, id_list
+from slake_forensics.engines.base import Engine, Explanation
+from slake_forensics.core.catalog import check_region
+from slake_forensics.sql.build import load_query
+from slake_forensics.core.timewindow import TimeLike, Window
+from slake_forensics.engines.athena import aws_error, aws_session
+from slake_forensics.engines.local import LocalEngine
 
 _log = logging.getLogger(__name__)
 _URI_RE = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*?))?/?$")
@@ -49,7 +51,7 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or "~/.cache").expanduser() / "slake-forensics" / "s3"
 
 
-class S3Lake(Lake):
+class S3Engine(Engine):
     """A lake read from ``s3://<bucket>[/<prefix>]`` holding ``aws/<SOURCE_NAME>/2.0/…`` keys.
 
     **Iceberg caveat**: source-version-2 tables are Apache Iceberg tables, and files under a
@@ -131,7 +133,7 @@ class S3Lake(Lake):
         """Data-file keys (below the lake prefix) of ``source`` in the window, accounts and regions, sorted.
 
         Lists ``region=`` and ``accountId=`` folders, then each selected event-day folder
-        (all days when ``window`` is ``None``); :func:`~slake_forensics.layout.select` makes
+        (all days when ``window`` is ``None``); :func:`~slake_forensics.core.layout.select` makes
         the final choice, so only matching native v2 keys are returned.
         """
         src = source if isinstance(source, Source) else find_source(source)
@@ -315,7 +317,7 @@ class S3Lake(Lake):
                 target = view / key
                 target.parent.mkdir(parents=True, exist_ok=True)
                 _link(self._cached(key), target)
-            df = LocalLake(view, now=self.now).sql(text, params)
+            df = LocalEngine(view, now=self.now).sql(text, params)
         finally:
             shutil.rmtree(view, ignore_errors=True)
         df.attrs.update(
@@ -327,10 +329,7 @@ class S3Lake(Lake):
     def _sql_window(self, start: TimeLike | None, end: TimeLike | None) -> Window:
         if (start is None) != (end is None):
             raise BadConfigError("Pass both start= and end= (or neither, for the last sql_days days).")
-        if start is None:
-            now = self.clock()
-            return Window(now - pd.Timedelta(days=self.sql_days), now)
-        return Window.of(start, end)
+        return default_window(self.clock(), start, end, days=self.sql_days)
 
     def _cached(self, key: str) -> Path:
         return self.cache_dir / self.bucket / self.prefix / key

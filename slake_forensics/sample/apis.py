@@ -19,9 +19,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .cloudtrail import random_strings
-from .common import hex_ids, uuids
-from .org import Org
+from slake_forensics.sample.cloudtrail import random_strings
+from slake_forensics.sample.common import hex_ids, uuids
+from slake_forensics.sample.org import Org
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ import pandas as pd
 import pyarrow
 import pyarrow.parquet as pq
 
-from ..errors import SampleDataError
+from slake_forensics.core.errors import SampleDataError
 
 SEED = 20260301
 DAYS = 14
@@ -104,7 +104,7 @@ def ensure_sample_lake(*, check: bool = True, progress: bool = True) -> Path:
     """
     root = sample_root()
     if not (root / "generation.json").exists():
-        from .generate import generate
+        from slake_forensics.sample.generate import generate
 
         root.mkdir(parents=True, exist_ok=True)
         print(f"Generating the bundled sample lake in {root} (seed {SEED}, {DAYS} days); this runs once.", file=sys.stderr)

@@ -58,10 +58,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..catalog import SOURCES
-from .common import const, observables, ocsf_class_columns, partition_columns, pick
-from .org import Principal
-from .writer import build_table, list_of_structs
+from slake_forensics.core.catalog import SOURCES
+from slake_forensics.sample.common import const, observables, ocsf_class_columns, partition_columns, pick
+from slake_forensics.sample.org import Principal
+from slake_forensics.sample.writer import build_table, list_of_structs
 
 #: eventNames that Security Lake maps to Authentication (3002); all are activity 1 Logon.
 AUTH_EVENTS = ("ConsoleLogin", "CheckMfa", "ExternalIdPDirectoryLogin", "UserAuthentication",

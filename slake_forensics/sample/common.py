@@ -11,8 +11,8 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
-from ..catalog import vocabulary
-from .org import Org, Principal
+from slake_forensics.core.catalog import vocabulary
+from slake_forensics.sample.org import Org, Principal
 
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 24 * MS_PER_HOUR
@@ -137,7 +137,7 @@ def observables(offsets: np.ndarray, names: Sequence[str] | np.ndarray, values: 
 
     ``type_id``: 1 Hostname, 2 IP Address, 4 User Name, 10 Resource UID, 20 Endpoint, 99 Other.
     """
-    from .writer import list_of_structs
+    from slake_forensics.sample.writer import list_of_structs
 
     type_names = {1: "Hostname", 2: "IP Address", 4: "User Name", 10: "Resource UID", 20: "Endpoint", 99: "Other"}
     tids = np.asarray(type_ids, dtype="int64")

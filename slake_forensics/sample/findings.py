@@ -24,9 +24,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..catalog import SOURCES
-from .common import observables, ocsf_class_columns, partition_columns, ragged, string_map
-from .writer import build_table, list_of_structs
+from slake_forensics.core.catalog import SOURCES
+from slake_forensics.sample.common import observables, ocsf_class_columns, partition_columns, ragged, string_map
+from slake_forensics.sample.writer import build_table, list_of_structs
 
 SCHEMA = SOURCES["sh_findings"].schema
 ASFF_VERSION = "2018-10-08"

@@ -17,10 +17,10 @@ import numpy as np
 import pyarrow as pa
 from tqdm.auto import tqdm
 
-from .. import __version__
-from ..catalog import SOURCES
-from .org import Org, build_org
-from .writer import rotate_keys, write_source
+from slake_forensics.core.version import __version__
+from slake_forensics.core.catalog import SOURCES
+from slake_forensics.sample.org import Org, build_org
+from slake_forensics.sample.writer import rotate_keys, write_source
 
 STORIES = ("s3_data_access", "ec2_cryptomining")
 

@@ -17,9 +17,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..catalog import Source
-from ..layout import partition_dir
-from .org import KeyRotation
+from slake_forensics.core.catalog import Source
+from slake_forensics.core.layout import partition_dir
+from slake_forensics.sample.org import KeyRotation
 
 CODEC = "zstd"
 ROWS_PER_FILE = 250_000

@@ -10,7 +10,7 @@ import pandas as pd
 import pyarrow as pa
 import requests
 
-from slake_forensics.catalog import source
+from slake_forensics.core.catalog import source
 from slake_forensics.sample.writer import build_table, list_of_structs
 
 REGION = "us-east-1"

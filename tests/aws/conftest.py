@@ -17,7 +17,7 @@ import pytest
 from aws_fixtures import REGION, Moto, cloudtrail_table, lake_bucket
 from moto.server import ThreadedMotoServer
 
-from slake_forensics.catalog import source
+from slake_forensics.core.catalog import source
 from slake_forensics.sample.writer import write_source
 
 

@@ -23,10 +23,10 @@ import sqlglot
 from aws_fixtures import ACCOUNTS, HOSTILE, REGION, Moto
 from sqlglot import exp
 
-from slake_forensics.catalog import source
-from slake_forensics.errors import AwsConfigError, QueryError
+from slake_forensics.core.catalog import source
+from slake_forensics.core.errors import AwsConfigError, QueryError
 from slake_forensics.lake import Lake
-from slake_forensics.loadsql import MAX_PARAMETER_LENGTH, leaves
+from slake_forensics.sql.build import MAX_PARAMETER_LENGTH, leaves
 
 RESULTS = "athena-results-test"
 OUTPUT = f"s3://{RESULTS}/queries/"
@@ -325,7 +325,7 @@ def test_missing_credentials(no_aws):
 def test_missing_region(no_aws, monkeypatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    from slake_forensics.engines.athena import AthenaLake
+    from slake_forensics.lake import AthenaLake
 
     with pytest.raises(AwsConfigError, match="No AWS region is configured.*AWS_DEFAULT_REGION"):
         AthenaLake(None)

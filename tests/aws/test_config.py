@@ -8,9 +8,10 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from slake_forensics import config
-from slake_forensics.config import SampleFallbackWarning, lake_from_config, read_config
-from slake_forensics.errors import AwsConfigError, BadConfigError
+from slake_forensics.core import config
+from slake_forensics.core.config import SampleFallbackWarning, read_config
+from slake_forensics.lake import lake_from_config
+from slake_forensics.core.errors import AwsConfigError, BadConfigError
 from slake_forensics.lake import Lake
 
 ALL_ENV = [*config.ENV.values(), config.CONFIG_ENV]
@@ -100,7 +101,7 @@ def test_fallback_to_sample_says_how_to_configure(clean, monkeypatch, caplog):
     sentinel = SimpleNamespace(location="the bundled sample")  # generating the real one takes a while
     monkeypatch.setattr(Lake, "sample", classmethod(lambda cls, now=None: sentinel))
     with pytest.warns(SampleFallbackWarning, match="SLAKE_LAKE.*SLAKE_REGION.*slake.toml.*config.toml.*SLAKE_CONFIG"):
-        with caplog.at_level(logging.WARNING, logger="slake_forensics.config"):
+        with caplog.at_level(logging.WARNING, logger="slake_forensics.lake"):
             assert lake_from_config() is sentinel
     assert "bundled sample lake" in caplog.text
 

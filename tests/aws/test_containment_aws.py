@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from aws_fixtures import REGION, Moto
 
-from slake_forensics import containment as c
+from slake_forensics.workflows import containment as c
 
 ACCOUNT = "123456789012"  # moto's account for its default credentials
 NOW = pd.Timestamp("2026-03-06T06:00:00Z")

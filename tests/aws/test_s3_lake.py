@@ -7,9 +7,9 @@ import awswrangler as wr
 import pandas as pd
 import pytest
 
-from slake_forensics.errors import BadConfigError, NoPartitionsError
+from slake_forensics.core.errors import BadConfigError, NoPartitionsError
 from slake_forensics.lake import Lake
-from slake_forensics.timewindow import Window
+from slake_forensics.core.timewindow import Window
 
 from aws_fixtures import ACCOUNTS, REGION
 

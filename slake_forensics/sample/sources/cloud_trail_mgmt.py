@@ -17,12 +17,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ...catalog import SOURCES
-from ..apis import SERVICE_APIS, SERVICE_LINKED_CALLS, Api, fill_template, resource_pools
-from ..cloudtrail import ct_columns, principal_identity
-from ..common import MS_PER_HOUR, habit_times, hex_ids, pick
-from ..org import Org, Principal
-from ..writer import build_table
+from slake_forensics.core.catalog import SOURCES
+from slake_forensics.sample.apis import SERVICE_APIS, SERVICE_LINKED_CALLS, Api, fill_template, resource_pools
+from slake_forensics.sample.cloudtrail import ct_columns, principal_identity
+from slake_forensics.sample.common import MS_PER_HOUR, habit_times, hex_ids, pick
+from slake_forensics.sample.org import Org, Principal
+from slake_forensics.sample.writer import build_table
 
 #: Share of a principal's habitual calls that are management events, by persona.
 MGMT_SHARE = {"engineer": 0.85, "sre": 0.9, "admin": 0.9, "security": 0.9, "finance": 0.8, "data": 0.6,

@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ...catalog import SOURCES
-from ..common import (class_columns, diurnal_times, observables, partition_columns, pick, pick_or_null, repeat,
+from slake_forensics.core.catalog import SOURCES
+from slake_forensics.sample.common import (class_columns, diurnal_times, observables, partition_columns, pick, pick_or_null, repeat,
                       same_list, string_map, uuids)
-from ..org import HOSTING_NETS, Org
-from ..writer import build_table, list_of_structs
-from .vpc_flow import random_public_ips
+from slake_forensics.sample.org import HOSTING_NETS, Org
+from slake_forensics.sample.writer import build_table, list_of_structs
+from slake_forensics.sample.sources.vpc_flow import random_public_ips
 
 SOURCE = SOURCES["eks_audit"]
 ROWS_PER_DAY = 1_800

@@ -11,11 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from ...catalog import SOURCES
-from ..cloudtrail import ct_columns, principal_identity
-from ..common import MS_PER_DAY, MS_PER_HOUR, diurnal_times
-from ..org import Org
-from ..writer import build_table
+from slake_forensics.core.catalog import SOURCES
+from slake_forensics.sample.cloudtrail import ct_columns, principal_identity
+from slake_forensics.sample.common import MS_PER_DAY, MS_PER_HOUR, diurnal_times
+from slake_forensics.sample.org import Org
+from slake_forensics.sample.writer import build_table
 
 #: Function-name suffix → (invoker, invocations per day at scale 1, invocation type).  Invoker is
 #: an AWS service domain, ``app`` (a production workload role) or ``cicd`` (a CI/CD user).

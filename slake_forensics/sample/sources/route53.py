@@ -14,11 +14,11 @@ import hashlib
 import numpy as np
 import pyarrow as pa
 
-from ...catalog import SOURCES
-from ..common import class_columns, diurnal_times, observables, partition_columns, pick, repeat, same_list
-from ..org import Instance, Org
-from ..writer import build_table, list_of_structs
-from .vpc_flow import IPS_PER_HOST, PURPOSE_WEIGHT, SERVICES, host_ip
+from slake_forensics.core.catalog import SOURCES
+from slake_forensics.sample.common import class_columns, diurnal_times, observables, partition_columns, pick, repeat, same_list
+from slake_forensics.sample.org import Instance, Org
+from slake_forensics.sample.writer import build_table, list_of_structs
+from slake_forensics.sample.sources.vpc_flow import IPS_PER_HOST, PURPOSE_WEIGHT, SERVICES, host_ip
 
 SOURCE = SOURCES["route53"]
 ROWS_PER_DAY = 7_100

@@ -13,13 +13,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ...catalog import SOURCES
-from ..apis import fill_template
-from ..cloudtrail import amz_id_2, ct_columns, principal_identity
-from ..common import MS_PER_DAY, diurnal_times, habit_times, hex_ids, pick
-from ..org import Org
-from ..writer import build_table
-from .cloud_trail_mgmt import pick_per_principal
+from slake_forensics.core.catalog import SOURCES
+from slake_forensics.sample.apis import fill_template
+from slake_forensics.sample.cloudtrail import amz_id_2, ct_columns, principal_identity
+from slake_forensics.sample.common import MS_PER_DAY, diurnal_times, habit_times, hex_ids, pick
+from slake_forensics.sample.org import Org
+from slake_forensics.sample.writer import build_table
+from slake_forensics.sample.sources.cloud_trail_mgmt import pick_per_principal
 
 OPS = ("GetObject", "PutObject", "HeadObject", "ListObjects", "DeleteObject")
 #: Operation weights by persona (order of :data:`OPS`).

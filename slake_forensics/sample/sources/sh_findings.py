@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ...catalog import SOURCES
-from ..common import MS_PER_DAY, MS_PER_HOUR
-from ..findings import (DEFAULT_TYPES, PRODUCTS, SEVERITY_NORMALIZED, SEVERITY_PRODUCT, asff_type, detector_arn,
+from slake_forensics.core.catalog import SOURCES
+from slake_forensics.sample.common import MS_PER_DAY, MS_PER_HOUR
+from slake_forensics.sample.findings import (DEFAULT_TYPES, PRODUCTS, SEVERITY_NORMALIZED, SEVERITY_PRODUCT, asff_type, detector_arn,
                         finding_columns, guardduty_finding_uid)
-from ..org import HOSTING_NETS, Org
-from ..writer import build_table
-from .vpc_flow import random_public_ips
+from slake_forensics.sample.org import HOSTING_NETS, Org
+from slake_forensics.sample.writer import build_table
+from slake_forensics.sample.sources.vpc_flow import random_public_ips
 
 SOURCE = SOURCES["sh_findings"]
 FSBP = "standards/aws-foundational-security-best-practices/v/1.0.0"

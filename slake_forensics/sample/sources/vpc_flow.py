@@ -19,11 +19,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from ...catalog import SOURCES
-from ..common import (class_columns, diurnal_times, ip_strings, observables, partition_columns, pick, pick_or_null,
+from slake_forensics.core.catalog import SOURCES
+from slake_forensics.sample.common import (class_columns, diurnal_times, ip_strings, observables, partition_columns, pick, pick_or_null,
                       repeat, same_list)
-from ..org import HOME_ISP_NETS, HOSTING_NETS, Instance, Org
-from ..writer import build_table
+from slake_forensics.sample.org import HOME_ISP_NETS, HOSTING_NETS, Instance, Org
+from slake_forensics.sample.writer import build_table
 
 SOURCE = SOURCES["vpc_flow"]
 BOUNDARIES = {4: "Same VPC", 5: "Internet/VPC Gateway", 10: "Gateway VPC", 11: "Internet Gateway", 99: "Other"}

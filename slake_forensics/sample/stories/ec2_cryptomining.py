@@ -28,15 +28,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from ..cloudtrail import cloudtrail_table
-from ..common import MS_PER_DAY, MS_PER_HOUR, observables, ocsf_class_columns, partition_columns, same_list
-from ..findings import findings_table, guardduty_finding_uid
-from ..generate import StoryResult
-from ..org import HOSTING_NETS, Instance, Org
-from ..sources import route53 as r53
-from ..sources import vpc_flow
-from ..sources.vpc_flow import Flows, IpPool
-from ..writer import build_table, list_of_structs
+from slake_forensics.sample.cloudtrail import cloudtrail_table
+from slake_forensics.sample.common import MS_PER_DAY, MS_PER_HOUR, observables, ocsf_class_columns, partition_columns, same_list
+from slake_forensics.sample.findings import findings_table, guardduty_finding_uid
+from slake_forensics.sample.generate import StoryResult
+from slake_forensics.sample.org import HOSTING_NETS, Instance, Org
+from slake_forensics.sample.sources import route53 as r53
+from slake_forensics.sample.sources import vpc_flow
+from slake_forensics.sample.sources.vpc_flow import Flows, IpPool
+from slake_forensics.sample.writer import build_table, list_of_structs
 
 MIN = 60_000
 #: mining pools: (hostname, Stratum port, first two octets of its addresses)

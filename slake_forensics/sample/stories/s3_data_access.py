@@ -25,13 +25,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..cloudtrail import amz_id_2, cloudtrail_table, random_strings
-from ..common import MS_PER_DAY, MS_PER_HOUR, hex_ids, uuids
-from ..findings import findings_table
-from ..generate import StoryResult
-from ..org import HOSTING_NETS, KeyRotation, Org, Principal
-from ..sources.cloud_trail_mgmt import global_region
-from ..sources.s3_data import bucket_table
+from slake_forensics.sample.cloudtrail import amz_id_2, cloudtrail_table, random_strings
+from slake_forensics.sample.common import MS_PER_DAY, MS_PER_HOUR, hex_ids, uuids
+from slake_forensics.sample.findings import findings_table
+from slake_forensics.sample.generate import StoryResult
+from slake_forensics.sample.org import HOSTING_NETS, KeyRotation, Org, Principal
+from slake_forensics.sample.sources.cloud_trail_mgmt import global_region
+from slake_forensics.sample.sources.s3_data import bucket_table
 
 MIN = 60_000
 RECON_UA = "aws-cli/1.{m}.{p} Python/3.11.{py} Linux/6.{k}.0-kali{b}-amd64 botocore/1.{bm}.{p}"

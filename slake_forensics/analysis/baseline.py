@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .timewindow import TimeLike, Window, to_utc
+from slake_forensics.core.timewindow import TimeLike, Window, to_utc
 
 if TYPE_CHECKING:
-    from .lake import Lake
+    from slake_forensics.engines.base import Engine
 
 API_SOURCES = ("cloud_trail_mgmt", "s3_data")
 KINDS = ("ip", "network", "user_agent", "api", "region", "account")
@@ -31,7 +31,7 @@ _PRINCIPAL_MATCH = (
 
 
 def new_for_principal(
-    lake: Lake,
+    lake: Engine,
     principal: str,
     start: TimeLike,
     end: TimeLike,
@@ -96,7 +96,7 @@ GROUP BY ip, user_agent, service, operation, region, accountid, in_window"""
 
 
 def rare_apis(
-    lake: Lake,
+    lake: Engine,
     start: TimeLike,
     end: TimeLike,
     max_principals: int = 2,
@@ -208,7 +208,7 @@ def volume_spikes(
     return out
 
 
-def _query(lake: Lake, sql: str, params: list[object], window: Window) -> pd.DataFrame:
+def _query(lake: Engine, sql: str, params: list[object], window: Window) -> pd.DataFrame:
     """``lake.sql``, telling engines that fetch files per window (the S3 lake) which window the SQL reads."""
     return lake.sql(sql, params, start=window.start, end=window.end)
 

@@ -48,13 +48,14 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import yaml
 
-from ..catalog import SOURCES
-from ..errors import SlakeError
-from ..loadsql import timestamp_text
-from ..timewindow import TimeLike, Window, to_utc
+from slake_forensics.core.catalog import SOURCES
+from slake_forensics.core.errors import SlakeError
+from slake_forensics.sql.build import timestamp_text
+from slake_forensics.core.scope import Scope, default_window
+from slake_forensics.core.timewindow import TimeLike, Window
 
 if TYPE_CHECKING:
-    from ..lake import Lake
+    from slake_forensics.engines.base import Engine
 
 STAGES = ("preparation", "detection_analysis", "containment_eradication_recovery", "post_incident")
 SEVERITIES = ("informational", "low", "medium", "high", "critical")
@@ -198,7 +199,7 @@ class Hunt:
         merged = {**self.defaults(), **values}
         return {n: self.params[n].coerce(v, self.name) for n, v in merged.items()}
 
-    def compile(self, lake: Lake, window: Window, values: Mapping[str, Any]) -> tuple[str, builtins.list[Any]]:
+    def compile(self, lake: Engine, window: Window, values: Mapping[str, Any]) -> tuple[str, builtins.list[Any]]:
         """Return ``(athena_sql, params)``: tables resolved for ``lake``, ``:name`` → ``?`` with
         values bound in order.  ``values`` are already-resolved parameter values."""
         bound = {**values, "start": timestamp_text(window.start), "end": timestamp_text(window.end)}
@@ -315,14 +316,12 @@ def _check_stage(stage: str | None) -> None:
         raise HuntParameterError(f"Unknown stage {stage!r}; stages are {', '.join(STAGES)}.")
 
 
-def window(lake: Lake, start: TimeLike | None = None, end: TimeLike | None = None) -> Window:
+def window(lake: Engine, start: TimeLike | None = None, end: TimeLike | None = None) -> Window:
     """The hunt window: ``end`` defaults to ``lake.clock()``, ``start`` to 14 days before ``end``."""
-    e = lake.clock() if end is None else to_utc(end, what="end")
-    s = e - DEFAULT_WINDOW if start is None else to_utc(start, what="start")
-    return Window.of(s, e)
+    return default_window(lake.clock(), start, end, days=DEFAULT_WINDOW / pd.Timedelta(days=1))
 
 
-def run(lake: Lake, name: str, start: TimeLike | None = None, end: TimeLike | None = None, **params: Any) -> pd.DataFrame:
+def run(lake: Engine, name: str, start: TimeLike | None = None, end: TimeLike | None = None, **params: Any) -> pd.DataFrame:
     """Run hunt ``name`` on ``lake`` over ``[start, end)`` (default: the 14 days before ``lake.clock()``).
 
     ``params`` override the hunt's defaults; unknown or ill-typed ones raise
@@ -335,7 +334,10 @@ def run(lake: Lake, name: str, start: TimeLike | None = None, end: TimeLike | No
     values = hunt.resolve(params)
     win = window(lake, start, end)
     sql, bound = hunt.compile(lake, win, values)
-    df = lake.sql(sql, bound)
+    # The engine reads the hunt's window, widened by the baseline the hunt compares with: an engine that
+    # reads files itself (S3) must not fall back to its own default window.
+    scope = Scope(win).widened(float(values.get("baseline_days", 0) or 0))
+    df = lake.sql(sql, bound, start=scope.window.start, end=scope.window.end)
     df.attrs = {
         **df.attrs,
         "hunt": hunt.name, "title": hunt.title, "stage": hunt.stage, "severity": hunt.severity,
@@ -359,7 +361,7 @@ class HitsByHunt(dict):
         return self
 
 
-def run_all(lake: Lake, stage: str | None = None, start: TimeLike | None = None, end: TimeLike | None = None) -> pd.DataFrame:
+def run_all(lake: Engine, stage: str | None = None, start: TimeLike | None = None, end: TimeLike | None = None) -> pd.DataFrame:
     """Run every hunt (or those of ``stage``) with default parameters over one window.
 
     Returns one row per hunt: ``name, title, stage, severity, techniques, hits`` (row count,

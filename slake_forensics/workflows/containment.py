@@ -26,8 +26,8 @@ import boto3
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import SlakeError
-from .timewindow import TimeLike, to_utc
+from slake_forensics.core.errors import SlakeError
+from slake_forensics.core.timewindow import TimeLike, to_utc
 
 SCOPE_COLUMNS = ("kind", "value", "account", "region", "owner", "first_seen", "last_seen", "evidence_uid", "detail")
 ACTION_COLUMNS = (

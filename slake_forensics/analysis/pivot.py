@@ -1,10 +1,10 @@
 """Pivot: every event about one or several entities, across all sources, as one timeline.
 
 :func:`pivot` runs one pushed-down query per source that has a field for one of the given
-entity types (see :mod:`slake_forensics.entities`): ``SELECT <timeline projection> FROM
+entity types (see :mod:`slake_forensics.analysis.entities`): ``SELECT <timeline projection> FROM
 <source table> WHERE time_dt >= ? AND time_dt < ? [AND accountid IN (…)] AND (<entity
 predicates>)``.  Values travel only as bound parameters.  Results are normalized timeline rows
-(:mod:`slake_forensics.normalize`).  :func:`fetch_rows` goes from timeline rows back to the
+(:mod:`slake_forensics.analysis.normalize`).  :func:`fetch_rows` goes from timeline rows back to the
 full events.
 """
 from __future__ import annotations
@@ -18,16 +18,16 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from .catalog import SOURCES, source as find_source
-from .errors import NoPartitionsError
-from .entities import fields_for
-from .lake import id_list
-from .loadsql import timestamp_text
-from .normalize import as_timeline, empty_timeline, normalize, projection
-from .timewindow import TimeLike, Window
+from slake_forensics.core.catalog import SOURCES, source as find_source
+from slake_forensics.core.errors import NoPartitionsError
+from slake_forensics.analysis.entities import fields_for
+from slake_forensics.core.scope import id_list
+from slake_forensics.sql.build import scope_predicate
+from slake_forensics.analysis.normalize import as_timeline, empty_timeline, normalize, projection
+from slake_forensics.core.timewindow import TimeLike, Window
 
 if TYPE_CHECKING:
-    from .lake import Lake
+    from slake_forensics.engines.base import Engine
 
 #: Entity keyword arguments of :func:`pivot`, in the order predicates are written.
 PIVOT_ENTITIES = ("ip", "principal", "access_key", "bucket", "instance", "domain")
@@ -55,7 +55,7 @@ def entity_values(name: str, values: Values) -> list[str] | None:
 
 
 def build_query(
-    lake: Lake,
+    lake: Engine,
     source: str,
     window: Window,
     entities: dict[str, list[str]],
@@ -69,11 +69,7 @@ def build_query(
     OR-ed.  ``accounts`` adds ``accountid IN (…)``; ``limit`` keeps the first rows by time.
     """
     src = find_source(source)
-    where = ['"time_dt" >= from_iso8601_timestamp(?)', '"time_dt" < from_iso8601_timestamp(?)']
-    params: list[Any] = [timestamp_text(window.start), timestamp_text(window.end)]
-    if accounts is not None:
-        where.append(f'"accountid" IN ({", ".join("?" for _ in accounts)})')
-        params += accounts
+    where, params = scope_predicate(window, accounts)
     ors: list[str] = []
     for etype, values in entities.items():
         for fld in fields_for(src.name, etype):
@@ -91,7 +87,7 @@ def build_query(
 
 
 def pivot(
-    lake: Lake,
+    lake: Engine,
     *,
     ip: Values = None,
     principal: Values = None,
@@ -115,7 +111,7 @@ def pivot(
     without a field for any given entity type are skipped.  ``limit_per_source`` keeps the first
     rows by time of each source.
 
-    Returns a frame with :data:`~slake_forensics.normalize.TIMELINE_COLUMNS`, sorted by time
+    Returns a frame with :data:`~slake_forensics.analysis.normalize.TIMELINE_COLUMNS`, sorted by time
     (then source, uid).  ``attrs`` holds ``window``, ``entities``, ``accounts``, ``queries``
     and ``params`` (per source: the SQL and its bound values), ``rows`` (per source row count),
     ``truncated`` (sources that hit the limit), ``skipped`` (sources without a field) and
@@ -175,8 +171,8 @@ def pivot(
     return out
 
 
-def fetch_rows(lake: Lake, timeline_rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """The full events behind timeline rows (from :func:`pivot` or :func:`~slake_forensics.normalize.normalize`).
+def fetch_rows(lake: Engine, timeline_rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The full events behind timeline rows (from :func:`pivot` or :func:`~slake_forensics.analysis.normalize.normalize`).
 
     Needs the columns ``source``, ``time``, ``uid`` (and uses ``account`` to prune partitions).
     Per source and UTC day, the span from the day's first to last asked-for time is loaded

@@ -51,13 +51,13 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from .case import Case
-from .normalize import TIME, as_timeline, is_failure
-from .timeline import FINDING_SOURCES, plot_timeline, timeline as merge_timeline
-from .timewindow import TimeLike
+from slake_forensics.case import Case
+from slake_forensics.analysis.normalize import TIME, as_timeline, is_failure
+from slake_forensics.analysis.timeline import FINDING_SOURCES, plot_timeline, timeline as merge_timeline
+from slake_forensics.core.timewindow import TimeLike
 
 if TYPE_CHECKING:
-    from .lake import Lake
+    from slake_forensics.lake import Lake
 
 MALICIOUS, DETECTION, CONTAINMENT = "malicious", "detection", "containment"
 MATCH_TOLERANCE = pd.Timedelta(minutes=5)
@@ -369,7 +369,7 @@ def hunts_that_would_have_fired(
     malicious bookmarks hit), ``first_match`` (UTC), ``lead`` (Timedelta) and
     ``fired_before_detection`` (bool).  ``attrs``: ``detection`` and ``window``.
     """
-    from . import hunts
+    from slake_forensics.analysis import hunts
 
     metrics = incident_metrics(case, malicious_tag=malicious_tag) if metrics is None else metrics
     detection = metrics["detection"]
@@ -406,7 +406,7 @@ def hunts_that_would_have_fired(
 
 
 def missing_logs(readiness: pd.DataFrame, playbooks: Iterable[str] | None = None) -> dict[str, str]:
-    """The logs that were missing or incomplete, from :func:`slake_forensics.readiness.playbook_readiness`.
+    """The logs that were missing or incomplete, from :func:`slake_forensics.workflows.readiness.playbook_readiness`.
 
     Keeps rows of ``playbooks`` (default: all) whose status is not ``present``.  Returns
     ``{"<source> (<playbook>, <role>)": "<status>: <why>; accounts missing …"}`` for

@@ -36,15 +36,15 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from .case import normalize_ioc
-from .normalize import as_timeline, empty_timeline, is_failure, normalize, projection
-from .timewindow import TimeLike, Window
+from slake_forensics.case import normalize_ioc
+from slake_forensics.analysis.normalize import as_timeline, empty_timeline, is_failure, normalize, projection
+from slake_forensics.core.timewindow import TimeLike, Window
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from .case import Case
-    from .lake import Lake
+    from slake_forensics.case import Case
+    from slake_forensics.lake import Lake
 
 #: Finding products that detect threats (as opposed to posture checks and vulnerability scans).
 THREAT_PRODUCTS = ("GuardDuty", "Macie", "Detective")
@@ -192,7 +192,7 @@ class Incident:
     ``events`` is a normalized timeline (``time, source, activity, actor, src_ip, dst_ip, target,
     status, summary, uid, …``) plus ``role`` (``malicious``, ``detection`` or ``containment``)
     and ``why``; ``scope`` has :data:`SCOPE_COLUMNS` (one row per key, user, policy, bucket,
-    instance, role session or attacker IP; the input of :func:`slake_forensics.containment.plan`);
+    instance, role session or attacker IP; the input of :func:`slake_forensics.workflows.containment.plan`);
     ``data_access`` one row per bucket read (``bucket, objects_read, bytes_out, first, last``);
     ``findings`` the related findings (triage rows).
     """
@@ -305,7 +305,7 @@ def case_folder(finding_uid: str, root: str | Path = "cases") -> Path:
 
 
 def correlations(lake: Lake, incident: Incident) -> pd.DataFrame:
-    """Cross-source links of an incident, from :func:`slake_forensics.correlate.correlate`.
+    """Cross-source links of an incident, from :func:`slake_forensics.analysis.correlate.correlate`.
 
     Instance incidents: each attacker DNS answer and the instance's flows to that address within
     10 minutes after it (``answers.rdata`` → ``dst_endpoint.ip``, forward).  Access-key incidents: each related finding and
@@ -313,7 +313,7 @@ def correlations(lake: Lake, incident: Incident) -> pd.DataFrame:
     Returns the correlate frame (``left.*``, ``right.*``, ``key``, ``delta``); empty when
     there is nothing to pair.
     """
-    from .correlate import correlate
+    from slake_forensics.analysis.correlate import correlate
 
     mal = incident.events[incident.events["role"] == "malicious"]
     if incident.kind == "instance":
@@ -387,7 +387,7 @@ def recovery_check(lake: Lake, incident: Incident, end: TimeLike | None = None, 
     workload keeps using its role from private ones) from the first containment action to
     ``end`` (default: the end of the investigation window).  Returns the timeline rows with
     ``outcome``: ``blocked`` (a failed call or a blocked flow, see
-    :func:`~slake_forensics.normalize.is_failure`: containment holding) or ``allowed`` (anything
+    :func:`~slake_forensics.analysis.normalize.is_failure`: containment holding) or ``allowed`` (anything
     else: containment is not holding), sorted by time; empty when there was no containment.
     """
     contained = incident.times()["containment"]

@@ -1,7 +1,7 @@
 """One investigation timeline: merging frames, a swim-lane picture, and an explorer for JupyterLab.
 
-:func:`timeline` merges normalized frames (from :func:`~slake_forensics.pivot.pivot`) and raw
-loaded frames into one time-sorted frame of :data:`~slake_forensics.normalize.TIMELINE_COLUMNS`.
+:func:`timeline` merges normalized frames (from :func:`~slake_forensics.analysis.pivot.pivot`) and raw
+loaded frames into one time-sorted frame of :data:`~slake_forensics.analysis.normalize.TIMELINE_COLUMNS`.
 :func:`plot_timeline` draws one lane per source / actor / … with findings and bookmarks marked;
 above ``max_points`` events it draws per-lane binned counts instead of points, so a million
 events build and draw in about a second.  :func:`explore` returns an ipywidgets explorer.
@@ -9,19 +9,19 @@ events build and draw in about a second.  :func:`explore` returns an ipywidgets 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from matplotlib.axes import Axes
-from matplotlib.colors import LogNorm
-from matplotlib.figure import Figure
 
-from .normalize import TIMELINE_COLUMNS, as_timeline, empty_timeline, normalize
-from .timewindow import to_utc
+from slake_forensics.analysis.normalize import TIMELINE_COLUMNS, as_timeline, empty_timeline, normalize
+from slake_forensics.core.timewindow import to_utc
+
+if TYPE_CHECKING:  # matplotlib is imported when a picture is drawn, not with the package
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 FINDING_SOURCES = ("sh_findings",)
 OTHER_LANE = "(other)"
@@ -106,6 +106,10 @@ def plot_timeline(
     ``time`` column (and optional ``note`` / ``summary`` labels, e.g. ``case.bookmarks``), a
     ``{label: time}`` mapping, or times.  Draws into ``ax`` when given.
     """
+    import matplotlib.dates as mdates
+    from matplotlib.colors import LogNorm
+    from matplotlib.figure import Figure
+
     if by not in tl.columns:
         raise KeyError(f"No column {by!r} to make lanes of; timeline columns are {list(tl.columns)}.")
     if ax is None:
@@ -178,6 +182,8 @@ def _lanes(values: pd.Series, max_lanes: int) -> tuple[np.ndarray, list[str], li
 
 def _days(ns: np.ndarray) -> np.ndarray:
     """Matplotlib date numbers (days since its epoch) of UTC epoch nanoseconds."""
+    import matplotlib.dates as mdates
+
     epoch = np.datetime64(mdates.get_epoch(), "ns").astype(np.int64)
     return (ns - epoch) / _NS_PER_DAY
 

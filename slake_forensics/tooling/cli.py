@@ -14,12 +14,12 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import SlakeError
+from slake_forensics.core.errors import SlakeError
 
 
 def _sample(args: argparse.Namespace) -> int:
-    from .sample import bundled
-    from .sample.generate import generate
+    from slake_forensics.sample import bundled
+    from slake_forensics.sample.generate import generate
 
     if args.bundled:
         root = bundled.ensure_sample_lake(check=not args.write_manifest, progress=not args.quiet)
@@ -42,7 +42,7 @@ def _sample(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from .sample import bundled
+    from slake_forensics.sample import bundled
 
     problems = bundled.verify(bundled.sample_root())
     for p in problems:
@@ -52,7 +52,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _run_notebooks(args: argparse.Namespace) -> int:
-    from .notebook_runner import run_notebooks
+    from slake_forensics.tooling.notebook_runner import run_notebooks
 
     params = dict(_parameter(p) for p in args.parameter)
     results = run_notebooks(args.notebooks, args.out, parameters=params, only=args.only)
@@ -73,7 +73,7 @@ def _parameter(pair: list[str]) -> tuple[str, object]:
 
 
 def _training_lakes(args: argparse.Namespace) -> int:
-    from .training import make_training_lakes
+    from slake_forensics.workflows.training import make_training_lakes
 
     roster = make_training_lakes(args.out, args.trainees, args.seed, days=args.days, scale=args.scale,
                                  progress=not args.quiet)

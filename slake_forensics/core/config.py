@@ -19,20 +19,16 @@ import logging
 import os
 import re
 import tomllib
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .errors import BadConfigError, BadWindowError
-from .loadsql import check_region
-from .timewindow import to_utc
+from slake_forensics.core.catalog import check_region
+from slake_forensics.core.errors import BadConfigError, BadWindowError
+from slake_forensics.core.timewindow import to_utc
 
-if TYPE_CHECKING:
-    from .lake import Lake
 
 _log = logging.getLogger(__name__)
 
@@ -197,45 +193,8 @@ def _lake(value: str | None, where: str | None, base: Path) -> tuple[str, str | 
     return "local", str(path)
 
 
-def _aws_region() -> str | None:
+def aws_region() -> str | None:
+    """The region boto3's own configuration names (``AWS_DEFAULT_REGION``, ``~/.aws/config``), or ``None``."""
     import boto3
 
     return boto3.Session().region_name
-
-
-def lake_from_config() -> Lake:
-    """Build the :class:`~slake_forensics.lake.Lake` the environment and config file choose.
-
-    Returns ``Lake.sample()`` (with a logged message and a :class:`SampleFallbackWarning`)
-    when nothing sets a lake; ``Lake.local(path)``, ``Lake.s3(uri, region)`` or
-    ``Lake.athena(region, workgroup, database, s3_output)`` otherwise, with ``now`` applied
-    when set.  Raises :class:`BadConfigError` for malformed settings, and
-    :class:`~slake_forensics.errors.AwsConfigError` (from the engines) for missing AWS
-    credentials or region.
-    """
-    from .lake import Lake
-
-    cfg = read_config()
-    if cfg.kind == "sample":
-        message = (
-            "No lake configured; using the bundled sample lake. To use your own, set SLAKE_LAKE "
-            "(a local folder, s3://<security-lake-bucket> or 'athena', with SLAKE_REGION and optionally "
-            f"SLAKE_WORKGROUP, SLAKE_DATABASE, SLAKE_S3_OUTPUT) or write ./{LOCAL_FILE} or {USER_FILE} "
-            f"(or point {CONFIG_ENV} at a file). See docs/configuration.md."
-        )
-        if "lake" not in cfg.origin:
-            _log.warning(message)
-            warnings.warn(message, SampleFallbackWarning, stacklevel=2)
-        lake = Lake.sample()
-    elif cfg.kind == "local":
-        lake = Lake.local(cfg.target)
-    elif cfg.kind == "s3":
-        lake = Lake.s3(cfg.target, cfg.region or _aws_region())
-    else:
-        lake = Lake.athena(
-            cfg.region or _aws_region(), workgroup=cfg.workgroup, database=cfg.database, s3_output=cfg.s3_output
-        )
-    if cfg.now is not None:
-        lake.now = cfg.now
-    _log.info("Lake %s from %s", lake.location, cfg.origin.get("lake", "default"))
-    return lake

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
 
-from .errors import BadWindowError
+from slake_forensics.core.errors import BadWindowError
 
 TimeLike = str | datetime | date | pd.Timestamp
 

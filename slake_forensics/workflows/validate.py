@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .catalog import SOURCES, Source, vocabulary
-from .layout import parse_key
+from slake_forensics.core.catalog import SOURCES, Source, vocabulary
+from slake_forensics.core.layout import parse_key
 
 MAX_PROBLEMS_PER_CHECK = 5
 

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 import pandas as pd
 import pyarrow as pa
 
-from .catalog import TIMESTAMP_TYPE, Source
-from .errors import UnknownColumnError
+from slake_forensics.core.catalog import TIMESTAMP_TYPE, Source
+from slake_forensics.core.errors import UnknownColumnError
 
 
 def flatten(table: pa.Table) -> pd.DataFrame:

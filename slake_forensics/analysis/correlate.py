@@ -147,13 +147,13 @@ def _keys(left: pd.DataFrame, right: pd.DataFrame, on: str | tuple[str, str]) ->
 def entity_values(df: pd.DataFrame, entity_type: str) -> tuple[np.ndarray, np.ndarray]:
     """Every ``entity_type`` value in ``df``: ``(row positions, values as str)``.
 
-    A raw load (``attrs["source"]``) uses every field :mod:`slake_forensics.entities` lists for
+    A raw load (``attrs["source"]``) uses every field :mod:`slake_forensics.analysis.entities` lists for
     its source (e.g. ``ip`` in VPC flow: source, destination and intermediate IPs); a
     normalized timeline uses :data:`TIMELINE_ENTITY_COLUMNS`.  A row holding the value in
     several fields appears once per field.
     """
-    from .catalog import source as find_source
-    from .entities import fields_for
+    from slake_forensics.core.catalog import source as find_source
+    from slake_forensics.analysis.entities import fields_for
 
     if "source" in df.attrs:
         src = find_source(df.attrs["source"])

@@ -1,8 +1,8 @@
 """Expansion graph: grow a graph of related entities from a seed by repeated pivots.
 
 From a seed such as ``{"ip": "198.51.100.7"}``, each hop pivots on the frontier's entities
-(:func:`slake_forensics.pivot.pivot`), fetches the full events (:func:`~slake_forensics.pivot.fetch_rows`),
-extracts their entities (:func:`slake_forensics.entities.entities`) and links every frontier
+(:func:`slake_forensics.analysis.pivot.pivot`), fetches the full events (:func:`~slake_forensics.analysis.pivot.fetch_rows`),
+extracts their entities (:func:`slake_forensics.analysis.entities.entities`) and links every frontier
 entity to the other entities of the same events: an IP leads to the keys and principals used
 from it, those to the other IPs they were used from, the buckets, instances and domains they
 touched, and so on.  Accounts are left out (every event has one), as are the name and principal-id
@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import pyarrow as pa
 
-from .entities import entities
-from .normalize import STRING, TIME
-from .pivot import PIVOT_ENTITIES, fetch_rows, pivot
-from .timewindow import TimeLike, Window
+from slake_forensics.analysis.entities import entities
+from slake_forensics.analysis.normalize import STRING, TIME
+from slake_forensics.analysis.pivot import PIVOT_ENTITIES, fetch_rows, pivot
+from slake_forensics.core.timewindow import TimeLike, Window
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from .lake import Lake
+    from slake_forensics.engines.base import Engine
 
 #: Entity types that become nodes (accounts would link everything to everything).
 NODE_TYPES = ("ip", "principal", "access_key", "bucket", "object", "instance", "domain", "user_agent")
@@ -64,7 +64,7 @@ class Graph:
 
 
 def expand(
-    lake: Lake,
+    lake: Engine,
     seed: dict[str, str | list[str]],
     start: TimeLike,
     end: TimeLike,
@@ -137,7 +137,7 @@ def _no_entities() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype=TIME if c == "time" else STRING) for c in cols})
 
 
-def _event_entities(lake: Lake, timeline: pd.DataFrame, known: set[str]) -> pd.DataFrame:
+def _event_entities(lake: Engine, timeline: pd.DataFrame, known: set[str]) -> pd.DataFrame:
     """Graph-relevant entity rows (with ``id``) of the events behind ``timeline`` rows: node types
     only, and values of :data:`SKIPPED_FIELDS` only when they are ``known`` nodes already."""
     if timeline.empty:

@@ -11,8 +11,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from .catalog import SOURCE_VERSION, SOURCES, Source
-from .timewindow import Window
+from slake_forensics.core.catalog import SOURCE_VERSION, SOURCES, Source
+from slake_forensics.core.timewindow import Window
 
 KEY_RE = re.compile(
     r"(?:^|/)aws/(?P<source_name>[A-Z0-9_]+)/(?P<version>\d\.\d)/region=(?P<region>[a-z0-9-]+)"

@@ -23,7 +23,7 @@ import pandas as pd
 import sqlglot
 from sqlglot import exp
 
-from .errors import QueryError
+from slake_forensics.core.errors import QueryError
 
 _MATCHERS = {"any_match", "all_match", "none_match"}
 

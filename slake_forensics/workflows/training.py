@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import SlakeError
+from slake_forensics.core.errors import SlakeError
 
 TIME_TOLERANCE = pd.Timedelta(minutes=5)
 DURATION_TOLERANCE = pd.Timedelta(minutes=10)
@@ -58,7 +58,7 @@ class TrainingError(SlakeError, FileNotFoundError):
 class Question:
     """One exercise question.
 
-    ``stage`` is a NIST stage (one of :data:`slake_forensics.hunts.STAGES`); ``story`` the answer key
+    ``stage`` is a NIST stage (one of :data:`slake_forensics.analysis.hunts.STAGES`); ``story`` the answer key
     it is checked against (``"*"``: every story's, united; ``None``: the lake's
     ``generation.json``); ``field`` names the expected value (see :func:`expected_value`);
     ``rule`` one of :data:`RULES`; ``kind`` how values are normalized before comparing
@@ -477,7 +477,7 @@ def make_training_lakes(
     Returns the roster: ``trainee`` (1…N), ``folder`` (path) and ``seed``; it holds no answers.
     Refuses (``FileExistsError``) when a trainee folder already holds a lake.
     """
-    from .sample.generate import generate
+    from slake_forensics.sample.generate import generate
 
     base = Path(out).expanduser()
     seeds = trainee_seeds(seed, trainees)

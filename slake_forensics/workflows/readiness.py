@@ -25,14 +25,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .catalog import SOURCES
-from .loadsql import timestamp_text
-from .timewindow import TimeLike, Window, to_utc
+from slake_forensics.core.catalog import SOURCES
+from slake_forensics.sql.build import timestamp_text
+from slake_forensics.core.timewindow import TimeLike, Window, to_utc
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
-    from .lake import Lake
+    from slake_forensics.lake import Lake
 
 STATUSES = ("present", "gappy", "partial", "missing")
 _UNITS = {"hour": pd.Timedelta(hours=1), "day": pd.Timedelta(days=1)}
@@ -477,7 +477,7 @@ def playbook_readiness(
 
 def _hunts_by_source(present: set[str]) -> dict[str, list[str]]:
     """``{source: [hunts reading it]}`` for the sources not in ``present``."""
-    from . import hunts
+    from slake_forensics.analysis import hunts
 
     out: dict[str, list[str]] = {}
     for name in hunts.names():
@@ -583,7 +583,7 @@ def hunt_readiness(readiness: pd.DataFrame) -> pd.DataFrame:
     ``missing`` (sources without data in the window) and ``can_run`` (bool), hunts that cannot
     run first.  Sources no playbook uses count as missing.
     """
-    from . import hunts
+    from slake_forensics.analysis import hunts
 
     present = set(readiness.loc[readiness["status"] != "missing", "source"])
     rows = []

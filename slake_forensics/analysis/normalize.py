@@ -24,7 +24,7 @@ uid         the event's id: ``metadata.uid`` (CloudTrail), ``finding_info.uid`` 
 account     ``accountid`` partition
 region      ``region`` partition
 ref         ``"<source>:<uid>"``; with ``time`` it finds the full row again
-            (:func:`slake_forensics.pivot.fetch_rows`)
+            (:func:`slake_forensics.analysis.pivot.fetch_rows`)
 ==========  ======================================================================================
 
 Every column but ``time`` is a string.
@@ -62,9 +62,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .catalog import Source, source as find_source
-from .loadsql import quote_identifier
-from .ocsf import type_at
+from slake_forensics.core.catalog import Source, source as find_source
+from slake_forensics.sql.build import quote_identifier
+from slake_forensics.core.ocsf import type_at
 
 #: The columns of a normalized timeline, in order.
 TIMELINE_COLUMNS: tuple[str, ...] = (

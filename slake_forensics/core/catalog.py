@@ -17,7 +17,7 @@ from importlib import resources
 
 import pyarrow as pa
 
-from .errors import UnknownSourceError
+from slake_forensics.core.errors import BadConfigError, UnknownSourceError
 
 SOURCE_VERSION = "2.0"
 PARTITION_COLUMNS = ("accountid", "region", "asl_version")
@@ -213,3 +213,20 @@ def _parse_whole(t: str) -> pa.DataType:
     if rest:
         raise ValueError(f"Trailing text {rest!r} in type {t!r}")
     return parsed
+
+
+REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
+
+
+def check_region(region: str) -> str:
+    """Return ``region`` if it looks like an AWS region name (``us-east-1``), else raise :class:`BadConfigError`.
+
+    The region becomes part of the Glue database and table identifiers, so it is checked
+    rather than quoted.
+    """
+    if not isinstance(region, str) or not REGION_RE.fullmatch(region):
+        raise BadConfigError(
+            f"{region!r} is not an AWS region name such as 'us-east-1'. Pass region=, set SLAKE_REGION "
+            "or AWS_DEFAULT_REGION."
+        )
+    return region

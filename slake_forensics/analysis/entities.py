@@ -4,7 +4,7 @@
 type.  The same :class:`Field` objects give
 
 * the vectorized extraction behind :func:`entities` (over a flattened frame from ``Lake.load``),
-* the Athena SQL predicate behind :func:`slake_forensics.pivot.pivot` (``?`` placeholders only;
+* the Athena SQL predicate behind :func:`slake_forensics.analysis.pivot.pivot` (``?`` placeholders only;
   values and type filters are bound parameters).
 
 Entity types (:data:`ENTITY_TYPES`):
@@ -48,10 +48,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .catalog import Source, source as find_source
-from .loadsql import quote_identifier
-from .normalize import Json, STRING, TIME, column_array, expressions
-from .ocsf import type_at
+from slake_forensics.core.catalog import Source, source as find_source
+from slake_forensics.sql.build import quote_identifier
+from slake_forensics.analysis.normalize import Json, STRING, TIME, column_array, expressions
+from slake_forensics.core.ocsf import type_at
 
 ENTITY_TYPES: tuple[str, ...] = ("ip", "principal", "access_key", "account", "bucket", "object", "instance", "domain", "user_agent")
 
@@ -245,7 +245,7 @@ def entities(df: pd.DataFrame, source: str | None = None, types: tuple[str, ...]
     ``source`` defaults to ``df.attrs["source"]`` (set by ``Lake.load``); ``types`` restricts
     the entity types (default all).  Returns one row per (entity_type, value, source,
     event_uid) with columns :data:`ENTITY_COLUMNS`: ``event_uid`` is the event's timeline
-    ``uid`` (:mod:`slake_forensics.normalize`), ``time`` its ``time_dt`` and ``field`` the first
+    ``uid`` (:mod:`slake_forensics.analysis.normalize`), ``time`` its ``time_dt`` and ``field`` the first
     field (in :data:`ENTITY_FIELDS` order) the value was found in.  Sorted by entity type
     (in :data:`ENTITY_TYPES` order), value, time, event uid.
     """

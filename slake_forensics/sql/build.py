@@ -39,22 +39,20 @@ from __future__ import annotations
 import difflib
 import json
 import math
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
 import pandas as pd
 import pyarrow as pa
 
-from .catalog import Source, database as default_database
-from .errors import BadConfigError, UnknownColumnError
-from .timewindow import Window
+from slake_forensics.core.catalog import Source, check_region, database as default_database
+from slake_forensics.core.errors import UnknownColumnError
+from slake_forensics.core.timewindow import Window
 
 #: Athena's limit on the length of one execution parameter (StartQueryExecution API).
 MAX_PARAMETER_LENGTH = 1024
 
-REGION_RE = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d$")
 
 
 def leaves(source: Source) -> list[tuple[str, pa.DataType]]:
@@ -160,20 +158,6 @@ def parameter(value: Any) -> str:
     )
 
 
-def check_region(region: str) -> str:
-    """Return ``region`` if it looks like an AWS region name (``us-east-1``), else raise :class:`BadConfigError`.
-
-    The region becomes part of the Glue database and table identifiers, so it is checked
-    rather than quoted.
-    """
-    if not isinstance(region, str) or not REGION_RE.fullmatch(region):
-        raise BadConfigError(
-            f"{region!r} is not an AWS region name such as 'us-east-1'. Pass region=, set SLAKE_REGION "
-            "or AWS_DEFAULT_REGION."
-        )
-    return region
-
-
 def select_expression(path: str, typ: pa.DataType) -> str:
     """The SELECT item for one leaf: the dotted field reference aliased to ``path``.
 
@@ -211,8 +195,46 @@ def load_query(
     items = ",\n  ".join(select_expression(p, types[p]) for p in paths)
     db = database or default_database(region)
     table = f"{quote_identifier(db)}.{quote_identifier(source.table(region))}"
+    where, params = scope_predicate(window, accounts, regions, quote=literal)
+    sql = f"SELECT\n  {items}\nFROM {table}\nWHERE " + "\n  AND ".join(where)
+    return sql, params
+
+
+def scope_predicate(
+    window: Window,
+    accounts: Iterable[str] | str | None = None,
+    regions: Iterable[str] | str | None = None,
+    *,
+    quote: Callable[[str], str] | None = None,
+) -> tuple[list[str], list[Any]]:
+    """The window (and account/region) predicate every query of the toolkit uses, with its bound values.
+
+    Parameters
+    ----------
+    window
+        ``[start, end)`` on ``time_dt``.
+    accounts, regions
+        ``accountid`` / ``region`` values to keep (``None`` = all; empty raises :class:`ValueError`).
+    quote
+        Applied to every bound value (Athena execution parameters are quoted literals); identity by default.
+
+    Returns
+    -------
+    (list of str, list)
+        The conjuncts (join them with ``AND``) and the values of their ``?`` placeholders, in order.
+
+    Examples
+    --------
+    >>> from slake_forensics.core.timewindow import Window
+    >>> where, params = scope_predicate(Window.of("2026-03-01T00:00:00Z", "2026-03-02T00:00:00Z"), ["123456789012"])
+    >>> " AND ".join(where)
+    '"time_dt" >= from_iso8601_timestamp(?) AND "time_dt" < from_iso8601_timestamp(?) AND "accountid" IN (?)'
+    >>> params
+    ['2026-03-01T00:00:00.000Z', '2026-03-02T00:00:00.000Z', '123456789012']
+    """
+    q = quote or (lambda v: v)
     where = ['"time_dt" >= from_iso8601_timestamp(?)', '"time_dt" < from_iso8601_timestamp(?)']
-    params = [literal(timestamp_text(window.start)), literal(timestamp_text(window.end))]
+    params: list[Any] = [q(timestamp_text(window.start)), q(timestamp_text(window.end))]
     for column, values in (("accountid", accounts), ("region", regions)):
         if values is None:
             continue
@@ -220,9 +242,8 @@ def load_query(
         if not values:
             raise ValueError(f"Empty {column} filter: pass None for all, or at least one value.")
         where.append(f'"{column}" IN ({", ".join("?" for _ in values)})')
-        params.extend(literal(str(v)) for v in values)
-    sql = f"SELECT\n  {items}\nFROM {table}\nWHERE " + "\n  AND ".join(where)
-    return sql, params
+        params.extend(q(str(v)) for v in values)
+    return where, params
 
 
 def decode_json_column(values: Iterable[Any], typ: pa.DataType) -> pa.Array:

@@ -1,0 +1,1 @@
+"""Investigation helpers over any engine: normalization, entities, pivot, correlation, timelines, baselines, graphs and hunts."""

@@ -1,0 +1,1 @@
+"""The sample-lake generator: an organisation, background activity and incident stories, written as Security Lake writes them."""

@@ -1,0 +1,1 @@
+"""Background activity per Security Lake source."""

@@ -1,0 +1,1 @@
+"""Incident stories woven into the background, each with its answer key."""
