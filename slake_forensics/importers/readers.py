@@ -1,8 +1,8 @@
 """Generic streaming JSON reader: plain or gzip; ``{"Records": [...]}``, arrays, NDJSON, single objects."""
 from __future__ import annotations
 
+import codecs
 import gzip
-import io
 import json
 import zlib
 from collections.abc import Iterator
@@ -56,79 +56,60 @@ def iter_files(paths: list[Path]) -> Iterator[Path]:
             raise FileNotFoundError(f"{p}: no such file or directory")
 
 
+MAX_RECORD = 64 << 20
+
+
 class _Stream:
-    """Sliding byte buffer over a (possibly gzip) stream."""
+    """Sliding text buffer over a (possibly gzip) byte stream, decoded incrementally as UTF-8."""
 
     def __init__(self, f: BinaryIO) -> None:
-        self.f, self.buf, self.pos, self.eof, self.error = f, b"", 0, False, None
+        self.f, self.buf, self.pos, self.eof, self.error = f, "", 0, False, None
+        self.dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def fill(self) -> bool:
         if self.eof:
             return False
         try:
-            chunk = self.f.read(CHUNK)
+            chunk = self.f.read1(CHUNK)  # type: ignore[attr-defined]
         except (EOFError, OSError, zlib.error) as e:
-            self.error, chunk = f"unreadable compressed data: {e}", b""
+            self.error, chunk = f"unreadable compressed data (truncated or corrupt gzip?): {e}", b""
         if not chunk:
             self.eof = True
             return False
-        self.buf = self.buf[self.pos:] + chunk
+        self.buf = self.buf[self.pos:] + self.dec.decode(chunk)
         self.pos = 0
         return True
 
-    def skip_ws(self) -> int | None:
+    def peek(self) -> str | None:
         while True:
-            while self.pos < len(self.buf) and self.buf[self.pos] in _WS:
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n,":
                 self.pos += 1
             if self.pos < len(self.buf):
                 return self.buf[self.pos]
             if not self.fill():
                 return None
 
-
-def _value_end(buf: bytes, start: int) -> int | None:
-    """Index just after the JSON object/array starting at ``start``, or None if not complete in ``buf``."""
-    depth, i, n, instr = 0, start, len(buf), False
-    while i < n:
-        c = buf[i]
-        if instr:
-            if c == 0x5C:
-                i += 2
-                continue
-            if c == 0x22:
-                instr = False
-        elif c == 0x22:
-            instr = True
-        elif c in (0x7B, 0x5B):
-            depth += 1
-        elif c in (0x7D, 0x5D):
-            depth -= 1
-            if depth == 0:
-                return i + 1
-        i += 1
-    return None
+    def value(self) -> tuple[Any, str | None]:
+        """Decode the value at the cursor: ``(obj, None)`` or ``(raw_text, reason)``."""
+        while True:
+            try:
+                obj, end = _DEC.raw_decode(self.buf, self.pos)
+                self.pos = end
+                return obj, None
+            except json.JSONDecodeError as e:
+                if self.eof or len(self.buf) - self.pos > MAX_RECORD:
+                    raw = self.buf[self.pos:self.pos + 4096]
+                    self.buf, self.pos, self.eof = "", 0, True
+                    why = "truncated JSON (input ends inside a record)" if e.pos >= len(e.doc) - 1 else \
+                        f"malformed JSON: {e.msg} (reading of this file stops here)"
+                    return raw, why
+                self.fill()
 
 
-def _next_value(s: _Stream) -> tuple[bytes, int] | None:
-    """Raw bytes of the next complete object/array at the cursor (reads more as needed)."""
-    start = s.pos
-    scanned = start
-    while True:
-        end = _scan(s.buf, start, scanned)
-        if end is not None:
-            s.pos = end
-            return s.buf[start:end], start
-        scanned = len(s.buf)
-        off = s.pos
-        if not s.fill():
-            return None
-        start -= off  # buffer was rebased
-        scanned -= off
-
-
-def _scan(buf: bytes, start: int, scanned: int) -> int | None:
-    # rescanning from start is simplest and correct; orjson does the heavy lifting
-    return _value_end(buf, start)
+def _reject(why: str, raw: str) -> RejectRecord:
+    err = RejectRecord(why)
+    err.raw = raw  # type: ignore[attr-defined]
+    return err
 
 
 def read_json(path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
@@ -142,8 +123,8 @@ def read_json(path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]
     Returns
     -------
     Iterator[tuple[str, dict | RejectRecord]]
-        ``origin`` is ``"<file>#<index>"`` (arrays/Records) or ``"<file>:<line>"`` (NDJSON); malformed units
-        come as :class:`RejectRecord` and reading continues with the next unit where possible.
+        ``origin`` is ``"<file>#<index>"`` (arrays/Records) or ``"<file>:<line>"`` (NDJSON / objects); malformed
+        units come as :class:`RejectRecord` (with ``.raw``); every NDJSON line is independent.
 
     Examples
     --------
@@ -154,131 +135,86 @@ def read_json(path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]
     """
     with _open(path) as f:
         s = _Stream(f)
-        first = s.skip_ws()
-        if first is None:
-            if s.error:
-                yield f"{path}#0", RejectRecord(s.error)
-            return
-        if first == 0x5B:
+        s.fill()
+        first = s.peek()
+        if first == "[":
             s.pos += 1
-            yield from _array(s, path, 0)
-        elif first == 0x7B:
-            yield from _objects(s, path)
-        else:
+            yield from _array(s, path)
+        elif first == "{" and _is_records(s):
+            yield from _array(s, path)
+        elif first is not None:
             yield from _lines(s, path)
         if s.error:
-            yield f"{path}#end", RejectRecord(s.error)
+            yield f"{path}#end", _reject(s.error, "")
 
 
-def _array(s: _Stream, path: Path, base: int) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
-    i = base
+def _is_records(s: _Stream) -> bool:
+    while len(s.buf) - s.pos < 256 and s.fill():
+        pass
+    head = s.buf[s.pos:s.pos + 256]
+    i = head.find('"Records"')
+    if i < 0 or head[1:i].strip():
+        return False
+    j = head.find("[", i)
+    if j < 0 or head[i + 9:j].strip() != ":":
+        return False
+    s.pos += j + 1
+    return True
+
+
+def _array(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
+    i = 0
     while True:
-        c = s.skip_ws()
+        c = s.peek()
         if c is None:
-            yield f"{path}#{i}", RejectRecord("truncated JSON array (no closing ']')")
+            if not s.error:
+                yield f"{path}#{i}", _reject("truncated JSON array (no closing ']')", "")
             return
-        if c == 0x5D:
-            s.pos += 1
+        if c == "]":
             return
-        if c == 0x2C:
-            s.pos += 1
-            continue
-        if c != 0x7B:
-            tail = s.buf[s.pos:s.pos + 80]
-            yield f"{path}#{i}", RejectRecord(f"array element is not a JSON object: {tail[:80]!r}")
+        obj, why = s.value()
+        if why is not None:
+            yield f"{path}#{i}", _reject(why, obj)
             return
-        got = _next_value(s)
-        if got is None:
-            yield f"{path}#{i}", RejectRecord("truncated JSON: the last record is incomplete")
-            return
-        raw, _ = got
-        try:
-            rec = orjson.loads(raw)
-            yield f"{path}#{i}", rec
-        except orjson.JSONDecodeError as e:
-            err = RejectRecord(f"malformed JSON record: {e}")
-            err.raw = raw.decode("utf-8", "replace")  # type: ignore[attr-defined]
-            yield f"{path}#{i}", err
+        if isinstance(obj, dict):
+            yield f"{path}#{i}", obj
+        else:
+            yield f"{path}#{i}", _reject(f"array element is not a JSON object: {str(obj)[:80]!r}", json.dumps(obj))
         i += 1
 
 
-def _objects(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
-    """One or more top-level objects: Records wrappers, single objects or NDJSON (origin by line)."""
-    n = 0
+def _lines(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
+    """NDJSON / one object per file: one record per line; a multi-line single object is decoded whole."""
     line = 1
     while True:
-        c = s.skip_ws()
-        if c is None:
-            return
-        line_here = line + s.buf.count(b"\n", 0, s.pos) if n == 0 else None
-        if c != 0x7B:
-            yield from _lines(s, path, line)
-            return
-        # Records wrapper: look at the first key without decoding the whole value
-        while len(s.buf) - s.pos < 64 and s.fill():
+        while "\n" not in s.buf[s.pos:s.pos + MAX_RECORD] and s.fill():
             pass
-        head = s.buf[s.pos:s.pos + 64].lstrip(b"{ \t\r\n")
-        if head.startswith(b'"Records"'):
-            s.pos = s.buf.index(b":", s.pos) + 1
-            if s.skip_ws() == 0x5B:
-                s.pos += 1
-                yield from _array(s, path, 0)
-                while (c := s.skip_ws()) is not None and c != 0x7D:
-                    s.pos += 1  # trailing keys after Records are ignored
-                if c == 0x7D:
-                    s.pos += 1
-                continue
-        nl_before = s.buf.count(b"\n", 0, s.pos)
-        got = _next_value(s)
-        if got is None:
-            yield f"{path}:{line}", RejectRecord("truncated JSON: the last record is incomplete")
-            return
-        raw, start = got
-        ln = line + nl_before
-        line = ln + raw.count(b"\n")
-        # rebase line counting: consumed text before the value had nl_before newlines
-        s.buf, s.pos = s.buf[s.pos:], 0
+        nl = s.buf.find("\n", s.pos)
+        text = s.buf[s.pos:nl] if nl >= 0 else s.buf[s.pos:]
+        start_line = line
         try:
-            yield f"{path}:{ln}", orjson.loads(raw)
-        except orjson.JSONDecodeError as e:
-            err = RejectRecord(f"malformed JSON record: {e}")
-            err.raw = raw.decode("utf-8", "replace")  # type: ignore[attr-defined]
-            yield f"{path}:{ln}", err
-        n += 1
-        del line_here
-
-
-def _lines(s: _Stream, path: Path, line: int = 1) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
-    """Line by line for what is not a JSON object stream (every bad line becomes a reject)."""
-    rest = io.BytesIO(s.buf[s.pos:])
-    for chunk_src in (rest, s.f):
-        pass
-    pending = s.buf[s.pos:]
-    while True:
-        nl = pending.find(b"\n")
-        while nl < 0:
-            if not s.fill_raw_into(pending) if False else False:
-                break
-            try:
-                more = s.f.read(CHUNK)
-            except (EOFError, OSError, zlib.error) as e:
-                s.error, more = f"unreadable compressed data: {e}", b""
-            if not more:
-                break
-            pending += more
-            nl = pending.find(b"\n")
-        text, pending = (pending[:nl], pending[nl + 1:]) if nl >= 0 else (pending, b"")
-        if text.strip():
-            try:
-                rec = orjson.loads(text)
-                if not isinstance(rec, dict):
-                    raise RejectRecord(f"line is JSON but not an object: {text[:80]!r}")
-                yield f"{path}:{line}", rec
-            except (orjson.JSONDecodeError, RejectRecord) as e:
-                err = e if isinstance(e, RejectRecord) else RejectRecord(f"not JSON: {e}")
-                err.raw = text.decode("utf-8", "replace")  # type: ignore[attr-defined]
-                yield f"{path}:{line}", err
+            rec = orjson.loads(text) if text.strip() else None
+        except orjson.JSONDecodeError:
+            rec = _MULTI
+        if rec is _MULTI and text.lstrip().startswith("{"):
+            obj, why = s.value()  # a pretty-printed object spanning lines
+            if why is not None:
+                yield f"{path}:{start_line}", _reject(why, obj)
+                return
+            rec = obj
+            nl2 = s.buf.find("\n", s.pos)
+            s.pos = len(s.buf) if nl2 < 0 else nl2 + 1
+        else:
+            s.pos = len(s.buf) if nl < 0 else nl + 1
+        if rec is _MULTI:
+            yield f"{path}:{start_line}", _reject("not JSON", text[:4096])
+        elif isinstance(rec, dict):
+            yield f"{path}:{start_line}", rec
+        elif rec is not None:
+            yield f"{path}:{start_line}", _reject(f"line is JSON but not an object: {text[:80]!r}", text[:4096])
         line += 1
-        if nl < 0:
-            s.buf, s.pos, s.eof = b"", 0, True
+        if nl < 0 and s.eof:
             return
+
+
+_MULTI = object()
