@@ -1,0 +1,119 @@
+"""The importer framework (readers, batching, layout, manifest, rejects) with a tiny CloudTrail-shaped test kind."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import subprocess
+import sys
+import types
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from slake_forensics import Lake
+from slake_forensics.importers import kinds, pipeline
+from slake_forensics.importers.record import Mapped, RejectRecord
+
+ACCT = "123456789012"
+
+
+def _map(raw: dict[str, Any], options: Any) -> Mapped:
+    when = raw.get("eventTime") or raw.get("@timestamp")
+    if not when:
+        raise RejectRecord("record has no eventTime / @timestamp")
+    ms = int(datetime.fromisoformat(when.replace("Z", "+00:00")).timestamp() * 1000)
+    row = {"time": ms, "api.operation": raw.get("eventName"), "cloud.region": raw.get("awsRegion", "us-east-1"),
+           "class_uid": 6003, "class_name": "API Activity", "category_uid": 6, "category_name": "Application Activity",
+           "severity_id": 1, "severity": "Informational", "activity_id": 99, "activity_name": "Other",
+           "type_uid": 600399, "type_name": "API Activity: Other"}
+    return Mapped("cloud_trail_mgmt", raw.get("recipientAccountId", ACCT), raw.get("awsRegion", "us-east-1"), row)
+
+
+@pytest.fixture(autouse=True)
+def testkind(monkeypatch: pytest.MonkeyPatch) -> None:
+    mod = types.ModuleType("slake_forensics.importers._testkind")
+    mod.KIND, mod.SUMMARY, mod.READER, mod.map_record = "testkind", "test", "json", _map
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    monkeypatch.setitem(kinds.KINDS, "testkind", mod.__name__)
+
+
+def _ev(i: int, day: int = 1, region: str = "us-east-1") -> dict[str, Any]:
+    return {"eventTime": f"2024-03-{day:02d}T10:00:{i % 60:02d}Z", "eventName": f"Op{i}", "awsRegion": region,
+            "recipientAccountId": ACCT}
+
+
+def _digest(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_all_shapes_import_and_load(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    tree = src / "AWSLogs" / ACCT / "CloudTrail" / "us-east-1" / "2024" / "03" / "01"
+    tree.mkdir(parents=True)
+    (tree / "a.json.gz").write_bytes(gzip.compress(json.dumps({"Records": [_ev(i) for i in range(5)]}).encode()))
+    (src / "array.json").write_text(json.dumps([_ev(i, 2) for i in range(3)], indent=2))
+    nd = [json.dumps({"@timestamp": f"2024-03-02T11:00:0{i}Z", "eventName": "Nd"}) for i in range(4)]
+    (src / "lines.ndjson").write_text("\n".join(nd) + "\n")
+    (src / "records.json").write_text(json.dumps({"Records": [_ev(i, 1, "eu-west-1") for i in range(2)]}))
+    before = {p: _digest(p) for p in src.rglob("*") if p.is_file()}
+    out = tmp_path / "lake"
+    s = pipeline.import_logs("testkind", [src], out, progress=False)
+    assert (s.files, s.records_in, s.records_out, s.rejected) == (4, 14, 14, 0)
+    assert {p: _digest(p) for p in src.rglob("*") if p.is_file()} == before
+    parts = sorted(str(p.relative_to(out).parent) for p in out.rglob("*.parquet"))
+    assert "aws/CLOUD_TRAIL_MGMT/2.0/region=eu-west-1/accountId=123456789012/eventDay=20240301" in parts
+    lake = Lake.local(str(out))
+    df = lake.load("cloud_trail_mgmt", start="2024-03-01", end="2024-03-03")
+    assert len(df) == 14
+    man = [json.loads(x) for x in (out / "import_manifest.jsonl").read_text().splitlines()]
+    assert {m["sha256"] for m in man} == set(before.values())
+    assert all(m["tool_version"] and m["kind"] == "testkind" for m in man)
+    again = pipeline.import_logs("testkind", [src], out, progress=False)
+    assert again.files == 0 and len(again.skipped) == 4 and again.records_out == 0
+    assert sorted(str(p.relative_to(out).parent) for p in out.rglob("*.parquet")) == parts
+
+
+def test_rejects_bad_inputs_keep_good_records(tmp_path: Path) -> None:
+    good = gzip.compress(json.dumps({"Records": [_ev(i) for i in range(20000)]}).encode())
+    (tmp_path / "trunc.json.gz").write_bytes(good[: len(good) // 2])
+    (tmp_path / "junk.txt").write_text("hello world\nnot json either\n")
+    (tmp_path / "notime.ndjson").write_text(json.dumps(_ev(1)) + "\n" + json.dumps({"eventName": "X"}) + "\n{bad\n")
+    out = tmp_path / "lake"
+    s = pipeline.import_logs("testkind", [tmp_path], out, progress=False)
+    rej = [json.loads(x) for x in (out / pipeline.REJECTS).read_text().splitlines()]
+    reasons = {r["origin"]: r["reason"] for r in rej}
+    assert s.rejected == len(rej) and s.records_out > 1
+    assert any("gzip" in r or "truncated" in r for o, r in reasons.items() if "trunc.json.gz" in o)
+    assert reasons[f"{tmp_path / 'junk.txt'}:1"] == "not JSON"
+    assert [r["raw"] for r in rej if r["origin"].endswith("junk.txt:2")] == ["not json either"]
+    assert reasons[f"{tmp_path / 'notime.ndjson'}:2"] == "record has no eventTime / @timestamp"
+    assert f"{tmp_path / 'notime.ndjson'}:3" in reasons
+
+
+def test_unknown_and_missing_kind() -> None:
+    with pytest.raises(ValueError, match="unknown kind"):
+        kinds.load_kind("nope")
+
+
+def test_large_single_line_streamed_in_bounded_memory(tmp_path: Path) -> None:
+    big = tmp_path / "big.json"
+    ev = json.dumps(_ev(1, 1) | {"pad": "x" * 800})
+    with open(big, "w") as f:
+        f.write('{"Records": [')
+        n = 200_000
+        f.write(",".join([ev] * n))
+        f.write("]}")
+    assert big.stat().st_size > 150e6
+    code = f"""
+import resource, sys
+from slake_forensics.importers.readers import read_json
+n = sum(1 for _ in read_json(__import__('pathlib').Path({str(big)!r})))
+print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    n, rss_kb = map(int, r.stdout.split())
+    assert n == 200_000
+    assert rss_kb < 150_000, f"peak RSS {rss_kb} kB for a {big.stat().st_size / 1e6:.0f} MB single-line file"
