@@ -123,3 +123,25 @@ print(n, base, hwm())
     assert got == n
     assert peak_kb - base_kb < 60_000, f"reading a {size / 1e6:.0f} MB single-line file grew peak RSS by " \
         f"{(peak_kb - base_kb) / 1e3:.0f} MB"
+
+
+def test_cli_exit_codes_and_training_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from slake_forensics.cli import main
+
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"Records": [_ev(i) for i in range(3)]}))
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text(json.dumps(_ev(5)) + "\n{\"eventName\": \"no time\"}\n")
+    assert main(["import", "testkind", str(good), "--out", str(tmp_path / "bg"), "--quiet"]) == 0
+    assert "3 rows out" in capsys.readouterr().out
+    assert main(["import", "testkind", str(bad), "--out", str(tmp_path / "l2"), "--quiet"]) == 3
+    ex = tmp_path / "exercise"
+    assert main(["training-import", "testkind", str(bad), "--out", str(ex), "--background", str(tmp_path / "bg"),
+                 "--quiet"]) == 3
+    bg_files = sorted(p.relative_to(tmp_path / "bg") for p in (tmp_path / "bg" / "aws").rglob("*.parquet"))
+    assert bg_files and all((ex / p).exists() for p in bg_files)
+    df = Lake.local(str(ex)).load("cloud_trail_mgmt", start="2024-03-01T00:00Z", end="2024-03-02T00:00Z")
+    assert sorted(df["api.operation"]) == ["Op0", "Op1", "Op2", "Op5"]
+    with pytest.raises(SystemExit) as e:
+        main(["import", "nokind", str(good), "--out", str(tmp_path / "l3")])
+    assert e.value.code == 2

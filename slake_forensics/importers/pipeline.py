@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
@@ -258,3 +260,41 @@ def import_logs(kind: str, paths: Iterable[str | Path], out: str | Path, *, opti
     summary.per_source = dict(per)
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def copy_lake(background: str | Path, out: str | Path) -> int:
+    """Copy the lake ``background`` into the new folder ``out``, hard-linking files where possible.
+
+    Parameters
+    ----------
+    background : str or Path
+        Existing lake root (its ``aws/`` and ``ext/`` trees are copied; answer keys are not).
+    out : str or Path
+        Folder to create; must not exist yet.
+
+    Returns
+    -------
+    int
+        Number of files linked or copied.
+
+    Examples
+    --------
+    >>> copy_lake("sample_data", "exercise")  # doctest: +SKIP
+    """
+    background, out = Path(background), Path(out)
+    if out.exists():
+        raise FileExistsError(f"{out} already exists; give a new folder for the exercise lake")
+    n = 0
+    for top in ("aws", "ext"):
+        for f in sorted((background / top).rglob("*")) if (background / top).is_dir() else []:
+            if not f.is_file():
+                continue
+            dest = out / f.relative_to(background)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(f, dest)  # read-only sharing; the importer only adds new files, never rewrites
+            except OSError:
+                shutil.copy2(f, dest)
+            n += 1
+    out.mkdir(parents=True, exist_ok=True)
+    return n
