@@ -7,11 +7,13 @@ Rejected records go to ``<out>/import_rejects.jsonl`` with reason, origin and ra
 from __future__ import annotations
 
 import hashlib
+import multiprocessing as mp
 import json
 import os
 import shutil
 import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -191,7 +193,7 @@ def _import_file(kind: str, path: Path, out: Path, options: Mapping[str, str], s
 
 
 def import_logs(kind: str, paths: Iterable[str | Path], out: str | Path, *, options: Mapping[str, str] | None = None,
-                progress: bool = True) -> ImportSummary:
+                progress: bool = True, workers: int | None = None) -> ImportSummary:
     """Import raw log files of ``kind`` into the lake folder ``out``.
 
     Parameters
@@ -206,6 +208,8 @@ def import_logs(kind: str, paths: Iterable[str | Path], out: str | Path, *, opti
         Mapper options such as ``name``, ``account``, ``region``.
     progress : bool
         Show a progress bar over input bytes.
+    workers : int, optional
+        Processes mapping files in parallel (default: one per CPU, at most one per file; 1 = in this process).
 
     Returns
     -------
@@ -229,33 +233,41 @@ def import_logs(kind: str, paths: Iterable[str | Path], out: str | Path, *, opti
     per: dict[str, int] = defaultdict(int)
     bar = tqdm(total=sum(f.stat().st_size for f in files), unit="B", unit_scale=True, disable=not progress,
                desc=f"import {kind}")
-    with open(out / MANIFEST, "a") as man, open(out / REJECTS, "a") as rej:
-        for f in files:
-            size = f.stat().st_size
-            sha = sha256_file(f)
-            if sha in done:
-                summary.skipped.append(str(f))
-                bar.update(size)
-                continue
-            r = _import_file(kind, f, out, opts, sha)
-            for line in r.pop("rejects"):
-                rej.write(json.dumps({"file": str(f), "sha256": sha, **line}, default=str) + "\n")
-            summary.files += 1
-            summary.records_in += r["records_in"]
-            summary.records_out += r["records_out"]
-            summary.rejected += r["rejected"]
-            summary.written += r["written"]
-            for s, n in r["per_source"].items():
-                per[s] += n
-            man.write(json.dumps({"file": str(f.resolve()), "sha256": sha, "size": size, "kind": kind,
-                                  "options": opts, "tool_version": __version__,
-                                  "imported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                  "records_in": r["records_in"], "records_out": r["records_out"],
-                                  "rejected": r["rejected"], "per_source": r["per_source"],
-                                  "outputs": [str(Path(p).relative_to(out)) for p in r["written"]]}) + "\n")
-            man.flush()
-            done.add(sha)
+    todo: list[tuple[Path, str, int]] = []
+    for f in files:
+        size, sha = f.stat().st_size, sha256_file(f)
+        if sha in done or any(sha == s for _, s, _ in todo):
+            summary.skipped.append(str(f))
             bar.update(size)
+        else:
+            todo.append((f, sha, size))
+    n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    pool = ProcessPoolExecutor(n_workers, mp_context=mp.get_context("fork")) if n_workers > 1 else None
+    try:
+        results = (pool.map(_import_file, *zip(*[(kind, f, out, opts, sha) for f, sha, _ in todo])) if pool and todo
+                   else (_import_file(kind, f, out, opts, sha) for f, sha, _ in todo))
+        with open(out / MANIFEST, "a") as man, open(out / REJECTS, "a") as rej:
+            for (f, sha, size), r in zip(todo, results):
+                for line in r.pop("rejects"):
+                    rej.write(json.dumps({"file": str(f), "sha256": sha, **line}, default=str) + "\n")
+                summary.files += 1
+                summary.records_in += r["records_in"]
+                summary.records_out += r["records_out"]
+                summary.rejected += r["rejected"]
+                summary.written += r["written"]
+                for s, n in r["per_source"].items():
+                    per[s] += n
+                man.write(json.dumps({"file": str(f.resolve()), "sha256": sha, "size": size, "kind": kind,
+                                      "options": opts, "tool_version": __version__,
+                                      "imported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                      "records_in": r["records_in"], "records_out": r["records_out"],
+                                      "rejected": r["rejected"], "per_source": r["per_source"],
+                                      "outputs": [str(Path(p).relative_to(out)) for p in r["written"]]}) + "\n")
+                man.flush()
+                bar.update(size)
+    finally:
+        if pool:
+            pool.shutdown()
     bar.close()
     summary.per_source = dict(per)
     summary.seconds = time.perf_counter() - t0
