@@ -7,16 +7,16 @@ Rejected records go to ``<out>/import_rejects.jsonl`` with reason, origin and ra
 from __future__ import annotations
 
 import hashlib
-import multiprocessing as mp
 import json
+import multiprocessing as mp
 import os
 import shutil
 import time
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +56,10 @@ class ImportSummary:
 
     def lines(self) -> list[str]:
         """Human-readable summary lines."""
-        out = [f"{self.kind}: {self.files} file(s) imported, {len(self.skipped)} already imported (skipped); "
-               f"{self.records_in:,} records in, {self.records_out:,} rows out, {self.rejected:,} rejected "
-               f"in {self.seconds:.1f} s"]
+        head = (f"{self.kind}: {self.files} file(s) imported, {len(self.skipped)} already imported (skipped); "
+                f"{self.records_in:,} records in, {self.records_out:,} rows out, {self.rejected:,} rejected "
+                f"in {self.seconds:.1f} s")
+        out = [head]
         out += [f"  {s:<20} {n:>12,} rows" for s, n in sorted(self.per_source.items())]
         out += [f"  already imported, nothing added: {p}" for p in self.skipped]
         return out
@@ -101,7 +102,7 @@ def _imported(out: Path) -> set[str]:
 def _day(ms: Any) -> str:
     if not isinstance(ms, int):
         raise RejectRecord(f"mapped row has no integer epoch-ms 'time' (got {ms!r})")
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y%m%d")
+    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y%m%d")
 
 
 class _Writer:
@@ -248,8 +249,7 @@ def import_logs(kind: str, paths: Iterable[str | Path], out: str | Path, *, opti
                    else (_import_file(kind, f, out, opts, sha) for f, sha, _ in todo))
         with open(out / MANIFEST, "a") as man, open(out / REJECTS, "a") as rej:
             for (f, sha, size), r in zip(todo, results):
-                for line in r.pop("rejects"):
-                    rej.write(json.dumps({"file": str(f), "sha256": sha, **line}, default=str) + "\n")
+                rej.writelines(json.dumps({"file": str(f), "sha256": sha, **line}, default=str) + "\n" for line in r.pop("rejects"))
                 summary.files += 1
                 summary.records_in += r["records_in"]
                 summary.records_out += r["records_out"]
@@ -259,7 +259,7 @@ def import_logs(kind: str, paths: Iterable[str | Path], out: str | Path, *, opti
                     per[s] += n
                 man.write(json.dumps({"file": str(f.resolve()), "sha256": sha, "size": size, "kind": kind,
                                       "options": opts, "tool_version": __version__,
-                                      "imported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                      "imported_at": datetime.now(UTC).isoformat(timespec="seconds"),
                                       "records_in": r["records_in"], "records_out": r["records_out"],
                                       "rejected": r["rejected"], "per_source": r["per_source"],
                                       "outputs": [str(Path(p).relative_to(out)) for p in r["written"]]}) + "\n")

@@ -15,7 +15,6 @@ from .record import RejectRecord
 
 CHUNK = 1 << 20
 _DEC = json.JSONDecoder()
-_WS = b" \t\r\n"
 
 
 def _open(path: Path) -> BinaryIO:
