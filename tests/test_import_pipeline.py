@@ -144,3 +144,31 @@ def test_cli_exit_codes_and_training_import(tmp_path: Path, capsys: pytest.Captu
     with pytest.raises(SystemExit) as e:
         main(["import", "nokind", str(good), "--out", str(tmp_path / "l3")])
     assert e.value.code == 2
+
+
+def test_ext_source_written_with_inferred_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow.parquet as pq
+
+    def ext_map(raw: dict[str, Any], options: Any) -> Mapped:
+        return Mapped(f"ext/{options['name']}", options["account"], "us-west-2",
+                      {"time": raw["t"], "actor": {"user": {"name": raw["u"]}}})
+
+    monkeypatch.setattr(sys.modules["slake_forensics.importers._testkind"], "map_record", ext_map)
+    (tmp_path / "x.ndjson").write_text('{"t": 1709287200000, "u": "bob"}\n{"t": 1709373600000, "u": "eve"}\n')
+    s = pipeline.import_logs("testkind", [tmp_path / "x.ndjson"], tmp_path / "lake", progress=False,
+                             options={"name": "myapp", "account": ACCT})
+    assert s.per_source == {"ext/myapp": 2}
+    files = sorted((tmp_path / "lake" / "ext" / "myapp").rglob("*.parquet"))
+    assert [str(f.parent.relative_to(tmp_path / "lake")) for f in files] == [
+        f"ext/myapp/region=us-west-2/accountId={ACCT}/eventDay=20240301",
+        f"ext/myapp/region=us-west-2/accountId={ACCT}/eventDay=20240302"]
+    assert pq.read_table(files[0]).to_pylist() == [{"time": 1709287200000, "actor": {"user": {"name": "bob"}}}]
+
+
+def test_bench_generator_feeds_the_reader(tmp_path: Path) -> None:
+    from bench.importer import generate
+    from slake_forensics.importers.readers import read_json
+
+    files = generate(tmp_path, 50, 2)
+    recs = [r for f in files for _, r in read_json(f)]
+    assert len(recs) == 50 and all(r["eventTime"] and r["recipientAccountId"] == ACCT for r in recs)
