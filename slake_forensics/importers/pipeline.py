@@ -152,7 +152,11 @@ class _Writer:
             cols.setdefault("region", [region] * n)
             cols.setdefault("asl_version", [ASL_VERSION] * n)
             cols.setdefault("time_dt", cols["time"])
-            table = build_table(src, cols, n)
+            try:
+                table = build_table(src, cols, n)
+            except (KeyError, ValueError, TypeError, pa.ArrowException) as e:
+                raise ValueError(f"the mapper's rows do not fit the {source} schema (a mapper bug, please report it): "
+                                 f"{e}") from e
             folder = self.out / partition_dir(src, region, account, day)
         table = table.sort_by("time") if "time" in table.column_names else table
         folder.mkdir(parents=True, exist_ok=True)

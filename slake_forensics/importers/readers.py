@@ -62,7 +62,8 @@ class _Stream:
     """Sliding text buffer over a (possibly gzip) byte stream, decoded incrementally as UTF-8."""
 
     def __init__(self, f: BinaryIO) -> None:
-        self.f, self.buf, self.pos, self.eof, self.error = f, "", 0, False, None
+        self.f, self.buf, self.pos, self.eof = f, "", 0, False
+        self.error: str | None = None
         self.dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
     def fill(self) -> bool:
