@@ -6,6 +6,7 @@ Rejected records go to ``<out>/import_rejects.jsonl`` with reason, origin and ra
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import multiprocessing as mp
@@ -102,7 +103,12 @@ def _imported(out: Path) -> set[str]:
 def _day(ms: Any) -> str:
     if not isinstance(ms, int):
         raise RejectRecord(f"mapped row has no integer epoch-ms 'time' (got {ms!r})")
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y%m%d")
+    return _day_of(ms // 86_400_000)
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_of(days: int) -> str:
+    return datetime.fromtimestamp(days * 86_400, tz=UTC).strftime("%Y%m%d")
 
 
 class _Writer:
