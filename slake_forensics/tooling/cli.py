@@ -5,6 +5,8 @@ Commands
   verify-sample   check the bundled lake against its committed manifest
   run-notebooks   execute the notebooks headless into ``--out`` (executed .ipynb and HTML; ``-p NAME VALUE``, ``--only GLOB``)
   training-lakes  one fresh lake per trainee (``--out DIR --trainees N --seed S [--days D --scale X]``) and a roster
+  import          import raw logs (``KIND PATH... --out LAKE [--name N --account A --region R]``); exit 3 on rejects
+  training-import import attack-simulation captures into a copy of a background lake (``KIND PATH... --out DIR``)
 """
 from __future__ import annotations
 
@@ -82,6 +84,48 @@ def _training_lakes(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_options(args: argparse.Namespace) -> dict[str, str]:
+    return {k: v for k, v in (("name", args.name), ("account", args.account), ("region", args.region)) if v}
+
+
+def _print_import(summary: object, out: Path) -> int:
+    for line in summary.lines():  # type: ignore[attr-defined]
+        print(line)
+    if summary.rejected:  # type: ignore[attr-defined]
+        print(f"{summary.rejected:,} record(s) rejected: see {out / 'import_rejects.jsonl'}")  # type: ignore[attr-defined]
+        return 3
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from .importers.pipeline import import_logs
+
+    summary = import_logs(args.kind, args.paths, args.out, options=_import_options(args), progress=not args.quiet)
+    return _print_import(summary, args.out)
+
+
+def _training_import(args: argparse.Namespace) -> int:
+    from .importers.pipeline import copy_lake, import_logs
+    from .sample import bundled
+
+    background = args.background or bundled.ensure_sample_lake(progress=not args.quiet)
+    n = copy_lake(background, args.out)
+    print(f"copied {n} background file(s) from {background} to {args.out}")
+    summary = import_logs(args.kind, args.paths, args.out, options=_import_options(args), progress=not args.quiet)
+    return _print_import(summary, args.out)
+
+
+def _add_import_args(p: argparse.ArgumentParser) -> None:
+    from .importers.kinds import KINDS
+
+    p.add_argument("kind", choices=sorted(KINDS), help="kind of log")
+    p.add_argument("paths", nargs="+", type=Path, help="files or folders (e.g. an AWSLogs/ tree); never modified")
+    p.add_argument("--name", help="custom source name (ext/<name>) for kinds that write one")
+    p.add_argument("--account", help="account id for records that carry none")
+    p.add_argument("--region", help="region for records that carry none")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m slake_forensics``."""
     parser = argparse.ArgumentParser(prog="python -m slake_forensics", description=__doc__,
@@ -116,6 +160,15 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--scale", type=float, default=1.0, help="background volume multiplier")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_training_lakes)
+    i = sub.add_parser("import", help="import raw logs into a lake folder (exit 3 when records were rejected)")
+    _add_import_args(i)
+    i.add_argument("--out", type=Path, required=True, help="lake folder to write into (created if missing)")
+    i.set_defaults(func=_import)
+    ti = sub.add_parser("training-import", help="import captures into a copy of a background lake for an exercise")
+    _add_import_args(ti)
+    ti.add_argument("--out", type=Path, required=True, help="new folder for the exercise lake (must not exist)")
+    ti.add_argument("--background", type=Path, help="background lake to copy (default: the bundled sample lake)")
+    ti.set_defaults(func=_training_import)
     return parser
 
 

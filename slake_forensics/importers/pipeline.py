@@ -1,0 +1,322 @@
+"""Read raw logs, map them with a kind's mapper, and write Parquet in the Security Lake key layout.
+
+Every input file is hashed (SHA-256) and listed in ``<out>/import_manifest.jsonl``; a file whose hash is already
+there is skipped, and output names are derived from the input hash and partition, so re-importing is idempotent.
+Rejected records go to ``<out>/import_rejects.jsonl`` with reason, origin and raw text.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import shutil
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .. import __version__
+from ..catalog import SOURCES
+from ..layout import partition_dir
+from ..sample.writer import CODEC, build_table
+from .kinds import load_kind
+from .readers import iter_files, read_json
+from .record import Mapped, RejectRecord
+
+MANIFEST = "import_manifest.jsonl"
+REJECTS = "import_rejects.jsonl"
+FLUSH_ROWS = 50_000
+ASL_VERSION = "2.0"
+
+
+@dataclass
+class ImportSummary:
+    """What one :func:`import_logs` call did.
+
+    ``skipped`` lists input files already imported (same SHA-256), which added nothing.
+    """
+
+    kind: str
+    files: int = 0
+    skipped: list[str] = field(default_factory=list)
+    records_in: int = 0
+    records_out: int = 0
+    rejected: int = 0
+    per_source: dict[str, int] = field(default_factory=dict)
+    written: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        """Human-readable summary lines."""
+        head = (f"{self.kind}: {self.files} file(s) imported, {len(self.skipped)} already imported (skipped); "
+                f"{self.records_in:,} records in, {self.records_out:,} rows out, {self.rejected:,} rejected "
+                f"in {self.seconds:.1f} s")
+        out = [head]
+        out += [f"  {s:<20} {n:>12,} rows" for s, n in sorted(self.per_source.items())]
+        out += [f"  already imported, nothing added: {p}" for p in self.skipped]
+        return out
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 hex digest of ``path`` (read-only, streamed).
+
+    Parameters
+    ----------
+    path : Path
+        File to hash.
+
+    Returns
+    -------
+    str
+        64 hex digits.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x"; _ = p.write_bytes(b"")
+    >>> sha256_file(p)[:8]
+    'e3b0c442'
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _imported(out: Path) -> set[str]:
+    p = out / MANIFEST
+    if not p.exists():
+        return set()
+    return {json.loads(line)["sha256"] for line in p.read_text().splitlines() if line.strip()}
+
+
+def _day(ms: Any) -> str:
+    if not isinstance(ms, int):
+        raise RejectRecord(f"mapped row has no integer epoch-ms 'time' (got {ms!r})")
+    return _day_of(ms // 86_400_000)
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_of(days: int) -> str:
+    return datetime.fromtimestamp(days * 86_400, tz=UTC).strftime("%Y%m%d")
+
+
+class _Writer:
+    """Per-file batches keyed (source, account, region, day), flushed to deterministic file names."""
+
+    def __init__(self, out: Path, sha: str) -> None:
+        self.out, self.sha = out, sha
+        self.batches: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
+        self.seq: dict[tuple[str, str, str, str], int] = defaultdict(int)
+        self.written: list[Path] = []
+        self.pending = 0
+
+    def add(self, m: Mapped) -> None:
+        row = m.row
+        key = (m.source, m.account, m.region, _day(row.get("time")))
+        self.batches[key].append(row)
+        self.pending += 1
+        if self.pending >= FLUSH_ROWS:
+            self.flush()
+
+    def flush(self) -> None:
+        for key, rows in self.batches.items():
+            if rows:
+                self._write(key, rows)
+        self.batches.clear()
+        self.pending = 0
+
+    def _write(self, key: tuple[str, str, str, str], rows: list[dict[str, Any]]) -> None:
+        source, account, region, day = key
+        seq = self.seq[key]
+        self.seq[key] += 1
+        name = hashlib.sha256(f"{self.sha}|{'|'.join(key)}|{seq}".encode()).hexdigest()[:32]
+        if source.startswith("ext/"):
+            table = pa.Table.from_pylist(rows)
+            folder = self.out / source / f"region={region}/accountId={account}/eventDay={day}"
+        else:
+            src = SOURCES[source]
+            cols: dict[str, list[Any]] = {}
+            n = len(rows)
+            for i, row in enumerate(rows):
+                for k, v in row.items():
+                    col = cols.get(k)
+                    if col is None:
+                        col = cols[k] = [None] * n
+                    col[i] = v
+            cols.setdefault("accountid", [account] * n)
+            cols.setdefault("region", [region] * n)
+            cols.setdefault("asl_version", [ASL_VERSION] * n)
+            cols.setdefault("time_dt", cols["time"])
+            try:
+                table = build_table(src, cols, n)
+            except (KeyError, ValueError, TypeError, pa.ArrowException) as e:
+                raise ValueError(f"the mapper's rows do not fit the {source} schema (a mapper bug, please report it): "
+                                 f"{e}") from e
+            folder = self.out / partition_dir(src, region, account, day)
+        table = table.sort_by("time") if "time" in table.column_names else table
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.{CODEC}.parquet"
+        tmp = path.with_suffix(".tmp")
+        pq.write_table(table, tmp, compression=CODEC)
+        tmp.replace(path)
+        self.written.append(path)
+
+
+def _records(module: Any, path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
+    return read_json(path) if module.READER == "json" else module.READER(path)
+
+
+def _import_file(kind: str, path: Path, out: Path, options: Mapping[str, str], sha: str) -> dict[str, Any]:
+    module = load_kind(kind)
+    w = _Writer(out, sha)
+    rin = rout = rej = 0
+    per: dict[str, int] = defaultdict(int)
+    rejects: list[dict[str, Any]] = []
+    for origin, raw in _records(module, path):
+        rin += 1
+        try:
+            if isinstance(raw, RejectRecord):
+                raise raw
+            mapped = module.map_record(raw, options)
+            for m in mapped if isinstance(mapped, list) else [mapped]:
+                w.add(m)
+                per[m.source] += 1
+                rout += 1
+        except RejectRecord as e:
+            rej += 1
+            text = getattr(e, "raw", None)
+            rejects.append({"reason": str(e), "origin": origin,
+                            "raw": text if text is not None else (raw if isinstance(raw, dict) else None)})
+    w.flush()
+    return {"path": str(path), "records_in": rin, "records_out": rout, "rejected": rej, "per_source": dict(per),
+            "written": [str(p) for p in w.written], "rejects": rejects}
+
+
+def import_logs(kind: str, paths: Iterable[str | Path], out: str | Path, *, options: Mapping[str, str] | None = None,
+                progress: bool = True, workers: int | None = None) -> ImportSummary:
+    """Import raw log files of ``kind`` into the lake folder ``out``.
+
+    Parameters
+    ----------
+    kind : str
+        A key of :data:`slake_forensics.importers.kinds.KINDS`.
+    paths : iterable of str or Path
+        Files or directories (walked recursively, e.g. an ``AWSLogs/`` tree). Never modified.
+    out : str or Path
+        Lake root; Parquet goes to ``aws/<SOURCE>/2.0/region=…/accountId=…/eventDay=…/`` (``ext/<name>/…``).
+    options : mapping, optional
+        Mapper options such as ``name``, ``account``, ``region``.
+    progress : bool
+        Show a progress bar over input bytes.
+    workers : int, optional
+        Processes mapping files in parallel (default: one per CPU, at most one per file; 1 = in this process).
+
+    Returns
+    -------
+    ImportSummary
+        Counts per file and source; files already imported (same SHA-256) are listed as skipped.
+
+    Examples
+    --------
+    >>> import_logs("cloudtrail", ["AWSLogs/"], "lake")  # doctest: +SKIP
+    """
+    from tqdm.auto import tqdm
+
+    t0 = time.perf_counter()
+    opts = dict(options or {})
+    load_kind(kind)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = list(iter_files([Path(p) for p in paths]))
+    done = _imported(out)
+    summary = ImportSummary(kind)
+    per: dict[str, int] = defaultdict(int)
+    bar = tqdm(total=sum(f.stat().st_size for f in files), unit="B", unit_scale=True, disable=not progress,
+               desc=f"import {kind}")
+    todo: list[tuple[Path, str, int]] = []
+    for f in files:
+        size, sha = f.stat().st_size, sha256_file(f)
+        if sha in done or any(sha == s for _, s, _ in todo):
+            summary.skipped.append(str(f))
+            bar.update(size)
+        else:
+            todo.append((f, sha, size))
+    n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    pool = ProcessPoolExecutor(n_workers, mp_context=mp.get_context("fork")) if n_workers > 1 else None
+    try:
+        results = (pool.map(_import_file, *zip(*[(kind, f, out, opts, sha) for f, sha, _ in todo])) if pool and todo
+                   else (_import_file(kind, f, out, opts, sha) for f, sha, _ in todo))
+        with open(out / MANIFEST, "a") as man, open(out / REJECTS, "a") as rej:
+            for (f, sha, size), r in zip(todo, results):
+                rej.writelines(json.dumps({"file": str(f), "sha256": sha, **line}, default=str) + "\n" for line in r.pop("rejects"))
+                summary.files += 1
+                summary.records_in += r["records_in"]
+                summary.records_out += r["records_out"]
+                summary.rejected += r["rejected"]
+                summary.written += r["written"]
+                for s, n in r["per_source"].items():
+                    per[s] += n
+                man.write(json.dumps({"file": str(f.resolve()), "sha256": sha, "size": size, "kind": kind,
+                                      "options": opts, "tool_version": __version__,
+                                      "imported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                                      "records_in": r["records_in"], "records_out": r["records_out"],
+                                      "rejected": r["rejected"], "per_source": r["per_source"],
+                                      "outputs": [str(Path(p).relative_to(out)) for p in r["written"]]}) + "\n")
+                man.flush()
+                bar.update(size)
+    finally:
+        if pool:
+            pool.shutdown()
+    bar.close()
+    summary.per_source = dict(per)
+    summary.seconds = time.perf_counter() - t0
+    return summary
+
+
+def copy_lake(background: str | Path, out: str | Path) -> int:
+    """Copy the lake ``background`` into the new folder ``out``, hard-linking files where possible.
+
+    Parameters
+    ----------
+    background : str or Path
+        Existing lake root (its ``aws/`` and ``ext/`` trees are copied; answer keys are not).
+    out : str or Path
+        Folder to create; must not exist yet.
+
+    Returns
+    -------
+    int
+        Number of files linked or copied.
+
+    Examples
+    --------
+    >>> copy_lake("sample_data", "exercise")  # doctest: +SKIP
+    """
+    background, out = Path(background), Path(out)
+    if out.exists():
+        raise FileExistsError(f"{out} already exists; give a new folder for the exercise lake")
+    n = 0
+    for top in ("aws", "ext"):
+        for f in sorted((background / top).rglob("*")) if (background / top).is_dir() else []:
+            if not f.is_file():
+                continue
+            dest = out / f.relative_to(background)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(f, dest)  # read-only sharing; the importer only adds new files, never rewrites
+            except OSError:
+                shutil.copy2(f, dest)
+            n += 1
+    out.mkdir(parents=True, exist_ok=True)
+    return n

@@ -1,0 +1,220 @@
+"""Generic streaming JSON reader: plain or gzip; ``{"Records": [...]}``, arrays, NDJSON, single objects."""
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from .record import RejectRecord
+
+CHUNK = 1 << 20
+_DEC = json.JSONDecoder()
+
+
+def _open(path: Path) -> BinaryIO:
+    f = open(path, "rb")  # noqa: SIM115 - read-only; closed by the caller
+    magic = f.read(2)
+    f.seek(0)
+    if path.suffix == ".gz" or magic == b"\x1f\x8b":
+        return gzip.GzipFile(fileobj=f, mode="rb")  # type: ignore[return-value]
+    return f
+
+
+def iter_files(paths: list[Path]) -> Iterator[Path]:
+    """Yield every log file below ``paths`` (files as given; directories walked recursively, sorted).
+
+    Parameters
+    ----------
+    paths : list of Path
+        Files or directories such as ``AWSLogs/<acct>/CloudTrail/<region>/YYYY/MM/DD/`` trees.
+
+    Returns
+    -------
+    Iterator[Path]
+        Regular files, hidden files and ``*.sha256``/``*.md5`` digests skipped.
+
+    Examples
+    --------
+    >>> list(iter_files([]))
+    []
+    """
+    for p in paths:
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and not f.name.startswith(".") and f.suffix not in (".sha256", ".md5"):
+                    yield f
+        elif p.is_file():
+            yield p
+        else:
+            raise FileNotFoundError(f"{p}: no such file or directory")
+
+
+MAX_RECORD = 64 << 20
+
+
+class _Stream:
+    """Sliding text buffer over a (possibly gzip) byte stream, decoded incrementally as UTF-8."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f, self.buf, self.pos, self.eof = f, "", 0, False
+        self.error: str | None = None
+        self.dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def fill(self) -> bool:
+        if self.eof:
+            return False
+        try:
+            chunk = self.f.read1(CHUNK)  # type: ignore[attr-defined]
+        except (EOFError, OSError, zlib.error) as e:
+            self.error, chunk = f"unreadable compressed data (truncated or corrupt gzip?): {e}", b""
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf = self.buf[self.pos:] + self.dec.decode(chunk)
+        self.pos = 0
+        return True
+
+    def peek(self) -> str | None:
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n,":
+                self.pos += 1
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self.fill():
+                return None
+
+    def value(self) -> tuple[Any, str | None]:
+        """Decode the value at the cursor: ``(obj, None)`` or ``(raw_text, reason)``."""
+        while True:
+            try:
+                obj, end = _DEC.raw_decode(self.buf, self.pos)
+                self.pos = end
+                return obj, None
+            except json.JSONDecodeError as e:
+                if self.eof or len(self.buf) - self.pos > MAX_RECORD:
+                    raw = self.buf[self.pos:self.pos + 4096]
+                    self.buf, self.pos, self.eof = "", 0, True
+                    why = "truncated JSON (input ends inside a record)" if e.pos >= len(e.doc) - 1 else \
+                        f"malformed JSON: {e.msg} (reading of this file stops here)"
+                    return raw, why
+                self.fill()
+
+
+def _reject(why: str, raw: str) -> RejectRecord:
+    err = RejectRecord(why)
+    err.raw = raw  # type: ignore[attr-defined]
+    return err
+
+
+def read_json(path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
+    """Yield ``(origin, record)`` for every JSON record of ``path``, streaming in bounded memory.
+
+    Parameters
+    ----------
+    path : Path
+        Plain or gzip file holding ``{"Records": [...]}``, a top-level array, NDJSON, or one object.
+
+    Returns
+    -------
+    Iterator[tuple[str, dict | RejectRecord]]
+        ``origin`` is ``"<file>#<index>"`` (arrays/Records) or ``"<file>:<line>"`` (NDJSON / objects); malformed
+        units come as :class:`RejectRecord` (with ``.raw``); every NDJSON line is independent.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.json"; _ = p.write_text('{"Records": [{"a": 1}]}')
+    >>> [r for _, r in read_json(p)]
+    [{'a': 1}]
+    """
+    with _open(path) as f:
+        s = _Stream(f)
+        s.fill()
+        first = s.peek()
+        if first == "[":
+            s.pos += 1
+            yield from _array(s, path)
+        elif first == "{" and _is_records(s):
+            yield from _array(s, path)
+        elif first is not None:
+            yield from _lines(s, path)
+        if s.error:
+            yield f"{path}#end", _reject(s.error, "")
+
+
+def _is_records(s: _Stream) -> bool:
+    while len(s.buf) - s.pos < 256 and s.fill():
+        pass
+    head = s.buf[s.pos:s.pos + 256]
+    i = head.find('"Records"')
+    if i < 0 or head[1:i].strip():
+        return False
+    j = head.find("[", i)
+    if j < 0 or head[i + 9:j].strip() != ":":
+        return False
+    s.pos += j + 1
+    return True
+
+
+def _array(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
+    i = 0
+    while True:
+        c = s.peek()
+        if c is None:
+            if not s.error:
+                yield f"{path}#{i}", _reject("truncated JSON array (no closing ']')", "")
+            return
+        if c == "]":
+            return
+        obj, why = s.value()
+        if why is not None:
+            yield f"{path}#{i}", _reject(why, obj)
+            return
+        if isinstance(obj, dict):
+            yield f"{path}#{i}", obj
+        else:
+            yield f"{path}#{i}", _reject(f"array element is not a JSON object: {str(obj)[:80]!r}", json.dumps(obj))
+        i += 1
+
+
+def _lines(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
+    """NDJSON / one object per file: one record per line; a multi-line single object is decoded whole."""
+    line = 1
+    while True:
+        while "\n" not in s.buf[s.pos:s.pos + MAX_RECORD] and s.fill():
+            pass
+        nl = s.buf.find("\n", s.pos)
+        text = s.buf[s.pos:nl] if nl >= 0 else s.buf[s.pos:]
+        start_line = line
+        try:
+            rec = orjson.loads(text) if text.strip() else None
+        except orjson.JSONDecodeError:
+            rec = _MULTI
+        if rec is _MULTI and text.lstrip().startswith("{"):
+            obj, why = s.value()  # a pretty-printed object spanning lines
+            if why is not None:
+                yield f"{path}:{start_line}", _reject(why, obj)
+                return
+            rec = obj
+            nl2 = s.buf.find("\n", s.pos)
+            s.pos = len(s.buf) if nl2 < 0 else nl2 + 1
+        else:
+            s.pos = len(s.buf) if nl < 0 else nl + 1
+        if rec is _MULTI:
+            yield f"{path}:{start_line}", _reject("not JSON", text[:4096])
+        elif isinstance(rec, dict):
+            yield f"{path}:{start_line}", rec
+        elif rec is not None:
+            yield f"{path}:{start_line}", _reject(f"line is JSON but not an object: {text[:80]!r}", text[:4096])
+        line += 1
+        if nl < 0 and s.eof:
+            return
+
+
+_MULTI = object()

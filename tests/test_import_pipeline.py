@@ -1,0 +1,174 @@
+"""The importer framework (readers, batching, layout, manifest, rejects) with a tiny CloudTrail-shaped test kind."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import subprocess
+import sys
+import types
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from slake_forensics import Lake
+from slake_forensics.importers import kinds, pipeline
+from slake_forensics.importers.record import Mapped, RejectRecord
+
+ACCT = "123456789012"
+
+
+def _map(raw: dict[str, Any], options: Any) -> Mapped:
+    when = raw.get("eventTime") or raw.get("@timestamp")
+    if not when:
+        raise RejectRecord("record has no eventTime / @timestamp")
+    ms = int(datetime.fromisoformat(when).timestamp() * 1000)
+    row = {"time": ms, "api.operation": raw.get("eventName"), "cloud.region": raw.get("awsRegion", "us-east-1"),
+           "class_uid": 6003, "class_name": "API Activity", "category_uid": 6, "category_name": "Application Activity",
+           "severity_id": 1, "severity": "Informational", "activity_id": 99, "activity_name": "Other",
+           "type_uid": 600399, "type_name": "API Activity: Other"}
+    return Mapped("cloud_trail_mgmt", raw.get("recipientAccountId", ACCT), raw.get("awsRegion", "us-east-1"), row)
+
+
+@pytest.fixture(autouse=True)
+def testkind(monkeypatch: pytest.MonkeyPatch) -> None:
+    mod = types.ModuleType("slake_forensics.importers._testkind")
+    mod.KIND, mod.SUMMARY, mod.READER, mod.map_record = "testkind", "test", "json", _map
+    monkeypatch.setitem(sys.modules, mod.__name__, mod)
+    monkeypatch.setitem(kinds.KINDS, "testkind", mod.__name__)
+
+
+def _ev(i: int, day: int = 1, region: str = "us-east-1") -> dict[str, Any]:
+    return {"eventTime": f"2024-03-{day:02d}T10:00:{i % 60:02d}Z", "eventName": f"Op{i}", "awsRegion": region,
+            "recipientAccountId": ACCT}
+
+
+def _digest(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_all_shapes_import_and_load(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    tree = src / "AWSLogs" / ACCT / "CloudTrail" / "us-east-1" / "2024" / "03" / "01"
+    tree.mkdir(parents=True)
+    (tree / "a.json.gz").write_bytes(gzip.compress(json.dumps({"Records": [_ev(i) for i in range(5)]}).encode()))
+    (src / "array.json").write_text(json.dumps([_ev(i, 2) for i in range(3)], indent=2))
+    nd = [json.dumps({"@timestamp": f"2024-03-02T11:00:0{i}Z", "eventName": "Nd"}) for i in range(4)]
+    (src / "lines.ndjson").write_text("\n".join(nd) + "\n")
+    (src / "records.json").write_text(json.dumps({"Records": [_ev(i, 1, "eu-west-1") for i in range(2)]}))
+    before = {p: _digest(p) for p in src.rglob("*") if p.is_file()}
+    out = tmp_path / "lake"
+    s = pipeline.import_logs("testkind", [src], out, progress=False)
+    assert (s.files, s.records_in, s.records_out, s.rejected) == (4, 14, 14, 0)
+    assert {p: _digest(p) for p in src.rglob("*") if p.is_file()} == before
+    parts = sorted(str(p.relative_to(out).parent) for p in out.rglob("*.parquet"))
+    assert "aws/CLOUD_TRAIL_MGMT/2.0/region=eu-west-1/accountId=123456789012/eventDay=20240301" in parts
+    lake = Lake.local(str(out))
+    df = lake.load("cloud_trail_mgmt", start="2024-03-01T00:00Z", end="2024-03-03T00:00Z")
+    assert len(df) == 14
+    man = [json.loads(x) for x in (out / "import_manifest.jsonl").read_text().splitlines()]
+    assert {m["sha256"] for m in man} == set(before.values())
+    assert all(m["tool_version"] and m["kind"] == "testkind" for m in man)
+    again = pipeline.import_logs("testkind", [src], out, progress=False)
+    assert again.files == 0 and len(again.skipped) == 4 and again.records_out == 0
+    assert sorted(str(p.relative_to(out).parent) for p in out.rglob("*.parquet")) == parts
+
+
+def test_rejects_bad_inputs_keep_good_records(tmp_path: Path) -> None:
+    good = gzip.compress(json.dumps({"Records": [_ev(i) for i in range(20000)]}).encode())
+    (tmp_path / "trunc.json.gz").write_bytes(good[: len(good) // 2])
+    (tmp_path / "junk.txt").write_text("hello world\nnot json either\n")
+    (tmp_path / "notime.ndjson").write_text(json.dumps(_ev(1)) + "\n" + json.dumps({"eventName": "X"}) + "\n{bad\n")
+    out = tmp_path / "lake"
+    s = pipeline.import_logs("testkind", [tmp_path], out, progress=False)
+    rej = [json.loads(x) for x in (out / pipeline.REJECTS).read_text().splitlines()]
+    reasons = {r["origin"]: r["reason"] for r in rej}
+    assert s.rejected == len(rej) and s.records_out > 1
+    assert any("gzip" in r or "truncated" in r for o, r in reasons.items() if "trunc.json.gz" in o)
+    assert reasons[f"{tmp_path / 'junk.txt'}:1"] == "not JSON"
+    assert [r["raw"] for r in rej if r["origin"].endswith("junk.txt:2")] == ["not json either"]
+    assert reasons[f"{tmp_path / 'notime.ndjson'}:2"] == "record has no eventTime / @timestamp"
+    assert f"{tmp_path / 'notime.ndjson'}:3" in reasons
+
+
+def test_unknown_and_missing_kind() -> None:
+    with pytest.raises(ValueError, match="unknown kind"):
+        kinds.load_kind("nope")
+
+
+def test_large_single_line_streamed_in_bounded_memory(tmp_path: Path) -> None:
+    big = tmp_path / "big.json"
+    ev = json.dumps(_ev(1, 1) | {"pad": "x" * 800})
+    n = 200_000
+    with open(big, "w") as f:
+        f.write('{"Records": [' + ev)
+        f.writelines("," + ev for _ in range(n - 1))
+        f.write("]}")
+    size = big.stat().st_size
+    assert size > 150e6
+    # VmHWM (peak RSS) starts afresh at exec, unlike ru_maxrss, which a forked child inherits from pytest
+    code = f"""
+import pathlib, re
+from slake_forensics.importers.readers import read_json
+hwm = lambda: int(re.search(r"VmHWM:\\s+(\\d+)", open("/proc/self/status").read())[1])
+base = hwm()
+n = sum(1 for _ in read_json(pathlib.Path({str(big)!r})))
+print(n, base, hwm())
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    got, base_kb, peak_kb = map(int, r.stdout.split())
+    assert got == n
+    assert peak_kb - base_kb < 60_000, f"reading a {size / 1e6:.0f} MB single-line file grew peak RSS by " \
+        f"{(peak_kb - base_kb) / 1e3:.0f} MB"
+
+
+def test_cli_exit_codes_and_training_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from slake_forensics.cli import main
+
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps({"Records": [_ev(i) for i in range(3)]}))
+    bad = tmp_path / "bad.ndjson"
+    bad.write_text(json.dumps(_ev(5)) + "\n{\"eventName\": \"no time\"}\n")
+    assert main(["import", "testkind", str(good), "--out", str(tmp_path / "bg"), "--quiet"]) == 0
+    assert "3 rows out" in capsys.readouterr().out
+    assert main(["import", "testkind", str(bad), "--out", str(tmp_path / "l2"), "--quiet"]) == 3
+    ex = tmp_path / "exercise"
+    assert main(["training-import", "testkind", str(bad), "--out", str(ex), "--background", str(tmp_path / "bg"),
+                 "--quiet"]) == 3
+    bg_files = sorted(p.relative_to(tmp_path / "bg") for p in (tmp_path / "bg" / "aws").rglob("*.parquet"))
+    assert bg_files and all((ex / p).exists() for p in bg_files)
+    df = Lake.local(str(ex)).load("cloud_trail_mgmt", start="2024-03-01T00:00Z", end="2024-03-02T00:00Z")
+    assert sorted(df["api.operation"]) == ["Op0", "Op1", "Op2", "Op5"]
+    with pytest.raises(SystemExit) as e:
+        main(["import", "nokind", str(good), "--out", str(tmp_path / "l3")])
+    assert e.value.code == 2
+
+
+def test_ext_source_written_with_inferred_schema(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pyarrow.parquet as pq
+
+    def ext_map(raw: dict[str, Any], options: Any) -> Mapped:
+        return Mapped(f"ext/{options['name']}", options["account"], "us-west-2",
+                      {"time": raw["t"], "actor": {"user": {"name": raw["u"]}}})
+
+    monkeypatch.setattr(sys.modules["slake_forensics.importers._testkind"], "map_record", ext_map)
+    (tmp_path / "x.ndjson").write_text('{"t": 1709287200000, "u": "bob"}\n{"t": 1709373600000, "u": "eve"}\n')
+    s = pipeline.import_logs("testkind", [tmp_path / "x.ndjson"], tmp_path / "lake", progress=False,
+                             options={"name": "myapp", "account": ACCT})
+    assert s.per_source == {"ext/myapp": 2}
+    files = sorted((tmp_path / "lake" / "ext" / "myapp").rglob("*.parquet"))
+    assert [str(f.parent.relative_to(tmp_path / "lake")) for f in files] == [
+        f"ext/myapp/region=us-west-2/accountId={ACCT}/eventDay=20240301",
+        f"ext/myapp/region=us-west-2/accountId={ACCT}/eventDay=20240302"]
+    assert pq.read_table(files[0]).to_pylist() == [{"time": 1709287200000, "actor": {"user": {"name": "bob"}}}]
+
+
+def test_bench_generator_feeds_the_reader(tmp_path: Path) -> None:
+    from bench.importer import generate
+    from slake_forensics.importers.readers import read_json
+
+    files = generate(tmp_path, 50, 2)
+    recs = [r for f in files for _, r in read_json(f)]
+    assert len(recs) == 50 and all(r["eventTime"] and r["recipientAccountId"] == ACCT for r in recs)
