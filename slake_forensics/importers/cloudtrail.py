@@ -234,7 +234,6 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
         row["user.name"] = request.get("userName") or request.get("roleName")
         row["policy.uid"] = request.get("policyArn")
     row["status"] = status
-    row["status_id"] = {"Success": 1, "Failure": 2}.get(status, 99)
 
     if isinstance(aed, dict):
         for k, v in aed.items():
