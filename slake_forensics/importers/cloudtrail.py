@@ -165,7 +165,7 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
     row["api.operation"] = name
     row["api.service.name"] = source
     row["api.version"] = raw.get("apiVersion")
-    row["api.request.uid"] = raw.get("requestID")
+    row["api.request.uid"] = raw.get("requestID", "" if name == "ConsoleLogin" else None)
     row["api.request.data"] = _json(request)
     row["api.response.data"] = _json(response)
     row["api.response.error"] = error
@@ -192,8 +192,6 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
         issuer = ctx.get("sessionIssuer")
         if isinstance(issuer, dict):
             row["actor.session.issuer"] = issuer.get("arn")
-            if user_name is None:
-                user_name = issuer.get("userName")
             for k, v in issuer.items():
                 if k != "arn":
                     _flatten(f"userIdentity.sessionContext.sessionIssuer.{k}", v, unmapped)
@@ -224,7 +222,6 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
             row["user.name"] = request.get("roleSessionName")
         else:
             row["user.uid"] = user_arn
-            row["user.name"] = user_name
             row["user.uid_alt"] = ident.get("principalId")
         if isinstance(aed, dict):
             row["dst_endpoint.svc_name"] = aed.get("LoginTo")
@@ -233,6 +230,9 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
     elif class_uid == 3001 and isinstance(request, dict):
         row["user.name"] = request.get("userName") or request.get("roleName")
         row["policy.uid"] = request.get("policyArn")
+        created = response.get("user") or response.get("role") if isinstance(response, dict) else None
+        if isinstance(created, dict):
+            row["user.uid_alt"] = created.get("userId") or created.get("roleId")
     row["status"] = status
 
     if isinstance(aed, dict):
