@@ -35,7 +35,7 @@ _VOC = vocabulary()
 _CONSUMED = frozenset((
     "eventTime", "eventName", "eventSource", "eventVersion", "eventID", "eventType", "eventCategory", "awsRegion",
     "sourceIPAddress", "userAgent", "requestID", "requestParameters", "responseElements", "errorCode",
-    "errorMessage", "recipientAccountId", "vpcEndpointId", "resources", "apiVersion", "@timestamp",
+    "errorMessage", "vpcEndpointId", "resources", "apiVersion", "@timestamp",
 ))
 _IDENTITY_CONSUMED = frozenset(("type", "arn", "principalId", "accountId", "accessKeyId", "userName", "invokedBy",
                                 "sessionContext"))
@@ -156,7 +156,7 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
     row["metadata.product.name"] = "CloudTrail"
     row["metadata.product.vendor_name"] = "AWS"
     row["metadata.product.version"] = raw.get("eventVersion")
-    row["metadata.product.feature.name"] = category or "Management"
+    row["metadata.product.feature.name"] = category or "Management, Data, and Insights"
     row["metadata.uid"] = raw.get("eventID")
     row["metadata.event_code"] = raw.get("eventType")
     row["metadata.profiles"] = ["cloud", "datetime"]
@@ -165,7 +165,7 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
     row["api.operation"] = name
     row["api.service.name"] = source
     row["api.version"] = raw.get("apiVersion")
-    row["api.request.uid"] = raw.get("requestID", "" if name == "ConsoleLogin" else None)
+    row["api.request.uid"] = raw.get("requestID", "''" if name == "ConsoleLogin" else None)
     row["api.request.data"] = _json(request)
     row["api.response.data"] = _json(response)
     row["api.response.error"] = error
@@ -232,6 +232,7 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
         row["policy.uid"] = request.get("policyArn")
         created = response.get("user") or response.get("role") if isinstance(response, dict) else None
         if isinstance(created, dict):
+            row["user.uid"] = created.get("arn")
             row["user.uid_alt"] = created.get("userId") or created.get("roleId")
     row["status"] = status
 
@@ -253,10 +254,8 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
         obs.append({"name": "src_endpoint.ip", "value": row["src_endpoint.ip"], "type": "IP Address", "type_id": 2})
     if user_name:
         obs.append({"name": "actor.user.name", "value": user_name, "type": "User Name", "type_id": 4})
-    if user_arn:
-        obs.append({"name": "actor.user.uid", "value": user_arn, "type": "Resource UID", "type_id": 10})
-    if row.get("user.uid"):
-        obs.append({"name": "user.uid", "value": row["user.uid"], "type": "Resource UID", "type_id": 10})
+    if row.get("user.name"):
+        obs.append({"name": "user.name", "value": row["user.name"], "type": "User Name", "type_id": 4})
     if obs:
         row["observables"] = obs
     row["accountid"] = account
