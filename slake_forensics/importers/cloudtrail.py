@@ -26,8 +26,6 @@ ASSUME_EVENTS = frozenset(("AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWe
 AUTH_ACTIVITY = {"ConsoleLogin": 1, "CheckMfa": 99, **dict.fromkeys(ASSUME_EVENTS, 1),
                  **dict.fromkeys(("ExternalIdPDirectoryLogin", "UserAuthentication", "CredentialChallenge",
                                   "CredentialVerification"), 1)}
-#: API Activity activity_id by verb: only Create/Read/Update/Delete, else 99 (the brief's reduced vocabulary).
-_API_ACTIVITY = {verb: act for verb, act in VERB_ACTIVITY.items()}
 
 _VOC = vocabulary()
 
@@ -68,7 +66,7 @@ def _classification(name: str, request: Any) -> dict[str, Any]:
         i = 1
         while i < len(name) and not name[i].isupper():
             i += 1
-        key = (6003, _API_ACTIVITY.get(name[:i], 99))
+        key = (6003, VERB_ACTIVITY.get(name[:i], 99))
     info = _CLASS_CACHE.get(key)
     if info is None:
         info = _CLASS_CACHE[key] = _class_info(*key)
@@ -87,7 +85,7 @@ def _epoch_ms(text: Any, what: str) -> int:
     if not isinstance(text, str):
         raise RejectRecord(f"{what} is {text!r}, not an ISO 8601 text; give each record its eventTime")
     try:
-        return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+        return int(datetime.fromisoformat(text).timestamp() * 1000)
     except ValueError:
         raise RejectRecord(f"{what} {text!r} is not an ISO 8601 time such as 2024-05-01T12:00:00Z") from None
 
@@ -145,7 +143,7 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
     if category == "Data":
         if source == "s3.amazonaws.com":
             table = "s3_data"
-        elif source == "lambda.amazonaws.com":
+        elif source == "lambda.amazonaws.com" and name == "Invoke":
             table = "lambda_execution"
     row: dict[str, Any] = dict(_classification(name, request))
     class_uid = row["class_uid"]
