@@ -7,7 +7,7 @@ and role assumption, Account Change 3001 for IAM identity changes, API Activity 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -85,9 +85,12 @@ def _epoch_ms(text: Any, what: str) -> int:
     if not isinstance(text, str):
         raise RejectRecord(f"{what} is {text!r}, not an ISO 8601 text; give each record its eventTime")
     try:
-        return int(datetime.fromisoformat(text).timestamp() * 1000)
+        when = datetime.fromisoformat(text)
     except ValueError:
         raise RejectRecord(f"{what} {text!r} is not an ISO 8601 time such as 2024-05-01T12:00:00Z") from None
+    if when.tzinfo is None:  # CloudTrail Lake exports: "2024-05-01 12:00:00.000", UTC without a zone
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
 
 
 def _json(value: Any) -> str | None:
