@@ -187,6 +187,16 @@ def test_data_events_route_to_their_tables() -> None:
     assert mgmt.row["api.response.error"] == "AccessDenied"
 
 
+def test_web_identity_provider_is_the_idp() -> None:
+    rec = {"eventTime": "2024-01-01T00:00:01Z", "eventName": "ListBuckets", "userIdentity": {
+        "type": "AssumedRole", "sessionContext": {"webIdFederationData": {
+            "federatedProvider": "arn:aws:iam::111122223333:oidc-provider/token.actions.githubusercontent.com",
+            "attributes": {"sub": "repo:org/app"}}}}}
+    row = map_record(rec, {}).row
+    assert row["actor.idp.name"].endswith("token.actions.githubusercontent.com")
+    assert row["unmapped"] == {"userIdentity.sessionContext.webIdFederationData.attributes.sub": "repo:org/app"}
+
+
 def test_partition_falls_back_to_identity_then_options() -> None:
     rec = {"eventTime": "2024-01-01T00:00:01Z", "eventName": "ListUsers", "userIdentity": {"accountId": "222"}}
     assert map_record(rec, {"region": "us-west-2"}).account == "222"

@@ -36,7 +36,7 @@ _CONSUMED = frozenset((
     "errorMessage", "vpcEndpointId", "resources", "apiVersion", "@timestamp",
 ))
 _IDENTITY_CONSUMED = frozenset(("type", "arn", "principalId", "accountId", "accessKeyId", "userName", "invokedBy",
-                                "sessionContext"))
+                                "sessionContext", "identityProvider"))
 _AED_CONSUMED = frozenset(("LoginTo", "MFAUsed"))
 
 
@@ -204,10 +204,17 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
             mfa = attrs.get("mfaAuthenticated")
             if mfa is not None:
                 row["actor.session.is_mfa"] = mfa == "true" or mfa is True
+        web = ctx.get("webIdFederationData")
+        if isinstance(web, dict) and web.get("federatedProvider"):
+            row["actor.idp.name"] = web["federatedProvider"]
+            web = {k: v for k, v in web.items() if k != "federatedProvider"}
+        _flatten("userIdentity.sessionContext.webIdFederationData", web, unmapped)
         for k, v in ctx.items():
-            if k not in ("sessionIssuer", "attributes"):
+            if k not in ("sessionIssuer", "attributes", "webIdFederationData"):
                 _flatten(f"userIdentity.sessionContext.{k}", v, unmapped)
     row["actor.user.name"] = user_name
+    if ident.get("identityProvider"):
+        row["actor.idp.name"] = ident["identityProvider"]
     for k, v in ident.items():
         if k not in _IDENTITY_CONSUMED:
             _flatten(f"userIdentity.{k}", v, unmapped)
