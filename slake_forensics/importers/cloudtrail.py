@@ -1,0 +1,271 @@
+"""CloudTrail importer: one raw CloudTrail record → one Security Lake v2 (OCSF 1.1.0) row.
+
+Management events go to ``cloud_trail_mgmt``, S3 data events to ``s3_data`` and Lambda ``Invoke`` data events to
+``lambda_execution``. Classes follow Security Lake (see ``real_lake_facts.md`` §3): Authentication 3002 for sign-ins
+and role assumption, Account Change 3001 for IAM identity changes, API Activity 6003 for everything else.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from ..catalog import vocabulary
+from ..sample.cloudtrail import ACCOUNT_CHANGE, VERB_ACTIVITY
+from .record import Mapped, RejectRecord
+
+KIND = "cloudtrail"
+SUMMARY = "AWS CloudTrail records (S3 delivery, CloudTrail Lake NDJSON, Logstash/Elastic JSON) → OCSF 1.1.0"
+READER = "json"
+
+#: Role assumption: Authentication Logon whose ``user`` is the assumed role (facts §3).
+ASSUME_EVENTS = frozenset(("AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"))
+#: eventNames Security Lake maps to Authentication (3002) with their activity_id (CheckMfa: 99 Other).
+AUTH_ACTIVITY = {"ConsoleLogin": 1, "CheckMfa": 99, **dict.fromkeys(ASSUME_EVENTS, 1),
+                 **dict.fromkeys(("ExternalIdPDirectoryLogin", "UserAuthentication", "CredentialChallenge",
+                                  "CredentialVerification"), 1)}
+
+_VOC = vocabulary()
+
+#: Raw top-level keys the mapping consumes; every other key lands in ``unmapped``.
+_CONSUMED = frozenset((
+    "eventTime", "eventName", "eventSource", "eventVersion", "eventID", "eventType", "eventCategory", "awsRegion",
+    "sourceIPAddress", "userAgent", "requestID", "requestParameters", "responseElements", "errorCode",
+    "errorMessage", "vpcEndpointId", "resources", "apiVersion", "@timestamp",
+))
+_IDENTITY_CONSUMED = frozenset(("type", "arn", "principalId", "accountId", "accessKeyId", "userName", "invokedBy",
+                                "sessionContext", "identityProvider"))
+_AED_CONSUMED = frozenset(("LoginTo", "MFAUsed"))
+
+
+def _class_info(class_uid: int, activity_id: int) -> dict[str, Any]:
+    c = _VOC[class_uid]
+    return {
+        "class_uid": class_uid, "class_name": c["name"], "category_uid": c["category_uid"],
+        "category_name": c["category_name"], "activity_id": activity_id,
+        "activity_name": c["activity_id"][activity_id], "type_uid": class_uid * 100 + activity_id,
+        "type_name": f"{c['name']}: {c['activity_id'][activity_id]}", "severity_id": 1,
+        "severity": c["severity_id"][1], "metadata.version": "1.1.0",
+    }
+
+
+_CLASS_CACHE: dict[tuple[int, int], dict[str, Any]] = {}
+
+
+def _classification(name: str, request: Any) -> dict[str, Any]:
+    if name in AUTH_ACTIVITY:
+        key = (3002, AUTH_ACTIVITY[name])
+    elif name in ACCOUNT_CHANGE:
+        act = ACCOUNT_CHANGE[name]
+        if name == "UpdateAccessKey" and isinstance(request, dict) and request.get("status") == "Inactive":
+            act = 5
+        key = (3001, act)
+    else:
+        i = 1
+        while i < len(name) and not name[i].isupper():
+            i += 1
+        key = (6003, VERB_ACTIVITY.get(name[:i], 99))
+    info = _CLASS_CACHE.get(key)
+    if info is None:
+        info = _CLASS_CACHE[key] = _class_info(*key)
+    return info
+
+
+def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flatten(f"{prefix}.{k}", v, out)
+    elif value is not None:
+        out[prefix] = value if isinstance(value, str) else orjson.dumps(value).decode()
+
+
+def _epoch_ms(text: Any, what: str) -> int:
+    if not isinstance(text, str):
+        raise RejectRecord(f"{what} is {text!r}, not an ISO 8601 text; give each record its eventTime")
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise RejectRecord(f"{what} {text!r} is not an ISO 8601 time such as 2024-05-01T12:00:00Z") from None
+    if when.tzinfo is None:  # CloudTrail Lake exports: "2024-05-01 12:00:00.000", UTC without a zone
+        when = when.replace(tzinfo=UTC)
+    return int(when.timestamp() * 1000)
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
+    """Map one raw CloudTrail record to a Security Lake v2 row.
+
+    Parameters
+    ----------
+    raw : dict
+        One CloudTrail record as CloudTrail writes it (``eventTime``, ``eventName``, ``userIdentity``, ...).
+        Logstash/Elastic records without ``eventTime`` may carry ``@timestamp`` instead.
+    options : Mapping[str, str]
+        ``account`` / ``region`` are fallbacks for the partition when the record carries neither.
+
+    Returns
+    -------
+    Mapped
+        The row for ``cloud_trail_mgmt``, ``s3_data`` or ``lambda_execution``.
+
+    Raises
+    ------
+    RejectRecord
+        If the record has no eventName or no event time.
+
+    Examples
+    --------
+    >>> m = map_record({"eventTime": "2024-05-01T12:00:00Z", "eventName": "CreateUser",
+    ...                 "eventSource": "iam.amazonaws.com", "awsRegion": "us-east-1",
+    ...                 "recipientAccountId": "111122223333"}, {})
+    >>> (m.source, m.row["class_uid"], m.row["activity_id"])
+    ('cloud_trail_mgmt', 3001, 1)
+    """
+    name = raw.get("eventName")
+    if not isinstance(name, str) or not name:
+        raise RejectRecord("no eventName: this does not look like a CloudTrail record")
+    when = raw.get("eventTime")
+    if when is None:
+        when = raw.get("@timestamp")
+        if when is None:
+            raise RejectRecord(f"{name}: no eventTime (nor @timestamp); cannot place the record in time")
+    t = _epoch_ms(when, "eventTime")
+    source = raw.get("eventSource")
+    request = raw.get("requestParameters")
+    response = raw.get("responseElements")
+    ident = raw.get("userIdentity") or {}
+    aed = raw.get("additionalEventData")
+    error = raw.get("errorCode")
+    category = raw.get("eventCategory")
+    table = "cloud_trail_mgmt"
+    if category == "Data":
+        if source == "s3.amazonaws.com":
+            table = "s3_data"
+        elif source == "lambda.amazonaws.com" and name == "Invoke":
+            table = "lambda_execution"
+    row: dict[str, Any] = dict(_classification(name, request))
+    class_uid = row["class_uid"]
+    region = raw.get("awsRegion") or options.get("region") or ""
+    account = raw.get("recipientAccountId") or ident.get("accountId") or options.get("account") or ""
+
+    row["time"] = row["time_dt"] = t
+    row["metadata.product.name"] = "CloudTrail"
+    row["metadata.product.vendor_name"] = "AWS"
+    row["metadata.product.version"] = raw.get("eventVersion")
+    row["metadata.product.feature.name"] = category or "Management, Data, and Insights"
+    row["metadata.uid"] = raw.get("eventID")
+    row["metadata.event_code"] = raw.get("eventType")
+    row["metadata.profiles"] = ["cloud", "datetime"]
+    row["cloud.provider"] = "AWS"
+    row["cloud.region"] = region
+    row["api.operation"] = name
+    row["api.service.name"] = source
+    row["api.version"] = raw.get("apiVersion")
+    row["api.request.uid"] = raw.get("requestID", "''" if name == "ConsoleLogin" else None)
+    row["api.request.data"] = _json(request)
+    row["api.response.data"] = _json(response)
+    row["api.response.error"] = error
+    row["api.response.message"] = raw.get("errorMessage")
+    row["http_request.user_agent"] = raw.get("userAgent")
+    src = raw.get("sourceIPAddress")
+    if isinstance(src, str) and (src.endswith(".amazonaws.com") or src == "AWS Internal"):
+        row["src_endpoint.domain"] = src
+    else:
+        row["src_endpoint.ip"] = src
+    row["src_endpoint.uid"] = raw.get("vpcEndpointId")
+
+    unmapped: dict[str, str] = {}
+    user_arn = ident.get("arn")
+    user_name = ident.get("userName")
+    row["actor.user.type"] = ident.get("type")
+    row["actor.user.uid"] = user_arn
+    row["actor.user.uid_alt"] = ident.get("principalId")
+    row["actor.user.account.uid"] = ident.get("accountId")
+    row["actor.user.credential_uid"] = ident.get("accessKeyId")
+    row["actor.invoked_by"] = ident.get("invokedBy")
+    ctx = ident.get("sessionContext")
+    if isinstance(ctx, dict):
+        issuer = ctx.get("sessionIssuer")
+        if isinstance(issuer, dict):
+            row["actor.session.issuer"] = issuer.get("arn")
+            for k, v in issuer.items():
+                if k != "arn":
+                    _flatten(f"userIdentity.sessionContext.sessionIssuer.{k}", v, unmapped)
+        attrs = ctx.get("attributes")
+        if isinstance(attrs, dict):
+            created = attrs.get("creationDate")
+            if created:
+                row["actor.session.created_time_dt"] = _epoch_ms(created, "sessionContext.attributes.creationDate")
+            mfa = attrs.get("mfaAuthenticated")
+            if mfa is not None:
+                row["actor.session.is_mfa"] = mfa == "true" or mfa is True
+        web = ctx.get("webIdFederationData")
+        if isinstance(web, dict) and web.get("federatedProvider"):
+            row["actor.idp.name"] = web["federatedProvider"]
+            web = {k: v for k, v in web.items() if k != "federatedProvider"}
+        _flatten("userIdentity.sessionContext.webIdFederationData", web, unmapped)
+        for k, v in ctx.items():
+            if k not in ("sessionIssuer", "attributes", "webIdFederationData"):
+                _flatten(f"userIdentity.sessionContext.{k}", v, unmapped)
+    row["actor.user.name"] = user_name
+    if ident.get("identityProvider"):
+        row["actor.idp.name"] = ident["identityProvider"]
+    for k, v in ident.items():
+        if k not in _IDENTITY_CONSUMED:
+            _flatten(f"userIdentity.{k}", v, unmapped)
+
+    status = "Failure" if error else "Success"
+    if class_uid == 3002:
+        status = "Other"
+        login = response.get("ConsoleLogin") if isinstance(response, dict) else None
+        if login in ("Success", "Failure"):
+            status = login
+        if name in ASSUME_EVENTS and isinstance(request, dict):
+            row["user.uid"] = request.get("roleArn")
+            row["user.name"] = request.get("roleSessionName")
+        else:
+            row["user.uid"] = user_arn
+            row["user.uid_alt"] = ident.get("principalId")
+        if isinstance(aed, dict):
+            row["dst_endpoint.svc_name"] = aed.get("LoginTo")
+            if aed.get("MFAUsed") is not None:
+                row["is_mfa"] = aed["MFAUsed"] == "Yes"
+    elif class_uid == 3001 and isinstance(request, dict):
+        row["user.name"] = request.get("userName") or request.get("roleName")
+        row["policy.uid"] = request.get("policyArn")
+        created = response.get("user") or response.get("role") if isinstance(response, dict) else None
+        if isinstance(created, dict):
+            row["user.uid"] = created.get("arn")
+            row["user.uid_alt"] = created.get("userId") or created.get("roleId")
+    row["status"] = status
+
+    if isinstance(aed, dict):
+        for k, v in aed.items():
+            if class_uid != 3002 or k not in _AED_CONSUMED:
+                _flatten(f"additionalEventData.{k}", v, unmapped)
+    for k, v in raw.items():
+        if k not in _CONSUMED and k not in ("userIdentity", "additionalEventData"):
+            _flatten(k, v, unmapped)
+    row["unmapped"] = unmapped
+
+    res = raw.get("resources")
+    if isinstance(res, list) and res:
+        row["resources"] = [{"uid": r.get("ARN"), "type": r.get("type"),
+                             "owner": {"account": {"uid": r.get("accountId")}}} for r in res if isinstance(r, dict)]
+    obs = []
+    if row.get("src_endpoint.ip"):
+        obs.append({"name": "src_endpoint.ip", "value": row["src_endpoint.ip"], "type": "IP Address", "type_id": 2})
+    if user_name:
+        obs.append({"name": "actor.user.name", "value": user_name, "type": "User Name", "type_id": 4})
+    if row.get("user.name"):
+        obs.append({"name": "user.name", "value": row["user.name"], "type": "User Name", "type_id": 4})
+    if obs:
+        row["observables"] = obs
+    row["accountid"] = account
+    row["region"] = region
+    return Mapped(table, account, region, row)
