@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from slake_forensics import catalog
-from slake_forensics.importers import route53, vpcflow
+from slake_forensics.importers import route53, vpcflow, waf
 from slake_forensics.importers.record import RejectRecord
 from slake_forensics.sample.writer import build_table
 
@@ -111,7 +111,8 @@ def test_vpcflow_unknown_field_kept_wrong_count_rejected_nodata(tmp_path: Path) 
 
 @pytest.mark.parametrize("n", [0, 1])
 def test_route53_matches_aws_v1_transformer(n: int) -> None:
-    raw = json.loads(gzip.open(FIX / f"route53-inputs{n}.json.gz").read())
+    with gzip.open(FIX / f"route53-inputs{n}.json.gz") as fh:
+        raw = json.load(fh)
     m = route53.map_record(raw, {})
     golden = _flat(pq.read_table(FIX / f"example{n}.json.gz.parquet").to_pylist()[0])
     # v2 knowingly differs: activity is always Traffic (v1 derived it from the rcode, facts §2); the firewall rule
@@ -146,3 +147,22 @@ def test_route53_missing_time_rejected() -> None:
     del raw["query_timestamp"]
     with pytest.raises(RejectRecord, match="query_timestamp"):
         route53.map_record(raw, {})
+
+
+def test_waf_matches_ocsf_110_sample() -> None:
+    raw = json.loads((FIX / "ocsf_waf.raw").read_text())
+    m = waf.map_record(raw, {})
+    want = json.loads((FIX / "ocsf_waf.ocsf").read_text())
+    for k, v in _flat(want).items():
+        if k.endswith("_dt"):
+            continue
+        if k == "observables":
+            assert sorted(map(sorted, (o.items() for o in m.row[k]))) == sorted(map(sorted, (o.items() for o in v)))
+            continue
+        assert m.row.get(k) == v, k
+    assert m.row["unmapped"] == want["unmapped"]
+    assert (m.account, m.region) == ("123456789012", "us-east-1")
+    _builds("waf", [m.row])
+    del raw["timestamp"]
+    with pytest.raises(RejectRecord, match="timestamp"):
+        waf.map_record(raw, {})

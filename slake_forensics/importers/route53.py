@@ -54,7 +54,7 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
     if not ts:
         raise RejectRecord("no 'query_timestamp': a Resolver query log record needs its time")
     try:
-        ms = int(datetime.fromisoformat(str(ts).replace("Z", "+00:00")).timestamp() * 1000)
+        ms = int(datetime.fromisoformat(str(ts)).timestamp() * 1000)
     except ValueError:
         raise RejectRecord(f"'query_timestamp' {ts!r} is not an ISO 8601 time") from None
     account = raw.get("account_id") or options.get("account")
