@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from slake_forensics import catalog
-from slake_forensics.importers import route53, vpcflow, waf
+from slake_forensics.importers import eks, route53, vpcflow, waf
 from slake_forensics.importers.record import RejectRecord
 from slake_forensics.sample.writer import build_table
 
@@ -166,3 +166,32 @@ def test_waf_matches_ocsf_110_sample() -> None:
     del raw["timestamp"]
     with pytest.raises(RejectRecord, match="timestamp"):
         waf.map_record(raw, {})
+
+
+def test_eks_matches_ocsf_110_sample_and_cloudwatch_shape() -> None:
+    raw = json.loads((FIX / "ocsf_eks.raw").read_text())
+    want = json.loads((FIX / "ocsf_eks.ocsf").read_text())
+    m = eks.map_record(raw, {"region": "us-east-1"})
+    for k, v in _flat(want).items():
+        if k.endswith("_dt"):
+            continue
+        if k == "cloud.account.uid":  # the community sample puts the caller's ARN here; v2 holds the account id
+            assert m.row[k] == v.split(":")[4] == m.account
+            continue
+        if k == "resources":
+            assert [{a: b for a, b in r.items() if b is not None} for r in m.row[k]] == v
+            continue
+        if k == "observables":
+            assert sorted(map(sorted, (o.items() for o in m.row[k]))) == sorted(map(sorted, (o.items() for o in v)))
+            continue
+        assert m.row.get(k) == v, k
+    assert m.row["unmapped"] == want["unmapped"]
+    assert m.row["start_time_dt"] == 1631047050502 and m.row["time"] == want["time"]
+    _builds("eks_audit", [m.row])
+    wrapped = eks.map_record({"timestamp": 1631047050642, "message": json.dumps(raw)}, {"region": "us-east-1"})
+    assert wrapped.row == m.row
+    with pytest.raises(RejectRecord, match="--region"):
+        eks.map_record(raw, {})
+    del raw["stageTimestamp"], raw["requestReceivedTimestamp"]
+    with pytest.raises(RejectRecord, match="time"):
+        eks.map_record(raw, {"region": "us-east-1"})
