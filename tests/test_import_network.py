@@ -195,3 +195,17 @@ def test_eks_matches_ocsf_110_sample_and_cloudwatch_shape() -> None:
     del raw["stageTimestamp"], raw["requestReceivedTimestamp"]
     with pytest.raises(RejectRecord, match="time"):
         eks.map_record(raw, {"region": "us-east-1"})
+
+
+def test_vpcflow_default_v2_format_takes_region_from_s3_path(tmp_path: Path) -> None:
+    log = tmp_path / "AWSLogs/111122223333/vpcflowlogs/ap-south-1/2024/01/02/f.log"
+    log.parent.mkdir(parents=True)
+    log.write_text("version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end "
+                   "action log-status\n2 111122223333 eni-9 10.0.0.1 10.0.0.2 22 5000 6 3 180 1704153600 1704153660 "
+                   "REJECT OK\n")
+    [(_, raw)] = list(vpcflow.read(log))
+    m = vpcflow.map_record(raw, {})
+    assert (m.account, m.region) == ("111122223333", "ap-south-1") and m.row["time"] == 1704153600000
+    assert m.row["connection_info.direction_id"] == 0 and m.row["src_endpoint.interface_uid"] == "eni-9"
+    assert (m.row["activity_id"], m.row["action"], m.row["disposition"]) == (5, "Denied", "Blocked")
+    assert m.row["unmapped"] == {"sublocation_id": "-", "sublocation_type": "-"}
