@@ -1,0 +1,27 @@
+"""What a mapper returns: one OCSF row bound for one source partition, or the reason a record was rejected."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Mapped:
+    """One raw record mapped to OCSF 1.1.0 (Security Lake source version 2).
+
+    ``source`` is a catalog source name (``cloud_trail_mgmt``, ``s3_data``, ``lambda_execution``, ``vpc_flow``,
+    ``route53``, ``sh_findings``, ``waf``, ``eks_audit``) or ``ext/<name>`` for a custom source; ``account`` and
+    ``region`` are the partition's ``accountId`` and ``region``; ``row`` is the OCSF row: for catalog sources a flat
+    ``{dotted.path: value}`` dict of the v2 Glue schema's leaves (timestamps as int epoch milliseconds, lists as
+    Python lists, lists of structs as lists of nested dicts, maps as ``dict[str, str]``); for ``ext/`` sources
+    the nested OCSF record itself.
+    """
+
+    source: str
+    account: str
+    region: str
+    row: dict[str, Any]
+
+
+class RejectRecord(ValueError):
+    """Raised by a reader or mapper for a record it cannot map; the message is the reason."""
