@@ -213,6 +213,7 @@ def map_finding(f: Mapping[str, Any]) -> Mapped:
         "metadata.product.uid": get("ProductArn"), "metadata.product.vendor_name": get("CompanyName"),
         "metadata.product.feature.uid": get("GeneratorId"),
         "metadata.product.feature.name": pfield(f"{_GD}featureName"),
+        "metadata.product.version": pfield("aws/inspector/ProductVersion"),
         "cloud.account.uid": account, "cloud.region": region, "cloud.provider": "AWS",
         "finding_info.uid": get("Id"), "finding_info.title": get("Title"), "finding_info.desc": get("Description"),
         "finding_info.src_url": get("SourceUrl"), "finding_info.types": get("Types"),
@@ -228,7 +229,7 @@ def map_finding(f: Mapping[str, Any]) -> Mapped:
                                               for r in get("RelatedFindings")]
     status = get("Workflow.Status")
     row["status"] = status.title() if isinstance(status, str) else None
-    if f.get("Remediation"):
+    if f.get("Remediation") and class_uid != 2002:  # Vulnerability Finding keeps it in vulnerabilities[].remediation
         row["remediation.desc"] = get("Remediation.Recommendation.Text")
         url = get("Remediation.Recommendation.Url")
         row["remediation.references"] = [url] if url else None
