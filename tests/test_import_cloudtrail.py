@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from slake_forensics.catalog import SOURCES
+from slake_forensics.core.catalog import SOURCES
 from slake_forensics.importers.cloudtrail import map_record
 from slake_forensics.importers.record import RejectRecord
 from slake_forensics.sample.writer import build_table

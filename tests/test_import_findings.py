@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from slake_forensics.catalog import SOURCES
+from slake_forensics.core.catalog import SOURCES
 from slake_forensics.importers import securityhub as sh
 from slake_forensics.importers.record import RejectRecord
 from slake_forensics.sample.writer import build_table

@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from slake_forensics import catalog
+from slake_forensics.core import catalog
 from slake_forensics.importers import eks, route53, vpcflow, waf
 from slake_forensics.importers.record import RejectRecord
 from slake_forensics.sample.writer import build_table

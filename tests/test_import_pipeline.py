@@ -125,7 +125,7 @@ print(n, base, hwm())
 
 
 def test_cli_exit_codes_and_training_import(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from slake_forensics.cli import main
+    from slake_forensics.tooling.cli import main
 
     good = tmp_path / "good.json"
     good.write_text(json.dumps({"Records": [_ev(i) for i in range(3)]}))

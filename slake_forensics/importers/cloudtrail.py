@@ -12,9 +12,9 @@ from typing import Any
 
 import orjson
 
-from ..catalog import vocabulary
-from ..sample.cloudtrail import ACCOUNT_CHANGE, VERB_ACTIVITY
-from .record import Mapped, RejectRecord
+from slake_forensics.core.catalog import vocabulary
+from slake_forensics.sample.cloudtrail import ACCOUNT_CHANGE, VERB_ACTIVITY
+from slake_forensics.importers.record import Mapped, RejectRecord
 
 KIND = "cloudtrail"
 SUMMARY = "AWS CloudTrail records (S3 delivery, CloudTrail Lake NDJSON, Logstash/Elastic JSON) → OCSF 1.1.0"

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from .record import Mapped, RejectRecord
+from slake_forensics.importers.record import Mapped, RejectRecord
 
 KIND = "eks"
 SUMMARY = "EKS / Kubernetes audit logs (JSON lines, or CloudWatch exports with the event in 'message'); needs --region"

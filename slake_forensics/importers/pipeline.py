@@ -24,13 +24,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import __version__
-from ..catalog import SOURCES
-from ..layout import partition_dir
-from ..sample.writer import CODEC, build_table
-from .kinds import load_kind
-from .readers import iter_files, read_json
-from .record import Mapped, RejectRecord
+from slake_forensics.core.version import __version__
+from slake_forensics.core.catalog import SOURCES
+from slake_forensics.core.layout import partition_dir
+from slake_forensics.sample.writer import CODEC, build_table
+from slake_forensics.importers.kinds import load_kind
+from slake_forensics.importers.readers import iter_files, read_json
+from slake_forensics.importers.record import Mapped, RejectRecord
 
 MANIFEST = "import_manifest.jsonl"
 REJECTS = "import_rejects.jsonl"

@@ -11,7 +11,7 @@ from typing import Any, BinaryIO
 
 import orjson
 
-from .record import RejectRecord
+from slake_forensics.importers.record import RejectRecord
 
 CHUNK = 1 << 20
 _DEC = json.JSONDecoder()

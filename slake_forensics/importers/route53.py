@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from .record import Mapped, RejectRecord
+from slake_forensics.importers.record import Mapped, RejectRecord
 
 KIND = "route53"
 SUMMARY = "Route 53 Resolver query logs (JSON lines, .gz or plain), DNS Firewall matches included"

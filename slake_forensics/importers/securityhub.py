@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .record import Mapped, RejectRecord
+from slake_forensics.importers.record import Mapped, RejectRecord
 
 KIND = "securityhub"
 SUMMARY = "Security Hub ASFF findings (get-findings export, list, single finding or EventBridge event)"

@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from .record import Mapped, RejectRecord
+from slake_forensics.importers.record import Mapped, RejectRecord
 
 KIND = "vpcflow"
 SUMMARY = "VPC Flow Logs: text (header line, default or custom format, v2-v5, .gz or plain) or Parquet"

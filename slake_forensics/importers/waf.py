@@ -5,7 +5,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from .record import Mapped, RejectRecord
+from slake_forensics.importers.record import Mapped, RejectRecord
 
 KIND = "waf"
 SUMMARY = "AWS WAF web ACL logs (JSON lines, .gz or plain)"

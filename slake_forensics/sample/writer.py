@@ -31,7 +31,10 @@ def _to_arrow(values: Any, typ: pa.DataType, n: int) -> pa.Array:
     if isinstance(values, pa.Array):
         arr = values
     elif pa.types.is_timestamp(typ):
-        arr = pa.array(np.asarray(values, dtype="int64"), pa.int64())
+        try:  # generators pass NumPy epoch values; importers pass lists that may hold None (no such time)
+            arr = pa.array(np.asarray(values, dtype="int64"), pa.int64())
+        except (TypeError, ValueError):
+            arr = pa.array(values, pa.int64(), from_pandas=True)
     else:
         arr = pa.array(values, type=typ, from_pandas=True)
     if len(arr) != n:

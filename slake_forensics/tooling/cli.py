@@ -98,15 +98,15 @@ def _print_import(summary: object, out: Path) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from .importers.pipeline import import_logs
+    from slake_forensics.importers.pipeline import import_logs
 
     summary = import_logs(args.kind, args.paths, args.out, options=_import_options(args), progress=not args.quiet)
     return _print_import(summary, args.out)
 
 
 def _training_import(args: argparse.Namespace) -> int:
-    from .importers.pipeline import copy_lake, import_logs
-    from .sample import bundled
+    from slake_forensics.importers.pipeline import copy_lake, import_logs
+    from slake_forensics.sample import bundled
 
     background = args.background or bundled.ensure_sample_lake(progress=not args.quiet)
     n = copy_lake(background, args.out)
@@ -116,7 +116,7 @@ def _training_import(args: argparse.Namespace) -> int:
 
 
 def _add_import_args(p: argparse.ArgumentParser) -> None:
-    from .importers.kinds import KINDS
+    from slake_forensics.importers.kinds import KINDS
 
     p.add_argument("kind", choices=sorted(KINDS), help="kind of log")
     p.add_argument("paths", nargs="+", type=Path, help="files or folders (e.g. an AWSLogs/ tree); never modified")
