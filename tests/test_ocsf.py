@@ -6,6 +6,7 @@ import time
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from slake_forensics.core import ocsf
@@ -108,6 +109,24 @@ def test_conform_refuses_lossy_cast() -> None:
     bad = pa.table({"time": [1], "class_uid": pa.array([2**40])})
     with pytest.raises(pa.ArrowInvalid, match="class_uid"):
         ocsf.conform(bad, CT)
+
+
+def test_conform_nullability_follows_catalog_and_data() -> None:
+    base = _small()
+    # a nullable catalog column holding nulls must stay nullable; a required one with no nulls stays required;
+    # a required one the file leaves null becomes nullable.
+    table = base.drop_columns(["severity"])
+    out = ocsf.conform(table, CT)
+    assert out["actor"].combine_chunks().field("user").field("uid").null_count == 2
+    assert out.schema.field("actor").nullable
+    assert out.schema.field("metadata").nullable
+    assert not out.schema.field("class_uid").nullable
+    assert out.schema.field("severity").nullable
+    sink = pa.BufferOutputStream()
+    pq.write_table(out, sink)
+    back = pq.read_table(pa.BufferReader(sink.getvalue()))
+    assert back.num_rows == base.num_rows
+    assert back["severity"].null_count == base.num_rows
 
 
 def test_check_columns_suggests_closest() -> None:

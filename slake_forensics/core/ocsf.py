@@ -178,7 +178,8 @@ def conform(table: pa.Table, source: Source) -> pa.Table:
     Columns come in catalog order; catalog columns the file lacks are all-null; nested fields
     the file lacks are null and nested fields it has beyond the catalog are kept (appended to
     their struct); top-level columns beyond the catalog are appended at the end.  A catalog
-    field marked required becomes nullable in the result when the file leaves it null.
+    field marked required becomes nullable in the result when the file leaves it null; a nullable
+    field stays nullable.
     """
     schema = source.schema
     n = table.num_rows
@@ -188,7 +189,7 @@ def conform(table: pa.Table, source: Source) -> pa.Table:
             arr = conform_array(table[field.name], field.type, field.name)
         else:
             arr = pa.chunked_array([pa.nulls(n, field.type)], field.type)
-        fields.append(field.with_type(arr.type).with_nullable(field.nullable and arr.null_count == 0))
+        fields.append(field.with_type(arr.type).with_nullable(field.nullable or arr.null_count > 0))
         arrays.append(arr)
     for field in table.schema:
         if field.name not in schema.names:
