@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from slake_forensics.errors import SandboxError
+from slake_forensics.errors import QueryError, SandboxError
 
 REFUSED = [
     "SELECT * FROM read_text('/etc/passwd')",
@@ -29,3 +29,42 @@ def test_file_and_url_functions_are_refused(lake, query: str) -> None:
 def test_lake_tables_still_query(lake) -> None:
     df = lake.sql("SELECT count(*) AS n FROM amazon_security_lake_table_us_east_1_cloud_trail_mgmt_2_0")
     assert int(df["n"].iloc[0]) > 0
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "ATTACH '/tmp/x.db'",
+        "COPY (SELECT 1) TO '/tmp/x.csv'",
+        "INSTALL httpfs",
+        "LOAD httpfs",
+        "SET enable_external_access=true",
+        "PRAGMA version",
+    ],
+)
+def test_statements_other_than_queries_are_refused(lake, statement: str) -> None:
+    with pytest.raises(QueryError):
+        lake.sql(statement)
+
+
+def test_sandbox_cannot_be_switched_off_from_a_query(lake) -> None:
+    """Even reached through DuckDB directly, the connection refuses to turn external access back on."""
+    from slake_forensics.engines.local import _sandboxed_connection
+
+    con = _sandboxed_connection(lake.root)
+    with pytest.raises(Exception, match="external access"):
+        con.execute("SET enable_external_access=true")
+    with pytest.raises(Exception, match="allowed_directories"):
+        con.execute("SET allowed_directories=['/']")
+
+
+def test_hunts_on_the_sample_lake_still_find_results() -> None:
+    from pathlib import Path
+
+    from slake_forensics.lake import Lake
+
+    root = Path(__file__).resolve().parent.parent / "sample_data"
+    if not (root / "aws").exists():
+        pytest.skip("the sample lake is not present")
+    found = Lake.local(root).run_hunts()
+    assert len(found) > 0
