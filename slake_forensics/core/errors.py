@@ -40,6 +40,10 @@ class QueryError(SlakeError, RuntimeError):
     """A query failed; the message carries the engine's reason (and Athena query id)."""
 
 
+class SandboxError(QueryError):
+    """A query tried to read or write a file or URL outside the lake, or to install or load an extension."""
+
+
 class SampleDataError(SlakeError, RuntimeError):
     """The bundled sample lake is missing or does not match its manifest."""
 

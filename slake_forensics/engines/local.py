@@ -28,7 +28,7 @@ from slake_forensics.core import layout, ocsf
 from slake_forensics.engines import prefilter
 from slake_forensics.sql.translate import translate
 from slake_forensics.core.catalog import SOURCES, TIMESTAMP_TYPE, Source, source as find_source
-from slake_forensics.core.errors import BadWindowError, CorruptFileError, NoPartitionsError, NotALakeError, QueryError, UnknownColumnError, UnknownSourceError
+from slake_forensics.core.errors import BadWindowError, CorruptFileError, NoPartitionsError, NotALakeError, QueryError, SandboxError, UnknownColumnError, UnknownSourceError
 from slake_forensics.core.scope import id_list
 from slake_forensics.engines.base import Engine, Explanation
 from slake_forensics.sql.build import load_query
@@ -298,7 +298,7 @@ class LocalEngine(Engine):
         started = time.perf_counter()
         params = list(params) if params is not None else []
         translated, wanted = self._translate(text)
-        con = duckdb.connect()
+        con = _sandboxed_connection(self.root)
         try:
             con.execute("SET TimeZone='UTC'")
             con.execute("SET integer_division=true")  # Trino: integer / integer is an integer
@@ -406,6 +406,12 @@ class LocalEngine(Engine):
         self, exc: duckdb.Error, translated: str, wanted: dict[str, Source], files: dict[str, list[Path]]
     ) -> Exception:
         message = str(exc)
+        if isinstance(exc, duckdb.PermissionException) or "not in the catalog, but it exists in the" in message:
+            return SandboxError(
+                f"The query was refused: SQL on a lake can read only the lake's tables, not other files, URLs "
+                f"or extensions (DuckDB said: {message.splitlines()[0]}). Query the lake's tables by name "
+                "(Lake.tables()), or load other data in Python and join it there."
+            )
         for path in (p for paths in files.values() for p in paths):
             if str(path) in message:
                 return CorruptFileError(
@@ -647,3 +653,19 @@ def _empty(src: Source, columns: list[str] | None) -> pa.Table:
     else:
         fields = [pa.field(c, ocsf.type_at(src.schema, c) or pa.null()) for c in columns]
     return pa.schema(fields + [pa.field(_SORT, pa.int64())]).empty_table()
+
+
+def _sandboxed_connection(root: Path) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection that can read files only under ``root`` and cannot install or load extensions.
+
+    ``allowed_directories`` must be set before ``enable_external_access=false``, after which neither
+    can be changed by the query (DuckDB refuses to re-enable external access on a running database)."""
+    con = duckdb.connect(config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
+    dirs = {str(root.absolute()), str(root.resolve())}
+    if (root / "aws").is_symlink():  # the lake folder may link its source folders elsewhere
+        dirs.add(str((root / "aws").resolve()))
+    listed = ", ".join("'" + d.rstrip("/").replace("'", "''") + "/'" for d in sorted(dirs))
+    con.execute(f"SET allowed_directories=[{listed}]")
+    con.execute("SET enable_external_access=false")
+    return con
+
