@@ -54,7 +54,7 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
 
     Examples
     --------
-    >>> map_record(event, {"region": "us-east-1", "account": "123456789012"}).row["api.operation"]
+    >>> map_record(event, {"region": "us-east-1", "account": "123456789012"}).row["api.operation"]  # doctest: +SKIP
     'create'
     """
     if "verb" not in raw and isinstance(raw.get("message"), str):

@@ -61,7 +61,7 @@ def read(path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
 
     Examples
     --------
-    >>> for origin, rec in read(Path("AWSLogs/123456789012/vpcflowlogs/us-east-1/2024/01/02/x.log.gz")):
+    >>> for origin, rec in read(Path("AWSLogs/123456789012/vpcflowlogs/us-east-1/2024/01/02/x.log.gz")):  # doctest: +SKIP
     ...     ...
     """
     hints = _path_hints(path)
@@ -121,7 +121,7 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
 
     Examples
     --------
-    >>> map_record({"version": "2", "account_id": "123456789012", "start": "1700000000", ...}, {"region": "eu-west-1"})
+    >>> map_record({"version": "2", "account_id": "123456789012", "start": "1700000000", ...}, {"region": "eu-west-1"})  # doctest: +SKIP
     """
     start, end = _value(raw, "start"), _value(raw, "end")
     if start is None:
