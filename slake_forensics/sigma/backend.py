@@ -85,7 +85,7 @@ class AthenaBackend(TextQueryBackend):
     def convert_condition_field_eq_val_re(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
         assert isinstance(cond.value, SigmaRegularExpression)
         flags = "".join(sorted(_FLAGS[f] for f in cond.value.flags))
-        pattern = (f"(?{flags})" if flags else "") + cond.value.regexp
+        pattern = (f"(?{flags})" if flags else "") + str(cond.value.regexp)
         return f"COALESCE(regexp_like({cond.field}, {self._p(pattern)}), false)"
 
     def convert_condition_field_eq_val_cidr(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
