@@ -92,7 +92,7 @@ class AthenaBackend(TextQueryBackend):
         assert isinstance(cond.value, SigmaCIDRExpression)
         net = cond.value.network
         if net.version != 4:
-            raise BlockedError(f"IPv6 CIDR {net} is not supported; use startswith on the address.", "cidr")
+            raise BlockedError(f"Modifier cidr: IPv6 network {net} is not supported; use startswith on the address.", "cidr")
         e = cond.field
         number = " + ".join(f"try_cast(split_part({e}, '.', {i + 1}) AS bigint) * {256 ** (3 - i)}" for i in range(4))
         low, high = int(net.network_address), int(net.broadcast_address)
