@@ -54,6 +54,12 @@ class Lake(Engine):
         """Run one hunt (see :func:`slake_forensics.analysis.hunts.run`): its hits, one row per hit."""
         return _hunts.run(self, name, start, end, **params)
 
+    def sigma(self, path: str, start: TimeLike | None = None, end: TimeLike | None = None, **kwargs: Any) -> pd.DataFrame:
+        """Run one Sigma CloudTrail rule (see :func:`slake_forensics.sigma.run`): matching events, one row per event."""
+        from . import sigma
+
+        return sigma.run(self, path, start, end, **kwargs)
+
     def run_hunts(self, stage: str | None = None, start: TimeLike | None = None, end: TimeLike | None = None) -> pd.DataFrame:
         """Run every hunt, or those of one NIST stage (see :func:`slake_forensics.analysis.hunts.run_all`):
         one summary row per hunt, hits per hunt in ``attrs["hits"]``."""
