@@ -50,8 +50,8 @@ def main(argv: list[str]) -> None:
     elif task == "test":
         run(PY, "-m", "ruff", "check", "slake_forensics", "tests", "bench", "tasks.py")  # lint (config in pyproject.toml)
         run(VENV / "bin" / "lint-imports")  # the layers contract (docs/architecture.md)
-        run(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/", "--nbval-lax", "notebooks/",
-            "--doctest-modules", "slake_forensics", *argv[1:])
+        run(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--doctest-modules", "slake_forensics")  # docstring examples
+        run(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/", "--nbval-lax", "notebooks/", *argv[1:])
 
 
 if __name__ == "__main__":

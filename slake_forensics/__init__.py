@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from slake_forensics.core.version import __version__ as __version__
 
-from slake_forensics.analysis import hunts
+from slake_forensics.analysis import hunts, sigma
 from slake_forensics.workflows import containment, incident, readiness, report
 from slake_forensics.analysis.baseline import new_for_principal, rare_apis, volume_spikes
 from slake_forensics.case import Case
@@ -38,7 +38,7 @@ from slake_forensics.workflows.validate import validate_lake
 __all__ = [
     "SOURCES", "Lake", "validate_lake", "NaiveTimeWarning", "SlakeError", "NotALakeError", "UnknownSourceError",
     "UnknownColumnError", "BadWindowError", "NoPartitionsError", "AwsConfigError", "QueryError", "SampleDataError",
-    "Case", "hunts", "containment", "incident", "readiness", "report", "entities", "correlate", "sessions", "timeline", "plot_timeline", "explore", "plot_graph",
+    "Case", "hunts", "sigma", "containment", "incident", "readiness", "report", "entities", "correlate", "sessions", "timeline", "plot_timeline", "explore", "plot_graph",
     "new_for_principal", "rare_apis", "volume_spikes", "findings", "plot_findings", "investigate", "Incident",
     "recovery_check",
 ]

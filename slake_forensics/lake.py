@@ -18,7 +18,7 @@ import warnings
 
 import pandas as pd
 
-from slake_forensics.analysis import baseline as _baseline, graph as _graph, hunts as _hunts, pivot as _pivot
+from slake_forensics.analysis import baseline as _baseline, graph as _graph, hunts as _hunts, pivot as _pivot, sigma as _sigma
 from slake_forensics.core.config import CONFIG_ENV, LOCAL_FILE, USER_FILE, SampleFallbackWarning, aws_region, read_config
 from slake_forensics.core.timewindow import TimeLike
 from slake_forensics.engines.athena import AthenaEngine
@@ -55,10 +55,8 @@ class Lake(Engine):
         return _hunts.run(self, name, start, end, **params)
 
     def sigma(self, path: str, start: TimeLike | None = None, end: TimeLike | None = None, **kwargs: Any) -> pd.DataFrame:
-        """Run one Sigma CloudTrail rule (see :func:`slake_forensics.sigma.run`): matching events, one row per event."""
-        from . import sigma
-
-        return sigma.run(self, path, start, end, **kwargs)
+        """Run one Sigma CloudTrail rule (see :func:`slake_forensics.analysis.sigma.run`): matching events, one row per event."""
+        return _sigma.run(self, path, start, end, **kwargs)
 
     def run_hunts(self, stage: str | None = None, start: TimeLike | None = None, end: TimeLike | None = None) -> pd.DataFrame:
         """Run every hunt, or those of one NIST stage (see :func:`slake_forensics.analysis.hunts.run_all`):

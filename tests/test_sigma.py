@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 import slake_forensics as sf
-from slake_forensics import sigma
+from slake_forensics.analysis import sigma
 
 FIXTURES = Path(__file__).parent / "fixtures" / "sigma"
 START = "2026-05-11T00:00:00Z"

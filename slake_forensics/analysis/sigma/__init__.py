@@ -22,16 +22,16 @@ from sigma.collection import SigmaCollection
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
-from ..catalog import source as find_source
-from ..errors import SlakeError
-from ..lake import id_list
-from ..loadsql import leaves, select_expression, timestamp_text
-from ..timewindow import TimeLike
-from .backend import AthenaBackend, BlockedError
-from .mapping import UnmappedFieldError, cloudtrail_pipeline, resolve_field
+from slake_forensics.core.catalog import source as find_source
+from slake_forensics.core.errors import SlakeError
+from slake_forensics.core.scope import id_list
+from slake_forensics.sql.build import leaves, select_expression, timestamp_text
+from slake_forensics.core.timewindow import TimeLike
+from slake_forensics.analysis.sigma.backend import AthenaBackend, BlockedError
+from slake_forensics.analysis.sigma.mapping import UnmappedFieldError, cloudtrail_pipeline, resolve_field
 
 if TYPE_CHECKING:
-    from ..lake import Lake
+    from slake_forensics.engines.base import Engine as Lake
 
 __all__ = ["CompiledRule", "SigmaCompileError", "as_hunt_rows", "cloudtrail_pipeline", "compile", "compile_dir",
            "resolve_field", "run"]
@@ -88,7 +88,7 @@ class CompiledRule:
         --------
         >>> sql, params = rule.query(lake, "2026-05-11T00:00Z", "2026-05-12T00:00Z")  # doctest: +SKIP
         """
-        from ..hunts import window
+        from slake_forensics.analysis.hunts import window
 
         win = window(lake, start, end)
         text, extra = _query(lake.table_name(SOURCE), self.condition, id_list(accounts, "accounts"), id_list(regions, "regions"))
@@ -96,7 +96,7 @@ class CompiledRule:
 
 
 def _db() -> str:
-    from ..catalog import database
+    from slake_forensics.core.catalog import database
 
     return database("us-east-1")
 
@@ -227,7 +227,7 @@ def run(lake: Lake, rule: CompiledRule | str | Path | SigmaRule, start: TimeLike
     --------
     >>> hits = run(Lake.sample(), "tests/fixtures/sigma/eq_event_name.yml")  # doctest: +SKIP
     """
-    from ..hunts import window
+    from slake_forensics.analysis.hunts import window
 
     compiled = rule if isinstance(rule, CompiledRule) else compile(rule)
     win = window(lake, start, end)
@@ -242,7 +242,7 @@ _SEVERITY = {"informational": "informational", "low": "low", "medium": "medium",
 
 
 def as_hunt_rows(rules: Iterable[CompiledRule]) -> pd.DataFrame:
-    """Compiled rules as rows with the columns of ``slake_forensics.hunts.list()``.
+    """Compiled rules as rows with the columns of ``slake_forensics.analysis.hunts.list()``.
 
     ``name`` is :attr:`CompiledRule.name`, ``stage`` ``detection_analysis``, ``severity`` the
     Sigma level, ``sources`` ``[cloud_trail_mgmt]``, ``params`` empty, ``hypothesis`` the description.

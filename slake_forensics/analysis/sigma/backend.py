@@ -143,6 +143,6 @@ class AthenaBackend(TextQueryBackend):
         ref = cond.value
         if ref.starts_with or ref.ends_with:
             raise BlockedError("fieldref with startswith/endswith/contains is not supported.", "fieldref")
-        from .mapping import resolve_field
+        from slake_forensics.analysis.sigma.mapping import resolve_field
 
         return f"COALESCE(lower({cond.field}) = lower({resolve_field(ref.field)}), false)"
