@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from slake_forensics.importers.unmapped import flatten_values
 from slake_forensics.importers.record import Mapped, RejectRecord
 
 KIND = "eks"
@@ -23,17 +24,6 @@ def _ms(value: Any, what: str) -> int:
         return int(datetime.fromisoformat(str(value)).timestamp() * 1000)
     except ValueError:
         raise RejectRecord(f"{what} {value!r} is not an ISO 8601 time") from None
-
-
-def _flatten(prefix: str, value: Any, out: dict[str, list[str]]) -> None:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _flatten(f"{prefix}.{k}" if prefix else k, v, out)
-    elif isinstance(value, list):
-        for v in value:
-            _flatten(f"{prefix}[]", v, out)
-    elif value is not None:
-        out.setdefault(prefix, []).append(str(value))
 
 
 def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
@@ -111,13 +101,13 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
         row["resources"] = [{"name": ref.get("name"), "type": ref.get("resource"), "namespace": ref.get("namespace"),
                              "uid": ref.get("uid"), "version": ref.get("resourceVersion")}]
     flat: dict[str, list[str]] = {}
-    _flatten("", {k: v for k, v in raw.items() if k not in _CONSUMED_TOP}, flat)
+    flatten_values("", {k: v for k, v in raw.items() if k not in _CONSUMED_TOP}, flat)
     leftover = {k: v for k, v in (user.get("extra") or {}).items() if k not in ("arn", "accessKeyId", "canonicalArn",
                                                                                "sessionName")}
-    _flatten("user.extra", leftover, flat)
-    _flatten("objectRef", {k: v for k, v in ref.items() if k not in ("resource", "name", "namespace", "uid",
+    flatten_values("user.extra", leftover, flat)
+    flatten_values("objectRef", {k: v for k, v in ref.items() if k not in ("resource", "name", "namespace", "uid",
                                                                      "resourceVersion", "apiVersion", "apiGroup")}, flat)
-    _flatten("responseStatus", {k: v for k, v in status.items() if k not in ("code", "reason", "message")}, flat)
+    flatten_values("responseStatus", {k: v for k, v in status.items() if k not in ("code", "reason", "message")}, flat)
     row["unmapped"] = {k: ",".join(v) for k, v in flat.items()}
     obs = [("actor.user.name", "User Name", 4, user.get("username")), ("src_endpoint.ip", "IP Address", 2,
            row["src_endpoint.ip"]), ("http_request.url.path", "URL String", 6, raw.get("requestURI"))]

@@ -5,6 +5,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from slake_forensics.importers.unmapped import flatten_values
 from slake_forensics.importers.record import Mapped, RejectRecord
 
 KIND = "waf"
@@ -19,17 +20,6 @@ _CONSUMED = {"timestamp", "formatVersion", "webaclId", "terminatingRuleId", "ter
              "rateBasedRuleList[].maxRateAllowed", "responseCodeSent", "httpRequest.clientIp", "httpRequest.country",
              "httpRequest.headers[].name", "httpRequest.headers[].value", "httpRequest.uri", "httpRequest.args",
              "httpRequest.httpVersion", "httpRequest.httpMethod", "httpRequest.requestId", "labels[].name"}
-
-
-def _flatten(prefix: str, value: Any, out: dict[str, list[str]]) -> None:
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _flatten(f"{prefix}.{k}" if prefix else k, v, out)
-    elif isinstance(value, list):
-        for v in value:
-            _flatten(f"{prefix}[]", v, out)
-    elif value is not None:
-        out.setdefault(prefix, []).append(str(value))
 
 
 def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
@@ -99,7 +89,7 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
         "type_uid": 400200 + activity_id, "type_name": f"HTTP Activity: {activity}",
     }
     flat: dict[str, list[str]] = {}
-    _flatten("", raw, flat)
+    flatten_values("", raw, flat)
     if details:  # only the first terminating match is mapped; the others stay in unmapped
         for extra in raw["terminatingRuleMatchDetails"][1:]:
             for k, v in extra.items():
