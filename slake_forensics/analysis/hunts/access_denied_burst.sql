@@ -20,10 +20,10 @@ SELECT principal AS "actor.user.uid",
        count(*) AS events,
        count(DISTINCT operation) AS operations,
        count(DISTINCT service) AS services,
-       slice(array_agg(DISTINCT operation), 1, 25) AS sample_operations,
-       array_agg(DISTINCT ip) AS ips,
-       array_agg(DISTINCT credential_uid) AS credential_uids,
-       array_agg(DISTINCT accountid) AS accounts
+       slice(array_sort(array_agg(DISTINCT operation)), 1, 25) AS sample_operations,
+       array_sort(array_agg(DISTINCT ip)) AS ips,
+       array_sort(array_agg(DISTINCT credential_uid)) AS credential_uids,
+       array_sort(array_agg(DISTINCT accountid)) AS accounts
 FROM denied
 GROUP BY principal, bucket
 )

@@ -41,7 +41,7 @@ SELECT principal AS "actor.user.uid",
        max(time_dt) AS last_time_dt,
        count(*) AS events,
        count(*) FILTER (WHERE status = 'Success') AS successes,
-       slice(array_agg(DISTINCT operation), 1, 25) AS sample_operations
+       slice(array_sort(array_agg(DISTINCT operation)), 1, 25) AS sample_operations
 FROM uses
 GROUP BY principal, credential_uid, ip
 ORDER BY first_time_dt

@@ -18,8 +18,8 @@ SELECT e.actor.user.credential_uid AS "actor.user.credential_uid",
        max(e.time_dt) AS last_time_dt,
        count(*) AS events,
        count(*) FILTER (WHERE e.status = 'Success') AS successes,
-       slice(array_agg(DISTINCT e.api.operation), 1, 25) AS sample_operations,
-       slice(array_agg(DISTINCT e.api.response.error), 1, 10) AS errors
+       slice(array_sort(array_agg(DISTINCT e.api.operation)), 1, 25) AS sample_operations,
+       slice(array_sort(array_agg(DISTINCT e.api.response.error)), 1, 10) AS errors
 FROM {table:cloud_trail_mgmt} e
 JOIN contained c ON c.access_key = e.actor.user.credential_uid
 WHERE e.time_dt >= from_iso8601_timestamp(:start)

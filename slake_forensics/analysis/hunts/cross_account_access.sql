@@ -2,7 +2,7 @@
 -- boundary with include_org_accounts): a foreign caller in our accounts, or an AssumeRole
 -- from our accounts into a foreign account's role.
 WITH org AS (
-    SELECT array_agg(DISTINCT accountid) AS accounts
+    SELECT array_sort(array_agg(DISTINCT accountid)) AS accounts
     FROM {table:cloud_trail_mgmt}
     WHERE time_dt >= from_iso8601_timestamp(:start)
       AND time_dt < from_iso8601_timestamp(:end)
@@ -35,7 +35,7 @@ SELECT principal AS "actor.user.uid",
        max(time_dt) AS last_time_dt,
        count(*) AS events,
        count(*) FILTER (WHERE status = 'Success') AS successes,
-       slice(array_agg(DISTINCT operation), 1, 25) AS sample_operations,
+       slice(array_sort(array_agg(DISTINCT operation)), 1, 25) AS sample_operations,
        contains(arbitrary(org.accounts), caller_account) AS caller_in_lake,
        contains(arbitrary(org.accounts), target_account) AS target_in_lake
 FROM calls CROSS JOIN org

@@ -40,7 +40,7 @@ SELECT q.instance_uid AS "src_endpoint.instance_uid",
        count(DISTINCT q.hostname) AS names,
        count(*) FILTER (WHERE q.rcode = 'NXDOMAIN') AS nxdomain,
        round(max(e.bits_per_char), 2) AS max_bits_per_char,
-       slice(array_agg(DISTINCT q.hostname), 1, 20) AS sample_names
+       slice(array_sort(array_agg(DISTINCT q.hostname)), 1, 20) AS sample_names
 FROM queries q
 JOIN entropy e ON e.label = q.label
 WHERE e.bits_per_char >= :min_entropy

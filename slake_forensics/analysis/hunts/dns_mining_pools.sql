@@ -6,8 +6,8 @@ SELECT src_endpoint.instance_uid AS "src_endpoint.instance_uid",
        min(time_dt) AS first_time_dt,
        max(time_dt) AS last_time_dt,
        count(*) AS events,
-       array_agg(DISTINCT rcode) AS rcodes,
-       array_agg(DISTINCT src_endpoint.vpc_uid) AS vpcs
+       array_sort(array_agg(DISTINCT rcode)) AS rcodes,
+       array_sort(array_agg(DISTINCT src_endpoint.vpc_uid)) AS vpcs
 FROM {table:route53}
 WHERE time_dt >= from_iso8601_timestamp(:start)
   AND time_dt < from_iso8601_timestamp(:end)

@@ -33,7 +33,7 @@ pairs AS (
            count(*) AS events,
            min(ordinal) - 1 AS prior_queries,
            round((to_unixtime(min(time_dt)) - to_unixtime(arbitrary(client_first_dt))) / 3600.0, 1) AS history_hours,
-           slice(array_agg(DISTINCT hostname), 1, 10) AS hostnames
+           slice(array_sort(array_agg(DISTINCT hostname)), 1, 10) AS hostnames
     FROM ordered
     GROUP BY instance_uid, ip, domain
 )

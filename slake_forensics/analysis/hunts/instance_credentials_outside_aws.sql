@@ -40,8 +40,8 @@ SELECT c.principal AS "actor.user.uid",
        max(c.time_dt) AS last_time_dt,
        count(*) AS events,
        count(*) FILTER (WHERE c.status = 'Success') AS successes,
-       slice(array_agg(DISTINCT c.operation), 1, 25) AS sample_operations,
-       array_agg(DISTINCT c.user_agent) AS user_agents,
+       slice(array_sort(array_agg(DISTINCT c.operation)), 1, 25) AS sample_operations,
+       array_sort(array_agg(DISTINCT c.user_agent)) AS user_agents,
        arbitrary(c.accountid) AS accountid,
        arbitrary(r.private_events) * 1.0 / greatest(arbitrary(r.role_events) - arbitrary(o.ip_events), 1) AS role_private_share
 FROM calls c

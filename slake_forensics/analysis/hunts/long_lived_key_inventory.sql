@@ -9,7 +9,7 @@ SELECT actor.user.credential_uid AS "actor.user.credential_uid",
        count(DISTINCT src_endpoint.ip) AS ips,
        count(DISTINCT http_request.user_agent) AS user_agents,
        count(DISTINCT api.service.name) AS services,
-       slice(array_agg(DISTINCT src_endpoint.ip), 1, 20) AS sample_ips,
+       slice(array_sort(array_agg(DISTINCT src_endpoint.ip)), 1, 20) AS sample_ips,
        count(*) FILTER (WHERE status = 'Failure') AS failures
 FROM {table:cloud_trail_mgmt}
 WHERE time_dt >= from_iso8601_timestamp(:start)

@@ -30,10 +30,10 @@ pairs AS (
            count(*) FILTER (WHERE status = 'Success') AS successes,
            min(ordinal) - 1 AS prior_calls,
            round((to_unixtime(min(time_dt)) - to_unixtime(arbitrary(principal_first_dt))) / 3600.0, 1) AS history_hours,
-           slice(array_agg(DISTINCT operation), 1, 25) AS sample_operations,
-           array_agg(DISTINCT user_agent) AS user_agents,
-           array_agg(DISTINCT credential_uid) AS credential_uids,
-           array_agg(DISTINCT accountid) AS accounts
+           slice(array_sort(array_agg(DISTINCT operation)), 1, 25) AS sample_operations,
+           array_sort(array_agg(DISTINCT user_agent)) AS user_agents,
+           array_sort(array_agg(DISTINCT credential_uid)) AS credential_uids,
+           array_sort(array_agg(DISTINCT accountid)) AS accounts
     FROM ordered
     GROUP BY principal, ip
 )

@@ -25,10 +25,10 @@ SELECT principal AS "actor.user.uid",
        count(*) AS events,
        count(DISTINCT CASE WHEN is_read THEN concat(COALESCE(bucket, ''), '/', COALESCE(object_key, '')) END) AS objects,
        sum(bytes) AS bytes_out,
-       array_agg(DISTINCT bucket) AS buckets,
-       array_agg(DISTINCT ip) AS ips,
-       array_agg(DISTINCT credential_uid) AS credential_uids,
-       array_agg(DISTINCT accountid) AS accounts
+       array_sort(array_agg(DISTINCT bucket)) AS buckets,
+       array_sort(array_agg(DISTINCT ip)) AS ips,
+       array_sort(array_agg(DISTINCT credential_uid)) AS credential_uids,
+       array_sort(array_agg(DISTINCT accountid)) AS accounts
 FROM reads
 GROUP BY principal, hour
 )

@@ -1,7 +1,7 @@
 -- S3 made public or shared outside the organization: public access block removed or relaxed,
 -- a bucket policy for everyone or for a foreign account, a public ACL.
 WITH org AS (
-    SELECT array_agg(DISTINCT accountid) AS accounts
+    SELECT array_sort(array_agg(DISTINCT accountid)) AS accounts
     FROM {table:cloud_trail_mgmt}
     WHERE time_dt >= from_iso8601_timestamp(:start)
       AND time_dt < from_iso8601_timestamp(:end)

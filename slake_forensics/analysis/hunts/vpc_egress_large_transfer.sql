@@ -9,7 +9,7 @@ SELECT src_endpoint.instance_uid AS "src_endpoint.instance_uid",
        max(time_dt) AS last_time_dt,
        count(*) AS events,
        sum(traffic.bytes) AS bytes_out,
-       array_agg(DISTINCT dst_endpoint.port) AS ports
+       array_sort(array_agg(DISTINCT dst_endpoint.port)) AS ports
 FROM {table:vpc_flow}
 WHERE time_dt >= from_iso8601_timestamp(:start)
   AND time_dt < from_iso8601_timestamp(:end)

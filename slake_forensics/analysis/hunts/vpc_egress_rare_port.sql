@@ -39,7 +39,7 @@ SELECT e.instance_uid AS "src_endpoint.instance_uid",
        count(*) AS events,
        sum(e.bytes) AS bytes,
        count(DISTINCT e.dst_ip) AS destinations,
-       slice(array_agg(DISTINCT e.dst_ip), 1, 20) AS sample_destinations
+       slice(array_sort(array_agg(DISTINCT e.dst_ip)), 1, 20) AS sample_destinations
 FROM egress e
 JOIN rare r ON r.port = e.port
 GROUP BY e.instance_uid, e.src_ip, e.port, e.accountid

@@ -7,8 +7,8 @@ SELECT src_endpoint.ip AS "src_endpoint.ip",
        count(*) AS events,
        count(DISTINCT dst_endpoint.port) AS ports,
        count(DISTINCT dst_endpoint.ip) AS hosts,
-       slice(array_agg(DISTINCT dst_endpoint.port), 1, 30) AS sample_ports,
-       array_agg(DISTINCT accountid) AS accounts
+       slice(array_sort(array_agg(DISTINCT dst_endpoint.port)), 1, 30) AS sample_ports,
+       array_sort(array_agg(DISTINCT accountid)) AS accounts
 FROM {table:vpc_flow}
 WHERE time_dt >= from_iso8601_timestamp(:start)
   AND time_dt < from_iso8601_timestamp(:end)

@@ -5,10 +5,10 @@ SELECT src_endpoint.ip AS "src_endpoint.ip",
        max(time_dt) AS last_time_dt,
        count(*) AS events,
        count(DISTINCT firewall_rule.uid) AS rules,
-       slice(array_agg(DISTINCT firewall_rule.uid), 1, 10) AS sample_rules,
-       slice(array_agg(DISTINCT http_request.url.path), 1, 20) AS sample_paths,
-       array_agg(DISTINCT http_request.url.hostname) AS hostnames,
-       array_agg(DISTINCT accountid) AS accounts
+       slice(array_sort(array_agg(DISTINCT firewall_rule.uid)), 1, 10) AS sample_rules,
+       slice(array_sort(array_agg(DISTINCT http_request.url.path)), 1, 20) AS sample_paths,
+       array_sort(array_agg(DISTINCT http_request.url.hostname)) AS hostnames,
+       array_sort(array_agg(DISTINCT accountid)) AS accounts
 FROM {table:waf}
 WHERE time_dt >= from_iso8601_timestamp(:start)
   AND time_dt < from_iso8601_timestamp(:end)
