@@ -181,7 +181,7 @@ def _split_top(text: str) -> list[str]:
 def _parse(t: str) -> tuple[pa.DataType, str]:
     for head in ("struct<", "array<", "map<"):
         if t.startswith(head):
-            depth, end = 0, None
+            depth, end = 0, len(t)
             for i, ch in enumerate(t):
                 depth += ch == "<"
                 depth -= ch == ">"

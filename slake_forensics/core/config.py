@@ -127,13 +127,15 @@ def read_config(
         if env_value:
             values[key], origin[key], base[key] = env_value, ENV[key], cwd
         elif from_file.get(key, "").strip():
+            assert path is not None  # from_file is empty without a file
             values[key], origin[key], base[key] = from_file[key].strip(), str(path), path.parent
     kind, target = _lake(values.get("lake"), origin.get("lake"), base.get("lake", cwd))
     region = values.get("region")
     if region is not None:
         region = _checked(check_region, region, origin["region"])
     if region is None and kind == "s3":
-        m = _BUCKET_REGION_RE.match(_S3_URI_RE.match(target)["bucket"])
+        uri = _S3_URI_RE.match(target or "")
+        m = _BUCKET_REGION_RE.match(uri["bucket"]) if uri else None
         if m:
             region, origin["region"] = m["region"], "bucket name"
     workgroup = values.get("workgroup", "primary")

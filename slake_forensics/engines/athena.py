@@ -162,6 +162,8 @@ class AthenaEngine(Engine):
     ``engine_execution_ms``, ``elapsed_s``, ``workgroup`` and ``database``.
     """
 
+    #: The lake's home region: always known here (taken from the boto3 session when not given).
+    region: str
     #: Seconds between ``GetQueryExecution`` polls while a query runs.
     poll_seconds: float = 0.5
     #: Days before the lake clock that :meth:`sources` aggregates over (``None``: whole tables).

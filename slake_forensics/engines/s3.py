@@ -72,6 +72,8 @@ class S3Engine(Engine):
 
     #: Days before the lake clock that :meth:`sql` downloads when no ``start``/``end`` is given.
     sql_days: int = 7
+    #: The lake's home region: always known here (taken from the boto3 session when not given).
+    region: str
     #: Parallel S3 requests (listing, reading, downloading).
     max_workers: int = 16
 

@@ -463,7 +463,7 @@ def cloudtrail_table(events: Sequence[Mapping[str, Any]], source_name: str) -> p
     ev: dict[str, Any] = {}
     for k in STORY_KEYS:
         if any(k in r for r in rows):
-            vals = [r.get(k) for r in rows]
+            vals: Any = [r.get(k) for r in rows]
             if k == "session_created":
                 vals = np.array([np.nan if v is None else v for v in vals], dtype="float64")
             elif k in ("read_only", "data_event"):
@@ -495,7 +495,9 @@ def principal_identity(principals: Sequence[Principal], pidx: np.ndarray, t: np.
     col = lambda f: pick([f(p) for p in principals], pidx)  # noqa: E731 (one value per principal, not per event)
     kind_np = np.array([p.kind for p in principals])[pidx]
     assumed, iam, service = kind_np == "AssumedRole", kind_np == "IAMUser", kind_np == "AWSService"
-    key_pool = [k for p in principals for k in (p.access_keys or [None])]
+    key_pool: list[str | None] = []
+    for p in principals:  # a principal without keys holds one null slot
+        key_pool.extend(p.access_keys or [None])
     key_off = np.concatenate([[0], np.cumsum([max(len(p.access_keys), 1) for p in principals])])[:-1]
     nkeys = np.array([max(len(p.access_keys), 1) for p in principals])[pidx]
     keys = pick(key_pool, key_off[pidx] + (rng.random(n) * nkeys).astype("int64"))

@@ -14,13 +14,16 @@ import pyarrow as pa
 from slake_forensics.core.catalog import vocabulary
 from slake_forensics.sample.org import Org, Principal
 
+#: A null for ``np.where(mask, value, NULL)`` giving an object array (numpy's type stubs refuse a bare ``None``).
+NULL: np.ndarray = np.array(None, dtype=object)
+
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 24 * MS_PER_HOUR
 ASL_VERSION = "2.0"
 
 
-def pick(pool: Sequence[str], idx: np.ndarray) -> pa.Array:
-    """Strings ``pool[idx]`` as an Arrow string array (fast: dictionary decode, no Python loop)."""
+def pick(pool: Sequence[str | None], idx: np.ndarray) -> pa.Array:
+    """Strings ``pool[idx]`` as an Arrow string array (fast: dictionary decode, no Python loop; ``None`` → null)."""
     return pa.DictionaryArray.from_arrays(pa.array(np.asarray(idx, dtype="int32")), pa.array(list(pool), pa.string())).cast(pa.string())
 
 
@@ -161,7 +164,8 @@ def ragged(n: int, slots: Sequence[dict], key: str) -> tuple[np.ndarray, dict[st
             return np.full(n, v, dtype=object)
         return np.asarray(v, dtype=object)
 
-    rows, parts = [], {}
+    rows: list[np.ndarray] = []
+    parts: dict[str, list[np.ndarray]] = {}
     for slot in slots:
         idx = np.flatnonzero(pd.notna(obj(slot[key])))
         rows.append(idx)

@@ -357,7 +357,10 @@ def findings_table(findings: Sequence[Mapping[str, Any]]) -> pa.Table:
     for d in findings:
         product = d.get("product", "GuardDuty")
         t = _ms(d["time"])
+        if t is None:
+            raise ValueError(f"finding {d.get('uid') or d.get('title')!r} has no time")
         created = _ms(d.get("created")) if d.get("created") is not None else t
+        assert created is not None
         ftype = d.get("type")
         comp = d.get("compliance") or {}
         vuln = d.get("vulnerability") or {}
@@ -429,7 +432,7 @@ def findings_table(findings: Sequence[Mapping[str, Any]]) -> pa.Table:
     return build_table(SOURCES["sh_findings"], cols, n)
 
 
-def _slots(per_row: list[list[Mapping[str, Any]]], fields: Sequence[str], key: str) -> list[dict[str, list]]:
+def _slots(per_row: Sequence[Sequence[Mapping[str, Any]]], fields: Sequence[str], key: str) -> list[dict[str, list]]:
     """Turn per-row lists of element dicts into slot dicts of per-row lists (``None`` where a row has fewer)."""
     width = max((len(x) for x in per_row), default=0)
     return [{f: [x[j].get(f) if j < len(x) else None for x in per_row] for f in fields} for j in range(width)]

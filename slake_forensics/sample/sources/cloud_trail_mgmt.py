@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from slake_forensics.core.catalog import SOURCES
 from slake_forensics.sample.apis import SERVICE_APIS, SERVICE_LINKED_CALLS, Api, fill_template, resource_pools
 from slake_forensics.sample.cloudtrail import ct_columns, principal_identity
-from slake_forensics.sample.common import MS_PER_HOUR, habit_times, hex_ids, pick
+from slake_forensics.sample.common import NULL, MS_PER_HOUR, habit_times, hex_ids, pick
 from slake_forensics.sample.org import Org, Principal
 from slake_forensics.sample.writer import build_table
 
@@ -224,7 +224,7 @@ def _sign_ins(org: Org, rng: np.random.Generator, scale: float) -> tuple[dict, i
         ua = np.full(k, p.user_agents[0], dtype=object)
         login_to = np.array([LOGIN_TO.format(r=gregion, h=h) for h in hex_ids(rng, k, 12)], dtype=object)
         base = {"user_agent": ua, "source": ip, "recipient_account": np.full(k, p.account.id, dtype=object)}
-        if p.kind == "AssumedRole":  # IAM Identity Center: portal federation, SAML, then the console
+        if p.kind == "AssumedRole" and p.session_issuer:  # IAM Identity Center: portal federation, SAML, then the console
             sso_region = np.full(k, org.regions[0], dtype=object)
             add(time=t, event_source=np.full(k, "sso.amazonaws.com"), event_name=np.full(k, "Federate"), region=sso_region,
                 user_type=np.full(k, "Unknown"), principal_id=np.full(k, f"{p.account.id}:{p.name}@{org.domain}"),
@@ -265,9 +265,9 @@ def _sign_ins(org: Org, rng: np.random.Generator, scale: float) -> tuple[dict, i
     cols = {k: np.concatenate(v) for k, v in rows.items()}
     login_to, mfa_used = cols.pop("login_to"), cols.pop("mfa_used")
     cols["session_created"] = np.where(cols["user_type"] == "AssumedRole", cols["time"] - 1500, np.nan)
-    cols["mfa"] = np.where(cols["user_type"] == "AssumedRole", False, None)
+    cols["mfa"] = np.where(cols["user_type"] == "AssumedRole", False, NULL)
     has_login = login_to != None  # noqa: E711 (element-wise on an object array)
-    return ct_columns(cols, rng, additional={"LoginTo": login_to, "MobileVersion": np.where(has_login, "No", None),
+    return ct_columns(cols, rng, additional={"LoginTo": login_to, "MobileVersion": np.where(has_login, "No", NULL),
                                              "MFAUsed": mfa_used})
 
 
@@ -339,6 +339,6 @@ def _service_activity(org: Org, rng: np.random.Generator, scale: float,
     n = len(cols["time"])
     res_uid, res_type = cols.pop("res_uid"), cols.pop("res_type")
     rec = cols["recipient_account"]
-    cols.update(user_agent=cols["source"], mfa=np.where(cols["user_type"] == "AssumedRole", False, None),
+    cols.update(user_agent=cols["source"], mfa=np.where(cols["user_type"] == "AssumedRole", False, NULL),
                 session_created=np.where(cols["user_type"] == "AssumedRole", cols["time"] - rng.integers(60_000, 3_000_000, n), np.nan))
     return ct_columns(cols, rng, resources=[{"uid": res_uid, "type": res_type, "account": rec}])

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -123,9 +124,9 @@ def inject(org: Org, rng: np.random.Generator) -> StoryResult:
         dns_t += ts.tolist()
         dns_h += [pools[k][0]] * len(ts)
         dns_a += [pool_ips[k]] * len(ts)
-    dns_t = np.array(dns_t, dtype="int64")
-    route53 = _dns_rows(org, inst, dns_t, dns_h, dns_a, rng)
-    first_pool_query = int(dns_t[2])
+    dns_times = np.array(dns_t, dtype="int64")
+    route53 = _dns_rows(org, inst, dns_times, dns_h, dns_a, rng)
+    first_pool_query = int(dns_times[2])
 
     # --- VPC flow: installer download and Stratum sessions, one record per 60 s window and direction
     ip_pool = IpPool()
@@ -166,7 +167,7 @@ def inject(org: Org, rng: np.random.Generator) -> StoryResult:
     # --- CloudTrail: the stolen session key from outside AWS, then the responder
     created = t_exfil - int(rng.integers(30 * MIN, 3 * MS_PER_HOUR))
     other_region = next((r for r in org.regions if r != inst.region), "us-west-2")
-    calls = [("sts.amazonaws.com", "GetCallerIdentity", inst.region, None, None, None),
+    calls: list[tuple[str, str, str, Any, str | None, str | None]] = [("sts.amazonaws.com", "GetCallerIdentity", inst.region, None, None, None),
              ("s3.amazonaws.com", "ListBuckets", inst.region, None, None, None),
              ("ec2.amazonaws.com", "DescribeRegions", inst.region, None, None, None),
              ("ec2.amazonaws.com", "DescribeInstances", inst.region, {"instancesSet": {}, "filterSet": {}}, None, None),
