@@ -84,11 +84,6 @@ def detector_arn(account: str, region: str) -> str:
     return f"arn:aws:guardduty:{region}:{account}:detector/{detector_id(account, region)}"
 
 
-def product_arn(product: str, region: str) -> str:
-    """Security Hub product ARN of an AWS integration: ``arn:aws:securityhub:<region>::product/aws/guardduty``."""
-    return f"arn:aws:securityhub:{region}::product/aws/{PRODUCTS[product][1]}"
-
-
 def guardduty_finding_uid(account: str, region: str, finding_id: str) -> str:
     """GuardDuty's ASFF ``Id``: ``arn:aws:guardduty:<region>:<account>:detector/<det>/finding/<id>``."""
     return f"{detector_arn(account, region)}/finding/{finding_id}"
