@@ -157,6 +157,16 @@ class LakeTable:
         """Whether the table is a resource link to another table."""
         return self.name != self.target
 
+    @property
+    def label(self) -> str:
+        """The name, with the link target for a resource link (``ir_ct (→ amazon_security_lake_table_…)``)."""
+        return f"{self.name} (→ {self.target})" if self.is_link else self.name
+
+    @property
+    def held(self) -> str:
+        """Source and version, e.g. ``cloud_trail_mgmt 2.0`` (``ext/<name>`` alone without a version)."""
+        return f"{self.source} {self.version}" if self.version else self.source
+
 
 def parse_table_name(name: str) -> tuple[str, str | None, str] | None:
     """``(source, version, region)`` a Security Lake Glue table name stands for, else ``None``.
@@ -346,7 +356,7 @@ class AthenaEngine(Engine):
         by_name = {t.name: t for t in listing.tables}
         for key, name in self.tables.items():
             if name not in listing.names:
-                shown = ", ".join(f"{t.name} ({t.source} {t.version or ''})".replace(" )", ")") for t in listing.tables)
+                shown = ", ".join(f"{t.name} ({t.held})" for t in listing.tables)
                 raise BadConfigError(
                     f"tables={{{key!r}: {name!r}}}: Glue database {self.database!r} in {self.region} has no table "
                     f"{name!r}. Its Security Lake tables: {shown or '(none)'}; all tables: "
@@ -375,16 +385,19 @@ class AthenaEngine(Engine):
         if len(found) > 1:
             found = [t for t in found if t.region == self.region] or found
         if len(found) > 1:
-            shown = ", ".join(f"{t.name} (→ {t.target})" if t.is_link else t.name for t in found)
             raise BadConfigError(
-                f"Glue database {self.database!r} holds several tables for {source} {version or ''}: {shown}. "
+                f"Glue database {self.database!r} holds several tables for {found[0].held}: "
+                f"{', '.join(t.label for t in found)}. "
                 f"Choose one with tables={{{source!r}: {found[0].name!r}}} (or SLAKE_TABLES / [tables] in slake.toml)."
             )
         return found[0].name if found else None
 
     def source_tables(self) -> dict[str, str]:
         """``{source: table}`` the toolkit's queries read: the v2 table of each catalog source and each
-        custom source's table, from the ``tables`` override or discovered (Glue ``GetTables``, once)."""
+        custom source's table, from the ``tables`` override or discovered (Glue ``GetTables``, once).
+
+        Raises :class:`BadConfigError` for an override naming no table of the database, or when
+        several tables could hold one source (pass ``tables=`` to choose)."""
         keys = dict.fromkeys([*self.tables, *(t.source for t in self._catalog().tables)])
         resolved = {key: self._lookup(key, None if key.startswith("ext/") else SOURCE_VERSION) for key in keys}
         return {key: name for key, name in resolved.items() if name is not None}
@@ -764,8 +777,7 @@ class AthenaEngine(Engine):
         if _NOT_FOUND.search(reason):
             try:
                 listing = self._catalog(refresh=True)
-                tables = sorted(f"{t.name} (→ {t.target})" if t.is_link else t.name for t in listing.tables)
-                shown = tables or sorted(listing.names)
+                shown = sorted(t.label for t in listing.tables) or sorted(listing.names)
                 if listing.listed:
                     message += f" Tables in {self.database}: {', '.join(shown) or '(none)'}."
                 else:
