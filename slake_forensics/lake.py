@@ -10,7 +10,7 @@ dtypes, UTC times, and provenance in ``df.attrs``.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import logging
@@ -150,15 +150,23 @@ class Lake(Engine):
     @classmethod
     def athena(
         cls,
-        region: str,
+        region: str | None,
         workgroup: str = "primary",
         database: str | None = None,
         s3_output: str | None = None,
         boto3_session: boto3.Session | None = None,
+        tables: Mapping[str, str] | None = None,
     ) -> Lake:
-        """A lake queried through Athena in ``region``."""
+        """A lake queried through Athena in ``region`` (``None``: the session's or boto3's region).
+
+        ``database`` names the Glue database (default Security Lake's for ``region``; in a
+        subscriber account, the database of your resource links).  Its tables are matched to
+        sources by their link target or name, whatever the links are called; ``tables``
+        (``{"cloud_trail_mgmt": "my_ct_link", "ext/<name>": …}``) names them explicitly.
+        """
         return AthenaLake(
-            region, workgroup=workgroup, database=database, s3_output=s3_output, boto3_session=boto3_session
+            region, workgroup=workgroup, database=database, s3_output=s3_output, boto3_session=boto3_session,
+            tables=tables,
         )
 
     @classmethod
@@ -200,7 +208,7 @@ def lake_from_config() -> Lake:
 
     Returns ``Lake.sample()`` (with a logged message and a :class:`SampleFallbackWarning`)
     when nothing sets a lake; ``Lake.local(path)``, ``Lake.s3(uri, region)`` or
-    ``Lake.athena(region, workgroup, database, s3_output)`` otherwise, with ``now`` applied
+    ``Lake.athena(region, workgroup, database, s3_output, tables)`` otherwise, with ``now`` applied
     when set.  Raises :class:`BadConfigError` for malformed settings, and
     :class:`~slake_forensics.core.errors.AwsConfigError` (from the engines) for missing AWS
     credentials or region.
@@ -223,7 +231,8 @@ def lake_from_config() -> Lake:
         lake = Lake.s3(cfg.target, cfg.region or aws_region())
     else:
         lake = Lake.athena(
-            cfg.region or aws_region(), workgroup=cfg.workgroup, database=cfg.database, s3_output=cfg.s3_output
+            cfg.region or aws_region(), workgroup=cfg.workgroup, database=cfg.database, s3_output=cfg.s3_output,
+            tables=cfg.tables,
         )
     if cfg.now is not None:
         lake.now = cfg.now
