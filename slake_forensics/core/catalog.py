@@ -67,6 +67,11 @@ class Source:
         return f"aws/{self.source_name}/{self.version}/"
 
     @property
+    def map_name(self) -> str:
+        """The source whose timeline projection and entity map this one uses: its ``like`` source if custom, else its own name."""
+        return self.like if self.custom else self.name
+
+    @property
     def investigated_as(self) -> Source:
         """The source whose rows this one's rows join in an investigation: the version-2 source of
         the same name, the ``like`` source of a custom one, or itself."""

@@ -327,7 +327,7 @@ class LocalEngine(Engine):
             if on_error == "raise":
                 raise error from result
             skipped.append(str(path))
-            warnings.warn(f"Skipping {path}: {error}", SkippedFileWarning, stacklevel=2)
+            warnings.warn(f"Skipping a file: {error}", SkippedFileWarning, stacklevel=2)
         self._warn_skipped(self._skipped_of(src))
         table = pa.concat_tables(tables, promote_options="permissive") if tables else _empty(src, cols)
         table = table.sort_by([(_SORT, "ascending")]).drop_columns([_SORT])
