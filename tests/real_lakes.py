@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -85,7 +86,7 @@ def eks_like_table(times_ms: list[int]) -> pa.Table:
         pa.field("type_uid", pa.int64(), nullable=False),
         pa.field("cloud", pa.struct([pa.field("provider", pa.string(), nullable=False)]), nullable=False),
     ])
-    users = [{"name": f"user-{i}", "uid": f"uid-{i}", "groups": [{"name": "system:authenticated"}]} for i in range(n)]
+    users: list[dict[str, Any]] = [{"name": f"user-{i}", "uid": f"uid-{i}", "groups": [{"name": "system:authenticated"}]} for i in range(n)]
     users[1 % n] = {"name": "system:anonymous", "uid": None, "groups": [{"name": "system:unauthenticated"}]}
     rows = {
         "metadata": [{"product": {"name": "Amazon EKS", "vendor_name": "AWS", "version": "1.0"}, "version": "1.1.0"}] * n,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -37,7 +38,7 @@ def _hive(t: pa.DataType) -> pa.DataType:
 
 @pytest.mark.parametrize("source_name,path", V1_FILES, ids=[p.name for _, p in V1_FILES])
 def test_v1_catalog_schema_holds_every_column_of_awss_files(source_name, path):
-    schema = catalog.versioned(source_name, "1.0").schema
+    schema = _v1(source_name).schema
     for field in pq.read_schema(path):
         assert ocsf.type_at(schema, field.name) is not None, field.name
         # the catalog's type of a column is the union of the files': every field of this file is in it
@@ -46,7 +47,13 @@ def test_v1_catalog_schema_holds_every_column_of_awss_files(source_name, path):
     assert not ocsf.type_at(schema, "time_dt") and ocsf.type_at(schema, "time") == pa.int64()
 
 
-def _entity(row: dict) -> dict[str, str]:
+def _v1(source_name: str) -> catalog.Source:
+    src = catalog.versioned(source_name, "1.0")
+    assert src is not None
+    return src
+
+
+def _entity(row: dict) -> dict[str, Any]:
     """A pivot argument reaching the v1 row: its source IP, else its principal ARN, else (a Security Hub
     finding on a security group: no IP nor principal) the account of its key."""
     if (row.get("src_endpoint") or {}).get("ip"):
@@ -63,7 +70,7 @@ def _value(x: object) -> object:
 
 def _check_v1_file(lake: Lake, source_name: str, path: Path, others: int) -> None:
     raw = pq.read_table(path)
-    src = catalog.versioned(source_name, "1.0")
+    src = _v1(source_name)
     t = raw["time"][0].as_py()
     start, end = pd.Timestamp(t, unit="ms", tz="UTC").floor("D"), pd.Timestamp(t, unit="ms", tz="UTC").floor("D") + pd.Timedelta(days=1)
     df = lake.load(src.name, start, end)
@@ -104,7 +111,7 @@ def test_awss_v1_file_beside_v2_data(lake_copy, lake_data, source_name, path):
     place_v1(lake_copy, source_name, path)
     lake = Lake.local(lake_copy, now=NOW)
     _check_v1_file(lake, source_name, path, others=0)
-    name = catalog.versioned(source_name, "1.0").name
+    name = _v1(source_name).name
     sources = lake.sources().set_index("source")
     v2_rows = lake_data[1][name].num_rows if name in lake_data[1] else 0
     assert sources.loc[name, "rows"] == v2_rows + 1
