@@ -26,10 +26,12 @@ same table as a projection.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Union
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from slake_forensics.core import ocsf
 from slake_forensics.core.catalog import PARTITION_COLUMNS, SOURCE_VERSION, TIMESTAMP_TYPE, Source
@@ -309,6 +311,21 @@ def reconcile(table: pa.Table, part: Partition, target: Source, path: str) -> pa
             f"{path} (source {part.source.name}, version {part.version or 'none'}) has a schema that cannot be "
             f"reconciled with the {target.suffix} table: {exc}. Move the file out of the lake or report its schema."
         ) from exc
+
+
+def file_classes(paths: list[str] | list[Path]) -> tuple[int, ...]:
+    """The ``class_uid`` values of the first of ``paths`` that has any, most frequent first (a custom
+    source's classes come from its data); empty when no file has the column."""
+    for path in paths:
+        try:
+            column = pq.read_table(path, columns=["class_uid"])["class_uid"]
+        except (pa.ArrowException, OSError, KeyError):
+            continue
+        counts = sorted(pc.value_counts(column).to_pylist(), key=lambda c: -c["counts"])
+        found = tuple(int(c["values"]) for c in counts if c["values"] is not None)
+        if found:
+            return found
+    return ()
 
 
 def foreign_classes(found: set[int], part: Partition) -> list[int]:

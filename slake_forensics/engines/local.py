@@ -119,7 +119,7 @@ class LocalEngine(Engine):
                 else:
                     skipped[key] = part
         for (name, version), found in custom.items():
-            classes = _custom_classes([self.root / k for k in found])
+            classes = versions.file_classes([self.root / k for k in found])
             src = custom_source(name, classes, version)
             for key in found:
                 keys[key] = layout.classify(key, {(name, version): src})  # type: ignore[assignment]
@@ -917,20 +917,6 @@ def _file_classes(dataset: ds.FileSystemDataset) -> set[int] | None:
                 return {int(c) for c in pc.unique(column).to_pylist() if c is not None}
             found |= {int(stats["min"]), int(stats["max"])}
     return found
-
-
-def _custom_classes(paths: list[Path]) -> tuple[int, ...]:
-    """The ``class_uid`` values of a custom source's files (first file that has any), in order of count."""
-    for path in paths:
-        try:
-            col = pq.read_table(path, columns=["class_uid"])["class_uid"]
-        except (pa.ArrowException, OSError, KeyError):
-            continue
-        counts = pc.value_counts(col).to_pylist()
-        found = [int(c["values"]) for c in sorted(counts, key=lambda c: -c["counts"]) if c["values"] is not None]
-        if found:
-            return tuple(found)
-    return ()
 
 
 def _try_read(

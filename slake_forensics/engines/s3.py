@@ -25,7 +25,6 @@ import boto3
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from slake_forensics.core import layout, ocsf, versions
@@ -154,7 +153,7 @@ class S3Engine(Engine):
                     keys = self._objects(prefix)
                     if keys:
                         self._download(keys[:1])
-                        classes = _classes(self._cached(keys[0]))
+                        classes = versions.file_classes([self._cached(keys[0])])
                         found[(name, version)] = custom_source(name, classes, version)
             self._custom = found
         return sorted(self._custom.values(), key=lambda s: s.name)
@@ -452,16 +451,6 @@ def _epoch_ms(table: pa.Table) -> pa.ChunkedArray:
     if "time_dt" in table.column_names and pa.types.is_timestamp(table.schema.field("time_dt").type):
         return ocsf.conform_array(table["time_dt"], TIMESTAMP_TYPE, "time_dt").cast(pa.int64())
     return table["time"].cast(pa.int64())
-
-
-def _classes(path: Path) -> tuple[int, ...]:
-    """The ``class_uid`` values of one Parquet file, most frequent first (empty without the column)."""
-    try:
-        column = pq.read_table(path, columns=["class_uid"])["class_uid"]
-    except (pa.ArrowException, OSError, KeyError):
-        return ()
-    counts = sorted(pc.value_counts(column).to_pylist(), key=lambda c: -c["counts"])
-    return tuple(int(c["values"]) for c in counts if c["values"] is not None)
 
 
 def _link(source: Path, target: Path) -> None:
