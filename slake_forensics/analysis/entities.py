@@ -236,7 +236,7 @@ def fields_for(source: str, entity_type: str) -> tuple[Field, ...]:
     """
     if entity_type not in ENTITY_TYPES:
         raise ValueError(f"Unknown entity type {entity_type!r}; known: {', '.join(ENTITY_TYPES)}.")
-    return ENTITY_FIELDS[find_source(source).name].get(entity_type, ())
+    return ENTITY_FIELDS.get(find_source(source).map_name, {}).get(entity_type, ())
 
 
 def entities(df: pd.DataFrame, source: str | None = None, types: tuple[str, ...] | list[str] | None = None) -> pd.DataFrame:
@@ -260,7 +260,7 @@ def entities(df: pd.DataFrame, source: str | None = None, types: tuple[str, ...]
     times = column_array(df, "time_dt", pa.timestamp("ms", tz="UTC"))
     parts = []
     for rank, etype in enumerate(wanted):
-        for order, fld in enumerate(ENTITY_FIELDS[src.name].get(etype, ())):
+        for order, fld in enumerate(fields_for(src.name, etype)):
             rows, values = fld.extract(df, src)
             if not len(rows):
                 continue

@@ -446,7 +446,7 @@ _SPECS: dict[str, dict[str, Expr]] = {
 def expressions(source: str) -> dict[str, Expr]:
     """The expression of every timeline column of ``source`` except ``time`` (keyed by column name)."""
     src = find_source(source)
-    spec = _SPECS[src.name]
+    spec = _SPECS[src.map_name]  # a custom source uses the projection of the v2 source holding its class
     uid = spec["uid"]
     return {
         "source": Lit(src.name),
@@ -464,7 +464,7 @@ def expressions(source: str) -> dict[str, Expr]:
 def uid_sql(source: str) -> str:
     """Athena SQL of the ``uid`` column of ``source`` (to match timeline rows in a query)."""
     src = find_source(source)
-    return _SPECS[src.name]["uid"].sql(src)
+    return _SPECS[src.map_name]["uid"].sql(src)
 
 
 def projection(source: str) -> str:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from slake_forensics.core.catalog import database, source as find_source
+from slake_forensics.core.catalog import Source, database, source as find_source
 from slake_forensics.core.timewindow import TimeLike, to_utc
 
 if TYPE_CHECKING:
@@ -127,6 +127,10 @@ class Engine(ABC):
         ``explain(source, start, end, accounts=None, regions=None, columns=None)`` for a load,
         ``explain(sql_text, params=None)`` for a query.  Returns an :class:`Explanation`.
         """
+
+    def custom_sources(self) -> list[Source]:
+        """The custom sources (``ext/<name>/``) this lake holds; none unless the engine discovers them."""
+        return []
 
     def table_name(self, source: str) -> str:
         """Fully qualified, quoted Glue table of ``source`` for this lake's region.
