@@ -146,7 +146,7 @@ class Field:
             starts = pc.fill_null(pc.starts_with(values, prefix), False)
             values = pc.if_else(starts, pc.utf8_slice_codeunits(values, len(prefix)), values)
         # "" and "-" (VPC Flow's no-value, e.g. the addresses of a NODATA record) name no entity
-        keep = pc.fill_null(pc.invert(pc.is_in(values, pa.array(["", "-"]))), False).to_numpy(zero_copy_only=False)
+        keep = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, pa.array(["", "-"])))).to_numpy(zero_copy_only=False)
         return rows[keep], values.filter(pa.array(keep))
 
 
