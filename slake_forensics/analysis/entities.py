@@ -145,7 +145,8 @@ class Field:
         for prefix in self.prefixes:
             starts = pc.fill_null(pc.starts_with(values, prefix), False)
             values = pc.if_else(starts, pc.utf8_slice_codeunits(values, len(prefix)), values)
-        keep = pc.fill_null(pc.not_equal(values, ""), False).to_numpy(zero_copy_only=False)
+        # "" and "-" (VPC Flow's no-value, e.g. the addresses of a NODATA record) name no entity
+        keep = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, pa.array(["", "-"])))).to_numpy(zero_copy_only=False)
         return rows[keep], values.filter(pa.array(keep))
 
 
@@ -201,7 +202,7 @@ ENTITY_FIELDS: dict[str, dict[str, tuple[Field, ...]]] = {
     },
     "sh_findings": {
         "ip": (
-            Field("evidences", "actor.src_endpoint.ip"), Field("evidences", "actor.dst_endpoint.ip"),
+            Field("evidences", "src_endpoint.ip"), Field("evidences", "dst_endpoint.ip"),
             _observables(OBSERVABLE_IP),
         ),
         "principal": (Field("resources", "uid", "type", ("AwsIamUser", "AwsIamRole")), _observables(OBSERVABLE_USER_NAME)),
@@ -209,7 +210,7 @@ ENTITY_FIELDS: dict[str, dict[str, tuple[Field, ...]]] = {
         "account": (Field("accountid"), Field("cloud.account.uid"), Field("resources", "owner.account.uid")),
         "bucket": (Field("resources", "uid", "type", ("AwsS3Bucket",), prefixes=_S3_ARN),),
         "instance": (Field("resources", "uid", "type", ("AwsEc2Instance",)),),
-        "domain": (Field("evidences", "actor.query.hostname"), _observables(OBSERVABLE_HOSTNAME)),
+        "domain": (Field("evidences", "query.hostname"), _observables(OBSERVABLE_HOSTNAME)),
     },
     "eks_audit": {
         "ip": (Field("src_endpoint.ip"), Field("src_endpoint.intermediate_ips", ""), _observables(OBSERVABLE_IP)),

@@ -375,8 +375,8 @@ def _findings() -> dict[str, Expr]:
     return {
         "activity": Col("activity_name"),
         "actor": product,
-        "src_ip": First("evidences", "actor.src_endpoint.ip"),
-        "dst_ip": First("evidences", "actor.dst_endpoint.ip"),
+        "src_ip": First("evidences", "src_endpoint.ip"),
+        "dst_ip": First("evidences", "dst_endpoint.ip"),
         "target": Col("finding_info.title"),
         "status": Col("status"),
         "summary": _join(
@@ -384,7 +384,8 @@ def _findings() -> dict[str, Expr]:
             Wrap("", product, ":"),
             Col("finding_info.title"),
             Wrap("(", First("finding_info.types"), ")"),
-            Wrap("on ", _join(" ", First("resources", "type"), First("resources", "uid"))),
+            Wrap("on ", _co(_join(" ", First("resources", "type"), First("resources", "uid")),
+                            _join(" ", Col("resource.type"), Col("resource.uid")))),  # Compliance/Vulnerability: one resource
         ),
         "uid": _co(Col("finding_info.uid"), Md5((Col("time"), Col("accountid"), Col("region"), Col("finding_info.title")))),
     }

@@ -4,8 +4,8 @@ Each person, CI/CD user and workload role calls the APIs of its service families
 times its habits give (:func:`~slake_forensics.sample.common.habit_times`), from its IPs
 with its user agents, failing at its error rate with the service's real AccessDenied /
 throttling codes.  People sign in to the console (SSO people through ``Federate`` →
-``AssumeRoleWithSAML`` → ``ConsoleLogin``; IAM users with or without MFA, a few failed
-attempts); admins make occasional routine IAM changes (in the ``iam`` family mix); AWS
+``AssumeRoleWithSAML`` → ``ConsoleLogin``; IAM users with or without MFA, ``CheckMfa`` before the
+sign-in of those with it, a few failed attempts naming no ARN); admins make occasional routine IAM changes (in the ``iam`` family mix); AWS
 services assume roles and act through their service-linked roles from ``<service>.amazonaws.com``.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ FAMILY_WEIGHT = {"kms": 2.5, "sts": 0.35, "s3": 1.2}
 VOLUME = 1.6
 HUMANS = ("engineer", "sre", "admin", "security", "finance", "data")
 SIGN_IN_KEYS = ("time", "event_source", "event_name", "region", "recipient_account", "source", "user_agent", "user_type",
-                "user_arn", "principal_id", "user_name", "account_id", "session_issuer", "idp", "event_type", "request",
+                "user_arn", "principal_id", "user_name", "account_id", "access_key", "session_issuer", "idp", "event_type", "request",
                 "response", "error_message", "login_to", "mfa_used")
 LOGIN_TO = "https://console.aws.amazon.com/console/home?hashArgs=%23&isauthcode=true&state=hashArgsFromTB_{r}_{h}"
 
@@ -250,12 +250,18 @@ def _sign_ins(org: Org, rng: np.random.Generator, scale: float) -> tuple[dict, i
             failed = rng.random(k) < 0.05
             f = int(failed.sum())
             mfa = "Yes" if p.uses_mfa else "No"
+            # a failed sign-in's userIdentity names no ARN and an empty accessKeyId
             add(time=t[failed] - 40_000, event_source=np.full(f, "signin.amazonaws.com"), event_name=np.full(f, "ConsoleLogin"),
-                region=np.full(f, gregion), user_type=np.full(f, "IAMUser"), user_arn=np.full(f, p.arn),
+                region=np.full(f, gregion), user_type=np.full(f, "IAMUser"), access_key=np.full(f, ""),
                 principal_id=np.full(f, p.principal_id), user_name=np.full(f, p.name), account_id=np.full(f, p.account.id),
                 event_type=np.full(f, "AwsConsoleSignIn"), response=np.full(f, '{"ConsoleLogin":"Failure"}'),
                 error_message=np.full(f, "Failed authentication"), login_to=login_to[failed], mfa_used=np.full(f, mfa),
                 **{k2: v[failed] for k2, v in base.items()})
+            if p.uses_mfa:  # the second factor is checked just before the sign-in completes
+                add(time=t - 9_000, event_source=np.full(k, "signin.amazonaws.com"), event_name=np.full(k, "CheckMfa"),
+                    region=np.full(k, gregion), user_type=np.full(k, "IAMUser"), user_arn=np.full(k, p.arn),
+                    principal_id=np.full(k, p.principal_id), user_name=np.full(k, p.name), account_id=np.full(k, p.account.id),
+                    event_type=np.full(k, "AwsConsoleSignIn"), response=np.full(k, '{"CheckMfa":"Success"}'), **base)
             add(time=t, event_source=np.full(k, "signin.amazonaws.com"), event_name=np.full(k, "ConsoleLogin"),
                 region=np.full(k, gregion), user_type=np.full(k, "IAMUser"), user_arn=np.full(k, p.arn),
                 principal_id=np.full(k, p.principal_id), user_name=np.full(k, p.name), account_id=np.full(k, p.account.id),
@@ -326,13 +332,17 @@ def _service_activity(org: Org, rng: np.random.Generator, scale: float,
                       for k, v in _api_fields(catalog, fam, api, accounts, reg, pools, rng).items()}
             rname = role_path.format(company=org.company)
             short = rname.rsplit("/", 1)[-1]
+            # a service without a role of its own (EC2 using KMS for EBS) calls as itself: userIdentity type AWSService
+            as_role = np.full(k, bool(rname))
             parts.append({"time": t[slr], "event_source": np.array([SERVICE_APIS[f].event_source for f in fam], dtype=object),
                           "event_name": api, "region": reg, "request": fields["request"], "response": fields["response"],
-                          "user_type": np.full(k, "AssumedRole", dtype=object), "invoked_by": np.full(k, p.name, dtype=object),
+                          "user_type": np.where(as_role, "AssumedRole", "AWSService").astype(object),
+                          "invoked_by": np.full(k, p.name, dtype=object),
                           "res_uid": fields["res_uid"], "res_type": fields["res_type"],
-                          "user_arn": np.full(k, f"arn:aws:sts::{acct}:assumed-role/{short}/{session}", dtype=object),
-                          "principal_id": np.full(k, f"AROA{hex_ids(rng, 1, 17)[0].upper()}:{session}", dtype=object),
-                          "account_id": accounts, "session_issuer": np.full(k, f"arn:aws:iam::{acct}:role/{rname}", dtype=object),
+                          "user_arn": np.where(as_role, f"arn:aws:sts::{acct}:assumed-role/{short}/{session}", NULL),
+                          "principal_id": np.where(as_role, f"AROA{hex_ids(rng, 1, 17)[0].upper()}:{session}", NULL),
+                          "account_id": np.where(as_role, accounts, NULL),
+                          "session_issuer": np.where(as_role, f"arn:aws:iam::{acct}:role/{rname}", NULL),
                           "source": np.full(k, p.name, dtype=object), "read_only": fields["read_only"],
                           "recipient_account": accounts})
     cols = {k: np.concatenate([pt[k] for pt in parts]) for k in parts[0]}
