@@ -20,7 +20,7 @@ Entity types (:data:`ENTITY_TYPES`):
 ``access_key``
     ``actor.user.credential_uid`` (CloudTrail), ``actor.session.credential_uid`` (EKS), the
     ``accessKeyId`` of a CloudTrail request (UpdateAccessKey, DeleteAccessKey …), finding
-    resources of type AwsIamAccessKey.
+    resources of type AwsIamAccessKey (Security Hub's ``AWS::IAM::AccessKey:`` prefix stripped).
 ``account``
     ``accountid``, ``actor.user.account.uid``, ``cloud.account.uid``, resource owners.
 ``bucket`` / ``object``
@@ -37,7 +37,7 @@ Entity types (:data:`ENTITY_TYPES`):
     ``http_request.user_agent``.
 
 Values are compared exactly, except that a field may store values with a known prefix
-(``arn:aws:s3:::``); extraction strips it and predicates match both forms.
+(``arn:aws:s3:::``, ``AWS::IAM::AccessKey:``); extraction strips it and predicates match both forms.
 """
 from __future__ import annotations
 
@@ -155,6 +155,8 @@ def _observables(type_id: int) -> Field:
 
 
 _S3_ARN = ("arn:aws:s3:::",)
+#: Security Hub writes a GuardDuty access-key resource as ``AWS::IAM::AccessKey:<key id>``.
+_ACCESS_KEY_ID = ("AWS::IAM::AccessKey:",)
 
 _CLOUDTRAIL: dict[str, tuple[Field, ...]] = {
     "ip": (Field("src_endpoint.ip"), _observables(OBSERVABLE_IP)),
@@ -206,7 +208,7 @@ ENTITY_FIELDS: dict[str, dict[str, tuple[Field, ...]]] = {
             _observables(OBSERVABLE_IP),
         ),
         "principal": (Field("resources", "uid", "type", ("AwsIamUser", "AwsIamRole")), _observables(OBSERVABLE_USER_NAME)),
-        "access_key": (Field("resources", "uid", "type", ("AwsIamAccessKey",)),),
+        "access_key": (Field("resources", "uid", "type", ("AwsIamAccessKey",), prefixes=_ACCESS_KEY_ID),),
         "account": (Field("accountid"), Field("cloud.account.uid"), Field("resources", "owner.account.uid")),
         "bucket": (Field("resources", "uid", "type", ("AwsS3Bucket",), prefixes=_S3_ARN),),
         "instance": (Field("resources", "uid", "type", ("AwsEc2Instance",)),),

@@ -63,6 +63,8 @@ PERSISTENCE_OPERATIONS = {"CreateUser": "created_user", "CreateAccessKey": "crea
 BUCKET_EXPOSURE_OPERATIONS = {"PutBucketPolicy": "bucket_policy_changed", "PutBucketAcl": "bucket_policy_changed",
                               "DeletePublicAccessBlock": "public_access_block_removed",
                               "PutPublicAccessBlock": "public_access_block_removed"}
+#: Security Hub's ``Resources[].Id`` of a GuardDuty access-key finding: ``AWS::IAM::AccessKey:<key id>``.
+ACCESS_KEY_PREFIX = "AWS::IAM::AccessKey:"
 #: Response playbooks (``readiness.PLAYBOOKS``) whose logs an incident of each kind relies on.
 PLAYBOOKS = {"access_key": ("IRP-CredCompromise", "IRP-DataAccess"), "instance": ("EC2-CryptoMining", "IRP-CredCompromise")}
 SCOPE_COLUMNS = ["kind", "value", "account", "region", "owner", "first_seen", "last_seen", "evidence_uid", "detail"]
@@ -107,9 +109,9 @@ def findings(lake: Lake, start: TimeLike, end: TimeLike) -> pd.DataFrame:
     Returns columns ``finding_uid, first_seen, last_seen, updates, product, title, type``
     (the most specific part of the first ASFF type, e.g. ``Exfiltration:S3-AnomalousBehavior``),
     ``severity_id, severity, threat`` (True for :data:`THREAT_PRODUCTS`), ``account, region,
-    access_keys, instances, buckets`` (lists of resource ids; instance and bucket ARNs
-    shortened to ids) and ``resource_uids``; sorted threat findings first, then by severity
-    (highest first) and first seen.
+    access_keys, instances, buckets`` (lists of resource ids; access keys without Security Hub's
+    ``AWS::IAM::AccessKey:`` prefix, instance and bucket ARNs shortened to ids) and
+    ``resource_uids``; sorted threat findings first, then by severity (highest first) and first seen.
     """
     w = Window.of(start, end)
     sql = FINDINGS_SQL.format(table=lake.table_name("sh_findings"))
@@ -124,7 +126,7 @@ def findings(lake: Lake, start: TimeLike, end: TimeLike) -> pd.DataFrame:
     df["threat"] = df["product"].isin(THREAT_PRODUCTS)
     df["resource_data"] = df["resource_data"].map(_items)
     res = [list(zip(_items(t), _items(u))) for t, u in zip(df["resource_types"], df["resource_uids"])]
-    df["access_keys"] = [[u for t, u in r if t == "AwsIamAccessKey"] for r in res]
+    df["access_keys"] = [[_key_id(u) for t, u in r if t == "AwsIamAccessKey"] for r in res]
     df["instances"] = [[_short(u) for t, u in r if t == "AwsEc2Instance"] for r in res]
     df["buckets"] = [[_short(u) for t, u in r if t == "AwsS3Bucket"] for r in res]
     df["resource_uids"] = [[u for _, u in r] for r in res]
@@ -742,6 +744,12 @@ def _is_public(value: Any) -> bool:
         return ipaddress.ip_address(str(value)).is_global
     except ValueError:
         return False
+
+
+def _key_id(uid: Any) -> str:
+    """An access key id from a finding resource uid (Security Hub writes ``AWS::IAM::AccessKey:<key id>``)."""
+    s = str(uid)
+    return s[len(ACCESS_KEY_PREFIX):] if s.startswith(ACCESS_KEY_PREFIX) else s
 
 
 def _short(arn: Any) -> str:
