@@ -258,10 +258,10 @@ def test_every_shape_imports_the_same_findings(tmp_path: Path) -> None:
         assert sorted(t.column("severity_id").to_pylist()) == [3, 4, 5], f.name
         assert t.schema.names == SOURCES["sh_findings"].schema.names
         evs = {r["finding_info"]["uid"][-4:]: r["evidences"] for r in t.to_pylist()}
-        # written where the v2 table holds them (under evidences[].actor, see pipeline.table_evidences)
-        assert evs["0a1b"][0]["actor"]["api"]["operation"] == "ListAttachedUserPolicies"
-        assert evs["0a1b"][0]["actor"]["src_endpoint"]["ip"] == "198.51.100.23"
-        assert evs["f809"][0]["actor"]["dst_endpoint"]["port"] == 3333
+        # directly under each evidence, as OCSF 1.1.0 and the v2 table have them
+        assert evs["0a1b"][0]["api"]["operation"] == "ListAttachedUserPolicies"
+        assert evs["0a1b"][0]["src_endpoint"]["ip"] == "198.51.100.23"
+        assert evs["f809"][0]["dst_endpoint"]["port"] == 3333
 
 
 def test_bad_input_goes_to_rejects_and_good_findings_stay(tmp_path: Path) -> None:
@@ -303,11 +303,12 @@ def test_reimport_is_idempotent(tmp_path: Path) -> None:
 
 
 def test_securityhub_evidences_survive_the_writer(tmp_path: Path) -> None:
-    """The table nests evidence fields under evidences[].actor; Arrow would drop them where the mapper puts them."""
+    """Evidence fields the mapper writes (directly under each evidence, OCSF 1.1.0) reach the file: Arrow drops
+    struct members the table lacks, so a table nesting them elsewhere would lose them without a word."""
     s = import_logs("securityhub", [FIX / "findings" / "sechub-guardduty.raw"], tmp_path / "lake", progress=False)
     assert s.records_out == 1
     [ev] = _read(tmp_path / "lake").column("evidences").to_pylist()[0]
-    assert ev["actor"]["api"]["operation"] == "DeleteTrail" and ev["actor"]["src_endpoint"]["ip"] == "52.94.133.131"
+    assert ev["api"]["operation"] == "DeleteTrail" and ev["src_endpoint"]["ip"] == "52.94.133.131"
 
 
 # ---- GuardDuty: the imported findings drive triage and the investigation ------------------------------------------
@@ -386,12 +387,13 @@ def test_ocsf_firewall_and_azure_import(tmp_path: Path) -> None:
     fw = import_logs("ocsf", [EXT / "onprem-firewall.ndjson"], out, options={"name": "corp-fw"}, progress=False)
     assert (fw.records_out, fw.rejected, fw.per_source) == (3, 0, {"ext/corp-fw": 3})
     df = _ext(out, "corp-fw")
-    assert set(df["folder"]) == {"ext/corp-fw/region=external/accountId=external/eventDay=20240501",
-                                 "ext/corp-fw/region=external/accountId=external/eventDay=20240502"}
+    # Security Lake's custom-source layout: an AWS region (default us-east-1), accountId external[_<id>]
+    assert set(df["folder"]) == {"ext/corp-fw/region=us-east-1/accountId=external/eventDay=20240501",
+                                 "ext/corp-fw/region=us-east-1/accountId=external/eventDay=20240502"}
     assert sorted(df["time"]) == [1714550700250, 1714557600000, 1714644000000]  # time added from time_dt (+02:00)
     first = df[df["time"] == 1714557600000].iloc[0]
     assert first["class_uid"] == 4001 and first["traffic"]["bytes_out"] == 88210
-    assert first["unmapped"] == {"rule_name": "allow-outbound-any", "zone_from": "trust", "zone_to": "untrust"}
+    assert dict(first["unmapped"]) == {"rule_name": "allow-outbound-any", "zone_from": "trust", "zone_to": "untrust"}
     assert first["metadata"]["product"]["name"] == "Example NGFW"
     closing = df[df["time"] == 1714550700250].iloc[0]
     assert closing["time_dt"] == "2024-05-01T10:05:00.250+02:00" and closing["observables"][0]["value"] == "203.0.113.77"
@@ -399,8 +401,9 @@ def test_ocsf_firewall_and_azure_import(tmp_path: Path) -> None:
     az = import_logs("ocsf", [EXT / "azure-activity.json"], out, progress=False)
     assert az.per_source == {"ext/azure_activity_log": 2}  # no --name: from metadata.product.name
     df = _ext(out, "azure_activity_log")
-    assert set(df["folder"]) == {"ext/azure_activity_log/region=westeurope/accountId=0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"
-                                 "/eventDay=20240502"}
+    assert set(df["folder"]) == {"ext/azure_activity_log/region=us-east-1/accountId=external_0b1c2d3e-4f50-6172-8394-"
+                                 "a5b6c7d8e9f0/eventDay=20240502"}
+    assert set(df["cloud"].map(lambda c: c["region"])) == {"westeurope"}  # the other cloud's region stays in the row
     assert list(df.sort_values("time")["api"].map(lambda a: a["operation"])) == [
         "Microsoft.Authorization/roleAssignments/write", "Microsoft.Insights/diagnosticSettings/delete"]
     assert df.sort_values("time")["class_uid"].tolist() == [6003, 6003]
@@ -409,20 +412,23 @@ def test_ocsf_firewall_and_azure_import(tmp_path: Path) -> None:
         warnings.simplefilter("ignore")
         lake = sf.Lake.local(str(out))  # ext/ sources beside Security Lake's own do not disturb it
         assert len(lake.load("sh_findings", "2024-05-01T00:00Z", "2024-05-03T00:00Z")) == 3
+        assert len(lake.load("ext_azure_activity_log", "2024-05-01T00:00Z", "2024-05-03T00:00Z")) == 2
+        assert len(lake.load("ext_corp-fw", "2024-05-01T00:00Z", "2024-05-03T00:00Z")) == 3
 
 
 def test_ocsf_rejects_with_reasons(tmp_path: Path) -> None:
     out = tmp_path / "lake"
     s = import_logs("ocsf", [EXT / "bad.ndjson"], out, options={"name": "x"}, progress=False)
-    assert (s.records_in, s.records_out, s.rejected) == (10, 1, 9)
+    assert (s.records_in, s.records_out, s.rejected) == (10, 2, 8)  # "../../etc" becomes accountId=external_etc
     reasons = [json.loads(x)["reason"] for x in (out / REJECTS).read_text().splitlines()]
     expected = ["no class_uid", "class_uid '4001' is not a non-negative integer", "looks like epoch seconds",
-                "has no UTC offset", "no time", "no metadata.product.name", "cannot name a partition folder",
+                "has no UTC offset", "no time", "no metadata.product.name",
                 "cannot be stored in Parquet", "not JSON"]
     assert len(reasons) == len(expected)
     for got, want in zip(reasons, expected):
         assert want in got, (got, want)
     assert not (tmp_path / "etc").exists()
+    assert "accountId=external_etc" in [p.name for p in (out / "ext" / "x" / "region=us-east-1").iterdir()]
 
 
 def test_ocsf_rows_of_several_classes_and_types_keep_every_field(tmp_path: Path) -> None:
@@ -467,11 +473,13 @@ def test_ocsf_map_record_time_and_partitions() -> None:
     base = {"class_uid": 2004, "metadata": {"product": {"name": "Defender for Cloud"}}}
     m = ocsf.map_record({**base, "time": 1714557600000.0, "cloud": {"account": {"uid": 123}, "region": "eastus"},
                          "finding_info": {"uid": "f", "types": []}, "unmapped": {}, "enrichments": None}, {})
-    assert (m.source, m.account, m.region) == ("ext/defender_for_cloud", "123", "eastus")
+    assert (m.source, m.account, m.region) == ("ext/defender_for_cloud", "external_123", "us-east-1")
     assert m.row["time"] == 1714557600000 and isinstance(m.row["time"], int)
     assert "unmapped" not in m.row and "enrichments" not in m.row and m.row["finding_info"]["types"] == []
-    m = ocsf.map_record({**base, "time_dt": "2024-05-01T10:00:00Z"}, {"account": "onprem", "region": "dc1"})
-    assert (m.account, m.region, m.row["time"]) == ("onprem", "dc1", 1714557600000)
+    m = ocsf.map_record({**base, "time_dt": "2024-05-01T10:00:00Z"}, {"account": "onprem", "region": "eu-west-1"})
+    assert (m.account, m.region, m.row["time"]) == ("external_onprem", "eu-west-1", 1714557600000)
+    with pytest.raises(ValueError, match="not an AWS region"):  # a data centre is not where Security Lake keeps it
+        ocsf.map_record({**base, "time_dt": "2024-05-01T10:00:00Z"}, {"region": "dc1"})
     with pytest.raises(RejectRecord, match="micro- or nanoseconds"):
         ocsf.map_record({**base, "time": 1714557600000000}, {})
     with pytest.raises(RejectRecord, match="not integer epoch milliseconds"):

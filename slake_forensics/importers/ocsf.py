@@ -8,7 +8,9 @@ Records are kept as given (nested, the class's own fields and types); they are c
 * ``metadata.product.name`` present.
 
 A record failing a check goes to the rejects file with the reason. The partition's account is ``cloud.account.uid``
-(else ``--account``, else ``external``), its region ``cloud.region`` (else ``--region``, else ``external``). The
+when it is an AWS account id, ``external_<id>`` for another cloud's or system's id, else ``--account`` or ``external``
+(Security Lake's custom-source layout); its region ``cloud.region`` when that is an AWS region, else ``--region``
+(default ``us-east-1``), while another cloud's region stays in the row's ``cloud.region``. The
 source is ``ext/<--name>``, or without ``--name`` ``ext/<product name>`` in lower case with ``_`` for other
 characters. ``null`` members and objects left empty are dropped (Parquet cannot hold an empty struct).
 """
@@ -20,8 +22,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from slake_forensics.core.catalog import REGION_RE
+from slake_forensics.core.layout import ACCOUNT_RE
 from slake_forensics.importers.record import Mapped, RejectRecord
 from slake_forensics.importers.shape import ShapeConflict, shape
+from slake_forensics.importers.unmapped import flatten_values
 
 KIND = "ocsf"
 SUMMARY = "OCSF JSON / NDJSON of any class (third-party, other clouds, on-premises) → custom source ext/<--name>"
@@ -29,8 +34,8 @@ READER = "json"
 
 #: A custom source name: Security Lake allows word characters, ``-``, ``.``; here it is also a folder name.
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-#: Account and region partition values: folder names that the key layout parses back.
-PARTITION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+#: The AWS region a custom source's rows go to when the record names none (or another cloud's region).
+DEFAULT_REGION = "us-east-1"
 #: ``time`` must fall in 1973..3000 as epoch milliseconds (smaller: seconds; larger: micro- or nanoseconds).
 MIN_MS, MAX_MS = 100_000_000_000, 32_503_680_000_000
 
@@ -60,10 +65,13 @@ def check_options(options: Mapping[str, str]) -> None:
     if name is not None and not NAME_RE.fullmatch(name):
         raise ValueError(f"--name {name!r} is not a custom source name: use letters, digits, '_', '-', '.' "
                          "(at most 64, starting with a letter or digit)")
-    for opt in ("account", "region"):
-        value = options.get(opt)
-        if value is not None and not PARTITION_RE.fullmatch(value):
-            raise ValueError(f"--{opt} {value!r} cannot name a partition folder: use letters, digits, '_', '-', '.'")
+    account, region = options.get("account"), options.get("region")
+    if account is not None and not re.search(r"[A-Za-z0-9]", account):
+        raise ValueError(f"--account {account!r} names no account: give an AWS account id or the system's own id "
+                         "(written as accountId=external_<id>)")
+    if region is not None and not REGION_RE.fullmatch(region):
+        raise ValueError(f"--region {region!r} is not an AWS region name, e.g. us-east-1 (the region the custom source "
+                         "is registered in; another cloud's region stays in cloud.region)")
 
 
 @functools.lru_cache(maxsize=256)
@@ -133,13 +141,31 @@ def _member(raw: Mapping[str, Any], *path: str) -> Mapping[str, Any]:
     return cur if isinstance(cur, Mapping) else {}
 
 
-def _partition(value: Any, option: str | None, what: str) -> str:
+def _account(value: Any, option: str | None) -> str:
+    """The ``accountId=`` folder: an AWS account id as is, another cloud's or system's id as ``external_<id>``."""
     if value is None or value == "":
-        return option or "external"
+        return "external" if option is None else _account(option, None)
     text = str(value)
-    if isinstance(value, (dict, list)) or not PARTITION_RE.fullmatch(text):
-        raise RejectRecord(f"{what} {text[:80]!r} cannot name a partition folder (letters, digits, '_', '-', '.')")
-    return text
+    if isinstance(value, (dict, list)):
+        raise RejectRecord(f"cloud.account.uid {text[:80]!r} is not an id")
+    if ACCOUNT_RE.fullmatch(text):
+        return text
+    ident = re.sub(r"[^A-Za-z0-9-]+", "-", text).strip("-")[:100]
+    if not ident:
+        raise RejectRecord(f"cloud.account.uid {text[:80]!r} has no letters or digits to name a partition folder")
+    return f"external_{ident}"
+
+
+def _region(value: Any, option: str | None) -> str:
+    """The ``region=`` folder: the record's region when it is an AWS region, else ``--region`` (default us-east-1).
+
+    Security Lake keeps a custom source in the AWS region where it was registered; another cloud's region
+    (``westeurope``) stays in the row's ``cloud.region``.
+    """
+    text = "" if value is None else str(value)
+    if REGION_RE.fullmatch(text):
+        return text
+    return option or DEFAULT_REGION
 
 
 def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
@@ -169,7 +195,7 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
     >>> m = map_record({"class_uid": 4001, "time": 1714564800000, "metadata": {"product": {"name": "FW"}},
     ...                 "src_endpoint": {"ip": "10.0.0.1"}}, {"name": "firewall"})
     >>> (m.source, m.account, m.region, m.row["src_endpoint"])
-    ('ext/firewall', 'external', 'external', {'ip': '10.0.0.1'})
+    ('ext/firewall', 'external', 'us-east-1', {'ip': '10.0.0.1'})
     """
     check_options(options)
     class_uid = raw.get("class_uid")
@@ -181,11 +207,15 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
     name = _member(raw, "metadata", "product").get("name")
     if not isinstance(name, str) or not name.strip():
         raise RejectRecord("no metadata.product.name: say which product logged the record")
-    account = _partition(_member(raw, "cloud", "account").get("uid"), options.get("account"), "cloud.account.uid")
-    region = _partition(_member(raw, "cloud").get("region"), options.get("region"), "cloud.region")
+    account = _account(_member(raw, "cloud", "account").get("uid"), options.get("account"))
+    region = _region(_member(raw, "cloud").get("region"), options.get("region"))
     try:
         row = _prune(raw)
     except ShapeConflict as e:
         raise RejectRecord(f"record cannot be stored in Parquet as given: {e}") from None
     row["time"] = t
+    if isinstance(row.get("unmapped"), dict):  # flattened to dotted keys, as Security Lake writes unmapped
+        flat: dict[str, list[str]] = {}
+        flatten_values("", row["unmapped"], flat)
+        row["unmapped"] = {k: ",".join(v) for k, v in flat.items()}
     return Mapped(f"ext/{options.get('name') or source_name(name)}", account, region, row)

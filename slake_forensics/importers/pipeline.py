@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from slake_forensics.core.version import __version__
-from slake_forensics.core.catalog import SOURCES
-from slake_forensics.core.layout import partition_dir
+from slake_forensics.core.catalog import REGION_RE, SOURCES
+from slake_forensics.core.layout import ACCOUNT_RE, EXTERNAL_ACCOUNT_RE, partition_dir
 from slake_forensics.sample.writer import CODEC, build_table
 from slake_forensics.importers.kinds import load_kind
 from slake_forensics.importers.readers import iter_files, read_json
@@ -231,21 +231,22 @@ def table_evidences(rows: list[dict[str, Any]], src: Any) -> list[dict[str, Any]
 
 
 #: Partition values: what the key layout parses back, and never a path of its own (``..``, ``/``).
-_PARTITION_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-_AWS_REGION = re.compile(r"[a-z0-9-]+")
 _EXT_SOURCE = re.compile(r"ext/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 def _check_partition(m: Mapped) -> None:
-    """Reject a row whose account or region cannot be a partition folder (or that a reader would not see)."""
+    """Reject a row whose account or region is not a partition the lake readers parse back (core.layout's rules)."""
     ext = m.source.startswith("ext/")
     if ext and not _EXT_SOURCE.fullmatch(m.source):
         raise ValueError(f"custom source {m.source!r} is not ext/<name> with a plain folder name")
-    if not _PARTITION_VALUE.fullmatch(m.account):
-        raise RejectRecord(f"account {m.account[:80]!r} cannot be a partition folder (letters, digits, '_', '-', '.')")
-    if not (_PARTITION_VALUE if ext else _AWS_REGION).fullmatch(m.region):
-        raise RejectRecord(f"region {m.region[:80]!r} cannot be a partition folder"
-                           + ("" if ext else " (an AWS region name such as us-east-1)"))
+    if not (EXTERNAL_ACCOUNT_RE if ext else ACCOUNT_RE).fullmatch(m.account):
+        want = "12 digits, external or external_<id>" if ext else "a 12-digit AWS account id"
+        raise RejectRecord(f"account {m.account[:80]!r} cannot be a partition folder ({want})")
+    if not REGION_RE.fullmatch(m.region):
+        raise RejectRecord(f"region {m.region[:80]!r} cannot be a partition folder (an AWS region name such as us-east-1)")
+
+
+_UNMAPPED = pa.map_(pa.string(), pa.string())
 
 
 def _ext_tables(rows: list[dict[str, Any]]) -> list[pa.Table]:
@@ -259,6 +260,9 @@ def _ext_tables(rows: list[dict[str, Any]]) -> list[pa.Table]:
     conflicts = []
     for n in names:
         try:
+            if n == "unmapped":  # Security Lake's tables hold unmapped as map<string, string> whatever the class
+                columns[n] = pa.array([None if r.get(n) is None else list(r[n].items()) for r in rows], _UNMAPPED)
+                continue
             columns[n] = pa.array([r.get(n) for r in rows])
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
             conflicts.append(n)
