@@ -46,7 +46,7 @@ def load(name: str) -> Node:
         text = resources.files(__package__).joinpath("data", name).read_text(encoding="utf-8")
         doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, yaml.YAMLError) as exc:
-        raise WorkflowDataError(f"{FOLDER}/{name}: cannot be read as YAML: {exc}") from None
+        raise WorkflowDataError(f"{FOLDER}/{name}: cannot be read as YAML: {' '.join(str(exc).split())}") from None
     node = Node(doc, name)
     node.entries()  # the document must be a mapping
     return node
@@ -77,6 +77,13 @@ class Node:
             if keys is not None and k not in keys:
                 self.fail(f"key {k!r} is not one of {', '.join(keys)}")
         return [(k, self._child(v, k)) for k, v in self.value.items()]
+
+    def fields(self, *keys: str) -> Node:
+        """This mapping, checked to hold exactly ``keys``."""
+        have = [k for k, _ in self.entries(keys)]
+        if missing := [k for k in keys if k not in have]:
+            self.fail(f"lacks the key(s) {', '.join(map(repr, missing))}")
+        return self
 
     def __getitem__(self, key: str) -> Node:
         pairs = dict(self.entries())

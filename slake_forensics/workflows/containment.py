@@ -633,8 +633,7 @@ def _tables() -> tuple[tuple[tuple[str, str], ...], dict[str, Derive], tuple[str
     table = _data.load("containment.yaml")
     order: list[tuple[str, str]] = []
     for node in table["actions"].items():
-        node.entries(("action", "phase"))
-        phase, action = node["phase"].text(PHASES), node["action"].text()
+        phase, action = node.fields("action", "phase")["phase"].text(PHASES), node["action"].text()
         if order and PHASES.index(phase) < PHASES.index(order[-1][0]):
             node["phase"].fail(f"{phase!r} comes after {order[-1][0]!r}: list the actions phase by phase ({', '.join(PHASES)})")
         if action in {a for _, a in order}:
@@ -646,10 +645,8 @@ def _tables() -> tuple[tuple[tuple[str, str], ...], dict[str, Derive], tuple[str
     if unused := [a for _, a in order if a not in derived]:
         table["actions"].fail(f"lists action(s) {unused} that no playbook of containment.py derives")
     derive = {kind: _PLAYBOOKS[name][0] for kind, name in table["playbooks"].text_map(values=_PLAYBOOKS).items()}
-    detach = {}
-    for entity, node in table["detach"].entries():
-        node.entries(("method", "parameter"))
-        detach[entity] = (node["method"].text(), node["parameter"].text())
+    detach = {entity: (node.fields("method", "parameter")["method"].text(), node["parameter"].text())
+              for entity, node in table["detach"].entries()}
     return (tuple(order), derive, table["regional_kinds"].texts(derive), detach, table["cli_services"].text_map(),
             {name: node.flag() for name, node in table["block_all_public_access"].entries()})
 

@@ -62,7 +62,7 @@ KINDS = ("access_key", "instance")
 _RULES = _data.load("investigation.yaml")
 #: Response playbooks (``readiness.PLAYBOOKS``) whose logs an incident of each kind relies on.
 PLAYBOOKS: dict[str, tuple[str, ...]] = {
-    kind: _RULES["playbooks"][kind].texts(READINESS_PLAYBOOKS) for kind, _ in _RULES["playbooks"].entries(KINDS)
+    kind: _RULES["playbooks"].fields(*KINDS)[kind].texts(READINESS_PLAYBOOKS) for kind in KINDS
 }
 #: Case IOC type of each scope kind recorded as an indicator.
 IOC_TYPES: dict[str, str] = _RULES["ioc_types"].text_map(values=CASE_IOC_TYPES)
@@ -70,14 +70,44 @@ IOC_TYPES: dict[str, str] = _RULES["ioc_types"].text_map(values=CASE_IOC_TYPES)
 
 @dataclass
 class Incident:
-    """What :func:`investigate` found.
+    """What :func:`investigate` found: the incident told by the evidence.
 
-    ``events`` is a normalized timeline (``time, source, activity, actor, src_ip, dst_ip, target,
-    status, summary, uid, …``) plus ``role`` (``malicious``, ``detection`` or ``containment``)
-    and ``why``; ``scope`` has :data:`SCOPE_COLUMNS` (one row per key, user, policy, bucket,
-    instance, role session or attacker IP; the input of :func:`slake_forensics.workflows.containment.plan`);
-    ``data_access`` one row per bucket read (``bucket, objects_read, bytes_out, first, last``);
-    ``findings`` the related findings (triage rows).
+    Attributes
+    ----------
+    finding : pandas.Series
+        The triage row followed (:func:`slake_forensics.workflows.triage.findings`).
+    kind : str
+        ``access_key`` or ``instance`` (:data:`KINDS`): what the finding named.
+    window : Window
+        The investigation window.
+    events : pandas.DataFrame
+        A normalized timeline (``time, source, class_name, activity, actor, src_ip, dst_ip,
+        target, status, severity, summary, uid, account, region, ref``) plus ``role``
+        (``malicious``, ``detection`` or ``containment``) and ``why``, sorted by time.
+    scope : pandas.DataFrame
+        :data:`SCOPE_COLUMNS`, one row per key, user, policy, bucket, instance, role session,
+        domain or attacker IP (``kind, value, account, region, owner, first_seen, last_seen,
+        evidence_uid, detail``): the input of :func:`slake_forensics.workflows.containment.plan`.
+    data_access : pandas.DataFrame
+        One row per bucket read: ``bucket, objects_read, bytes_out, first, last``.
+    findings : pandas.DataFrame
+        The related threat findings (triage rows), earliest first.
+    notes : list of str
+        What the investigation could not establish.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+    >>> inc = sf.investigate(lake, tri[tri["type"].str.startswith("Exfiltration:S3")].iloc[0])
+    >>> inc.kind, inc.playbooks
+    ('access_key', ('IRP-CredCompromise', 'IRP-DataAccess'))
+    >>> inc.events["role"].value_counts().to_dict()
+    {'malicious': 2100, 'containment': 7, 'detection': 1}
+    >>> inc.data_access[["bucket", "objects_read"]]
+                                bucket  objects_read
+    0  wingtip-customer-exports-7cd9ef          2063
     """
 
     finding: pd.Series
@@ -90,7 +120,24 @@ class Incident:
     notes: list[str] = field(default_factory=list)
 
     def times(self) -> dict[str, pd.Timestamp | None]:
-        """``first_malicious, last_malicious, detection, containment`` (UTC or None)."""
+        """When the incident began, ended, was detected and was contained.
+
+        Returns
+        -------
+        dict
+            ``first_malicious``, ``last_malicious`` (the first and last malicious event),
+            ``detection`` (the first related threat finding) and ``containment`` (the first
+            containment action): UTC Timestamps, or None when the events show none.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+        >>> t = sf.investigate(lake, tri.iloc[0]).times()
+        >>> {k: f"{v:%m-%d %H:%M}" for k, v in t.items()}
+        {'first_malicious': '05-14 19:53', 'last_malicious': '05-15 22:01', 'detection': '05-14 20:36', 'containment': '05-15 21:00'}
+        """
         def pick(role: str, how: str) -> pd.Timestamp | None:
             t = self.events.loc[self.events["role"] == role, "time"]
             return getattr(t, how)() if len(t) else None
@@ -99,14 +146,44 @@ class Incident:
 
     @property
     def playbooks(self) -> tuple[str, ...]:
-        """Names of the response playbooks (``readiness.PLAYBOOKS``) this kind of incident follows."""
+        """Names of the response playbooks (``readiness.PLAYBOOKS``) this kind of incident follows.
+
+        Returns
+        -------
+        tuple of str
+            :data:`PLAYBOOKS` of the incident's kind.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+        >>> sf.investigate(lake, tri.iloc[0]).playbooks
+        ('EC2-CryptoMining', 'IRP-CredCompromise')
+        """
         return PLAYBOOKS[self.kind]
 
     def touched(self) -> pd.DataFrame:
-        """Every resource the attacker's events touched: one row per (``source, target``; calls
-        without a resource, such as ``GetCallerIdentity``, share ``(account-level call)``) with
-        ``events, failed, operations`` (distinct activities, comma-separated), ``first, last``;
-        most events first."""
+        """Every resource the attacker's events touched.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per ``source, target`` (calls without a resource, such as ``GetCallerIdentity``,
+            share ``(account-level call)``) with ``events``, ``failed`` (events that failed),
+            ``operations`` (distinct activities, comma-separated), ``first, last``; most events first.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+        >>> touched = sf.investigate(lake, tri.iloc[0]).touched()
+        >>> touched[["source", "target", "events"]].head(2)
+             source              target  events
+        0  vpc_flow  88.99.49.102:45700     747
+        1  vpc_flow   94.130.27.54:3333     747
+        """
         mal = self.events[self.events["role"] == "malicious"]
         if mal.empty:
             return pd.DataFrame(columns=["source", "target", "events", "failed", "operations", "first", "last"])
@@ -118,11 +195,53 @@ class Incident:
         return out.reset_index().sort_values("events", ascending=False, ignore_index=True)
 
     def entities(self, kind: str) -> list[str]:
-        """Scope values of one kind (e.g. ``attacker_ip``, ``compromised_key``), in first-seen order."""
+        """Scope values of one kind, in first-seen order.
+
+        Parameters
+        ----------
+        kind
+            A scope kind: ``attacker_ip``, ``compromised_key``, ``created_key``, ``created_user``,
+            ``created_login_profile``, ``attached_policy``, ``bucket_policy_changed``,
+            ``public_access_block_removed``, ``instance``, ``role_session`` or ``domain``.
+
+        Returns
+        -------
+        list of str
+            The values; empty when the scope has none of that kind.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+        >>> inc = sf.investigate(lake, tri.iloc[0])
+        >>> inc.entities("attacker_ip"), inc.entities("instance")
+        (['5.188.204.99', '88.99.49.102', '94.130.27.54'], ['i-c1a762c56d643463c'])
+        """
         return self.scope.loc[self.scope["kind"] == kind, "value"].tolist()
 
     def summary(self) -> pd.DataFrame:
-        """Who, what, when, from where and how much, as a two-column table (``question, answer``)."""
+        """Who, what, when, from where and how much, as a two-column table.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``question, answer``; questions ``finding``, ``who (compromised)``, ``what``
+            (the most frequent malicious activities), ``persistence created``, ``when``,
+            ``detected``, ``contained``, ``from where`` and, when data was read, ``how much data``.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+        >>> inc = sf.investigate(lake, tri[tri["type"].str.startswith("Exfiltration:S3")].iloc[0])
+        >>> answers = inc.summary().set_index("question")["answer"]
+        >>> answers["persistence created"]
+        'user ci-artifact-replicator, key AKIAZCOTP2C3KGINSHYE'
+        >>> answers["how much data"]
+        'wingtip-customer-exports-7cd9ef: 2063 objects, 22.8 GB'
+        """
         t = self.times()
         who = self.entities("compromised_key") + self.entities("role_session") + self.entities("instance")
         created = [f"{k.split('_', 1)[1].replace('_', ' ')} {v}" for k, v in
@@ -145,11 +264,36 @@ class Incident:
     def bookmark(self, case: Case, *, analyst_note: str = "") -> int:
         """Bookmark the incident's events into ``case`` with the report's tags and record its IOCs.
 
-        Bookmarks the detection and containment events and, of the malicious events, the first
-        and last of each (source, activity) pair (export the whole set as evidence with
-        ``case.export(incident.events, …)``).  Safe to run again: events already bookmarked
-        with the same tag and IOCs already recorded are skipped.  Returns the number of
-        bookmarks written."""
+        Bookmarks the detection and containment events and, of the malicious events, the first and
+        last of each (source, activity) pair (export the whole set as evidence with
+        ``case.export(incident.events, …)``); the tag is the event's ``role``, the note its ``why``.
+        The scope's values of the kinds in :data:`IOC_TYPES` are recorded as IOCs.  Safe to run
+        again: events already bookmarked with the same tag and IOCs already recorded are skipped.
+
+        Parameters
+        ----------
+        case
+            The case to write to.
+        analyst_note
+            Text added to every bookmark's note.
+
+        Returns
+        -------
+        int
+            The number of bookmarks written.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+        >>> inc = sf.investigate(lake, tri.iloc[0])
+        >>> with tempfile.TemporaryDirectory() as folder:
+        ...     case = sf.Case.open(f"{folder}/case", analyst="doc")
+        ...     print(inc.bookmark(case), inc.bookmark(case), len(case.iocs))
+        20 0 8
+        """
         ev = self.events
         mal = ev[ev["role"] == "malicious"].sort_values("time")
         keep = pd.concat([mal.groupby(["source", "activity"], dropna=False).head(1),
@@ -169,21 +313,68 @@ class Incident:
         return written
 
     def principal(self) -> str | None:
-        """The compromised identity to baseline: the compromised access key, else the instance-role
-        session's ARN (its session name is the instance id, so it is stable across credential
-        rotations); ``None`` when the incident used no API identity."""
+        """The compromised identity to baseline.
+
+        Returns
+        -------
+        str or None
+            The compromised access key, else the instance-role session's ARN (its session name is the
+            instance id, so it is stable across credential rotations); None when the incident used no
+            API identity.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+        >>> sf.investigate(lake, tri.iloc[0]).principal()
+        'arn:aws:sts::432505343723:assumed-role/wingtip-worker-prod-role/i-c1a762c56d643463c'
+        """
         keys = self.entities("compromised_key")
         sessions = self.scope.loc[self.scope["kind"] == "role_session", "owner"].dropna().tolist()
         return (keys + sessions + [None])[0]
 
     def credentials(self) -> list[str]:
-        """Access key ids the attacker used: compromised, created and stolen session keys."""
+        """Access key ids the attacker used.
+
+        Returns
+        -------
+        list of str
+            The compromised keys, the keys the attacker created, then the stolen role-session keys.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+        >>> sf.investigate(lake, tri[tri["type"].str.startswith("Exfiltration:S3")].iloc[0]).credentials()
+        ['AKIAYHYXCBKFKX3UQS3F', 'AKIAZCOTP2C3KGINSHYE']
+        """
         sessions = self.scope.loc[self.scope["kind"] == "role_session", "detail"].dropna().tolist()
         return self.entities("compromised_key") + self.entities("created_key") + sessions
 
 
 def case_folder(finding_uid: str, root: str | Path = "cases") -> Path:
-    """A case folder for a finding: ``<root>/<the finding id's last path part, made file-safe>``."""
+    """A case folder for a finding.
+
+    Parameters
+    ----------
+    finding_uid
+        The finding's id (an ARN or any text).
+    root
+        The folder holding the cases.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<root>/<the finding id's last path part, made file-safe>`` (at most 64 characters).
+
+    Examples
+    --------
+    >>> from slake_forensics.workflows.investigation import case_folder
+    >>> case_folder("arn:aws:guardduty:us-east-1:111122223333:detector/d1/finding/0a1b2c").as_posix()
+    'cases/0a1b2c'
+    """
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", str(finding_uid).rstrip("/").rsplit("/", 1)[-1]).strip("-.") or "case"
     return Path(root) / name[:64]
 
@@ -192,10 +383,33 @@ def correlations(lake: Lake, incident: Incident) -> pd.DataFrame:
     """Cross-source links of an incident, from :func:`slake_forensics.analysis.correlate.correlate`.
 
     Instance incidents: each attacker DNS answer and the instance's flows to that address within
-    10 minutes after it (``answers.rdata`` → ``dst_endpoint.ip``, forward).  Access-key incidents: each related finding and
-    the attacker's API calls on the same key within an hour either side (``on="access_key"``).
-    Returns the correlate frame (``left.*``, ``right.*``, ``key``, ``delta``); empty when
-    there is nothing to pair.
+    10 minutes after it (``answers.rdata`` → ``dst_endpoint.ip``, forward).  Access-key
+    incidents: each related finding and the attacker's API calls on the same key within an hour
+    either side (``on="access_key"``).
+
+    Parameters
+    ----------
+    lake
+        The lake the incident was investigated in.
+    incident
+        An :func:`investigate` result.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The correlate frame: the left event's columns as ``left.*``, the right event's as
+        ``right.*``, ``key`` (the shared value) and ``delta`` (right time − left time); only
+        ``key, delta`` and no rows when there is nothing to pair.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.workflows.investigation import correlations
+    >>> lake = sf.Lake.sample()
+    >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+    >>> pairs = correlations(lake, sf.investigate(lake, tri.iloc[0]))
+    >>> len(pairs), sorted(set(pairs["key"]))
+    (1020, ['88.99.49.102', '94.130.27.54'])
     """
     from slake_forensics.analysis.correlate import correlate
 
@@ -230,14 +444,54 @@ def investigate(
     min_severity: int = 3,
     progress: bool = False,
 ) -> Incident:
-    """Follow one finding (a :func:`findings` row, or its ``finding_uid``) to the whole incident.
+    """Follow one finding to the whole incident.
 
     The investigation window is ``[first_seen - before, first_seen + after)``; baselines are the
-    ``baseline_days`` before it; ``min_flows`` is how many flows to one outside address and port
-    make it sustained; detection counts threat findings of ``min_severity`` (OCSF id, 3 = Medium)
-    or above -- low-severity findings such as port probes are the internet's background noise.
-    Returns an :class:`Incident`.  Raises
-    :class:`InvestigationError` when the finding has neither an access key nor an instance.
+    ``baseline_days`` before it.  A finding on an access key is followed along the key, one on
+    an instance along its traffic, lookups and role session (see the module's doc).
+
+    Parameters
+    ----------
+    lake
+        The lake.
+    finding
+        A :func:`~slake_forensics.workflows.triage.findings` row, or its ``finding_uid`` (then
+        ``triage`` is needed).
+    triage
+        The :func:`~slake_forensics.workflows.triage.findings` frame to look ``finding`` up in.
+    before, after
+        How far the window reaches before and after the finding's first sighting.
+    baseline_days
+        Length of the baseline period before the window (usual addresses and names).
+    min_flows
+        How many flows to one outside address and port make it sustained.
+    min_severity
+        Detection counts threat findings of this OCSF severity id (3 = Medium) or above;
+        low-severity findings such as port probes are the internet's background noise.
+    progress
+        Show progress bars while reading the lake.
+
+    Returns
+    -------
+    Incident
+        Events, scope, data access and related findings (see :class:`Incident`).
+
+    Raises
+    ------
+    InvestigationError
+        When the finding uid is not in ``triage`` (or no ``triage`` is given with a uid), or the
+        finding names neither an access key nor an instance.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+    >>> inc = sf.investigate(lake, tri.iloc[0])
+    >>> inc.kind, sorted(set(inc.scope["kind"]))
+    ('instance', ['attacker_ip', 'domain', 'instance', 'role_session'])
+    >>> sf.investigate(lake, tri["finding_uid"].iloc[0], triage=tri).kind
+    'instance'
     """
     if isinstance(finding, str):
         if triage is None:
@@ -270,11 +524,37 @@ def recovery_check(lake: Lake, incident: Incident, end: TimeLike | None = None, 
 
     Pivots on the attacker IPs (CloudTrail, S3 data events, VPC flows) and on the compromised,
     created and stolen session keys (calls from public addresses only: the instance's own
-    workload keeps using its role from private ones) from the first containment action to
-    ``end`` (default: the end of the investigation window).  Returns the timeline rows with
-    ``outcome``: ``blocked`` (a failed call or a blocked flow, see
-    :func:`~slake_forensics.analysis.normalize.is_failure`: containment holding) or ``allowed`` (anything
-    else: containment is not holding), sorted by time; empty when there was no containment.
+    workload keeps using its role from private ones) from the first containment action on; the
+    containment actions themselves are left out.
+
+    Parameters
+    ----------
+    lake
+        The lake.
+    incident
+        An :func:`investigate` result.
+    end
+        End of the check (default: the end of the investigation window).
+    progress
+        Show progress bars while reading the lake.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Timeline rows (``time, source, class_name, activity, actor, src_ip, dst_ip, target,
+        status, severity, summary, uid, account, region, ref``) with ``outcome``: ``blocked`` (a
+        failed call or a blocked flow, see :func:`~slake_forensics.analysis.normalize.is_failure`:
+        containment holding) or ``allowed`` (anything else: containment is not holding), sorted by
+        time; empty when there was no containment.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+    >>> after = sf.recovery_check(lake, sf.investigate(lake, tri.iloc[0]))
+    >>> after["outcome"].value_counts().to_dict()
+    {'blocked': 2}
     """
     contained = incident.times()["containment"]
     if contained is None:

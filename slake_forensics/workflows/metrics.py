@@ -93,11 +93,33 @@ def _row(text: Any) -> dict[str, Any]:
 
 
 def tagged_bookmarks(case: Case) -> pd.DataFrame:
-    """``case.bookmarks`` with helper columns, sorted by event time (untimed last).
+    """The case's live bookmarks with their tags and row snapshots parsed, sorted by event time.
 
-    Adds ``tagset`` (set of lower-cased tags), ``snapshot`` (the row snapshot as a dict),
-    ``summary`` (the snapshot's ``summary``, else the note) and ``finding`` (bool: a Security
-    Hub event or a ``… Finding`` class).
+    Parameters
+    ----------
+    case
+        The case.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``case.bookmarks`` (``seq, logged_at, analyst, time, source, uid, note, tags, row``) plus
+        ``tagset`` (set of lower-cased, stripped tags), ``snapshot`` (the row snapshot as a dict),
+        ``summary`` (the snapshot's ``summary``, else the note) and ``finding`` (bool: a Security
+        Hub event or a ``… Finding`` class); untimed bookmarks last.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.workflows.metrics import tagged_bookmarks
+    >>> folder = tempfile.TemporaryDirectory()  # removed with the object
+    >>> case = sf.Case.open(f"{folder.name}/case", analyst="doc")
+    >>> _ = case.bookmark("f-1", "sh_findings", tags=["Detection "], time="2026-03-04T03:30Z")
+    >>> _ = case.bookmark("ev-1", "cloud_trail_mgmt", tags=["malicious", "recon"], time="2026-03-04T01:00Z",
+    ...                   row={"src_ip": "203.0.113.7", "summary": "svc ListBuckets"})
+    >>> tagged_bookmarks(case)[["uid", "tagset", "summary", "finding"]].to_dict("records")[0]
+    {'uid': 'ev-1', 'tagset': {'malicious', 'recon'}, 'summary': 'svc ListBuckets', 'finding': False}
     """
     bm = case.bookmarks
     bm = bm.assign(
@@ -135,34 +157,62 @@ def incident_metrics(
 ) -> dict[str, Any]:
     """Post-incident metrics from the case's tagged bookmarks and IOCs (see the module doc for tags).
 
-    Returns a dict; times are UTC :class:`pandas.Timestamp`, durations :class:`pandas.Timedelta`,
-    and either is ``None`` when the bookmarks do not determine it:
+    Parameters
+    ----------
+    case
+        The case.
+    malicious_tag, detection_tag, containment_tag
+        The tags that mark the attacker's events, the detecting finding and containment actions
+        (compared lower-cased and stripped).
 
-    ``first_malicious`` / ``last_malicious``
-        earliest / latest event tagged ``malicious_tag``.
-    ``detection``, ``detection_uid``, ``detection_source``, ``detection_basis``
-        the earliest event tagged ``detection_tag``, else the earliest bookmarked finding;
-        basis ``"tag"``, ``"finding"`` or ``None``.
-    ``containment``, ``containment_uid``
-        the earliest event tagged ``containment_tag``.
-    ``dwell_time``
-        detection − first malicious (how long the attacker went unnoticed).
-    ``time_to_detect``
-        the same interval, under the name NIST/SOC metrics use (MTTD per incident).
-    ``time_to_contain``
-        containment − detection.
-    ``attack_duration``
-        last − first malicious.
-    ``exposure``
-        containment − first malicious (how long the attacker had before being contained).
-    ``bookmarks``, ``malicious_events``, ``malicious_after_containment``, ``succeeded_after_containment``
-        counts of live bookmarks, malicious ones, malicious ones later than containment
-        (attacker attempts that outlived containment), and of those the ones not shown to have
-        failed (their status is not a failure: containment may not have held for them).
-    ``bookmarks_by_source``, ``malicious_by_source``, ``bookmarks_by_tag``, ``iocs_by_type``
-        ``{name: count}``, largest first.
-    ``tags``
-        the three tag names used.
+    Returns
+    -------
+    dict
+        Times are UTC :class:`pandas.Timestamp`, durations :class:`pandas.Timedelta`; either is
+        None when the bookmarks do not determine it.
+
+        ``first_malicious`` / ``last_malicious``
+            earliest / latest event tagged ``malicious_tag``.
+        ``detection``, ``detection_uid``, ``detection_source``, ``detection_basis``
+            the earliest event tagged ``detection_tag``, else the earliest bookmarked finding;
+            basis ``"tag"``, ``"finding"`` or None.
+        ``containment``, ``containment_uid``
+            the earliest event tagged ``containment_tag``.
+        ``dwell_time``
+            detection − first malicious (how long the attacker went unnoticed).
+        ``time_to_detect``
+            the same interval, under the name NIST/SOC metrics use (MTTD per incident).
+        ``time_to_contain``
+            containment − detection.
+        ``attack_duration``
+            last − first malicious.
+        ``exposure``
+            containment − first malicious (how long the attacker had before being contained).
+        ``bookmarks``, ``malicious_events``, ``malicious_after_containment``, ``succeeded_after_containment``
+            counts of live bookmarks, malicious ones, malicious ones later than containment
+            (attacker attempts that outlived containment), and of those the ones not shown to have
+            failed (their status is not a failure: containment may not have held for them).
+        ``bookmarks_by_source``, ``malicious_by_source``, ``bookmarks_by_tag``, ``iocs_by_type``
+            ``{name: count}``, largest first.
+        ``tags``
+            the three tag names used.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.workflows.metrics import incident_metrics
+    >>> lake = sf.Lake.sample()
+    >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+    >>> inc = sf.investigate(lake, tri[tri["type"].str.startswith("Exfiltration:S3")].iloc[0])
+    >>> folder = tempfile.TemporaryDirectory()  # removed with the object
+    >>> case = sf.Case.open(f"{folder.name}/case", analyst="doc")
+    >>> _ = inc.bookmark(case)
+    >>> m = incident_metrics(case)
+    >>> str(m["dwell_time"]), str(m["time_to_contain"]), m["detection_basis"]
+    ('0 days 00:33:22.986000', '0 days 10:01:09.554000', 'tag')
+    >>> m["malicious_by_source"]
+    {'cloud_trail_mgmt': 22, 's3_data': 4}
     """
     mal, det, con = (t.strip().lower() for t in (malicious_tag, detection_tag, containment_tag))
     bm = tagged_bookmarks(case)
@@ -219,8 +269,33 @@ def _counts(values: pd.Series) -> dict[str, int]:
 
 
 def bookmark_timeline(case: Case) -> pd.DataFrame:
-    """The bookmarked events as a normalized timeline (from their row snapshots), sorted by time;
-    untimed bookmarks are left out."""
+    """The bookmarked events as a normalized timeline, from their row snapshots.
+
+    Parameters
+    ----------
+    case
+        The case.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Timeline columns (``time, source, class_name, activity, actor, src_ip, dst_ip, target,
+        status, severity, summary, uid, account, region, ref``), sorted by time; untimed
+        bookmarks are left out.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.workflows.metrics import bookmark_timeline
+    >>> folder = tempfile.TemporaryDirectory()  # removed with the object
+    >>> case = sf.Case.open(f"{folder.name}/case", analyst="doc")
+    >>> _ = case.bookmark("ct-1", "cloud_trail_mgmt", tags=["containment"], time="2026-03-04T06:00Z")
+    >>> _ = case.bookmark("ev-1", "cloud_trail_mgmt", tags=["malicious"], time="2026-03-04T01:00Z",
+    ...                   row={"src_ip": "203.0.113.7", "summary": "svc ListBuckets"})
+    >>> bookmark_timeline(case)[["uid", "src_ip"]].to_dict("records")
+    [{'uid': 'ev-1', 'src_ip': '203.0.113.7'}, {'uid': 'ct-1', 'src_ip': None}]
+    """
     bm = tagged_bookmarks(case)
     bm = bm[bm["time"].notna()]
     if bm.empty:
@@ -278,13 +353,42 @@ def match_hits(
 ) -> tuple[int, set[str], pd.Timestamp | None]:
     """Which hits of one hunt are about bookmarked malicious events.
 
-    ``malicious`` is :func:`tagged_bookmarks` rows (``uid``, ``time``, ``snapshot``).  A hit
-    matches a bookmark when one of its :data:`HIT_UID_COLUMNS` equals the bookmark's uid, or
-    when the bookmark's time lies in the hit's span widened by ``tolerance`` and the hit shares
-    an entity value with the bookmarked event.  Returns ``(matching hits, uids of the
-    bookmarks hit, first match)``: the earliest time a matching hit could have been seen, the
-    later of the hit's start and its earliest matched malicious event (a hit whose span starts
-    with the owner's own activity does not fire about the attack before the attack begins).
+    A hit matches a bookmark when one of its :data:`HIT_UID_COLUMNS` equals the bookmark's uid,
+    or when the bookmark's time lies in the hit's span (``time_dt``, or ``first_time_dt`` to
+    ``last_time_dt``) widened by ``tolerance`` and the hit shares an entity value
+    (:data:`ENTITY_KEYS`) with the bookmarked event.
+
+    Parameters
+    ----------
+    hits
+        One hunt's hits.
+    malicious
+        :func:`tagged_bookmarks` rows (``uid``, ``time``, ``snapshot``) of the malicious events.
+    tolerance
+        How far outside a hit's span a bookmark may lie.
+
+    Returns
+    -------
+    tuple
+        ``(matching hits, uids of the bookmarks hit, first match)``: the first match is the
+        earliest time a matching hit could have been seen, the later of the hit's start and its
+        earliest matched malicious event (a hit whose span starts with the owner's own activity
+        does not fire about the attack before the attack begins); None without a match.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import pandas as pd
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.workflows.metrics import match_hits, tagged_bookmarks
+    >>> folder = tempfile.TemporaryDirectory()  # removed with the object
+    >>> case = sf.Case.open(f"{folder.name}/case", analyst="doc")
+    >>> _ = case.bookmark("ev-1", "cloud_trail_mgmt", tags=["malicious"], time="2026-03-04T01:00Z",
+    ...                   row={"src_ip": "203.0.113.7"})
+    >>> hits = pd.DataFrame({"time_dt": [pd.Timestamp("2026-03-04T01:02Z")], "src_endpoint.ip": ["203.0.113.7"]})
+    >>> n, uids, first = match_hits(hits, tagged_bookmarks(case))
+    >>> n, uids, first.isoformat()
+    (1, {'ev-1'}, '2026-03-04T01:02:00+00:00')
     """
     marks = [(str(u), _ts(t), _bookmark_entities(s)) for u, t, s in zip(malicious["uid"], malicious["time"], malicious["snapshot"])]
     when = {u: t for u, t, _ in marks}
@@ -321,17 +425,53 @@ def hunts_that_would_have_fired(
     """Run every packaged hunt over ``[start, end)`` and say which would have caught the attack.
 
     A hunt *hit a malicious event* when one of its hits matches a bookmark tagged
-    ``malicious_tag`` (see :func:`match_hits`).  Its lead is detection − its first match
-    (detection from ``metrics``, default :func:`incident_metrics` of the case): positive
-    means the hunt would have fired that long before the incident was detected.  For a hit that groups events (counts over a span) the start is when its
-    evidence begins; its threshold may be met later, so the lead is an upper bound.
+    ``malicious_tag`` (see :func:`match_hits`).  Its lead is detection − its first match:
+    positive means the hunt would have fired that long before the incident was detected.  For a
+    hit that groups events (counts over a span) the start is when its evidence begins; its
+    threshold may be met later, so the lead is an upper bound.
 
-    Returns one row per hunt: those that fired before detection first (longest lead first),
-    then the other hunts with malicious hits, then the rest, hunts that did not run last:
-    ``name, title, stage, severity, hits`` (Int64, ``<NA>`` when it did not run), ``error``,
-    ``malicious_hits`` (hits about bookmarked malicious events), ``events_hit`` (distinct
-    malicious bookmarks hit), ``first_match`` (UTC), ``lead`` (Timedelta) and
-    ``fired_before_detection`` (bool).  ``attrs``: ``detection`` and ``window``.
+    Parameters
+    ----------
+    lake
+        The lake to run the hunts on.
+    case
+        The case with the tagged bookmarks.
+    start, end
+        The window the hunts run over.
+    metrics
+        :func:`incident_metrics` of the case (default: computed), for the detection time.
+    malicious_tag
+        The tag of the attacker's events.
+    tolerance
+        As :func:`match_hits`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per hunt: those that fired before detection first (longest lead first), then the
+        other hunts with malicious hits, then the rest, hunts that did not run last: ``name,
+        title, stage, severity, hits`` (Int64, ``<NA>`` when it did not run), ``error``,
+        ``malicious_hits`` (hits about bookmarked malicious events), ``events_hit`` (distinct
+        malicious bookmarks hit), ``first_match`` (UTC), ``lead`` (Timedelta) and
+        ``fired_before_detection`` (bool).  ``attrs``: ``detection`` and ``window``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.workflows.metrics import hunts_that_would_have_fired
+    >>> lake = sf.Lake.sample()
+    >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+    >>> inc = sf.investigate(lake, tri[tri["type"].str.startswith("Exfiltration:S3")].iloc[0])
+    >>> folder = tempfile.TemporaryDirectory()  # removed with the object
+    >>> case = sf.Case.open(f"{folder.name}/case", analyst="doc")
+    >>> _ = inc.bookmark(case)
+    >>> fired = hunts_that_would_have_fired(lake, case, "2026-05-21T00:00Z", "2026-05-22T00:00Z")
+    >>> fired[["name", "malicious_hits", "fired_before_detection"]].head(3)
+                              name  malicious_hits  fired_before_detection
+    0     long_lived_key_inventory               3                    True
+    1  new_source_ip_for_principal               2                    True
+    2             s3_bulk_download               2                    True
     """
     from slake_forensics.analysis import hunts
 

@@ -78,8 +78,7 @@ def _tables() -> tuple[dict[str, Playbook], dict[str, str]]:
     table = _data.load("readiness.yaml")
     books: dict[str, Playbook] = {}
     for node in table["playbooks"].items():
-        node.entries(("name", "title", "reference", "required", "helpful"))
-        name = node["name"].text()
+        name = node.fields("name", "title", "reference", "required", "helpful")["name"].text()
         if name in books:
             node["name"].fail(f"repeats the playbook {name!r}")
         required, helpful = node["required"].text_map(SOURCES), node["helpful"].text_map(SOURCES)

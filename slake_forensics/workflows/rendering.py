@@ -28,7 +28,26 @@ REPORT_NAME = "lessons_learned"
 
 
 def format_duration(td: pd.Timedelta | None) -> str:
-    """A duration as ``3 d 4 h 5 min`` (``-`` prefix when negative, ``—`` for ``None``)."""
+    """A duration as text, in days, hours and minutes.
+
+    Parameters
+    ----------
+    td
+        The duration (None or NaT allowed).
+
+    Returns
+    -------
+    str
+        ``3 d 4 h 5 min`` (parts that are zero left out; seconds only when shorter than a
+        minute), ``-`` first when negative, ``—`` for None.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from slake_forensics.workflows.rendering import format_duration
+    >>> format_duration(pd.Timedelta(hours=26, minutes=5)), format_duration(pd.Timedelta(seconds=-42)), format_duration(None)
+    ('1 d 2 h 5 min', '-42 s', '—')
+    """
     if td is None or pd.isna(td):
         return "—"
     sign, secs = ("-" if td < pd.Timedelta(0) else ""), int(abs(td).total_seconds())
@@ -49,7 +68,33 @@ def _fmt_counts(counts: Mapping[str, int]) -> str:
 
 
 def metrics_frame(metrics: Mapping[str, Any]) -> pd.DataFrame:
-    """The metrics of :func:`incident_metrics` as display text: columns ``metric, value``, one row each."""
+    """The metrics of :func:`~slake_forensics.workflows.metrics.incident_metrics` as display text.
+
+    Parameters
+    ----------
+    metrics
+        An :func:`~slake_forensics.workflows.metrics.incident_metrics` dict.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``metric, value`` (both text), one row per metric: the times, the durations, the
+        counts and the counts per source, tag and IOC type.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.workflows.metrics import incident_metrics
+    >>> from slake_forensics.workflows.rendering import metrics_frame
+    >>> folder = tempfile.TemporaryDirectory()  # removed with the object
+    >>> case = sf.Case.open(f"{folder.name}/case", analyst="doc")
+    >>> _ = case.bookmark("ev-1", "cloud_trail_mgmt", tags=["malicious"], time="2026-03-04T01:00Z")
+    >>> _ = case.bookmark("f-1", "sh_findings", tags=["detection"], time="2026-03-04T03:30Z")
+    >>> table = metrics_frame(incident_metrics(case)).set_index("metric")["value"]
+    >>> table["First malicious activity"], table["Dwell time (detection − first malicious)"]
+    ('2026-03-04 01:00:00 UTC', '2 h 30 min')
+    """
     basis = {"tag": "bookmark tagged '{}'".format(metrics["tags"]["detection"]), "finding": "earliest bookmarked finding"}
     rows = [
         ("First malicious activity", _fmt_time(metrics["first_malicious"])),
@@ -77,11 +122,34 @@ def metrics_frame(metrics: Mapping[str, Any]) -> pd.DataFrame:
 
 
 def missing_logs(readiness: pd.DataFrame, playbooks: Iterable[str] | None = None) -> dict[str, str]:
-    """The logs that were missing or incomplete, from :func:`slake_forensics.workflows.readiness.playbook_readiness`.
+    """The logs that were missing or incomplete, for the report.
 
-    Keeps rows of ``playbooks`` (default: all) whose status is not ``present``.  Returns
-    ``{"<source> (<playbook>, <role>)": "<status>: <why>; accounts missing …"}`` for
-    :func:`render_report`'s ``missing_logs``; empty when every needed source delivered."""
+    Parameters
+    ----------
+    readiness
+        A :func:`slake_forensics.workflows.readiness.playbook_readiness` frame.
+    playbooks
+        The playbooks whose rows to keep (default: all), e.g. an incident's ``playbooks``.
+
+    Returns
+    -------
+    dict
+        ``{"<source> (<playbook>, <role>)": "<status>: <why>; accounts without data …; days
+        missing …"}`` for the rows whose status is not ``present`` (:func:`render_report`'s
+        ``missing_logs``); empty when every needed source delivered.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.workflows.rendering import missing_logs
+    >>> lake = sf.Lake.sample()
+    >>> ready = sf.readiness.playbook_readiness(lake, playbooks=["IRP-DataAccess"])
+    >>> missing = missing_logs(ready)
+    >>> list(missing)
+    ['s3_data (IRP-DataAccess, required)', 'vpc_flow (IRP-DataAccess, helpful)']
+    >>> missing["s3_data (IRP-DataAccess, required)"][:60]
+    'partial: object-level GetObject evidence: which objects were'
+    """
     rows = readiness if playbooks is None else readiness[readiness["playbook"].isin(list(playbooks))]
     out = {}
     for r in rows[rows["status"] != "present"].itertuples():
@@ -97,12 +165,41 @@ def action_items(metrics: Mapping[str, Any], hunts: pd.DataFrame | None = None,
                  slow_containment: pd.Timedelta = pd.Timedelta(hours=4)) -> list[str]:
     """Lessons-learned action items derived from the review's findings, most important first.
 
-    From ``metrics`` (:func:`incident_metrics`): detection slower than ``slow_detection`` or
-    containment slower than ``slow_containment``, attacker activity that succeeded after
-    containment; from ``hunts`` (:func:`hunts_that_would_have_fired`): hunts to schedule as
-    detections because they fired before detection; from ``missing`` (:func:`missing_logs`):
-    sources to turn on; from ``scope`` (an incident's scope): long-lived keys and created
-    identities to review.  Returns a list of one-line items."""
+    Parameters
+    ----------
+    metrics
+        An :func:`~slake_forensics.workflows.metrics.incident_metrics` dict: detection slower
+        than ``slow_detection`` or containment slower than ``slow_containment``, and attacker
+        activity that succeeded after containment, become items.
+    hunts
+        A :func:`~slake_forensics.workflows.metrics.hunts_that_would_have_fired` frame: hunts that
+        fired before detection are to be scheduled as detections.
+    missing
+        A :func:`missing_logs` dict: sources to turn on.
+    scope
+        An incident's scope: long-lived keys, created identities, role sessions and exposed
+        buckets each bring a guardrail to add.
+    slow_detection, slow_containment
+        The targets for time to detect and time to contain.
+
+    Returns
+    -------
+    list of str
+        One-line items.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.workflows.metrics import incident_metrics
+    >>> from slake_forensics.workflows.rendering import action_items
+    >>> folder = tempfile.TemporaryDirectory()  # removed with the object
+    >>> case = sf.Case.open(f"{folder.name}/case", analyst="doc")
+    >>> _ = case.bookmark("ev-1", "cloud_trail_mgmt", tags=["malicious"], time="2026-03-04T01:00Z")
+    >>> _ = case.bookmark("f-1", "sh_findings", tags=["detection"], time="2026-03-04T03:30Z")
+    >>> action_items(incident_metrics(case), missing={"s3_data": "off in one account"})
+    ['Time to detect was 2 h 30 min (target 1 h): route the detecting finding type to on-call paging.', 'Turn on or repair s3_data: off in one account.']
+    """
     items = []
     if metrics.get("succeeded_after_containment"):
         items.append(f"Containment did not hold: {metrics['succeeded_after_containment']} attacker event(s) succeeded "
@@ -265,16 +362,50 @@ def render_report(
 ) -> dict[str, Path]:
     """Write the lessons-learned report as ``lessons_learned.md`` and a standalone ``lessons_learned.html``.
 
-    ``metrics`` comes from :func:`incident_metrics`; ``timeline_df`` is the timeline to draw
-    (default: the bookmarked events, :func:`bookmark_timeline`); ``hunts`` is a
-    :func:`hunts_that_would_have_fired` result; ``missing_logs`` a list of lines or a
-    ``{source: why it mattered}`` mapping; ``actions`` a list of action items.  Sections:
-    summary (with the case's notes), timeline, metrics, what was detected by what, hunts that
-    would have fired earlier, missing logs, action items.  The HTML embeds the timeline picture
-    as a base64 PNG; every value from the case is HTML-escaped in both files.  Files go to
-    ``out_dir`` (default ``<case>/reports``), replacing earlier versions, with the picture
-    also as ``lessons_learned_timeline.png`` for the Markdown to show.  Returns
-    ``{"markdown": path, "html": path}`` plus ``"png": path`` when there was a timeline to draw.
+    Sections: summary (with the case's notes), timeline, metrics, what was detected by what,
+    hunts that would have fired earlier, missing logs, action items.  The HTML embeds the
+    timeline picture as a base64 PNG; every value from the case is HTML-escaped in both files.
+    Files replace earlier versions.
+
+    Parameters
+    ----------
+    case
+        The case.
+    metrics
+        Its :func:`~slake_forensics.workflows.metrics.incident_metrics`.
+    timeline_df
+        The timeline to draw (default: the bookmarked events,
+        :func:`~slake_forensics.workflows.metrics.bookmark_timeline`).
+    missing_logs
+        A list of lines, or a ``{source: why it mattered}`` mapping (:func:`missing_logs`).
+    hunts
+        A :func:`~slake_forensics.workflows.metrics.hunts_that_would_have_fired` frame.
+    actions
+        Action items (:func:`action_items`).
+    out_dir
+        The folder to write to (default ``<case>/reports``).
+
+    Returns
+    -------
+    dict
+        ``{"markdown": path, "html": path}`` plus ``"png": path`` (the picture as
+        ``lessons_learned_timeline.png``, for the Markdown to show) when there was a timeline to
+        draw.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.workflows.metrics import incident_metrics
+    >>> from slake_forensics.workflows.rendering import render_report
+    >>> folder = tempfile.TemporaryDirectory()  # removed with the object
+    >>> case = sf.Case.open(f"{folder.name}/case", analyst="doc", title="Leaked key")
+    >>> _ = case.bookmark("ev-1", "cloud_trail_mgmt", tags=["malicious"], time="2026-03-04T01:00Z")
+    >>> paths = render_report(case, incident_metrics(case), actions=["Rotate the CI key."])
+    >>> sorted(paths), paths["html"].relative_to(case.path).as_posix()
+    (['html', 'markdown', 'png'], 'reports/lessons_learned.html')
+    >>> "- Rotate the CI key." in paths["markdown"].read_text()
+    True
     """
     out = Path(out_dir) if out_dir is not None else case.path / "reports"
     out.mkdir(parents=True, exist_ok=True)

@@ -87,10 +87,10 @@ def findings(lake: Lake, start: TimeLike, end: TimeLike) -> pd.DataFrame:
     >>> import slake_forensics as sf
     >>> lake = sf.Lake.sample()
     >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
-    >>> tri[["type", "severity", "product", "instances"]].head(2)
-                                       type severity    product              instances
-    0  CryptoCurrency:EC2-BitcoinTool.B!DNS     High  GuardDuty  [i-c1a762c56d643463c]
-    1      CryptoCurrency:EC2-BitcoinTool.B     High  GuardDuty  [i-c1a762c56d643463c]
+    >>> tri[["type", "severity", "instances"]].head(2)
+                                       type severity              instances
+    0  CryptoCurrency:EC2-BitcoinTool.B!DNS     High  [i-c1a762c56d643463c]
+    1      CryptoCurrency:EC2-BitcoinTool.B     High  [i-c1a762c56d643463c]
     >>> bool(tri["finding_uid"].is_unique), int(tri["threat"].sum())
     (True, 20)
     """
