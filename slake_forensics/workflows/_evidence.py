@@ -1,4 +1,4 @@
-"""Following the evidence from one finding: the rules :func:`~slake_forensics.workflows.investigation.investigate` applies.
+"""The evidence rules of ``investigate()``: the two playbooks, containment and related findings.
 
 Two playbooks, one per kind of finding (see :mod:`slake_forensics.workflows.investigation` for
 what each looks for): :func:`key_incident` for a finding on an access key, :func:`instance_incident`

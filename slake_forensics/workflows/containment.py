@@ -126,10 +126,9 @@ def plan(
     --------
     >>> import pandas as pd
     >>> import slake_forensics as sf
-    >>> scope = pd.DataFrame([{
-    ...     "kind": "compromised_key", "value": "AKIAEXAMPLE000000001", "account": "111122223333",
-    ...     "region": "us-east-1", "owner": "ci-deploy", "first_seen": pd.Timestamp("2026-03-05T09:12Z"),
-    ...     "last_seen": pd.Timestamp("2026-03-05T11:40Z"), "evidence_uid": "evt-1", "detail": None}])
+    >>> row = ("compromised_key", "AKIAEXAMPLE000000001", "111122223333", "us-east-1", "ci-deploy",
+    ...        pd.Timestamp("2026-03-05T09:12Z"), pd.Timestamp("2026-03-05T11:40Z"), "evt-1", None)
+    >>> scope = pd.DataFrame([row], columns=sf.containment.SCOPE_COLUMNS)
     >>> p = sf.containment.plan(scope, now="2026-03-06T00:00Z")
     >>> p.actions[["step", "phase", "action", "manual"]]
        step        phase                 action  manual
@@ -179,10 +178,9 @@ class ContainmentPlan:
     --------
     >>> import pandas as pd
     >>> import slake_forensics as sf
-    >>> scope = pd.DataFrame([{
-    ...     "kind": "attacker_ip", "value": "203.0.113.7", "account": "111122223333", "region": "us-east-1",
-    ...     "owner": None, "first_seen": pd.Timestamp("2026-03-05T09:12Z"), "last_seen": pd.NaT,
-    ...     "evidence_uid": "evt-1", "detail": None}])
+    >>> row = ("attacker_ip", "203.0.113.7", "111122223333", "us-east-1", None,
+    ...        pd.Timestamp("2026-03-05T09:12Z"), pd.NaT, "evt-1", None)
+    >>> scope = pd.DataFrame([row], columns=sf.containment.SCOPE_COLUMNS)
     >>> p = sf.containment.plan(scope, now="2026-03-06T00:00Z")
     >>> list(p.actions["action"]), bool(p.actions["manual"].all())
     (['deny attacker IPs', 'verify attacker IP silent'], True)
@@ -212,10 +210,9 @@ class ContainmentPlan:
         --------
         >>> import pandas as pd
         >>> import slake_forensics as sf
-        >>> scope = pd.DataFrame([{
-        ...     "kind": "created_user", "value": "backup-svc", "account": "111122223333", "region": "us-east-1",
-        ...     "owner": None, "first_seen": pd.Timestamp("2026-03-05T10:01Z"), "last_seen": pd.Timestamp("2026-03-05T10:01Z"),
-        ...     "evidence_uid": "evt-2", "detail": None}])
+        >>> row = ("created_user", "backup-svc", "111122223333", "us-east-1", None,
+        ...        pd.Timestamp("2026-03-05T10:01Z"), pd.Timestamp("2026-03-05T10:01Z"), "evt-2", None)
+        >>> scope = pd.DataFrame([row], columns=sf.containment.SCOPE_COLUMNS)
         >>> script = sf.containment.plan(scope).to_cli({"111122223333": "ir-admin"})
         >>> script.splitlines()[-1]
         'aws --profile "$PROFILE_111122223333" --region us-east-1 iam delete-user --user-name=backup-svc'
@@ -273,13 +270,12 @@ class ContainmentPlan:
         --------
         >>> import pandas as pd
         >>> import slake_forensics as sf
-        >>> scope = pd.DataFrame([{
-        ...     "kind": "created_user", "value": "backup-svc", "account": "111122223333", "region": "us-east-1",
-        ...     "owner": None, "first_seen": pd.Timestamp("2026-03-05T10:01Z"), "last_seen": pd.Timestamp("2026-03-05T10:01Z"),
-        ...     "evidence_uid": "evt-2", "detail": None}])
-        >>> script = sf.containment.plan(scope).to_boto3()
+        >>> row = ("created_login_profile", "backup-svc", "111122223333", "us-east-1", None,
+        ...        pd.Timestamp("2026-03-05T10:03Z"), pd.NaT, "evt-4", None)
+        >>> scope = pd.DataFrame([row], columns=sf.containment.SCOPE_COLUMNS)
+        >>> script = sf.containment.plan(scope).to_boto3({"111122223333": "ir-admin"})
         >>> script.splitlines()[-1]
-        "client('111122223333', 'us-east-1', 'iam').delete_user(UserName='backup-svc')"
+        "client('111122223333', 'us-east-1', 'iam').delete_login_profile(UserName='backup-svc')"
         >>> compile(script, "plan.py", "exec") is not None
         True
         """
@@ -355,10 +351,9 @@ class ContainmentPlan:
         --------
         >>> import pandas as pd
         >>> import slake_forensics as sf
-        >>> scope = pd.DataFrame([{
-        ...     "kind": "attacker_ip", "value": "203.0.113.7", "account": "111122223333", "region": "us-east-1",
-        ...     "owner": None, "first_seen": pd.Timestamp("2026-03-05T09:12Z"), "last_seen": pd.NaT,
-        ...     "evidence_uid": "evt-1", "detail": None}])
+        >>> row = ("attacker_ip", "203.0.113.7", "111122223333", "us-east-1", None,
+        ...        pd.Timestamp("2026-03-05T09:12Z"), pd.NaT, "evt-1", None)
+        >>> scope = pd.DataFrame([row], columns=sf.containment.SCOPE_COLUMNS)
         >>> p = sf.containment.plan(scope, now="2026-03-06T00:00Z")
         >>> p.execute()
         Traceback (most recent call last):
@@ -494,7 +489,8 @@ def _act(item: _Item, action: str, target: str, call: Call | None = None, *, man
             "region": item.region, "manual": manual, "why": _why(item), "note": _comment(note), "call": call}
 
 
-@_playbook("access_key", "find key owner", "revoke temporary key", "deactivate access key", "delete access key", "rotate access key")
+@_playbook("access_key", "find key owner", "revoke temporary key", "deactivate access key", "delete access key",
+           "rotate access key")
 def _keys(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
     key, user = item.value, item.owner
     if key.startswith("ASIA"):
@@ -635,7 +631,8 @@ def _tables() -> tuple[tuple[tuple[str, str], ...], dict[str, Derive], tuple[str
     for node in table["actions"].items():
         phase, action = node.fields("action", "phase")["phase"].text(PHASES), node["action"].text()
         if order and PHASES.index(phase) < PHASES.index(order[-1][0]):
-            node["phase"].fail(f"{phase!r} comes after {order[-1][0]!r}: list the actions phase by phase ({', '.join(PHASES)})")
+            node["phase"].fail(f"{phase!r} comes after {order[-1][0]!r}: "
+                               f"list the actions phase by phase ({', '.join(PHASES)})")
         if action in {a for _, a in order}:
             node["action"].fail(f"repeats the action {action!r}")
         order.append((phase, action))

@@ -1,4 +1,4 @@
-"""Investigation (NIST SP 800-61 detection and analysis): from one finding to the incident's scope, told by the evidence.
+"""Investigation (NIST SP 800-61 detection and analysis): from one finding to the incident, told by the evidence.
 
 :func:`investigate` starts from one finding of the triage list
 (:func:`slake_forensics.workflows.triage.findings`) and follows the evidence the way a responder does:

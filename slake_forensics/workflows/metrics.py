@@ -118,8 +118,11 @@ def tagged_bookmarks(case: Case) -> pd.DataFrame:
     >>> _ = case.bookmark("f-1", "sh_findings", tags=["Detection "], time="2026-03-04T03:30Z")
     >>> _ = case.bookmark("ev-1", "cloud_trail_mgmt", tags=["malicious", "recon"], time="2026-03-04T01:00Z",
     ...                   row={"src_ip": "203.0.113.7", "summary": "svc ListBuckets"})
-    >>> tagged_bookmarks(case)[["uid", "tagset", "summary", "finding"]].to_dict("records")[0]
-    {'uid': 'ev-1', 'tagset': {'malicious', 'recon'}, 'summary': 'svc ListBuckets', 'finding': False}
+    >>> bm = tagged_bookmarks(case)
+    >>> [(u, sorted(tags), finding) for u, tags, finding in zip(bm["uid"], bm["tagset"], bm["finding"])]
+    [('ev-1', ['malicious', 'recon'], False), ('f-1', ['detection'], True)]
+    >>> bm["summary"].iloc[0]
+    'svc ListBuckets'
     """
     bm = case.bookmarks
     bm = bm.assign(
