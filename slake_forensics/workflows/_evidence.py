@@ -270,7 +270,7 @@ def _containment(ctx: Context, scope: pd.DataFrame, bad: pd.DataFrame | None,
 
 
 def related_findings(lake: Lake, window: Window, scope: pd.DataFrame, events: pd.DataFrame,
-                      min_severity: int) -> pd.DataFrame:
+                     min_severity: int) -> pd.DataFrame:
     """Threat findings of ``min_severity`` or above naming one of the incident's entities, first
     seen at or after its first malicious event, earliest first."""
     mal = events.loc[events["role"] == "malicious", "time"]
