@@ -29,7 +29,8 @@ from slake_forensics.core.errors import (
     UnknownSourceError,
 )
 from slake_forensics.analysis.graph import plot_graph
-from slake_forensics.workflows.incident import Incident, findings, investigate, plot_findings, recovery_check
+from slake_forensics.workflows.investigation import Incident, investigate, recovery_check
+from slake_forensics.workflows.triage import findings, plot_findings
 from slake_forensics.lake import Lake
 from slake_forensics.analysis.timeline import explore, plot_timeline, timeline
 from slake_forensics.core.timewindow import NaiveTimeWarning

@@ -16,7 +16,7 @@ import pytest
 from slake_forensics import Lake
 from slake_forensics.workflows import incident as inv
 from slake_forensics.case import Case
-from slake_forensics.workflows.report import incident_metrics
+from slake_forensics.workflows.metrics import incident_metrics
 from slake_forensics.sample.bundled import ensure_sample_lake
 from slake_forensics.sample.generate import generate
 

@@ -16,7 +16,7 @@ import pytest
 
 from slake_forensics import Case, Lake, findings
 from slake_forensics.tooling.notebook_runner import inject_parameters, notebooks_below, run_notebooks
-from slake_forensics.workflows.report import incident_metrics
+from slake_forensics.workflows.metrics import incident_metrics
 from slake_forensics.sample.generate import generate
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"

@@ -5,6 +5,8 @@ into an ordered :class:`ContainmentPlan`.  Each action carries the AWS CLI comma
 boto3 call and a machine form ``(service, method, kwargs)``; :meth:`ContainmentPlan.to_cli` and
 :meth:`ContainmentPlan.to_boto3` render the whole plan as a script for review, and
 :meth:`ContainmentPlan.execute` runs it, but only when called with ``confirm=True``.
+The playbooks (which derivation each scope kind gets, the actions' order and phases, and the
+small tables the calls use) are data: ``data/containment.yaml``, read once at import and checked.
 
 Every value in a scope comes from logs an attacker can write to (user names, bucket names, key
 ids), so values are only ever quoted: :func:`shlex.quote` in shell text, :func:`repr` in Python
@@ -28,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from slake_forensics.core.errors import SlakeError
 from slake_forensics.core.timewindow import TimeLike, to_utc
+from slake_forensics.workflows import _data
 
 SCOPE_COLUMNS = ("kind", "value", "account", "region", "owner", "first_seen", "last_seen", "evidence_uid", "detail")
 ACTION_COLUMNS = (
@@ -38,38 +41,7 @@ RESULT_COLUMNS = ("step", "phase", "action", "target", "account", "region", "sta
 REVOKE_POLICY_NAME = "AWSRevokeOlderSessions"
 DENY_IPS_POLICY_NAME = "SlakeDenyAttackerIps"
 DNS_FIREWALL_LIST_PLACEHOLDER = "<dns-firewall-block-list-id>"
-BLOCK_ALL_PUBLIC_ACCESS = {
-    "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True,
-}
-
-# (phase, action) in the order a plan runs them; the phase of an action is looked up here.
-_ORDER = (
-    ("containment", "deactivate access key"),
-    ("containment", "revoke role sessions"),
-    ("containment", "preserve instance evidence"),
-    ("containment", "isolate instance"),
-    ("containment", "block public access"),
-    ("containment", "restore bucket policy"),
-    ("containment", "find key owner"),
-    ("containment", "revoke temporary key"),
-    ("containment", "block domain"),
-    ("containment", "deny attacker IPs"),
-    ("containment", "review unknown kind"),
-    ("eradication", "delete login profile"),
-    ("eradication", "detach policy"),
-    ("eradication", "find policy attachments"),
-    ("eradication", "delete access key"),
-    ("eradication", "delete user"),
-    ("recovery", "rotate access key"),
-    ("recovery", "rebuild instance"),
-    ("recovery", "verify attacker IP silent"),
-)
-_RANK = {action: i for i, (_, action) in enumerate(_ORDER)}
-_PHASE = dict((action, phase) for phase, action in _ORDER)
-_REGIONAL_KINDS = ("instance",)  # other known kinds name account-wide things (IAM, S3 names, IPs)
-_DETACH = {"user": ("detach_user_policy", "UserName"), "role": ("detach_role_policy", "RoleName"),
-           "group": ("detach_group_policy", "GroupName")}
-_CLI_SERVICE = {"s3": "s3api"}
+PHASES = ("containment", "eradication", "recovery")
 _ACCOUNT = re.compile(r"\d{12}")
 
 Call = tuple[str, str, dict[str, Any]]
@@ -123,15 +95,47 @@ def plan(
 ) -> ContainmentPlan:
     """Derive the containment, eradication and recovery actions for ``scope``.
 
-    ``scope`` has the columns of :data:`SCOPE_COLUMNS`, one row per item found in the evidence
-    (repeated items are merged).  ``isolation_security_group`` is the group id that isolated
-    instances get (one for all, or a mapping instance id -> group id); without one, isolation is
-    a manual-review row.  ``now`` (default: the current time) is the cut-off of role-session
-    revocation: sessions issued before it are denied, so it must not precede any role's last misuse.
+    Parameters
+    ----------
+    scope
+        The columns of :data:`SCOPE_COLUMNS`, one row per item found in the evidence (an
+        :class:`~slake_forensics.workflows.investigation.Incident`'s ``scope``); repeated items are
+        merged.  Each kind gets the playbook ``data/containment.yaml`` names for it; an unknown kind
+        gets a manual-review row.
+    isolation_security_group
+        The group id isolated instances get (one for all, or a mapping instance id -> group id);
+        without one, isolation is a manual-review row.
+    now
+        The cut-off of role-session revocation (default: the current time): sessions issued before
+        it are denied, so it must not precede any role's last misuse.
 
-    Returns a :class:`ContainmentPlan` whose ``actions`` frame has one row per action, in run
-    order: containment, then eradication (login profiles, policies, keys, then users), then recovery.
-    Raises :class:`ContainmentInputError` when the scope breaks its contract.
+    Returns
+    -------
+    ContainmentPlan
+        Its ``actions`` frame has one row per action, in run order: containment, then eradication
+        (login profiles, policies, keys, then users), then recovery; columns
+        :data:`ACTION_COLUMNS` (see :class:`ContainmentPlan`).
+
+    Raises
+    ------
+    ContainmentInputError
+        When the scope breaks its contract (missing columns, a bad account id, ``now`` before a
+        role's last misuse).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import slake_forensics as sf
+    >>> row = ("compromised_key", "AKIAEXAMPLE000000001", "111122223333", "us-east-1", "ci-deploy",
+    ...        pd.Timestamp("2026-03-05T09:12Z"), pd.Timestamp("2026-03-05T11:40Z"), "evt-1", None)
+    >>> scope = pd.DataFrame([row], columns=sf.containment.SCOPE_COLUMNS)
+    >>> p = sf.containment.plan(scope, now="2026-03-06T00:00Z")
+    >>> p.actions[["step", "phase", "action", "manual"]]
+       step        phase                 action  manual
+    0     1  containment  deactivate access key   False
+    1     2     recovery      rotate access key    True
+    >>> p.actions.loc[0, "cli"]
+    'aws iam update-access-key --user-name=ci-deploy --access-key-id=AKIAEXAMPLE000000001 --status=Inactive'
     """
     cutoff = (pd.Timestamp.now(tz="UTC") if now is None else to_utc(now, what="now")).ceil("s")
     items = _items(scope)
@@ -155,13 +159,31 @@ def plan(
 class ContainmentPlan:
     """An ordered containment plan; nothing in it runs until :meth:`execute` is called with ``confirm=True``.
 
-    ``actions`` has the columns of :data:`ACTION_COLUMNS`: ``step`` (1-based run order), ``phase``
-    (containment, eradication or recovery), ``action``, ``target``, ``account``, ``region``,
-    ``manual`` (True: needs an analyst's decision, never executed), ``why`` (the evidence: kind,
-    first → last seen, event uid), ``note``, ``cli`` and ``boto3`` (the call as text; for manual
-    rows a suggested command to run by hand, or empty) and the machine form ``service``, ``method``,
-    ``kwargs``.  ``cutoff`` is the time before which role sessions are revoked.  A plan built from
-    a filtered copy of ``actions`` (``ContainmentPlan(p.actions[keep], p.cutoff)``) runs only those rows.
+    A plan built from a filtered copy of ``actions`` (``ContainmentPlan(p.actions[keep], p.cutoff)``)
+    runs only those rows.
+
+    Attributes
+    ----------
+    actions : pandas.DataFrame
+        The columns of :data:`ACTION_COLUMNS`: ``step`` (1-based run order), ``phase``
+        (containment, eradication or recovery), ``action``, ``target``, ``account``, ``region``,
+        ``manual`` (True: needs an analyst's decision, never executed), ``why`` (the evidence: kind,
+        first → last seen, event uid), ``note``, ``cli`` and ``boto3`` (the call as text; for manual
+        rows a suggested command to run by hand, or empty) and the machine form ``service``,
+        ``method``, ``kwargs``.
+    cutoff : pandas.Timestamp
+        The time before which role sessions are revoked.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import slake_forensics as sf
+    >>> row = ("attacker_ip", "203.0.113.7", "111122223333", "us-east-1", None,
+    ...        pd.Timestamp("2026-03-05T09:12Z"), pd.NaT, "evt-1", None)
+    >>> scope = pd.DataFrame([row], columns=sf.containment.SCOPE_COLUMNS)
+    >>> p = sf.containment.plan(scope, now="2026-03-06T00:00Z")
+    >>> list(p.actions["action"]), bool(p.actions["manual"].all())
+    (['deny attacker IPs', 'verify attacker IP silent'], True)
     """
 
     actions: pd.DataFrame
@@ -170,9 +192,30 @@ class ContainmentPlan:
     def to_cli(self, profiles: Mapping[str, str] | None = None) -> str:
         """The plan as a bash script (``set -euo pipefail``) that refuses to run without ``--confirm``.
 
-        Each account's commands use the AWS CLI profile ``$PROFILE_<account>`` (from the environment,
-        or from ``profiles``: account -> profile name), checked against the account with
-        ``sts get-caller-identity`` first.  Manual-review rows appear as comments only.
+        Each account's commands use the AWS CLI profile ``$PROFILE_<account>``, checked against the
+        account with ``sts get-caller-identity`` first.  Manual-review rows appear as comments only.
+
+        Parameters
+        ----------
+        profiles
+            Account -> AWS CLI profile name; an account missing here takes its profile from the
+            environment variable ``PROFILE_<account>``.
+
+        Returns
+        -------
+        str
+            The script's text.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import slake_forensics as sf
+        >>> row = ("created_user", "backup-svc", "111122223333", "us-east-1", None,
+        ...        pd.Timestamp("2026-03-05T10:01Z"), pd.Timestamp("2026-03-05T10:01Z"), "evt-2", None)
+        >>> scope = pd.DataFrame([row], columns=sf.containment.SCOPE_COLUMNS)
+        >>> script = sf.containment.plan(scope).to_cli({"111122223333": "ir-admin"})
+        >>> script.splitlines()[-1]
+        'aws --profile "$PROFILE_111122223333" --region us-east-1 iam delete-user --user-name=backup-svc'
         """
         lines = [
             "#!/usr/bin/env bash",
@@ -209,9 +252,32 @@ class ContainmentPlan:
     def to_boto3(self, profiles: Mapping[str, str | None] | None = None) -> str:
         """The plan as a Python script over boto3 that stops unless its ``CONFIRM`` is set to True.
 
-        ``profiles`` (account -> profile name) fills its ``PROFILES``; an account missing there uses
-        boto3's default credential chain.  Each account's credentials are checked with
-        ``sts get_caller_identity`` before its first call.  Manual-review rows appear as comments only.
+        Each account's credentials are checked with ``sts get_caller_identity`` before its first
+        call.  Manual-review rows appear as comments only.
+
+        Parameters
+        ----------
+        profiles
+            Account -> AWS profile name (the script's ``PROFILES``); an account missing here uses
+            boto3's default credential chain.
+
+        Returns
+        -------
+        str
+            The script's text.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import slake_forensics as sf
+        >>> row = ("created_login_profile", "backup-svc", "111122223333", "us-east-1", None,
+        ...        pd.Timestamp("2026-03-05T10:03Z"), pd.NaT, "evt-4", None)
+        >>> scope = pd.DataFrame([row], columns=sf.containment.SCOPE_COLUMNS)
+        >>> script = sf.containment.plan(scope).to_boto3({"111122223333": "ir-admin"})
+        >>> script.splitlines()[-1]
+        "client('111122223333', 'us-east-1', 'iam').delete_login_profile(UserName='backup-svc')"
+        >>> compile(script, "plan.py", "exec") is not None
+        True
         """
         chosen = {a: (profiles or {}).get(a) for a in self._accounts()}
         lines = [
@@ -254,14 +320,47 @@ class ContainmentPlan:
         return f"<p>{head}</p>" + self.actions[cols].to_html(index=False, escape=True)
 
     def execute(self, *, confirm: bool = False, session_factory: SessionFactory | None = None) -> pd.DataFrame:
-        """Run the plan's calls in order; refuses with :class:`NotConfirmedError` unless ``confirm`` is True.
+        """Run the plan's calls in order; refuses unless ``confirm`` is True.
 
-        ``session_factory(account)`` returns the boto3 session for an account's actions (default:
-        ``boto3.Session()`` for every account); its credentials must belong to that account, which is
-        checked with ``sts get_caller_identity`` before its first call.  A failing call does not stop
-        the run.  Returns one row per action with the columns of :data:`RESULT_COLUMNS`: ``status``
-        is ``ok``, ``error`` or ``skipped`` (manual review), ``message`` the outcome or error,
-        ``request_id`` AWS's request id (empty when none), ``time`` when it finished (UTC).
+        Each account's credentials must belong to that account, which is checked with
+        ``sts get_caller_identity`` before its first call.  A failing call does not stop the run;
+        manual-review rows are skipped.
+
+        Parameters
+        ----------
+        confirm
+            Must be True to run anything.
+        session_factory
+            ``session_factory(account)`` returns the boto3 session for an account's actions (default:
+            ``boto3.Session()`` for every account).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per action with the columns of :data:`RESULT_COLUMNS`: ``step, phase, action,
+            target, account, region``, ``status`` (``ok``, ``error`` or ``skipped`` for manual
+            review), ``message`` (the outcome or error), ``request_id`` (AWS's request id, empty when
+            none) and ``time`` (when it finished, UTC).
+
+        Raises
+        ------
+        NotConfirmedError
+            When ``confirm`` is not True.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> import slake_forensics as sf
+        >>> row = ("attacker_ip", "203.0.113.7", "111122223333", "us-east-1", None,
+        ...        pd.Timestamp("2026-03-05T09:12Z"), pd.NaT, "evt-1", None)
+        >>> scope = pd.DataFrame([row], columns=sf.containment.SCOPE_COLUMNS)
+        >>> p = sf.containment.plan(scope, now="2026-03-06T00:00Z")
+        >>> p.execute()
+        Traceback (most recent call last):
+        ...
+        slake_forensics.workflows.containment.NotConfirmedError: execute() would make 0 changes in AWS account(s) (none). Review plan.actions (or plan.to_cli()), then call plan.execute(confirm=True).
+        >>> list(p.execute(confirm=True)["status"])  # manual rows only: nothing is called
+        ['skipped', 'skipped']
         """
         if confirm is not True:
             runnable = self.actions[~self.actions["manual"]]
@@ -339,6 +438,20 @@ class _Clients:
 
 # --- deriving actions -------------------------------------------------------------------------
 
+Derive = Callable[[_Item, _Context], list[dict[str, Any]]]
+#: Derivation name (the values of ``playbooks`` in ``data/containment.yaml``) -> (derivation, actions it derives).
+_PLAYBOOKS: dict[str, tuple[Derive, tuple[str, ...]]] = {}
+_DENY_IPS = "deny attacker IPs"
+
+
+def _playbook(name: str, *actions: str) -> Callable[[Derive], Derive]:
+    """Register a derivation as playbook ``name`` of ``data/containment.yaml``, deriving ``actions``."""
+    def register(derive: Derive) -> Derive:
+        _PLAYBOOKS[name] = (derive, actions)
+        return derive
+    return register
+
+
 def _items(scope: pd.DataFrame) -> list[_Item]:
     """The scope's rows checked and merged into distinct items, in order of first sighting."""
     missing = [c for c in SCOPE_COLUMNS if c not in scope.columns]
@@ -350,7 +463,7 @@ def _items(scope: pd.DataFrame) -> list[_Item]:
     items: dict[tuple, _Item] = {}
     for idx, r in zip(frame.index, frame.itertuples(index=False), strict=True):
         kind, value, account, region = (_text(r.kind), _text(r.value), _text(r.account), _text(r.region))
-        if not (kind and value and region) or not _ACCOUNT.fullmatch(account or ""):
+        if not (kind and value and region and account) or not _ACCOUNT.fullmatch(account):
             raise ContainmentInputError(
                 f"scope row {idx!r} needs kind, value and region strings and a 12-digit account string; "
                 f"got kind={kind!r}, value={value!r}, account={account!r}, region={region!r}."
@@ -376,6 +489,8 @@ def _act(item: _Item, action: str, target: str, call: Call | None = None, *, man
             "region": item.region, "manual": manual, "why": _why(item), "note": _comment(note), "call": call}
 
 
+@_playbook("access_key", "find key owner", "revoke temporary key", "deactivate access key", "delete access key",
+           "rotate access key")
 def _keys(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
     key, user = item.value, item.owner
     if key.startswith("ASIA"):
@@ -398,6 +513,7 @@ def _keys(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
                         note="give the owner's workloads a new key, then delete this deactivated one.")]
 
 
+@_playbook("role_session", "revoke role sessions")
 def _role_session(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
     policy = {"Version": "2012-10-17", "Statement": [{
         "Effect": "Deny", "Action": ["*"], "Resource": ["*"],
@@ -410,6 +526,7 @@ def _role_session(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
                       "(an instance's next credentials) still work.")]
 
 
+@_playbook("instance", "preserve instance evidence", "isolate instance", "rebuild instance")
 def _instance(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
     iid = item.value
     describe = ("ec2", "describe_instances", {"InstanceIds": [iid]})
@@ -430,12 +547,14 @@ def _instance(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
     return rows
 
 
+@_playbook("public_access_block", "block public access")
 def _public_access_block(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
     call = ("s3", "put_public_access_block", {"Bucket": item.value, "PublicAccessBlockConfiguration":
                                               dict(BLOCK_ALL_PUBLIC_ACCESS), "ExpectedBucketOwner": item.account})
     return [_act(item, "block public access", item.value, call)]
 
 
+@_playbook("bucket_policy", "restore bucket policy")
 def _bucket_policy(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
     call = ("s3", "get_bucket_policy", {"Bucket": item.value, "ExpectedBucketOwner": item.account})
     return [_act(item, "restore bucket policy", item.value, call, manual=True,
@@ -443,16 +562,19 @@ def _bucket_policy(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
                       "and put that back (aws s3api put-bucket-policy --policy file://reviewed.json).")]
 
 
+@_playbook("created_user", "delete user")
 def _created_user(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
     return [_act(item, "delete user", item.value, ("iam", "delete_user", {"UserName": item.value}),
                  note="fails (DeleteConflict) while anything the evidence missed is attached: list it with "
                       "aws iam list-access-keys / list-user-policies / list-groups-for-user / list-mfa-devices.")]
 
 
+@_playbook("login_profile", "delete login profile")
 def _login_profile(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
     return [_act(item, "delete login profile", item.value, ("iam", "delete_login_profile", {"UserName": item.value}))]
 
 
+@_playbook("attached_policy", "detach policy", "find policy attachments")
 def _attached_policy(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
     arn, (entity, _, name) = item.value, (item.owner or "").partition("/")
     if entity in _DETACH and name:
@@ -464,11 +586,13 @@ def _attached_policy(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
                                    "attached and detach it there.")]
 
 
+@_playbook("attacker_ip", "verify attacker IP silent")
 def _attacker_ip(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
     return [_act(item, "verify attacker IP silent", item.value, manual=True,
                  note="lake.pivot(ip=...) from the containment time on should show only failed calls.")]
 
 
+@_playbook("domain", "block domain")
 def _domain(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
     call = ("route53resolver", "update_firewall_domains",
             {"FirewallDomainListId": DNS_FIREWALL_LIST_PLACEHOLDER, "Operation": "ADD", "Domains": [item.value.rstrip(".")]})
@@ -477,6 +601,7 @@ def _domain(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
                       "instance's VPC (replace the list id); names an instance resolved may also be legitimate: review first.")]
 
 
+@_playbook("unknown", "review unknown kind")
 def _unknown(item: _Item, ctx: _Context) -> list[dict[str, Any]]:
     return [_act(item, "review unknown kind", item.value, manual=True,
                  note=f"kind {item.kind!r} has no known containment action: decide by hand.")]
@@ -492,25 +617,42 @@ def _deny_ips(ips: list[_Item]) -> list[dict[str, Any]]:
             "Condition": {"IpAddress": {"aws:SourceIp": [i.value for i in mine]}},
         }]}
         call = ("iam", "create_policy", {"PolicyName": DENY_IPS_POLICY_NAME, "PolicyDocument": json.dumps(policy)})
-        row = _act(mine[0], "deny attacker IPs", f"{len(mine)} attacker IP(s)", call, manual=True,
+        row = _act(mine[0], _DENY_IPS, f"{len(mine)} attacker IP(s)", call, manual=True,
                    note="optional: attach this policy to principals that must keep working, or use it as an SCP.")
         rows.append(row | {"why": _comment("; ".join(f"{i.value}: {_why(i)}" for i in mine))})
     return rows
 
 
-_DERIVE: dict[str, Callable[[_Item, _Context], list[dict[str, Any]]]] = {
-    "compromised_key": _keys,
-    "created_key": _keys,
-    "role_session": _role_session,
-    "instance": _instance,
-    "public_access_block_removed": _public_access_block,
-    "bucket_policy_changed": _bucket_policy,
-    "created_user": _created_user,
-    "created_login_profile": _login_profile,
-    "attached_policy": _attached_policy,
-    "attacker_ip": _attacker_ip,
-    "domain": _domain,
-}
+def _tables() -> tuple[tuple[tuple[str, str], ...], dict[str, Derive], tuple[str, ...], dict[str, tuple[str, str]],
+                       dict[str, str], dict[str, bool]]:
+    """The playbook tables of ``data/containment.yaml``, checked against the derivations above."""
+    table = _data.load("containment.yaml")
+    order: list[tuple[str, str]] = []
+    for node in table["actions"].items():
+        phase, action = node.fields("action", "phase")["phase"].text(PHASES), node["action"].text()
+        if order and PHASES.index(phase) < PHASES.index(order[-1][0]):
+            node["phase"].fail(f"{phase!r} comes after {order[-1][0]!r}: "
+                               f"list the actions phase by phase ({', '.join(PHASES)})")
+        if action in {a for _, a in order}:
+            node["action"].fail(f"repeats the action {action!r}")
+        order.append((phase, action))
+    derived = {a for _, actions in _PLAYBOOKS.values() for a in actions} | {_DENY_IPS}
+    if missing := sorted(derived - {a for _, a in order}):
+        table["actions"].fail(f"lacks the action(s) {missing} that containment.py derives")
+    if unused := [a for _, a in order if a not in derived]:
+        table["actions"].fail(f"lists action(s) {unused} that no playbook of containment.py derives")
+    derive = {kind: _PLAYBOOKS[name][0] for kind, name in table["playbooks"].text_map(values=_PLAYBOOKS).items()}
+    detach = {entity: (node.fields("method", "parameter")["method"].text(), node["parameter"].text())
+              for entity, node in table["detach"].entries()}
+    return (tuple(order), derive, table["regional_kinds"].texts(derive), detach, table["cli_services"].text_map(),
+            {name: node.flag() for name, node in table["block_all_public_access"].entries()})
+
+
+# (phase, action) in the order a plan runs them; kind -> derivation; kinds merged per region; how to
+# detach a policy per owner entity; CLI names of services; the configuration that blocks public access.
+_ORDER, _DERIVE, _REGIONAL_KINDS, _DETACH, _CLI_SERVICE, BLOCK_ALL_PUBLIC_ACCESS = _tables()
+_RANK = {action: i for i, (_, action) in enumerate(_ORDER)}
+_PHASE = dict((action, phase) for phase, action in _ORDER)
 
 
 def _frame(rows: list[dict[str, Any]]) -> pd.DataFrame:

@@ -13,6 +13,9 @@ those few thousand rows.  No function loads a source.
   :func:`plot_readiness`, :func:`checklist` and :func:`hunt_readiness`: whether the sources
   each incident-response playbook and hunt needs are there, and what to turn on.
 
+The playbooks and the notes on turning sources on are data: ``data/readiness.yaml``, read once at
+import and checked.
+
 The default window is the whole lake up to its clock: ``start`` defaults to the day of the
 earliest event, ``end`` to :meth:`Lake.clock` (events at the clock itself included).
 """
@@ -28,6 +31,7 @@ import pandas as pd
 from slake_forensics.core.catalog import SOURCES
 from slake_forensics.sql.build import timestamp_text
 from slake_forensics.core.timewindow import TimeLike, Window, to_utc
+from slake_forensics.workflows import _data
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -41,10 +45,25 @@ _MS = pd.Timedelta(milliseconds=1)
 
 @dataclass(frozen=True)
 class Playbook:
-    """An incident-response playbook and the sources it needs.
+    """An incident-response playbook and the sources it needs (one entry of ``data/readiness.yaml``).
 
-    ``required`` and ``helpful`` map source names to why the playbook needs them (the evidence
-    the source holds for it); ``reference`` names the public playbook it follows.
+    Attributes
+    ----------
+    name, title
+        The playbook's id (``IRP-DataAccess``) and what it responds to.
+    reference
+        The public playbook it follows.
+    required, helpful
+        Source name -> why the playbook needs that source (the evidence the source holds for it).
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> book = sf.readiness.PLAYBOOKS["IRP-DataAccess"]
+    >>> book.title
+    'Unintended access to an Amazon S3 bucket'
+    >>> sorted(book.required)
+    ['cloud_trail_mgmt', 's3_data', 'sh_findings']
     """
 
     name: str
@@ -54,109 +73,69 @@ class Playbook:
     helpful: Mapping[str, str]
 
 
-PLAYBOOKS: dict[str, Playbook] = {
-    p.name: p
-    for p in (
-        Playbook(
-            "IRP-DataAccess", "Unintended access to an Amazon S3 bucket",
-            "aws-samples/aws-incident-response-playbooks: IRP-DataAccess",
-            {
-                "cloud_trail_mgmt": "bucket policy, ACL and Block Public Access changes and the keys that made them",
-                "s3_data": "object-level GetObject evidence: which objects were read, by whom and from where",
-                "sh_findings": "GuardDuty S3 and Macie sensitive-data findings that scope the bucket",
-            },
-            {"vpc_flow": "traffic of instances that read the bucket towards outside addresses"},
-        ),
-        Playbook(
-            "IRP-CredCompromise", "Compromised IAM credentials",
-            "aws-samples/aws-incident-response-playbooks: IRP-CredCompromise",
-            {"cloud_trail_mgmt": "every API call of the leaked key or session: source IPs, user agents, users and keys created"},
-            {
-                "sh_findings": "GuardDuty IAM findings (malicious IP caller, anomalous behaviour) that date the first misuse",
-                "s3_data": "object-level reads and writes made with the stolen key",
-            },
-        ),
-        Playbook(
-            "EC2-CryptoMining", "Compromised EC2 instance used for crypto mining",
-            "aws-samples/aws-incident-response-playbooks-workshop: EC2_crypto_mining",
-            {
-                "vpc_flow": "long-lived connections to mining pools (Stratum ports) and other outside peers of the instance",
-                "route53": "DNS lookups of pool and download domains by the instance",
-                "cloud_trail_mgmt": "use of the instance-role credentials and the instance and security-group changes",
-                "sh_findings": "GuardDuty CryptoCurrency and Backdoor findings that name the instance",
-            },
-            {},
-        ),
-        Playbook(
-            "EKS-Compromise", "Compromised EKS cluster or workload",
-            "aws-samples/aws-incident-response-playbooks: GuardDuty EKS findings playbooks",
-            {
-                "eks_audit": "Kubernetes API calls: anonymous access, privileged pods, exec into pods, RBAC changes",
-                "cloud_trail_mgmt": "cluster configuration changes and use of the node-role credentials",
-            },
-            {
-                "sh_findings": "GuardDuty EKS protection findings",
-                "vpc_flow": "node and pod traffic towards outside addresses",
-                "route53": "DNS lookups by nodes and pods",
-            },
-        ),
-        Playbook(
-            "WebApp-Attack", "Attack on a web application behind AWS WAF",
-            "aws-samples/aws-incident-response-playbooks: IRP-DoS",
-            {"waf": "requests with client IPs, URIs, matched rules and the action taken (blocked and allowed)"},
-            {
-                "vpc_flow": "traffic from the attacking addresses that reached instances or load balancers",
-                "cloud_trail_mgmt": "web ACL and security-group changes made during the response",
-            },
-        ),
-        Playbook(
-            "Lambda-Compromise", "Compromised or abused Lambda function",
-            "slake-forensics: lambda_code_or_permission_change hunt",
-            {"cloud_trail_mgmt": "UpdateFunctionCode, AddPermission and execution-role changes of the function"},
-            {
-                "lambda_execution": "Invoke calls: who ran the function, when and how often",
-                "sh_findings": "GuardDuty Lambda network-activity findings",
-            },
-        ),
-        Playbook(
-            "IRP-Ransomware", "Ransomware against S3 data",
-            "aws-samples/aws-incident-response-playbooks: IRP-Ransomware",
-            {
-                "cloud_trail_mgmt": "KMS key, bucket versioning, lifecycle and policy changes",
-                "s3_data": "object-level GetObject, PutObject and DeleteObject evidence of data copied, encrypted or removed",
-            },
-            {"sh_findings": "GuardDuty S3 findings such as anomalous deletions"},
-        ),
-    )
-}
+def _tables() -> tuple[dict[str, Playbook], dict[str, str]]:
+    """:data:`PLAYBOOKS` and :data:`ENABLE_NOTES` from ``data/readiness.yaml``, checked."""
+    table = _data.load("readiness.yaml")
+    books: dict[str, Playbook] = {}
+    for node in table["playbooks"].items():
+        name = node.fields("name", "title", "reference", "required", "helpful")["name"].text()
+        if name in books:
+            node["name"].fail(f"repeats the playbook {name!r}")
+        required, helpful = node["required"].text_map(SOURCES), node["helpful"].text_map(SOURCES)
+        if not required:
+            node["required"].fail("should name at least one source")
+        if set(required) & set(helpful):
+            node["helpful"].fail(f"repeats required source(s) {sorted(set(required) & set(helpful))}")
+        books[name] = Playbook(name, node["title"].text(), node["reference"].text(), required, helpful)
+    notes = table["enable_notes"].text_map(SOURCES)
+    for book in books.values():
+        for source in (*book.required, *book.helpful):
+            if source not in notes:
+                table["enable_notes"].fail(f"lacks {source!r}, a source playbook {book.name} needs")
+    return books, notes
 
-#: What to know when turning a source on (shown in :func:`checklist`).
-ENABLE_NOTES: dict[str, str] = {
-    "cloud_trail_mgmt": "a default Security Lake source",
-    "s3_data": "opt-in and high volume: budget for it",
-    "lambda_execution": "opt-in; only accounts that run Lambda functions produce it",
-    "vpc_flow": "a default Security Lake source",
-    "route53": "a default Security Lake source",
-    "sh_findings": "a default Security Lake source; it needs Security Hub with GuardDuty and Macie integrated",
-    "eks_audit": "a default Security Lake source; only accounts that run EKS clusters produce it",
-    "waf": "opt-in and high volume; only accounts with WAFv2 web ACLs produce it",
-}
+
+#: The incident-response playbooks by name, in report order (``data/readiness.yaml``).
+PLAYBOOKS: dict[str, Playbook]
+#: What to know when turning a source on (shown in :func:`checklist`; ``data/readiness.yaml``).
+ENABLE_NOTES: dict[str, str]
+PLAYBOOKS, ENABLE_NOTES = _tables()
 
 
 # ---- window and counts -----------------------------------------------------------------------
 
 
 def window(lake: Lake, start: TimeLike | None = None, end: TimeLike | None = None) -> Window:
-    """The window the functions of this module use: ``start`` defaults to midnight (UTC) of the
-    lake's earliest event, ``end`` to the lake's clock plus one millisecond (so an event at the
-    clock counts).  Returns a :class:`Window`."""
-    return _window(lake, lake.sources() if start is None else None, start, end)
+    """The window the functions of this module use by default.
+
+    Parameters
+    ----------
+    lake
+        The lake.
+    start, end
+        Bounds of the window; ``start`` defaults to midnight (UTC) of the lake's earliest event,
+        ``end`` to the lake's clock plus one millisecond (so an event at the clock counts).
+
+    Returns
+    -------
+    Window
+        The half-open UTC window ``[start, end)``.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> w = sf.readiness.window(lake)
+    >>> w.start.isoformat(), w.end.isoformat()
+    ('2026-05-11T00:00:00+00:00', '2026-05-25T00:00:00+00:00')
+    """
+    return _window(lake, None, start, end)
 
 
 def _window(lake: Lake, sources: pd.DataFrame | None, start: TimeLike | None, end: TimeLike | None) -> Window:
     e = lake.clock() + _MS if end is None else to_utc(end, what="end")
     if start is None:
-        firsts = sources["first_event"].dropna()
+        firsts = (lake.sources() if sources is None else sources)["first_event"].dropna()
         s = firsts.min().floor("D") if len(firsts) else e - pd.Timedelta(days=1)
     else:
         s = to_utc(start, what="start")
@@ -202,11 +181,31 @@ def _counts(lake: Lake, sources: pd.DataFrame, win: Window, unit: str) -> pd.Dat
 def coverage(lake: Lake, start: TimeLike | None = None, end: TimeLike | None = None) -> pd.DataFrame:
     """Which sources deliver data for which account and region in ``[start, end)``.
 
-    Returns one row per source × account × region with at least one event: ``source, account,
-    region, events, first_event, last_event`` (UTC), ``days_with_data`` (UTC days with at least
-    one event), ``days_in_window`` (UTC days the window touches) and ``share_of_days``
-    (``days_with_data / days_in_window``), ordered by catalog source order, account, region.
-    ``attrs["window"]`` is ``(start, end)``.
+    Parameters
+    ----------
+    lake
+        The lake.
+    start, end
+        The window (default: :func:`window`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per source × account × region with at least one event, ordered by catalog
+        source order, account, region: ``source, account, region, events, first_event,
+        last_event`` (UTC), ``days_with_data`` (UTC days with at least one event),
+        ``days_in_window`` (UTC days the window touches) and ``share_of_days``
+        (``days_with_data / days_in_window``).  ``attrs["window"]`` is ``(start, end)``.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> cov = sf.readiness.coverage(lake)
+    >>> list(cov.columns)
+    ['source', 'account', 'region', 'events', 'first_event', 'last_event', 'days_with_data', 'days_in_window', 'share_of_days']
+    >>> cov["source"].iloc[0], int(cov["days_in_window"].iloc[0])
+    ('cloud_trail_mgmt', 14)
     """
     win, _, counts = _survey(lake, start, end, "day")
     out = (
@@ -223,8 +222,27 @@ def coverage(lake: Lake, start: TimeLike | None = None, end: TimeLike | None = N
 
 
 def coverage_matrix(cov: pd.DataFrame) -> pd.DataFrame:
-    """Pivot :func:`coverage` to sources (rows, catalog order) × ``account / region`` (columns):
-    days with data, 0 where the source sent nothing for that account and region."""
+    """Pivot :func:`coverage` to sources × ``account / region``.
+
+    Parameters
+    ----------
+    cov
+        A :func:`coverage` frame.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Sources (rows, catalog order) × ``account / region`` (columns): days with data, 0 where
+        the source sent nothing for that account and region; empty when ``cov`` is.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> m = sf.readiness.coverage_matrix(sf.readiness.coverage(lake))
+    >>> list(m.index)[:3], m.columns.name
+    (['cloud_trail_mgmt', 's3_data', 'lambda_execution'], 'account / region')
+    """
     if cov.empty:
         return pd.DataFrame()
     wide = cov.assign(where=cov["account"] + " / " + cov["region"]).pivot_table(
@@ -238,10 +256,28 @@ def coverage_matrix(cov: pd.DataFrame) -> pd.DataFrame:
 def daily_volume(lake: Lake, start: TimeLike | None = None, end: TimeLike | None = None) -> pd.DataFrame:
     """Events per UTC day, source and account in ``[start, end)``.
 
-    Returns a complete grid, one row per ``day`` × ``source`` × ``account`` where the source
-    holds data for the account anywhere in the lake (:meth:`Lake.sources`), ``events`` 0 on
-    days without data: columns ``day`` (UTC midnight), ``source``, ``account``, ``events``.
-    ``attrs["window"]`` is ``(start, end)``.
+    Parameters
+    ----------
+    lake
+        The lake.
+    start, end
+        The window (default: :func:`window`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A complete grid, one row per ``day`` × ``source`` × ``account`` where the source holds
+        data for the account anywhere in the lake (:meth:`Lake.sources`): ``day`` (UTC
+        midnight), ``source``, ``account``, ``events`` (0 on days without data).
+        ``attrs["window"]`` is ``(start, end)``.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> daily = sf.readiness.daily_volume(lake)
+    >>> list(daily.columns), daily["day"].nunique()
+    (['day', 'source', 'account', 'events'], 14)
     """
     win, sources, counts = _survey(lake, start, end, "day")
     summed = counts.groupby([counts["bucket"].rename("day"), "source", "account"])["events"].sum()
@@ -256,8 +292,31 @@ def daily_volume(lake: Lake, start: TimeLike | None = None, end: TimeLike | None
 
 
 def plot_volume_heatmap(daily: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Draw :func:`daily_volume` as a heatmap: one row per ``source / account``, one column per
-    day, colour = log10(events); days without any event are red.  Returns the Axes."""
+    """Draw :func:`daily_volume` as a heatmap.
+
+    One row per ``source / account``, one column per day, colour = log10(events); days without
+    any event are red.
+
+    Parameters
+    ----------
+    daily
+        A :func:`daily_volume` frame.
+    ax
+        The Axes to draw on (default: a new figure sized to the grid).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> ax = sf.readiness.plot_volume_heatmap(sf.readiness.daily_volume(lake))
+    >>> ax.get_title()
+    'Events per day by source and account'
+    """
     import matplotlib.pyplot as plt
 
     grid = daily.pivot_table(index=["source", "account"], columns="day", values="events", aggfunc="sum", fill_value=0)
@@ -289,20 +348,50 @@ def gaps(
     min_gap: str | pd.Timedelta | None = None,
     min_expected: float = 0.0,
 ) -> pd.DataFrame:
-    """Ingestion gaps: runs of whole ``freq`` buckets (hours, days, or multiples: ``"1h"``,
-    ``"6h"``, ``"1D"``) in ``[start, end)`` without a single event of a source for an account
-    where the source is on (it holds data for the account somewhere in the lake).
+    """Ingestion gaps: runs of whole buckets without a single event where a source is on.
 
+    A source is on for an account when it holds data for the account somewhere in the lake.
     Only whole buckets inside the window are judged (a partial bucket at the clock is not a
-    gap).  Runs shorter than ``min_gap`` (default: one bucket) are dropped, and so are runs
-    where fewer than ``min_expected`` events were expected (a quiet hour of a low-volume source
-    is no outage; at 5 expected events an empty run happens by chance under 1 % of the time).  Returns one row per
-    gap, ordered by source, account and start: ``source, account, start, end`` (UTC, end
-    exclusive), ``length`` (Timedelta), ``buckets``, ``kind`` (``leading``: before the first
-    data in the window; ``inner``; ``trailing``: after the last; ``all``: no data in the whole
-    window) and ``expected_events`` (the pair's average events per bucket over its span with
-    data × ``buckets``; NaN for ``all``: a gap with expected_events well below 1 may be a quiet
-    period, not an outage).  ``attrs`` hold ``freq`` and ``window``.
+    gap).
+
+    Parameters
+    ----------
+    lake
+        The lake.
+    start, end
+        The window (default: :func:`window`).
+    freq
+        The bucket: hours, days, or multiples (``"1h"``, ``"6h"``, ``"1D"``).
+    min_gap
+        Runs shorter than this are dropped (default: one bucket).
+    min_expected
+        Runs where fewer events than this were expected are dropped (a quiet hour of a low-volume
+        source is no outage; at 5 expected events an empty run happens by chance under 1 % of the
+        time).  Runs of kind ``all`` are always kept.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per gap, ordered by source, account and start: ``source, account, start, end``
+        (UTC, end exclusive), ``length`` (Timedelta), ``buckets``, ``kind`` (``leading``: before
+        the first data in the window; ``inner``; ``trailing``: after the last; ``all``: no data in
+        the whole window) and ``expected_events`` (the pair's average events per bucket over its
+        span with data × ``buckets``; NaN for ``all``: a gap with expected_events well below 1 may
+        be a quiet period, not an outage).  ``attrs`` hold ``freq`` and ``window``.
+
+    Raises
+    ------
+    ValueError
+        When ``freq`` is not a positive multiple of one hour.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> list(sf.readiness.gaps(lake, freq="1D").columns)
+    ['source', 'account', 'start', 'end', 'length', 'buckets', 'kind', 'expected_events']
+    >>> len(sf.readiness.gaps(lake, freq="1D"))  # every source delivered every day it is on
+    0
     """
     step = pd.Timedelta(freq)
     if step <= pd.Timedelta(0) or step % _UNITS["hour"] != pd.Timedelta(0):
@@ -368,15 +457,35 @@ def _catalog_order(df: pd.DataFrame, then: list[str]) -> pd.DataFrame:
 
 
 def retention(lake: Lake, start: TimeLike | None = None, end: TimeLike | None = None) -> pd.DataFrame:
-    """How far back each source goes and which versions it holds, over ``[start, end)``
-    (default: the whole lake up to its clock).
+    """How far back each source goes and which versions it holds, over ``[start, end)``.
 
-    Returns one row per source (catalog order): ``source, first_event, last_event`` (UTC),
-    ``span_days`` (float), ``events``, ``asl_versions`` and ``ocsf_versions`` (sorted lists of
-    the ``asl_version`` partition values and ``metadata.version`` values present),
-    ``mixed_versions`` (more than one combination; a null version shows as ``(none)``) and ``versions`` (text: each combination
-    with its first and last day and event count).  One SQL query, reading only ``time_dt``,
-    ``asl_version`` and ``metadata.version``.
+    One SQL query, reading only ``time_dt``, ``asl_version`` and ``metadata.version``.
+
+    Parameters
+    ----------
+    lake
+        The lake.
+    start, end
+        The window (default: the whole lake up to its clock).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per source (catalog order): ``source, first_event, last_event`` (UTC),
+        ``span_days`` (float), ``events``, ``asl_versions`` and ``ocsf_versions`` (sorted lists
+        of the ``asl_version`` partition values and ``metadata.version`` values present),
+        ``mixed_versions`` (more than one combination; a null version shows as ``(none)``) and
+        ``versions`` (text: each combination with its first and last day and event count).
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> ret = sf.readiness.retention(lake)
+    >>> ret[["source", "span_days", "mixed_versions"]].head(2)
+                 source  span_days  mixed_versions
+    0  cloud_trail_mgmt       14.0           False
+    1           s3_data       14.0           False
     """
     sources = lake.sources()
     win = _window(lake, sources, start, end)
@@ -431,17 +540,46 @@ def playbook_readiness(
     """Whether each playbook's sources deliver data in every account of ``[start, end)``.
 
     The accounts judged are those with any event of any source in the window.  Per playbook and
-    source it needs, ``status`` is ``missing`` (no event in any account), ``partial`` (no
-    event in some accounts), ``gappy`` (whole UTC days without data in some account, where the
+    source it needs, ``status`` is ``missing`` (no event in any account), ``partial`` (no event
+    in some accounts), ``gappy`` (whole UTC days without data in some account, where the
     account's daily average says at least one event was expected) or ``present``.
 
-    Returns the matrix in long form, one row per playbook × needed source (playbook order,
-    required before helpful): ``playbook, title, source, role`` (``required``/``helpful``),
-    ``status``, ``accounts_present``, ``accounts_missing``, ``accounts_gappy`` (lists),
-    ``gap_days`` (days without data summed over accounts), ``gap_ranges`` (list of
-    ``"account: first day → last day"``), ``why`` and ``hunts_blocked`` (hunts that read the
-    source and cannot run because it has no data in the window).  Pivot it with
-    :func:`readiness_matrix`; turn it into a to-do list with :func:`checklist`.
+    Parameters
+    ----------
+    lake
+        The lake.
+    start, end
+        The window (default: :func:`window`).
+    playbooks
+        Names of :data:`PLAYBOOKS` to judge (default: all).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The matrix in long form, one row per playbook × needed source (playbook order, required
+        before helpful): ``playbook, title, source, role`` (``required``/``helpful``),
+        ``status``, ``accounts_present``, ``accounts_missing``, ``accounts_gappy`` (lists),
+        ``gap_days`` (days without data summed over accounts), ``gap_ranges`` (list of
+        ``"account: first day → last day"``), ``why`` and ``hunts_blocked`` (hunts that read the
+        source and cannot run because it has no data in the window).  ``attrs`` hold ``window``
+        and ``accounts``.  Pivot it with :func:`readiness_matrix`; turn it into a to-do list with
+        :func:`checklist`.
+
+    Raises
+    ------
+    ValueError
+        When a name in ``playbooks`` is not in :data:`PLAYBOOKS`.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> ready = sf.readiness.playbook_readiness(lake, playbooks=["IRP-CredCompromise"])
+    >>> ready[["playbook", "source", "role", "status"]]
+                 playbook            source      role   status
+    0  IRP-CredCompromise  cloud_trail_mgmt  required  present
+    1  IRP-CredCompromise       sh_findings   helpful  present
+    2  IRP-CredCompromise           s3_data   helpful  partial
     """
     chosen = list(PLAYBOOKS) if playbooks is None else list(playbooks)
     unknown = [p for p in chosen if p not in PLAYBOOKS]
@@ -490,10 +628,26 @@ def _hunts_by_source(present: set[str]) -> dict[str, list[str]]:
 def readiness_matrix(readiness: pd.DataFrame) -> pd.DataFrame:
     """Pivot :func:`playbook_readiness` to playbooks (rows) × sources (columns, catalog order).
 
-    Cells are the status (``present``, ``gappy``, ``partial``, ``missing``), with `` (helpful)``
-    appended for helpful sources and empty where the playbook does not use the source; a first
-    column ``verdict`` says ``not ready`` (a required source missing), ``limited`` (a required
-    source partial or gappy, or a helpful one not present) or ``ready``.
+    Parameters
+    ----------
+    readiness
+        A :func:`playbook_readiness` frame.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Cells are the status (``present``, ``gappy``, ``partial``, ``missing``), with
+        `` (helpful)`` appended for helpful sources and empty where the playbook does not use the
+        source; a first column ``verdict`` says ``not ready`` (a required source missing),
+        ``limited`` (a required source partial or gappy, or a helpful one not present) or ``ready``.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> ready = sf.readiness.playbook_readiness(lake, playbooks=["IRP-CredCompromise"])
+    >>> sf.readiness.readiness_matrix(ready).loc["IRP-CredCompromise"].to_dict()
+    {'verdict': 'limited', 'cloud_trail_mgmt': 'present', 's3_data': 'partial (helpful)', 'sh_findings': 'present (helpful)'}
     """
     cells = readiness.assign(cell=readiness["status"] + np.where(readiness["role"] == "helpful", " (helpful)", ""))
     wide = cells.pivot(index="playbook", columns="source", values="cell").fillna("")
@@ -513,8 +667,31 @@ def readiness_matrix(readiness: pd.DataFrame) -> pd.DataFrame:
 
 
 def plot_readiness(readiness: pd.DataFrame, ax: Axes | None = None) -> Axes:
-    """Draw :func:`readiness_matrix` as a coloured grid (green present, yellow gappy, orange
-    partial, red missing; helpful sources paler, blank where not needed).  Returns the Axes."""
+    """Draw :func:`readiness_matrix` as a coloured grid.
+
+    Green present, yellow gappy, orange partial, red missing; helpful sources paler, blank where
+    not needed.
+
+    Parameters
+    ----------
+    readiness
+        A :func:`playbook_readiness` frame.
+    ax
+        The Axes to draw on (default: a new figure sized to the matrix).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The Axes drawn on; its y tick labels name each playbook with its verdict.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> ax = sf.readiness.plot_readiness(sf.readiness.playbook_readiness(lake))
+    >>> len(ax.get_yticklabels()) == len(sf.readiness.PLAYBOOKS)
+    True
+    """
     import matplotlib.pyplot as plt
 
     full = readiness_matrix(readiness)
@@ -547,7 +724,24 @@ def checklist(readiness: pd.DataFrame) -> list[str]:
     First the sources to enable (missing or partial), those some playbook requires before those
     that only help, then the sources with ingestion gaps to investigate.  Each item names the
     accounts, the playbooks and what they need the source for, and the hunts waiting for it.
-    Returns an empty list when every needed source delivers in every account.
+
+    Parameters
+    ----------
+    readiness
+        A :func:`playbook_readiness` frame.
+
+    Returns
+    -------
+    list of str
+        The items; empty when every needed source delivers in every account.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> items = sf.readiness.checklist(sf.readiness.playbook_readiness(lake, playbooks=["IRP-CredCompromise"]))
+    >>> items[0][:60]
+    'Enable CloudTrail S3 data events (S3_DATA) in account 732496'
     """
     universe = sorted({a for col in ("accounts_present", "accounts_missing") for accts in readiness[col] for a in accts})
     enable, repair = [], []
@@ -579,9 +773,26 @@ def checklist(readiness: pd.DataFrame) -> list[str]:
 def hunt_readiness(readiness: pd.DataFrame) -> pd.DataFrame:
     """Which hunts can run on the sources :func:`playbook_readiness` found.
 
-    Returns one row per hunt (sorted by name): ``name, title, stage, sources`` (list),
-    ``missing`` (sources without data in the window) and ``can_run`` (bool), hunts that cannot
-    run first.  Sources no playbook uses count as missing.
+    Sources no playbook uses count as missing.
+
+    Parameters
+    ----------
+    readiness
+        A :func:`playbook_readiness` frame.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per hunt, hunts that cannot run first, then by name: ``name, title, stage,
+        sources`` (list), ``missing`` (sources without data in the window) and ``can_run`` (bool).
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> hunts = sf.readiness.hunt_readiness(sf.readiness.playbook_readiness(lake))
+    >>> list(hunts.columns), bool(hunts["can_run"].all())
+    (['name', 'title', 'stage', 'sources', 'missing', 'can_run'], True)
     """
     from slake_forensics.analysis import hunts
 

@@ -56,15 +56,36 @@ class TrainingError(SlakeError, FileNotFoundError):
 
 @dataclass(frozen=True)
 class Question:
-    """One exercise question.
+    """One exercise question (an entry of :data:`QUESTIONS`).
 
-    ``stage`` is a NIST stage (one of :data:`slake_forensics.analysis.hunts.STAGES`); ``story`` the answer key
-    it is checked against (``"*"``: every story's, united; ``None``: the lake's
-    ``generation.json``); ``field`` names the expected value (see :func:`expected_value`);
-    ``rule`` one of :data:`RULES`; ``kind`` how values are normalized before comparing
-    (``access_key``, ``ip``, ``domain``, ``bucket``, ``instance``, ``account``,
-    ``identity``); ``tolerance`` a Timedelta (times, durations), a fraction (numbers) or the
-    number of extra values allowed (superset); ``tip`` where to look, shown after a wrong answer.
+    Attributes
+    ----------
+    id, text
+        The question's id and wording.
+    stage
+        A NIST stage (one of :data:`slake_forensics.analysis.hunts.STAGES`).
+    story
+        The answer key it is checked against (``"*"``: every story's, united; None: the lake's
+        ``generation.json``).
+    field
+        The expected value (see :func:`expected_value`).
+    rule
+        How an answer is compared: one of :data:`RULES`.
+    kind
+        How values are normalized before comparing (``access_key``, ``ip``, ``domain``,
+        ``bucket``, ``instance``, ``account``, ``identity``).
+    tolerance
+        A Timedelta (times, durations), a fraction (numbers) or the number of extra values
+        allowed (superset).
+    tip
+        Where to look, shown after a wrong answer.
+
+    Examples
+    --------
+    >>> from slake_forensics.workflows.training import QUESTIONS
+    >>> q = QUESTIONS[0]
+    >>> q.id, q.stage, q.rule
+    ('lake_accounts', 'preparation', 'set')
     """
 
     id: str
@@ -79,7 +100,19 @@ class Question:
 
     @property
     def compare(self) -> str:
-        """How an answer is compared, in words."""
+        """How an answer is compared, in words.
+
+        Returns
+        -------
+        str
+            The rule with its tolerance.
+
+        Examples
+        --------
+        >>> from slake_forensics.workflows.training import QUESTIONS
+        >>> {q.id: q for q in QUESTIONS}["s3_first_malicious"].compare
+        'a UTC time within ±5 min of the right one'
+        """
         tol = self.tolerance
         if isinstance(tol, pd.Timedelta):
             tol = _words(tol)
@@ -170,8 +203,26 @@ QUESTIONS: tuple[Question, ...] = (
 
 @dataclass(frozen=True)
 class Result:
-    """The outcome of one :meth:`Exercise.check`: ``ok``, what was found (``message``) and, after
-    a wrong answer, where to look (``hint``).  Printing it gives one readable paragraph."""
+    """The outcome of one :meth:`Exercise.check`; printing it gives one readable paragraph.
+
+    Attributes
+    ----------
+    question_id
+        The question checked.
+    ok
+        Whether the answer is right (also the Result's truth value).
+    message
+        What was found (never the expected value).
+    hint
+        Where to look, after a wrong answer.
+
+    Examples
+    --------
+    >>> from slake_forensics.workflows.training import Result
+    >>> print(Result("s3_bucket", False, "1 of your 2 value(s) are right.", "Look at s3_data."))
+    ❌ not yet [s3_bucket] 1 of your 2 value(s) are right.
+       hint: Look at s3_data.
+    """
 
     question_id: str
     ok: bool
@@ -202,13 +253,38 @@ def _persistence_values(key: Mapping[str, Any]) -> list[str]:
 
 
 def expected_value(question: Question, keys: Mapping[str, Mapping[str, Any]], generation: Mapping[str, Any]) -> Any:
-    """The expected answer of ``question`` from the answer keys (``{story: key}``) and the lake's
-    ``generation.json``, or ``None`` when this lake does not provide it.
+    """The expected answer of ``question`` from the answer keys and the lake's ``generation.json``.
 
     ``field`` is an answer-key field, ``metrics.<name>``, or a derived value: ``leaked_keys``
-    (access keys not created as persistence; all of them when every key is), ``dwell_time``
-    (detection − first_malicious), ``time_to_contain`` (containment − detection), ``accounts``
-    (of ``generation.json``).  Stories ``"*"`` unite list fields across every key.
+    (access keys not created as persistence; all of them when every key is), ``persistence``,
+    ``dwell_time`` (detection − first_malicious), ``time_to_contain`` (containment −
+    detection), ``accounts`` (of ``generation.json``).  Stories ``"*"`` unite list fields across
+    every key.
+
+    Parameters
+    ----------
+    question
+        The question.
+    keys
+        The answer keys, ``{story: key}``.
+    generation
+        The lake's ``generation.json``.
+
+    Returns
+    -------
+    object
+        The value (a list, Timestamp, Timedelta or number), or None when this lake does not
+        provide it.
+
+    Examples
+    --------
+    >>> from slake_forensics.workflows.training import QUESTIONS, expected_value
+    >>> q = {q.id: q for q in QUESTIONS}["s3_dwell_time"]
+    >>> key = {"first_malicious": "2026-03-04T02:13:27Z", "detection": "2026-03-04T09:41:05Z"}
+    >>> str(expected_value(q, {"s3_data_access": key}, {}))
+    '0 days 07:27:38'
+    >>> expected_value(q, {}, {}) is None
+    True
     """
     if question.story is None:
         return generation.get(question.field) or None
@@ -381,9 +457,26 @@ def _root(lake_root: Any) -> Path:
 class Exercise:
     """The exercise over one generated lake: its questions and a checker for answers.
 
-    ``lake_root`` is the lake's folder (``str``/``Path``) or a local lake (``Lake.local(…)``,
-    ``Lake.sample()``); its ``answers/*.json`` are read once.  Raises :class:`TrainingError`
-    when the folder has no answer keys.
+    Parameters
+    ----------
+    lake_root
+        The lake's folder (``str``/``Path``) or a local lake (``Lake.local(…)``,
+        ``Lake.sample()``); its ``answers/*.json`` are read once.
+
+    Raises
+    ------
+    TrainingError
+        When the folder has no answer keys.
+    TypeError
+        When ``lake_root`` is neither a path nor a local lake.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.workflows.training import Exercise
+    >>> ex = Exercise(sf.Lake.sample())
+    >>> len(ex.questions), bool(ex.questions["available"].all())
+    (16, True)
     """
 
     def __init__(self, lake_root: str | os.PathLike[str] | Any) -> None:
@@ -404,14 +497,52 @@ class Exercise:
 
     @property
     def questions(self) -> pd.DataFrame:
-        """One row per question: ``id, stage, story, text, compare, available`` (``available`` is
-        false when this lake's answer keys do not cover the question)."""
+        """The exercise's questions, for the trainee.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per question: ``id, stage, story, text, compare`` (how it is compared, in words)
+            and ``available`` (False when this lake's answer keys do not cover the question).
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> from slake_forensics.workflows.training import Exercise
+        >>> Exercise(sf.Lake.sample()).questions[["id", "stage", "available"]].head(2)
+                      id               stage  available
+        0  lake_accounts         preparation       True
+        1  s3_leaked_key  detection_analysis       True
+        """
         rows = [{"id": q.id, "stage": q.stage, "story": q.story, "text": q.text, "compare": q.compare,
                  "available": self._expected(q) is not None} for q in QUESTIONS]
         return pd.DataFrame(rows, columns=["id", "stage", "story", "text", "compare", "available"])
 
     def question(self, question_id: str) -> Question:
-        """The :class:`Question` ``question_id``; raises ``KeyError`` listing the ids otherwise."""
+        """One question by id.
+
+        Parameters
+        ----------
+        question_id
+            The question's id (see :attr:`questions`).
+
+        Returns
+        -------
+        Question
+            The question.
+
+        Raises
+        ------
+        KeyError
+            When there is no such question; the message lists the ids.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> from slake_forensics.workflows.training import Exercise
+        >>> Exercise(sf.Lake.sample()).question("s3_bucket").compare
+        'the same set of values (order, case and blanks ignored)'
+        """
         try:
             return self._by_id[question_id]
         except KeyError:
@@ -421,11 +552,42 @@ class Exercise:
         return expected_value(q, self._keys, self._generation)
 
     def check(self, question_id: str, answer: Any) -> Result:
-        """Check ``answer`` to question ``question_id`` and return a :class:`Result`.
+        """Check an answer to one question.
 
-        Never raises for the answer itself: a missing (``None``), unreadable or wrong answer
-        gives ``ok=False`` with a message and a hint.  Only an unknown ``question_id`` raises
-        ``KeyError``.  The latest result per question is kept for :meth:`progress`.
+        Never raises for the answer itself: a missing (None), unreadable or wrong answer gives
+        ``ok=False`` with a message and a hint.  The latest result per question is kept for
+        :meth:`progress`.
+
+        Parameters
+        ----------
+        question_id
+            The question's id.
+        answer
+            The trainee's answer: values as a list, a column or comma-separated text; a time as
+            ISO-8601 text or a Timestamp; a duration as text, a Timedelta or hours; a number.
+
+        Returns
+        -------
+        Result
+            ``ok``, ``message`` and, after a wrong answer, ``hint``.
+
+        Raises
+        ------
+        KeyError
+            When ``question_id`` is unknown.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> from slake_forensics.workflows.training import Exercise
+        >>> lake = sf.Lake.sample()
+        >>> ex = Exercise(lake)
+        >>> print(ex.check("lake_accounts", ["946492358841"]))
+        ❌ not yet [lake_accounts] 1 of your 1 value(s) are right, 4 more are missing.
+           hint: lake.sources() lists the accounts per source; take the union.
+        >>> accounts = sorted({a for accts in lake.sources()["accounts"] for a in accts})
+        >>> bool(ex.check("lake_accounts", accounts))
+        True
         """
         q = self.question(question_id)
         expected = self._expected(q)
@@ -443,7 +605,22 @@ class Exercise:
         return result
 
     def progress(self) -> pd.DataFrame:
-        """The latest result of every question, in question order: ``id, stage, checked, ok, message``."""
+        """The latest result of every question, in question order.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``id, stage, checked, ok, message``.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> from slake_forensics.workflows.training import Exercise
+        >>> ex = Exercise(sf.Lake.sample())
+        >>> _ = ex.check("s3_bucket", "not-a-bucket")
+        >>> ex.progress().loc[5, ["id", "checked", "ok"]].to_dict()
+        {'id': 's3_bucket', 'checked': True, 'ok': False}
+        """
         rows = []
         for q in QUESTIONS:
             r = self._results.get(q.id)
@@ -456,7 +633,31 @@ class Exercise:
 
 
 def trainee_seeds(seed: int, trainees: int) -> list[int]:
-    """``trainees`` distinct seeds drawn deterministically from ``seed`` (1 … 2**31 − 2)."""
+    """Distinct seeds drawn deterministically from one seed, one per trainee.
+
+    Parameters
+    ----------
+    seed
+        The instructor's seed.
+    trainees
+        How many seeds (at least 1).
+
+    Returns
+    -------
+    list of int
+        ``trainees`` distinct seeds in ``1 … 2**31 − 2``.
+
+    Raises
+    ------
+    ValueError
+        When ``trainees`` is below 1.
+
+    Examples
+    --------
+    >>> from slake_forensics.workflows.training import trainee_seeds
+    >>> trainee_seeds(7, 3)
+    [695425565, 2035525363, 323946140]
+    """
     if trainees < 1:
         raise ValueError("trainees must be at least 1")
     return random.Random(seed).sample(range(1, 2**31 - 1), trainees)
@@ -471,11 +672,45 @@ def make_training_lakes(
     scale: float = 1.0,
     progress: bool = False,
 ) -> pd.DataFrame:
-    """Generate one sample lake per trainee under ``out`` (``trainee-01``, ``trainee-02`` …), each
-    with its own seed from :func:`trainee_seeds`, and write the roster to ``out/roster.csv``.
+    """Generate one sample lake per trainee, each from its own seed, and write the roster.
 
-    Returns the roster: ``trainee`` (1…N), ``folder`` (path) and ``seed``; it holds no answers.
-    Refuses (``FileExistsError``) when a trainee folder already holds a lake.
+    Lakes go to ``out/trainee-01``, ``out/trainee-02`` … (seeds from :func:`trainee_seeds`);
+    the roster to ``out/roster.csv``.
+
+    Parameters
+    ----------
+    out
+        The folder to write to.
+    trainees
+        How many lakes.
+    seed
+        The instructor's seed.
+    days, scale
+        Length (at least 3 days) and volume of each lake (see
+        :func:`slake_forensics.sample.generate.generate`).
+    progress
+        Show progress bars.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The roster: ``trainee`` (1…N), ``folder`` (path) and ``seed``; it holds no answers.
+
+    Raises
+    ------
+    FileExistsError
+        When a trainee folder already holds a lake.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from slake_forensics.workflows.training import Exercise, make_training_lakes
+    >>> out = tempfile.TemporaryDirectory()  # removed with the object
+    >>> roster = make_training_lakes(out.name, 1, seed=7, days=3, scale=0.02)
+    >>> roster[["trainee", "seed"]].to_dict("records")
+    [{'trainee': 1, 'seed': 695425565}]
+    >>> len(Exercise(roster["folder"].iloc[0]).questions)
+    16
     """
     from slake_forensics.sample.generate import generate
 

@@ -20,15 +20,36 @@ MAX_PROBLEMS_PER_CHECK = 5
 
 
 def validate_lake(root: Path | str) -> list[str]:
-    """Validate every Parquet file below ``root/aws``; return problems as readable strings.
+    """Validate every Parquet file below ``root/aws`` against Security Lake's layout, schemas and vocabularies.
 
-    Checks: each file sits at a native source-version-2 key; its Arrow schema equals the
-    catalog schema (names, nesting, types); ``accountid``/``region`` equal the key's
-    partition values and ``time_dt`` falls on the key's ``eventDay``; ``time`` equals
-    ``time_dt`` in epoch milliseconds; OCSF classification columns follow OCSF 1.1.0
-    (class in the source's classes, ``type_uid = class_uid * 100 + activity_id``, captions
-    match ids); and per-source rules (CloudTrail ``status`` Success/Failure agreeing with
-    ``api.response.error``; VPC accept/reject vocabulary; Route 53 hostnames end in a dot).
+    Checks: each file sits at a native source-version-2 key; its Arrow schema equals the catalog
+    schema (names, nesting, types); ``accountid``/``region`` equal the key's partition values
+    and ``time_dt`` falls on the key's ``eventDay``; ``time`` equals ``time_dt`` in epoch
+    milliseconds; OCSF classification columns follow OCSF 1.1.0 (class in the source's classes,
+    ``type_uid = class_uid * 100 + activity_id``, captions match ids); and per-source rules
+    (CloudTrail ``status`` Success/Failure agreeing with ``api.response.error``; VPC
+    accept/reject vocabulary; Route 53 hostnames end in a dot).
+
+    Parameters
+    ----------
+    root
+        The lake's folder (the one holding ``aws/``).
+
+    Returns
+    -------
+    list of str
+        The problems as readable sentences, at most :data:`MAX_PROBLEMS_PER_CHECK` schema
+        differences per file; empty when every check passed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import slake_forensics as sf
+    >>> sf.validate_lake(sf.Lake.sample().root)
+    []
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     [p.replace(folder, "<folder>") for p in sf.validate_lake(folder)]
+    ['<folder> has no aws/ folder: not a Security Lake layout']
     """
     root = Path(root)
     if not (root / "aws").is_dir():

@@ -1,0 +1,270 @@
+"""Triage (NIST SP 800-61 detection and analysis): the lake's findings, one row per finding, most urgent first.
+
+:func:`findings` lists the findings of a window (a finding's updates folded into one row), threat
+detectors' findings first, then by severity; :func:`plot_findings` draws them per day and type;
+:func:`choose_finding` and :func:`finding_picker` pick the one to follow with
+:func:`slake_forensics.workflows.investigation.investigate`.
+
+The triage rules (which products detect threats, the names of the severities) are data:
+``data/triage.yaml``, read once at import and checked.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from slake_forensics.core.timewindow import TimeLike, Window
+from slake_forensics.workflows import _data
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from slake_forensics.lake import Lake
+
+_RULES = _data.load("triage.yaml")
+#: Finding products that detect threats (as opposed to posture checks and vulnerability scans).
+THREAT_PRODUCTS: tuple[str, ...] = _RULES["threat_products"].texts()
+#: Security Hub's ``Resources[].Id`` of a GuardDuty access-key finding: ``AWS::IAM::AccessKey:<key id>``.
+ACCESS_KEY_PREFIX = "AWS::IAM::AccessKey:"
+#: OCSF ``severity_id`` -> severity name.
+SEVERITY_NAMES: dict[int, str] = _RULES["severity_names"].numbered(0, 99)
+#: The columns of :func:`findings`.
+TRIAGE_COLUMNS = ["finding_uid", "first_seen", "last_seen", "updates", "product", "title", "type", "severity_id",
+                  "severity", "threat", "account", "region", "access_keys", "instances", "buckets", "resource_uids",
+                  "resource_data"]
+
+
+class InvestigationError(LookupError):
+    """The chosen finding cannot be followed (unknown id, or no resource the investigation can pivot on)."""
+
+
+FINDINGS_SQL = """
+SELECT finding_info.uid AS finding_uid,
+       min(time_dt) AS first_seen,
+       max(time_dt) AS last_seen,
+       count(*) AS updates,
+       arbitrary(metadata.product.name) AS product,
+       arbitrary(finding_info.title) AS title,
+       arbitrary(finding_info.types) AS types,
+       max(severity_id) AS severity_id,
+       arbitrary(accountid) AS account,
+       arbitrary(region) AS region,
+       arbitrary(COALESCE(transform(resources, r -> r.type),
+                          CASE WHEN resource.uid IS NOT NULL THEN ARRAY[resource.type] END)) AS resource_types,
+       arbitrary(COALESCE(transform(resources, r -> r.uid),
+                          CASE WHEN resource.uid IS NOT NULL THEN ARRAY[resource.uid] END)) AS resource_uids,
+       arbitrary(COALESCE(transform(resources, r -> r.data),
+                          CASE WHEN resource.uid IS NOT NULL THEN ARRAY[resource.data] END)) AS resource_data
+FROM {table}
+WHERE time_dt >= from_iso8601_timestamp(?) AND time_dt < from_iso8601_timestamp(?)
+GROUP BY finding_info.uid
+"""
+
+
+def findings(lake: Lake, start: TimeLike, end: TimeLike) -> pd.DataFrame:
+    """Findings first or last seen in ``[start, end)``, one row per finding, for triage.
+
+    A finding's updates (Security Hub re-sends a finding each time it changes) are folded into
+    one row.
+
+    Parameters
+    ----------
+    lake
+        The lake (its ``sh_findings`` source).
+    start, end
+        The window.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`TRIAGE_COLUMNS`: ``finding_uid``, ``first_seen``, ``last_seen`` (UTC),
+        ``updates`` (rows folded), ``product``, ``title``, ``type`` (the most specific part of
+        the first ASFF type, e.g. ``Exfiltration:S3-AnomalousBehavior``), ``severity_id``,
+        ``severity`` (its name, :data:`SEVERITY_NAMES`), ``threat`` (True for
+        :data:`THREAT_PRODUCTS`), ``account``, ``region``, ``access_keys``, ``instances``,
+        ``buckets`` (lists of resource ids; access keys without Security Hub's ``AWS::IAM::AccessKey:``
+        prefix, instance and bucket ARNs shortened to ids; Compliance and Vulnerability findings' singular
+        ``resource`` counts as their one resource),
+        ``resource_uids`` and ``resource_data`` (lists, one item per resource).  Sorted threat
+        findings first, then by severity (highest first) and first seen.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+    >>> tri[["type", "severity", "instances"]].head(2)
+                                       type severity              instances
+    0  CryptoCurrency:EC2-BitcoinTool.B!DNS     High  [i-c1a762c56d643463c]
+    1      CryptoCurrency:EC2-BitcoinTool.B     High  [i-c1a762c56d643463c]
+    >>> bool(tri["finding_uid"].is_unique), int(tri["threat"].sum())
+    (True, 20)
+    """
+    w = Window.of(start, end)
+    sql = FINDINGS_SQL.format(table=lake.table_name("sh_findings"))
+    df = lake.sql(sql, [w.start.isoformat(), w.end.isoformat()], start=w.start, end=w.end)
+    if df.empty:
+        return pd.DataFrame(columns=TRIAGE_COLUMNS)
+    df["type"] = df["types"].map(lambda ts: str(list(ts)[0]).rsplit("/", 1)[-1] if ts is not None and len(ts) else "")
+    df["severity_id"] = df["severity_id"].astype("int64")
+    df["severity"] = df["severity_id"].map(lambda s: SEVERITY_NAMES.get(int(s), str(s)))
+    df["threat"] = df["product"].isin(THREAT_PRODUCTS)
+    df["resource_data"] = df["resource_data"].map(_items)
+    res = [list(zip(_items(t), _items(u))) for t, u in zip(df["resource_types"], df["resource_uids"])]
+    df["access_keys"] = [[_key_id(u) for t, u in r if t == "AwsIamAccessKey"] for r in res]
+    df["instances"] = [[_short(u) for t, u in r if t == "AwsEc2Instance"] for r in res]
+    df["buckets"] = [[_short(u) for t, u in r if t == "AwsS3Bucket"] for r in res]
+    df["resource_uids"] = [[u for _, u in r] for r in res]
+    df = df.sort_values(["threat", "severity_id", "first_seen"], ascending=[False, False, True], ignore_index=True)
+    return df[TRIAGE_COLUMNS]
+
+
+def plot_findings(triage: pd.DataFrame, *, top: int = 12) -> Figure:
+    """Draw the triage list: findings per day by severity, and the most frequent finding types.
+
+    Parameters
+    ----------
+    triage
+        A :func:`findings` frame.
+    top
+        How many finding types the second panel shows.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Two panels: findings first seen per day by severity (stacked bars), and the ``top``
+        finding types (``product: type``) by count.  An empty ``triage`` gives an empty first
+        panel titled so.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> fig = sf.plot_findings(sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z"))
+    >>> len(fig.axes), fig.axes[1].get_title()
+    (2, 'Top 12 finding types')
+    """
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 3.8), gridspec_kw={"width_ratios": [3, 2]})
+    if triage.empty:
+        ax1.set_title("No findings in the window")
+        return fig
+    day = triage["first_seen"].dt.floor("D").dt.tz_localize(None)
+    per_day = pd.crosstab(day, triage["severity"])
+    order = [s for s in SEVERITY_NAMES.values() if s in per_day.columns]
+    colors = {"Informational": "#c7c7c7", "Low": "#9ecae1", "Medium": "#fdae6b", "High": "#e6550d", "Critical": "#a50f15"}
+    per_day[order].plot.bar(stacked=True, ax=ax1, width=0.9, color=[colors.get(s, "#777777") for s in order])
+    ax1.set_xticklabels([d.strftime("%m-%d") for d in per_day.index], rotation=90)
+    ax1.set(title="Findings first seen per day, by severity", xlabel="", ylabel="findings")
+    types = triage.assign(label=triage["product"] + ": " + triage["type"])["label"].value_counts().head(top)[::-1]
+    types.plot.barh(ax=ax2, color="#6a51a3")
+    ax2.set(title=f"Top {len(types)} finding types", xlabel="findings")
+    fig.tight_layout()
+    return fig
+
+
+def choose_finding(triage: pd.DataFrame, finding_uid: str | None = None) -> pd.Series:
+    """The triage row of one finding.
+
+    Parameters
+    ----------
+    triage
+        A :func:`findings` frame.
+    finding_uid
+        The finding's id (default: the first row's, the most severe threat finding).
+
+    Returns
+    -------
+    pandas.Series
+        The finding's row.
+
+    Raises
+    ------
+    InvestigationError
+        When the triage frame is empty or the id is not in it.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+    >>> from slake_forensics.workflows.triage import choose_finding
+    >>> choose_finding(tri)["type"]
+    'CryptoCurrency:EC2-BitcoinTool.B!DNS'
+    >>> choose_finding(tri, tri["finding_uid"].iloc[3])["type"]
+    'Exfiltration:S3-AnomalousBehavior'
+    """
+    if triage.empty:
+        raise InvestigationError("There are no findings in this window: widen the window or check sh_findings is collected.")
+    if finding_uid is None:
+        return triage.iloc[0]
+    hit = triage[triage["finding_uid"] == finding_uid]
+    if hit.empty:
+        raise InvestigationError(f"Finding {finding_uid!r} is not among the {len(triage)} findings of the window; "
+                                 "copy its finding_uid from the triage table, or widen the window.")
+    return hit.iloc[0]
+
+
+def finding_picker(triage: pd.DataFrame, default: str | None = None, *, top: int = 25) -> Any:
+    """An ipywidgets dropdown to pick the finding to follow.
+
+    Read ``picker.value`` in the next notebook cell; headless runs keep the initial value.
+
+    Parameters
+    ----------
+    triage
+        A :func:`findings` frame.
+    default
+        The finding selected at first (default: the first row's).
+    top
+        How many of the first rows to offer (``default`` is added if further down).
+
+    Returns
+    -------
+    ipywidgets.Dropdown
+        Options labelled ``severity, first seen, product: type``; its ``value`` is a ``finding_uid``.
+
+    Raises
+    ------
+    InvestigationError
+        As :func:`choose_finding`.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+    >>> from slake_forensics.workflows.triage import finding_picker
+    >>> picker = finding_picker(tri, top=5)
+    >>> len(picker.options), picker.value == tri["finding_uid"].iloc[0]
+    (5, True)
+    >>> picker.options[0][0]
+    'High     05-14 20:36 GuardDuty: CryptoCurrency:EC2-BitcoinTool.B!DNS'
+    """
+    import ipywidgets as widgets
+
+    first = choose_finding(triage, default)
+    rows = pd.concat([triage.head(top), first.to_frame().T]).drop_duplicates("finding_uid")
+    options = [(f"{r.severity:<8} {pd.Timestamp(r.first_seen):%m-%d %H:%M} {r.product}: {r.type}", r.finding_uid)
+               for r in rows.itertuples()]
+    return widgets.Dropdown(options=options, value=first["finding_uid"], description="Finding",
+                            layout=widgets.Layout(width="95%"))
+
+
+def _items(value: Iterable[Any] | None) -> list[Any]:
+    """The elements of a list cell; ``[]`` for a missing one (None or pandas' NA)."""
+    return [] if value is None or value is pd.NA else list(value)
+
+
+def _key_id(uid: Any) -> str:
+    """An access key id from a finding resource uid (Security Hub writes ``AWS::IAM::AccessKey:<key id>``)."""
+    s = str(uid)
+    return s[len(ACCESS_KEY_PREFIX):] if s.startswith(ACCESS_KEY_PREFIX) else s
+
+
+def _short(arn: Any) -> str:
+    s = str(arn)
+    return s.rsplit("/", 1)[-1] if s.startswith("arn:aws:ec2:") else s.rsplit(":", 1)[-1] if s.startswith("arn:aws:s3:") else s
