@@ -50,6 +50,7 @@ def main(argv: list[str]) -> None:
     elif task == "test":
         run(PY, "-m", "ruff", "check", "slake_forensics", "tests", "bench", "tasks.py")  # lint (config in pyproject.toml)
         run(VENV / "bin" / "lint-imports")  # the layers contract (docs/architecture.md)
+        run(PY, "-m", "mypy")  # the type checker (config and files in pyproject.toml)
         run(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--doctest-modules", "slake_forensics")  # docstring examples
         run(PY, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/", "--nbval-lax", "notebooks/", *argv[1:])
 

@@ -373,7 +373,7 @@ class Lake(Engine):
         >>> lake.now
         Timestamp('2026-05-24 23:59:59.999000+0000', tz='UTC')
         >>> int(lake.sources()["rows"].sum())
-        541739
+        542129
         """
         from slake_forensics.sample.bundled import ensure_sample_lake, sample_now
 
@@ -423,9 +423,14 @@ class Lake(Engine):
         database: str | None = None,
         s3_output: str | None = None,
         boto3_session: boto3.Session | None = None,
+        tables: Mapping[str, str] | None = None,
     ) -> Lake:
-        """A lake queried through Athena in ``region``.
+        """A lake queried through Athena in ``region`` (``None``: the session's or boto3's region).
 
+        ``database`` names the Glue database (default Security Lake's for ``region``; in a
+        subscriber account, the database of your resource links).  Its tables are matched to
+        sources by their link target or name, whatever the links are called; ``tables``
+        (``{"cloud_trail_mgmt": "my_ct_link", "ext/<name>": …}``) names them explicitly.
         Nothing runs until the first call; credentials are resolved, not checked.
 
         Parameters
@@ -440,6 +445,8 @@ class Lake(Engine):
             Where Athena writes results (default: the workgroup's setting).
         boto3_session
             The session whose credentials to use.
+        tables
+            Source (or ``ext/<name>``) to the Glue table that holds it, where matching by name fails.
 
         Returns
         -------
@@ -456,7 +463,8 @@ class Lake(Engine):
         'athena://primary/amazon_security_lake_glue_db_eu_west_1'
         """
         return AthenaLake(
-            region, workgroup=workgroup, database=database, s3_output=s3_output, boto3_session=boto3_session
+            region, workgroup=workgroup, database=database, s3_output=s3_output, boto3_session=boto3_session,
+            tables=tables,
         )
 
     @classmethod
@@ -559,7 +567,7 @@ def lake_from_config() -> Lake:
 
     Returns ``Lake.sample()`` (with a logged message and a :class:`SampleFallbackWarning`)
     when nothing sets a lake; ``Lake.local(path)``, ``Lake.s3(uri, region)`` or
-    ``Lake.athena(region, workgroup, database, s3_output)`` otherwise, with ``now`` applied
+    ``Lake.athena(region, workgroup, database, s3_output, tables)`` otherwise, with ``now`` applied
     when set.  Settings and their precedence: :mod:`slake_forensics.core.config`.
 
     Returns
@@ -600,7 +608,8 @@ def lake_from_config() -> Lake:
         lake = Lake.local(cfg.target) if cfg.kind == "local" else Lake.s3(cfg.target, cfg.region or aws_region())
     else:
         lake = Lake.athena(
-            cfg.region or aws_region(), workgroup=cfg.workgroup, database=cfg.database, s3_output=cfg.s3_output
+            cfg.region or aws_region(), workgroup=cfg.workgroup, database=cfg.database, s3_output=cfg.s3_output,
+            tables=cfg.tables,
         )
     if cfg.now is not None:
         lake.now = cfg.now

@@ -174,8 +174,8 @@ def _findings(rng: np.random.Generator) -> pa.Table:
         "status": _pick(rng, ("New", "Resolved"), n), "cloud.account.uid": cols["accountid"],
         "resources": list_of_structs(off, {"uid": ruid, "type": rtype, "owner.account.uid": _pick(rng, ACCOUNTS, m)},
                                      source("sh_findings").schema.field("resources").type),
-        "evidences": list_of_structs(eoff, {"actor.src_endpoint.ip": _pick(rng, IPS, e, null=0.2), "actor.dst_endpoint.ip": _pick(rng, IPS, e, null=0.5),
-                                            "actor.query.hostname": _pick(rng, DOMAINS, e, null=0.5)},
+        "evidences": list_of_structs(eoff, {"src_endpoint.ip": _pick(rng, IPS, e, null=0.2), "dst_endpoint.ip": _pick(rng, IPS, e, null=0.5),
+                                            "query.hostname": _pick(rng, DOMAINS, e, null=0.5)},
                                      source("sh_findings").schema.field("evidences").type),
         "observables": _observables(rng, "sh_findings", n),
     })
@@ -295,13 +295,13 @@ def _row_entities(src: str, row: dict) -> dict[str, list]:
                 "domain": [row.get("query.hostname"), *_obs(row, 1)]}
     if src == "sh_findings":
         res, ev = row.get("resources"), row.get("evidences")
-        return {"ip": [*_items(ev, "actor.src_endpoint.ip"), *_items(ev, "actor.dst_endpoint.ip"), *_obs(row, 2)],
+        return {"ip": [*_items(ev, "src_endpoint.ip"), *_items(ev, "dst_endpoint.ip"), *_obs(row, 2)],
                 "principal": [*_items(res, "uid", {"AwsIamUser", "AwsIamRole"}), *_obs(row, 4)],
                 "access_key": _items(res, "uid", {"AwsIamAccessKey"}),
                 "account": [row.get("accountid"), row.get("cloud.account.uid"), *_items(res, "owner.account.uid")],
                 "bucket": list(map(_s3, _items(res, "uid", {"AwsS3Bucket"}))),
                 "instance": _items(res, "uid", {"AwsEc2Instance"}),
-                "domain": [*_items(ev, "actor.query.hostname"), *_obs(row, 1)]}
+                "domain": [*_items(ev, "query.hostname"), *_obs(row, 1)]}
     if src == "eks_audit":
         return {"ip": [row.get("src_endpoint.ip"), *_seq(row.get("src_endpoint.intermediate_ips")), *_obs(row, 2)],
                 "principal": [row.get("actor.user.uid"), row.get("actor.user.name"), row.get("actor.session.issuer")],

@@ -57,7 +57,18 @@ def test_committed_schemas_equal_aws_originals():
         src = catalog.source(aws["table_name"].split(".")[1])
         for col, arrow in zip(aws["columns"], src.schema):
             assert col["name"] == arrow.name
-            _walk_aws_json(col, arrow.type, col["name"])
+            _walk_aws_json(_as_ocsf(col) if src.name == "sh_findings" else col, arrow.type, col["name"])
+
+
+def _as_ocsf(col: dict) -> dict:
+    """AWS's evidences column with the evidence fields it nests under ``actor`` moved beside it (OCSF 1.1.0)."""
+    if col["name"] != "evidences":
+        return col
+    actor = next(f for f in col["fields"] if f["name"] == "actor")
+    process = [f for f in actor["fields"] if f["name"] == "process"]
+    moved = [f for f in actor["fields"] if f["name"] != "process"]
+    fields = [{**f, "fields": process} if f["name"] == "actor" else f for f in col["fields"]]
+    return {**col, "fields": fields + moved}
 
 
 def test_arrow_schemas_follow_the_glue_types():
@@ -72,11 +83,12 @@ def test_arrow_schemas_follow_the_glue_types():
         assert schema.field("unmapped").type == pa.map_(pa.string(), pa.string())
         obs = schema.field("observables").type.value_type
         assert [f.name for f in obs] == ["name", "value", "type", "type_id"]
-    # AWS's Glue definition nests the evidence endpoints under evidences[].actor (OCSF puts them one level up);
-    # the catalog follows AWS's table, which is what Athena and the Parquet files carry.
-    actor = catalog.SOURCES["sh_findings"].schema.field("evidences").type.value_type.field("actor").type
-    coords = actor.field("src_endpoint").type.field("location").type.field("coordinates").type
+    # AWS's hand-curated Glue JSON nests the evidence endpoints under evidences[].actor; OCSF 1.1.0 (and the
+    # files Security Hub writes) put them directly under each evidence, beside actor, and the catalog follows OCSF.
+    evidence = catalog.SOURCES["sh_findings"].schema.field("evidences").type.value_type
+    coords = evidence.field("src_endpoint").type.field("location").type.field("coordinates").type
     assert coords == pa.list_(pa.decimal128(9, 6))
+    assert evidence.field("actor").type.names == ["process"]
 
 
 def test_hive_parser_rejects_unknown_types():

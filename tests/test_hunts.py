@@ -450,6 +450,117 @@ CASES: dict[str, Case] = {
         lambda: trail(instance_call(3, "10.0.1.5"), ct("ListBuckets", 3, kind="AssumedRole", key="ASIASSO0000000000001",
                                                        arn=f"arn:aws:sts::{ACCT}:assumed-role/AWSReservedSSO_Admin/alice")),
         "AKIAALICE000000000001"),
+    # ---- hunts for the cloud attack playbook (Stratus Red Team techniques) ----
+    "secrets_bulk_retrieval": Case(
+        lambda: trail(*[ct("GetSecretValue", 3 + i / 600, service="secretsmanager.amazonaws.com", ip=ATTACKER_IP,
+                           request={"secretId": f"prod/app/secret-{i}"}) for i in range(6)]),
+        lambda: trail(*[ct("GetSecretValue", 3 + i / 10, service="secretsmanager.amazonaws.com",
+                           request={"secretId": f"prod/app/secret-{i % 2}"}) for i in range(40)],
+                      *[ct("GetSecretValue", 5 + i, service="secretsmanager.amazonaws.com",
+                           request={"secretId": f"prod/app/other-{i}"}) for i in range(6)],
+                      ct("GetParameters", 8, service="ssm.amazonaws.com",
+                         request={"names": [f"/prod/p{i}" for i in range(8)], "withDecryption": False}),
+                      ct("GetParametersByPath", 8, service="ssm.amazonaws.com", request={"path": "/prod/", "withDecryption": True}),
+                      ct("BatchGetSecretValue", 9, service="secretsmanager.amazonaws.com", request={"secretIdList": ["a", "b"]})),
+        ATTACKER_IP),
+    "ec2_password_data_retrieved": Case(
+        lambda: trail(*[denied("GetPasswordData", 3 + i / 600, service="ec2.amazonaws.com", ip=ATTACKER_IP,
+                               request={"instanceId": f"i-0abc{i:012d}"}) for i in range(5)]),
+        lambda: trail(ct("DescribeInstances", 3, service="ec2.amazonaws.com"),
+                      ct("GetConsoleOutput", 3, service="ec2.amazonaws.com", request={"instanceId": "i-0123456789abcdef0"}),
+                      ct("GetPasswordData", -30, service="ec2.amazonaws.com", request={"instanceId": "i-0123456789abcdef0"})),
+        ATTACKER_IP),
+    "ec2_user_data_read": Case(
+        lambda: trail(*[denied("DescribeInstanceAttribute", 3 + i / 600, service="ec2.amazonaws.com", ip=ATTACKER_IP,
+                               request={"instanceId": f"i-0abc{i:012d}", "attribute": "userData"}) for i in range(5)]),
+        lambda: trail(ct("DescribeInstanceAttribute", 3, service="ec2.amazonaws.com",
+                         request={"instanceId": "i-0123456789abcdef0", "attribute": "userData"}),
+                      *[ct("DescribeInstanceAttribute", 4, service="ec2.amazonaws.com",
+                           request={"instanceId": f"i-0abc{i:012d}", "attribute": "disableApiTermination"}) for i in range(5)]),
+        ATTACKER_IP),
+    "ssm_remote_execution": Case(
+        lambda: trail(ct("SendCommand", 3, service="ssm.amazonaws.com", ip=ATTACKER_IP,
+                         request={"documentName": "AWS-RunShellScript", "instanceIds": ["i-0123456789abcdef0"]}),
+                      ct("StartSession", 4, service="ssm.amazonaws.com", ip=ATTACKER_IP, request={"target": "i-0123456789abcdef0"})),
+        lambda: trail(ct("SendCommand", 3, service="ssm.amazonaws.com",
+                         request={"documentName": "AWS-RunPatchBaseline", "instanceIds": ["i-0123456789abcdef0"]}),
+                      ct("DescribeInstanceInformation", 3, service="ssm.amazonaws.com"),
+                      ct("GetCommandInvocation", 3, service="ssm.amazonaws.com", request={"commandId": "c-1"}),
+                      ct("TerminateSession", 4, service="ssm.amazonaws.com", request={"sessionId": "alice-1"})),
+        ATTACKER_IP, 2),
+    "ec2_ssh_key_pushed": Case(
+        lambda: trail(ct("SendSSHPublicKey", 3, service="ec2-instance-connect.amazonaws.com", ip=ATTACKER_IP,
+                         request={"instanceId": "i-0123456789abcdef0", "instanceOSUser": "ec2-user", "sSHPublicKey": "ssh-ed25519 AAAA"}),
+                      ct("EnableSerialConsoleAccess", 4, service="ec2.amazonaws.com", ip=ATTACKER_IP),
+                      ct("SendSerialConsoleSSHPublicKey", 4, service="ec2-instance-connect.amazonaws.com", ip=ATTACKER_IP,
+                         request={"instanceId": "i-0123456789abcdef0", "serialPort": 0, "sSHPublicKey": "ssh-ed25519 AAAA"})),
+        lambda: trail(ct("GetSerialConsoleAccessStatus", 3, service="ec2.amazonaws.com"),
+                      ct("DisableSerialConsoleAccess", 3, service="ec2.amazonaws.com"),
+                      ct("DescribeInstanceConnectEndpoints", 3, service="ec2.amazonaws.com")),
+        ATTACKER_IP, 3),
+    "roles_anywhere_trust_created": Case(
+        lambda: trail(ct("CreateTrustAnchor", 3, service="rolesanywhere.amazonaws.com", ip=ATTACKER_IP,
+                         request={"name": "ta", "enabled": True, "source": {"sourceType": "CERTIFICATE_BUNDLE"}}),
+                      ct("CreateProfile", 3, service="rolesanywhere.amazonaws.com", ip=ATTACKER_IP,
+                         request={"name": "p", "roleArns": [ROLE]})),
+        lambda: trail(ct("ListTrustAnchors", 3, service="rolesanywhere.amazonaws.com"),
+                      ct("DeleteTrustAnchor", 3, service="rolesanywhere.amazonaws.com", request={"trustAnchorId": "x"}),
+                      ct("DisableProfile", 3, service="rolesanywhere.amazonaws.com", request={"profileId": "y"})),
+        ATTACKER_IP, 2),
+    "federation_token_issued": Case(
+        lambda: trail(ct("GetFederationToken", 3, service="sts.amazonaws.com", ip=ATTACKER_IP,
+                         request={"name": "x", "policy": policy("Allow", "*")},
+                         response={"credentials": {"accessKeyId": "ASIAFED0000000000001"}}),
+                      ct("GetCallerIdentity", 3.1, service="sts.amazonaws.com", ip=ATTACKER_IP, kind="FederatedUser",
+                         arn=f"arn:aws:sts::{ACCT}:federated-user/x", key="ASIAFED0000000000001", session_issuer=ALICE)),
+        lambda: trail(ct("GetSessionToken", 3, service="sts.amazonaws.com"),
+                      ct("AssumeRole", 3, service="sts.amazonaws.com", request={"roleArn": ROLE, "roleSessionName": "x"}),
+                      ct("GetFederationToken", -30, service="sts.amazonaws.com", request={"name": "old"})),
+        "ASIAFED0000000000001"),
+    "organization_left": Case(
+        lambda: trail(denied("LeaveOrganization", 3, service="organizations.amazonaws.com", ip=ATTACKER_IP)),
+        lambda: trail(ct("DescribeOrganization", 3, service="organizations.amazonaws.com"),
+                      ct("ListAccounts", 3, service="organizations.amazonaws.com"),
+                      ct("InviteAccountToOrganization", 3, service="organizations.amazonaws.com")),
+        ATTACKER_IP),
+    "network_logs_deleted": Case(
+        lambda: trail(ct("DeleteFlowLogs", 3, service="ec2.amazonaws.com", ip=ATTACKER_IP,
+                         request={"DeleteFlowLogsRequest": {"FlowLogId": {"content": "fl-0e17aa62a21d4bbfe", "tag": 1}}}),
+                      ct("DeleteResolverQueryLogConfig", 4, service="route53resolver.amazonaws.com", ip=ATTACKER_IP,
+                         request={"resolverQueryLogConfigId": "rqlc-4473f20ca554c07"})),
+        lambda: trail(ct("CreateFlowLogs", 3, service="ec2.amazonaws.com", request={"resourceIds": ["vpc-0abc"]}),
+                      ct("DescribeFlowLogs", 3, service="ec2.amazonaws.com"),
+                      ct("AssociateResolverQueryLogConfig", 3, service="route53resolver.amazonaws.com",
+                         request={"resolverQueryLogConfigId": "rqlc-1", "resourceId": "vpc-0abc"})),
+        ATTACKER_IP, 2),
+    "ec2_unusual_instance_launch": Case(
+        lambda: trail(denied("RunInstances", 3, service="ec2.amazonaws.com", ip=ATTACKER_IP, request={
+                          "instanceType": "p2.xlarge", "instancesSet": {"items": [{"imageId": "ami-1", "minCount": 1, "maxCount": 1}]}}),
+                      ct("RunInstances", 4, service="ec2.amazonaws.com", ip=ATTACKER_IP, request={
+                          "instanceType": "t3.micro", "instancesSet": {"items": [{"imageId": "ami-1", "minCount": 1, "maxCount": 20}]}}),
+                      ct("RunInstances", 5, service="ec2.amazonaws.com", ip=ATTACKER_IP, request={
+                          "instanceType": "c5.24xlarge", "instancesSet": {"items": [{"imageId": "ami-1", "minCount": 1, "maxCount": 1}]}})),
+        lambda: trail(*[ct("RunInstances", 3, service="ec2.amazonaws.com", request={
+                          "instanceType": t, "instancesSet": {"items": [{"imageId": "ami-1", "minCount": 1, "maxCount": 2}]}})
+                        for t in ("t3.medium", "m5.xlarge", "c5.4xlarge", "gp3.large")],
+                      ct("DescribeInstanceTypes", 3, service="ec2.amazonaws.com", request={"instanceTypes": ["p2.xlarge"]})),
+        ATTACKER_IP, 3),
+    "bedrock_invoke_new_principal": Case(
+        lambda: trail(*[ct("InvokeModel", -100 + 10 * i, service="bedrock.amazonaws.com", arn=ROLE + "-app",
+                           request={"modelId": "anthropic.claude-v2"}) for i in range(5)],
+                      ct("PutUseCaseForModelAccess", 3, service="bedrock.amazonaws.com", ip=ATTACKER_IP),
+                      ct("InvokeModel", 4, service="bedrock.amazonaws.com", ip=ATTACKER_IP, request={"modelId": "anthropic.claude-3-sonnet"})),
+        lambda: trail(*[ct("InvokeModel", -100 + 10 * i, service="bedrock.amazonaws.com", request={"modelId": "anthropic.claude-v2"})
+                        for i in range(5)],
+                      ct("InvokeModel", 4, service="bedrock.amazonaws.com", request={"modelId": "anthropic.claude-v2"}),
+                      ct("ListFoundationModels", 4, service="bedrock.amazonaws.com", ip=ATTACKER_IP,
+                         arn=f"arn:aws:iam::{ACCT}:user/newbie")),
+        ATTACKER_IP),
+    "instance_credentials_from_user_ip": Case(
+        lambda: trail(*INSTANCE_BASE, ct("ListBuckets", 19.5, ip=ATTACKER_IP), *[instance_call(20 + i, ATTACKER_IP) for i in range(2)]),
+        lambda: trail(*INSTANCE_BASE, ct("ListBuckets", 19.5), instance_call(20, ATTACKER_IP), ct("ListBuckets", 40, ip=ATTACKER_IP),
+                      instance_call(21, "ec2.amazonaws.com"), ct("ListBuckets", 21, ip="10.0.1.5")),
+        ATTACKER_IP),
 }
 
 

@@ -83,12 +83,9 @@ def correlate(
     >>> dns = lake.load("route53", "2026-05-14T20:00Z", "2026-05-14T20:15Z")
     >>> flows = lake.load("vpc_flow", "2026-05-14T20:00Z", "2026-05-14T20:15Z")
     >>> pairs = sf.correlate(dns, flows, on=("answers.rdata", "dst_endpoint.ip"), within="1min", direction="forward")
-    >>> len(pairs)
-    3
-    >>> pairs[["left.query.hostname", "right.dst_endpoint.port", "key"]].values.tolist()[1]
-    ['pool.supportxmr.com.', 3333, '94.130.27.54']
-    >>> pairs.loc[1, "delta"]
-    Timedelta('0 days 00:00:02')
+    >>> mining = pairs[pairs["left.query.hostname"] == "pool.supportxmr.com."].iloc[0]
+    >>> mining["right.dst_endpoint.port"], mining["key"], mining["delta"]
+    (3333, '94.130.27.54', Timedelta('0 days 00:00:02'))
     """
     if direction not in ("both", "forward", "backward"):
         raise ValueError(f"direction must be 'both', 'forward' or 'backward', not {direction!r}.")
@@ -329,11 +326,9 @@ def sessions(
     >>> import slake_forensics as sf
     >>> ct = sf.Lake.sample().load("cloud_trail_mgmt", "2026-05-21T03:00Z", "2026-05-21T05:00Z")
     >>> sessioned = sf.sessions(ct)
-    >>> int(sessioned["session_id"].nunique())
-    74
     >>> leaked = sessioned[sessioned["src_endpoint.ip"] == "103.75.108.118"]
-    >>> leaked["session_id"].unique().tolist(), len(leaked)
-    ([27], 21)
+    >>> leaked["session_id"].nunique(), len(leaked)
+    (1, 21)
     """
     by = [by] if isinstance(by, str) else list(by)
     limit = pd.Timedelta(gap).value
@@ -393,9 +388,9 @@ def session_summary(df: pd.DataFrame, by: Sequence[str] | str | None = None, *, 
     >>> from slake_forensics.analysis.correlate import session_summary
     >>> ct = sf.Lake.sample().load("cloud_trail_mgmt", "2026-05-21T03:00Z", "2026-05-21T05:00Z")
     >>> summary = session_summary(sf.sessions(ct))
-    >>> row = summary.set_index("session_id").loc[27]
-    >>> row["src_endpoint.ip"], int(row["events"]), int(row["errors"]), str(row["duration"])
-    ('103.75.108.118', 21, 10, '0 days 00:16:34.892000')
+    >>> row = summary[summary["src_endpoint.ip"] == "103.75.108.118"].iloc[0]
+    >>> int(row["events"]), int(row["errors"]), str(row["duration"]), row["top_apis"].split(", ")[0]
+    (21, 10, '0 days 00:16:34.892000', 'GetBucketPolicy×5')
     """
     if SESSION_COLUMN not in df.columns:
         raise KeyError("No session_id column: run sessions(df) first.")

@@ -20,7 +20,7 @@ Entity types (:data:`ENTITY_TYPES`):
 ``access_key``
     ``actor.user.credential_uid`` (CloudTrail), ``actor.session.credential_uid`` (EKS), the
     ``accessKeyId`` of a CloudTrail request (UpdateAccessKey, DeleteAccessKey …), finding
-    resources of type AwsIamAccessKey.
+    resources of type AwsIamAccessKey (Security Hub's ``AWS::IAM::AccessKey:`` prefix stripped).
 ``account``
     ``accountid``, ``actor.user.account.uid``, ``cloud.account.uid``, resource owners.
 ``bucket`` / ``object``
@@ -37,7 +37,7 @@ Entity types (:data:`ENTITY_TYPES`):
     ``http_request.user_agent``.
 
 Values are compared exactly, except that a field may store values with a known prefix
-(``arn:aws:s3:::``); extraction strips it and predicates match both forms.
+(``arn:aws:s3:::``, ``AWS::IAM::AccessKey:``); extraction strips it and predicates match both forms.
 """
 from __future__ import annotations
 
@@ -230,7 +230,8 @@ class Field:
         for prefix in self.prefixes:
             starts = pc.fill_null(pc.starts_with(values, prefix), False)
             values = pc.if_else(starts, pc.utf8_slice_codeunits(values, len(prefix)), values)
-        keep = pc.fill_null(pc.not_equal(values, ""), False).to_numpy(zero_copy_only=False)
+        # "" and "-" (VPC Flow's no-value, e.g. the addresses of a NODATA record) name no entity
+        keep = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, pa.array(["", "-"])))).to_numpy(zero_copy_only=False)
         return rows[keep], values.filter(pa.array(keep))
 
 
@@ -239,6 +240,8 @@ def _observables(type_id: int) -> Field:
 
 
 _S3_ARN = ("arn:aws:s3:::",)
+#: Security Hub writes a GuardDuty access-key resource as ``AWS::IAM::AccessKey:<key id>``.
+_ACCESS_KEY_ID = ("AWS::IAM::AccessKey:",)
 
 _CLOUDTRAIL: dict[str, tuple[Field, ...]] = {
     "ip": (Field("src_endpoint.ip"), _observables(OBSERVABLE_IP)),
@@ -286,15 +289,15 @@ ENTITY_FIELDS: dict[str, dict[str, tuple[Field, ...]]] = {
     },
     "sh_findings": {
         "ip": (
-            Field("evidences", "actor.src_endpoint.ip"), Field("evidences", "actor.dst_endpoint.ip"),
+            Field("evidences", "src_endpoint.ip"), Field("evidences", "dst_endpoint.ip"),
             _observables(OBSERVABLE_IP),
         ),
         "principal": (Field("resources", "uid", "type", ("AwsIamUser", "AwsIamRole")), _observables(OBSERVABLE_USER_NAME)),
-        "access_key": (Field("resources", "uid", "type", ("AwsIamAccessKey",)),),
+        "access_key": (Field("resources", "uid", "type", ("AwsIamAccessKey",), prefixes=_ACCESS_KEY_ID),),
         "account": (Field("accountid"), Field("cloud.account.uid"), Field("resources", "owner.account.uid")),
         "bucket": (Field("resources", "uid", "type", ("AwsS3Bucket",), prefixes=_S3_ARN),),
         "instance": (Field("resources", "uid", "type", ("AwsEc2Instance",)),),
-        "domain": (Field("evidences", "actor.query.hostname"), _observables(OBSERVABLE_HOSTNAME)),
+        "domain": (Field("evidences", "query.hostname"), _observables(OBSERVABLE_HOSTNAME)),
     },
     "eks_audit": {
         "ip": (Field("src_endpoint.ip"), Field("src_endpoint.intermediate_ips", ""), _observables(OBSERVABLE_IP)),
@@ -339,7 +342,7 @@ def fields_for(source: str, entity_type: str) -> tuple[Field, ...]:
     """
     if entity_type not in ENTITY_TYPES:
         raise ValueError(f"Unknown entity type {entity_type!r}; known: {', '.join(ENTITY_TYPES)}.")
-    return ENTITY_FIELDS[find_source(source).name].get(entity_type, ())
+    return ENTITY_FIELDS.get(find_source(source).map_name, {}).get(entity_type, ())
 
 
 def entities(df: pd.DataFrame, source: str | None = None, types: tuple[str, ...] | list[str] | None = None) -> pd.DataFrame:
@@ -388,7 +391,7 @@ def entities(df: pd.DataFrame, source: str | None = None, types: tuple[str, ...]
     times = column_array(df, "time_dt", pa.timestamp("ms", tz="UTC"))
     parts = []
     for rank, etype in enumerate(wanted):
-        for order, fld in enumerate(ENTITY_FIELDS[src.name].get(etype, ())):
+        for order, fld in enumerate(fields_for(src.name, etype)):
             rows, values = fld.extract(df, src)
             if not len(rows):
                 continue

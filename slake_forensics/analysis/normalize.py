@@ -97,8 +97,8 @@ class Expr(ABC):
     >>> expr = Wrap("from ", Col("src_endpoint.ip"))
     >>> print(expr.sql(source("cloud_trail_mgmt")))
     ('from ' || "src_endpoint"."ip" || '')
-    >>> expr.arrow(ct, source("cloud_trail_mgmt")).to_pylist()
-    ['from 103.75.108.118', None]
+    >>> expr.arrow(ct, source("cloud_trail_mgmt"))[0].as_py()
+    'from 103.75.108.118'
     """
 
     @abstractmethod
@@ -590,8 +590,8 @@ def _findings() -> dict[str, Expr]:
     return {
         "activity": Col("activity_name"),
         "actor": product,
-        "src_ip": First("evidences", "actor.src_endpoint.ip"),
-        "dst_ip": First("evidences", "actor.dst_endpoint.ip"),
+        "src_ip": First("evidences", "src_endpoint.ip"),
+        "dst_ip": First("evidences", "dst_endpoint.ip"),
         "target": Col("finding_info.title"),
         "status": Col("status"),
         "summary": _join(
@@ -599,7 +599,8 @@ def _findings() -> dict[str, Expr]:
             Wrap("", product, ":"),
             Col("finding_info.title"),
             Wrap("(", First("finding_info.types"), ")"),
-            Wrap("on ", _join(" ", First("resources", "type"), First("resources", "uid"))),
+            Wrap("on ", _co(_join(" ", First("resources", "type"), First("resources", "uid")),
+                            _join(" ", Col("resource.type"), Col("resource.uid")))),  # Compliance/Vulnerability: one resource
         ),
         "uid": _co(Col("finding_info.uid"), Md5((Col("time"), Col("accountid"), Col("region"), Col("finding_info.title")))),
     }
@@ -681,7 +682,7 @@ def expressions(source: str) -> dict[str, Expr]:
     nullif(concat_ws(':', "dst_endpoint"."ip", CAST("dst_endpoint"."port" AS varchar)), '')
     """
     src = find_source(source)
-    spec = _SPECS[src.name]
+    spec = _SPECS[src.map_name]  # a custom source uses the projection of the v2 source holding its class
     uid = spec["uid"]
     return {
         "source": Lit(src.name),

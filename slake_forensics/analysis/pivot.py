@@ -164,8 +164,9 @@ def pivot(
     Each entity argument takes a string or a list of strings; events matching any value of any
     given entity are returned (the predicates are OR-ed).  ``account`` is a scope, not an
     entity: it restricts every query to those ``accountid`` partitions (alone, it returns every
-    event of those accounts).  ``sources`` restricts the sources (default all eight); sources
-    without a field for any given entity type are skipped.  ``limit_per_source`` keeps the first
+    event of those accounts).  ``sources`` restricts the sources (default all eight, and the
+    lake's custom sources of a class one of them holds); sources without a field for any given
+    entity type are skipped.  ``limit_per_source`` keeps the first
     rows by time of each source.
 
     Returns a frame with :data:`~slake_forensics.analysis.normalize.TIMELINE_COLUMNS`, sorted by time
@@ -219,7 +220,8 @@ def pivot(
         raise ValueError(f"pivot needs at least one entity ({', '.join(PIVOT_ENTITIES)}) or an account.")
     if limit_per_source is not None and operator.index(limit_per_source) < 1:
         raise ValueError("limit_per_source must be a positive integer or None.")
-    names = list(SOURCES) if sources is None else [find_source(s).name for s in ([sources] if isinstance(sources, str) else sources)]
+    custom = [s.name for s in lake.custom_sources() if s.like]  # custom sources of a class a v2 source holds
+    names = [*SOURCES, *custom] if sources is None else [find_source(s).name for s in ([sources] if isinstance(sources, str) else sources)]
 
     queries: dict[str, str] = {}
     params: dict[str, list[Any]] = {}

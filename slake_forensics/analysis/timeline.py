@@ -371,8 +371,8 @@ class TimelineExplorer:
         >>> import slake_forensics as sf
         >>> explorer = sf.explore(sf.timeline(sf.Lake.sample().load("cloud_trail_mgmt", "2026-05-21T03:30Z", "2026-05-21T03:34Z")))
         >>> explorer.field.value, explorer.entity.value = "src_ip", "103.75.108.118"
-        >>> int(explorer.mask().sum()), explorer.status.value
-        (14, '14 of 24 events')
+        >>> int(explorer.mask().sum()), len(explorer.selected)
+        (14, 14)
         """
         lo, hi = self.range.value
         keep = (self._ns >= lo.value) & (self._ns <= hi.value)
@@ -401,7 +401,7 @@ class TimelineExplorer:
         >>> import slake_forensics as sf
         >>> ct = sf.Lake.sample().load("cloud_trail_mgmt", "2026-05-21T03:30Z", "2026-05-21T03:34Z")
         >>> explorer = sf.explore(sf.timeline(ct))
-        >>> explorer.rows.value = (8, 2)
+        >>> explorer.rows.value = tuple(i for label, i in explorer.rows.options if "ListUsers" in label or "GetCallerIdentity" in label)
         >>> explorer.picked["activity"].tolist()
         ['GetCallerIdentity', 'ListUsers']
         """

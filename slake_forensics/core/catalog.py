@@ -1,10 +1,16 @@
-"""The eight Amazon Security Lake source-version-2 sources and their tables.
+"""The Amazon Security Lake sources (versions 1 and 2, and custom sources) and their tables.
 
 Everything the toolkit knows about where a source lives (S3 prefix, Glue database
-and table per region), which OCSF 1.1.0 classes it holds, and the exact Arrow
-schema of its table.  Schemas come from ``schemas/glue_v2.json``, AWS's published
-Glue table definitions (Hive type strings), converted here to Arrow types:
+and table per region), which OCSF classes it holds, and the exact Arrow
+schema of its table.  Version-2 schemas come from ``schemas/glue_v2.json``, AWS's published
+Glue table definitions (Hive type strings); version-1 schemas from ``schemas/glue_v1.json``,
+derived from the files AWS's own v1 transformer wrote.  Both are converted here to Arrow types:
 ``time`` is int64 epoch milliseconds, every ``timestamp`` is ``timestamp[ms, UTC]``.
+
+:data:`SOURCES` holds the eight version-2 sources: the names an investigation uses, whose rows
+include version-1 rows presented in version-2 names (:mod:`slake_forensics.core.versions`).
+:data:`V1_SOURCES` holds the six version-1 sources (prefix ``aws/<SOURCE>/1.0/``, tables ending
+``_1_0``); :func:`custom_source` describes a custom source under ``ext/<name>/``.
 """
 from __future__ import annotations
 
@@ -20,33 +26,58 @@ import pyarrow as pa
 from slake_forensics.core.errors import BadConfigError, UnknownSourceError
 
 SOURCE_VERSION = "2.0"
+#: Source versions this toolkit reads: the current one and the one before it.
+SOURCE_VERSIONS = ("1.0", "2.0")
 PARTITION_COLUMNS = ("accountid", "region", "asl_version")
 TIMESTAMP_TYPE = pa.timestamp("ms", tz="UTC")
 
 
 @dataclass(frozen=True)
 class Source:
-    """One Security Lake source (version 2).
+    """One Security Lake source of one source version.
 
     ``name`` is the short, lower-case name used throughout the toolkit
     (``cloud_trail_mgmt``); ``source_name`` is the API / S3 spelling
-    (``CLOUD_TRAIL_MGMT``).
+    (``CLOUD_TRAIL_MGMT``); ``version`` the source version (``"2.0"``, ``"1.0"``).  A custom
+    source (``custom=True``) lives under ``ext/<source_name>/[<version>/]``; its ``name`` is
+    ``ext_<source_name>`` and ``like`` names the version-2 source whose schema, timeline and
+    entity map it reuses (the one holding its OCSF class), ``""`` when none does.
     """
 
     name: str
     source_name: str
     title: str
     classes: tuple[int, ...]
+    version: str = SOURCE_VERSION
+    custom: bool = False
+    like: str = ""
 
     @property
     def suffix(self) -> str:
-        """Glue table suffix, e.g. ``cloud_trail_mgmt_2_0``."""
-        return f"{self.name}_{SOURCE_VERSION.replace('.', '_')}"
+        """Glue table suffix, e.g. ``cloud_trail_mgmt_2_0`` (a custom source: its ``name``)."""
+        if self.custom:
+            return self.name
+        return f"{self.name}_{self.version.replace('.', '_')}"
 
     @property
     def prefix(self) -> str:
-        """S3 key prefix below the lake bucket, e.g. ``aws/CLOUD_TRAIL_MGMT/2.0/``."""
-        return f"aws/{self.source_name}/{SOURCE_VERSION}/"
+        """S3 key prefix below the lake bucket, e.g. ``aws/CLOUD_TRAIL_MGMT/2.0/`` or ``ext/okta/``."""
+        if self.custom:
+            return f"ext/{self.source_name}/" + (f"{self.version}/" if self.version else "")
+        return f"aws/{self.source_name}/{self.version}/"
+
+    @property
+    def map_name(self) -> str:
+        """The source whose timeline projection and entity map this one uses: its ``like`` source if custom, else its own name."""
+        return self.like if self.custom else self.name
+
+    @property
+    def investigated_as(self) -> Source:
+        """The source whose rows this one's rows join in an investigation: the version-2 source of
+        the same name, the ``like`` source of a custom one, or itself."""
+        if self.custom:
+            return self
+        return SOURCES.get(self.name, self)
 
     def table(self, region: str) -> str:
         """Glue table name in ``region``: ``amazon_security_lake_table_<region_>_<suffix>``."""
@@ -58,7 +89,12 @@ class Source:
 
     @property
     def schema(self) -> pa.Schema:
-        """The table's exact Arrow schema (every nested field), partition columns included."""
+        """The table's exact Arrow schema (every nested field), partition columns included.
+
+        A custom source has the schema of its ``like`` source (files keep their extra columns);
+        without one, just ``time``, ``time_dt``, ``class_uid`` and the partition columns."""
+        if self.custom:
+            return arrow_schema(SOURCES[self.like].suffix) if self.like else _custom_schema()
         return arrow_schema(self.suffix)
 
 
@@ -77,6 +113,57 @@ SOURCES: dict[str, Source] = {
 }
 
 
+#: The six version-1 sources (no EKS or WAF in version 1); their rows join their version-2 namesake's.
+V1_SOURCES: dict[str, Source] = {
+    s.name: s
+    for s in (
+        Source("cloud_trail_mgmt", "CLOUD_TRAIL_MGMT", "CloudTrail management events (v1)", (3005, 3002, 3001), "1.0"),
+        Source("s3_data", "S3_DATA", "CloudTrail S3 data events (v1)", (3005,), "1.0"),
+        Source("lambda_execution", "LAMBDA_EXECUTION", "CloudTrail Lambda data events (v1)", (3005,), "1.0"),
+        Source("vpc_flow", "VPC_FLOW", "VPC Flow Logs (v1)", (4001,), "1.0"),
+        Source("route53", "ROUTE53", "Route 53 Resolver query logs (v1)", (4003,), "1.0"),
+        Source("sh_findings", "SH_FINDINGS", "Security Hub findings (v1)", (2001,), "1.0"),
+    )
+}
+
+
+def versioned(source_name: str, version: str) -> Source | None:
+    """The source with API name ``source_name`` (``CLOUD_TRAIL_MGMT``) in ``version``, or ``None``."""
+    table = SOURCES if version == SOURCE_VERSION else V1_SOURCES if version == "1.0" else {}
+    return next((s for s in table.values() if s.source_name == source_name), None)
+
+
+def custom_source(name: str, classes: tuple[int, ...], version: str = "") -> Source:
+    """The custom source stored under ``ext/<name>/[<version>/]`` holding OCSF ``classes``.
+
+    Its table name is ``ext_<name>`` (lower case); it reuses the schema, timeline and entity map
+    of the version-2 source that holds its first class (``like``).
+
+    Examples
+    --------
+    >>> src = custom_source("okta_auth", (3002,))
+    >>> src.name, src.like, src.prefix
+    ('ext_okta_auth', 'cloud_trail_mgmt', 'ext/okta_auth/')
+    """
+    like = next((s.name for c in classes for s in SOURCES.values() if c in s.classes), "")
+    src = Source(f"ext_{name.lower()}", name, f"Custom source {name}", tuple(classes), version, True, like)
+    CUSTOM_SOURCES[src.name] = src
+    return src
+
+
+#: Custom sources met in the lakes opened so far (``ext_<name>`` → :class:`Source`), so that
+#: :func:`source` resolves their names for the analysis helpers.
+CUSTOM_SOURCES: dict[str, Source] = {}
+
+
+@cache
+def _custom_schema() -> pa.Schema:
+    return pa.schema(
+        [pa.field("time", pa.int64()), pa.field("time_dt", TIMESTAMP_TYPE), pa.field("class_uid", pa.int32())]
+        + [pa.field(c, pa.string()) for c in PARTITION_COLUMNS]
+    )
+
+
 def _region_id(region: str) -> str:
     return region.replace("-", "_")
 
@@ -87,22 +174,49 @@ def database(region: str) -> str:
 
 
 def source(name: str) -> Source:
-    """Return the :class:`Source` for a short name, API name or table name.
+    """Return the :class:`Source` an investigation reads for a short name, API name or table name.
 
-    Accepts ``cloud_trail_mgmt``, ``CLOUD_TRAIL_MGMT``, ``cloud_trail_mgmt_2_0`` or a full
-    Glue table name for any region.  Raises :class:`UnknownSourceError` listing the
-    known sources otherwise.
+    Accepts ``cloud_trail_mgmt``, ``CLOUD_TRAIL_MGMT``, ``cloud_trail_mgmt_2_0``,
+    ``cloud_trail_mgmt_1_0``, a full Glue table name for any region, or a custom source's
+    ``ext_<name>``.  A version-1 name gives the version-2 source (whose rows include the
+    version-1 rows); :func:`table_source` keeps the version.  Raises
+    :class:`UnknownSourceError` listing the known sources otherwise.
     """
-    key = name.strip().strip('"').lower()
-    key = re.sub(r"^.*amazon_security_lake_table_[a-z]{2}(?:_[a-z]+)+_\d_(?=[a-z])", "", key)
-    key = re.sub(r"_2_0$", "", key)
+    key, _ = _table_key(name)
     if key in SOURCES:
         return SOURCES[key]
-    close = difflib.get_close_matches(key, SOURCES, n=3)
+    if key in CUSTOM_SOURCES:
+        return CUSTOM_SOURCES[key]
+    known = [*SOURCES, *CUSTOM_SOURCES]
+    close = difflib.get_close_matches(key, known, n=3)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise UnknownSourceError(
-        f"Unknown Security Lake source {name!r}.{hint} Known sources: {', '.join(SOURCES)}."
+        f"Unknown Security Lake source {name!r}.{hint} Known sources: {', '.join(known)}."
     )
+
+
+def table_source(name: str) -> Source:
+    """Like :func:`source`, but a version-1 table name (``…_cloud_trail_mgmt_1_0``) gives the version-1 source.
+
+    Examples
+    --------
+    >>> table_source("amazon_security_lake_table_us_east_1_route53_1_0").version
+    '1.0'
+    >>> table_source("route53").version
+    '2.0'
+    """
+    key, version = _table_key(name)
+    if version == "1_0" and key in V1_SOURCES:
+        return V1_SOURCES[key]
+    return source(name)
+
+
+def _table_key(name: str) -> tuple[str, str]:
+    """``(short name, version suffix or "")`` of a source or table name."""
+    key = name.strip().strip('"').lower()
+    key = re.sub(r"^.*amazon_security_lake_table_[a-z]{2}(?:_[a-z]+)+_\d_(?=[a-z])", "", key)
+    m = re.search(r"_([12]_0)$", key)
+    return (key[: m.start()], m[1]) if m and key[: m.start()] in SOURCES else (key, "")
 
 
 def table_regex() -> re.Pattern[str]:
@@ -113,8 +227,10 @@ def table_regex() -> re.Pattern[str]:
 
 @cache
 def _glue() -> dict:
-    text = resources.files(__package__).joinpath("schemas/glue_v2.json").read_text()
-    return json.loads(text)["tables"]
+    tables = {}
+    for name in ("glue_v2.json", "glue_v1.json"):
+        tables.update(json.loads(resources.files(__package__).joinpath(f"schemas/{name}").read_text())["tables"])
+    return tables
 
 
 @cache
@@ -181,7 +297,7 @@ def _split_top(text: str) -> list[str]:
 def _parse(t: str) -> tuple[pa.DataType, str]:
     for head in ("struct<", "array<", "map<"):
         if t.startswith(head):
-            depth, end = 0, None
+            depth, end = 0, len(t)
             for i, ch in enumerate(t):
                 depth += ch == "<"
                 depth -= ch == ">"

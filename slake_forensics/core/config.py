@@ -3,10 +3,11 @@
 Settings and where they come from, highest precedence first:
 
 1. environment variables ``SLAKE_LAKE``, ``SLAKE_REGION``, ``SLAKE_WORKGROUP``,
-   ``SLAKE_DATABASE``, ``SLAKE_S3_OUTPUT``, ``SLAKE_NOW``;
+   ``SLAKE_DATABASE``, ``SLAKE_S3_OUTPUT``, ``SLAKE_NOW``, ``SLAKE_TABLES``;
 2. the config file: ``$SLAKE_CONFIG`` if set (it must exist), else ``./slake.toml``,
    else ``~/.config/slake-forensics/config.toml`` (the first that exists), with the keys
-   ``lake``, ``region``, ``workgroup``, ``database``, ``s3_output``, ``now``;
+   ``lake``, ``region``, ``workgroup``, ``database``, ``s3_output``, ``now`` and a
+   ``[tables]`` table;
 3. for the region only: ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` / the AWS profile's region
    (boto3's own lookup), or the region in a Security Lake bucket name.
 
@@ -25,14 +26,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from slake_forensics.core.catalog import check_region
-from slake_forensics.core.errors import BadConfigError, BadWindowError
+from slake_forensics.core.catalog import check_region, source as find_source
+from slake_forensics.core.errors import BadConfigError, BadWindowError, UnknownSourceError
 from slake_forensics.core.timewindow import to_utc
 
 
 _log = logging.getLogger(__name__)
 
-KEYS = ("lake", "region", "workgroup", "database", "s3_output", "now")
+KEYS = ("lake", "region", "workgroup", "database", "s3_output", "now", "tables")
 ENV = {key: f"SLAKE_{key.upper()}" for key in KEYS}
 CONFIG_ENV = "SLAKE_CONFIG"
 LOCAL_FILE = Path("slake.toml")
@@ -42,6 +43,8 @@ _BUCKET_REGION_RE = re.compile(r"^aws-security-data-lake-(?P<region>[a-z]{2}(?:-
 _DATABASE_RE = re.compile(r"^[A-Za-z0-9_]{1,255}$")
 _WORKGROUP_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 _S3_URI_RE = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*))?$")
+_TABLE_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_CUSTOM_RE = re.compile(r"^ext/(?P<name>[A-Za-z0-9_-]{1,64})$")
 
 
 class SampleFallbackWarning(UserWarning):
@@ -54,7 +57,8 @@ class LakeConfig:
 
     ``kind`` is ``"sample"``, ``"local"``, ``"s3"`` or ``"athena"``; ``target`` is the local
     folder or the ``s3://`` URI (``None`` otherwise); ``origin`` maps each setting to where
-    it came from (``"SLAKE_LAKE"``, a file path, ``"default"``…) for messages.
+    it came from (``"SLAKE_LAKE"``, a file path, ``"default"``…) for messages; ``tables``
+    maps sources to the Glue tables Athena reads them from (see :func:`check_tables`).
     """
 
     kind: str
@@ -65,6 +69,7 @@ class LakeConfig:
     s3_output: str | None = None
     now: pd.Timestamp | None = None
     origin: dict[str, str] = field(default_factory=dict)
+    tables: dict[str, str] = field(default_factory=dict)
 
 
 def config_file(env: Mapping[str, str], cwd: Path, home: Path) -> Path | None:
@@ -86,10 +91,12 @@ def config_file(env: Mapping[str, str], cwd: Path, home: Path) -> Path | None:
     return None
 
 
-def read_file(path: Path) -> dict[str, str]:
-    """The settings in a TOML config file as ``{key: string value}``.
+def read_file(path: Path) -> dict[str, str | dict[str, str]]:
+    """The settings in a TOML config file as ``{key: value}``.
 
-    Raises :class:`BadConfigError` for invalid TOML, unknown keys or non-string values.
+    Every value is a string except ``tables``, which may also be a TOML table of strings
+    (``[tables]`` with ``cloud_trail_mgmt = "my_link"``).  Raises :class:`BadConfigError`
+    for invalid TOML, unknown keys or values of another type.
     """
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -99,7 +106,13 @@ def read_file(path: Path) -> dict[str, str]:
     if unknown:
         raise BadConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}. Known settings: {', '.join(KEYS)}.")
     for key, value in data.items():
-        if not isinstance(value, str):
+        if key == "tables" and isinstance(value, dict):
+            for name, table in value.items():
+                if not isinstance(table, str):
+                    raise BadConfigError(
+                        f"{path}: tables.{name} must be a string, e.g. {name} = \"my_table\"; got {table!r}."
+                    )
+        elif not isinstance(value, str):
             raise BadConfigError(f"{path}: {key} must be a string, e.g. {key} = \"…\"; got {value!r}.")
     return data
 
@@ -124,16 +137,24 @@ def read_config(
     base: dict[str, Path] = {}
     for key in KEYS:
         env_value = env.get(ENV[key], "").strip()
+        file_value = from_file.get(key, "")
         if env_value:
             values[key], origin[key], base[key] = env_value, ENV[key], cwd
-        elif from_file.get(key, "").strip():
-            values[key], origin[key], base[key] = from_file[key].strip(), str(path), path.parent
+        elif isinstance(file_value, str) and file_value.strip():
+            assert path is not None  # from_file is empty without a file
+            values[key], origin[key], base[key] = file_value.strip(), str(path), path.parent
+    file_tables = from_file.get("tables")
+    if isinstance(file_tables, dict) and "tables" not in values:
+        origin["tables"] = str(path)
+    tables = check_tables(values.get("tables", file_tables if isinstance(file_tables, dict) else {}),
+                          origin.get("tables", "tables"))
     kind, target = _lake(values.get("lake"), origin.get("lake"), base.get("lake", cwd))
     region = values.get("region")
     if region is not None:
         region = _checked(check_region, region, origin["region"])
     if region is None and kind == "s3":
-        m = _BUCKET_REGION_RE.match(_S3_URI_RE.match(target)["bucket"])
+        uri = _S3_URI_RE.match(target or "")
+        m = _BUCKET_REGION_RE.match(uri["bucket"]) if uri else None
         if m:
             region, origin["region"] = m["region"], "bucket name"
     workgroup = values.get("workgroup", "primary")
@@ -157,7 +178,93 @@ def read_config(
             now = to_utc(values["now"], what=f"now ({origin['now']})")
         except BadWindowError as exc:
             raise BadConfigError(str(exc)) from None
-    return LakeConfig(kind, target, region, workgroup, database, s3_output, now, origin)
+    return LakeConfig(kind, target, region, workgroup, database, s3_output, now, origin, tables)
+
+
+def source_key(name: str) -> str:
+    """The toolkit's key of a source: a catalog short name (``cloud_trail_mgmt``) or ``ext/<name>``.
+
+    Parameters
+    ----------
+    name
+        Any spelling :func:`~slake_forensics.core.catalog.source` accepts, or ``ext/<name>``
+        for a custom source (its S3 prefix below the lake bucket); the custom name is lower
+        cased with ``-`` read as ``_``, as in the Glue table name.
+
+    Returns
+    -------
+    str
+        ``cloud_trail_mgmt`` or ``ext/<name>``.
+
+    Raises
+    ------
+    UnknownSourceError
+        For a name that is neither, listing the known sources.
+    """
+    custom = _CUSTOM_RE.fullmatch(name.strip())
+    if custom:
+        return "ext/" + custom["name"].lower().replace("-", "_")
+    try:
+        return find_source(name).name
+    except UnknownSourceError as exc:
+        raise UnknownSourceError(f"{exc} A custom source is written ext/<name>, e.g. ext/windows_sysmon.") from None
+
+
+def check_tables(tables: str | Mapping[str, str], where: str = "tables") -> dict[str, str]:
+    """Checked ``{source: Glue table}`` override of the tables Athena reads.
+
+    Parameters
+    ----------
+    tables
+        A mapping ``{source: table}`` or its text form ``"source=table,source=table"``
+        (``SLAKE_TABLES``).  Sources as :func:`source_key` reads them; tables are Glue table
+        names (letters, digits, ``_``, ``-``), e.g. the resource links of a subscriber account.
+    where
+        Where the value came from, for messages (``"SLAKE_TABLES"``, a file path, ``"tables="``).
+
+    Returns
+    -------
+    dict
+        ``{source key: table}``; empty for an empty value.
+
+    Raises
+    ------
+    BadConfigError
+        For an entry that is not ``source=table``, an unknown source, a source named twice or
+        a table name Glue would not allow, saying what to write instead.
+
+    Examples
+    --------
+    >>> check_tables("CLOUD_TRAIL_MGMT=ct_link, ext/windows-sysmon=sysmon_link")
+    {'cloud_trail_mgmt': 'ct_link', 'ext/windows_sysmon': 'sysmon_link'}
+    """
+    example = "cloud_trail_mgmt=my_ct_link,vpc_flow=my_vpc_link"
+    if isinstance(tables, str):
+        pairs = []
+        for item in filter(None, (part.strip() for part in tables.split(","))):
+            name, sep, table = item.partition("=")
+            if not sep:
+                raise BadConfigError(f"{where}: {item!r} is not source=table; write e.g. {example}.")
+            pairs.append((name.strip(), table.strip()))
+    elif isinstance(tables, Mapping):
+        pairs = list(tables.items())
+    else:
+        raise BadConfigError(f"{where}: tables must be a mapping {{source: table}}, not {type(tables).__name__}.")
+    checked: dict[str, str] = {}
+    for name, table in pairs:
+        try:
+            key = source_key(str(name))
+        except UnknownSourceError as exc:
+            raise BadConfigError(f"{where}: {exc}") from None
+        if key in checked:
+            raise BadConfigError(f"{where}: {key} is given twice ({checked[key]!r} and {table!r}); keep one.")
+        if not isinstance(table, str) or not _TABLE_RE.fullmatch(table):
+            raise BadConfigError(
+                f"{where}: {table!r} for {key} is not a Glue table name (letters, digits, _ and -); "
+                f"write e.g. {example}."
+            )
+        checked[key] = table
+    return checked
 
 
 def _checked(check, value: str, where: str) -> str:

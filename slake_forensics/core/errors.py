@@ -54,3 +54,11 @@ class BadConfigError(SlakeError, ValueError):
 
 class CorruptFileError(SlakeError, OSError):
     """A data file of the lake cannot be read as Parquet (or cast to its source's schema)."""
+
+
+class SchemaMismatchError(SlakeError, ValueError):
+    """A readable data file whose schema cannot be reconciled with its source's table (not a damaged file)."""
+
+
+class MisplacedFileError(SlakeError, ValueError):
+    """A readable data file that does not belong where it lies (e.g. its ``class_uid`` is not of the source in its key)."""

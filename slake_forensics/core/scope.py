@@ -75,10 +75,9 @@ def id_list(values: Iterable[str] | str | int | None, what: str) -> list[str] | 
     """
     if values is None:
         return None
-    if isinstance(values, str | int):
-        values = [values]
-    out = []
-    for v in values:
+    items: Iterable[str | int] = [values] if isinstance(values, str | int) else values
+    out: list[str] = []
+    for v in items:
         if isinstance(v, bool) or not isinstance(v, str | int):
             raise TypeError(f"{what} must be strings, not {type(v).__name__} ({v!r}).")
         out.append(f"{v:012d}" if isinstance(v, int) else v)
@@ -128,10 +127,12 @@ class Scope:
         -------
         Scope
         """
-        if (start is None or end is None) and clock is None:
-            if start is None or end is None:
-                raise BadWindowError("Pass start= and end= (or call through a lake, whose clock gives the defaults).")
-        window = default_window(clock, start, end, days) if clock is not None else Window.of(start, end)  # type: ignore[arg-type]
+        if clock is not None:
+            window = default_window(clock, start, end, days)
+        elif start is None or end is None:
+            raise BadWindowError("Pass start= and end= (or call through a lake, whose clock gives the defaults).")
+        else:
+            window = Window.of(start, end)
         acc = id_list(accounts, "accounts")
         reg = id_list(regions, "regions")
         return cls(window, None if acc is None else tuple(acc), None if reg is None else tuple(reg))

@@ -9,12 +9,13 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from typing import TypeAlias
 
 import pandas as pd
 
 from slake_forensics.core.errors import BadWindowError
 
-TimeLike = str | datetime | date | pd.Timestamp
+TimeLike: TypeAlias = str | datetime | date | pd.Timestamp
 
 
 class NaiveTimeWarning(UserWarning):

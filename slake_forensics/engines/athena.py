@@ -26,6 +26,20 @@ own: :func:`~slake_forensics.sql.build.parameter` makes each value one SQL liter
 awswrangler's result cache is disabled explicitly: it matches on the SQL text only and
 would return one parameter set's result for another.
 
+Which tables
+------------
+The lake's Glue database (Security Lake's own, or a subscriber's database of Lake Formation
+resource links named whatever the analyst chose) is listed once with Glue ``GetTables``.
+A table stands for a source by its ``TargetTable`` when it is a resource link (the target's
+name, ``amazon_security_lake_table_<region>_<source>_<version>``, tells the source), else by
+its own name; that covers source version 2 and 1 tables and custom sources
+(``…_ext_<name>_<version>``).  A table named for another region is another lake's and is
+skipped unless a resource link points at it.  ``tables={source: table}`` (or
+``SLAKE_TABLES`` / ``[tables]`` in ``slake.toml``) overrides the choice.  Every query the
+toolkit builds (``load``, ``table_name()`` and so pivots and hunts) reads the resolved
+table, and ``sql()`` rewrites Security Lake's standard table names of any region to it, so
+SQL written for Security Lake runs unchanged through a resource link.
+
 Cost
 ----
 ``load`` scans only the selected columns of the window's partitions.  ``sources()``
@@ -38,7 +52,8 @@ import io
 import logging
 import re
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import awswrangler as wr
@@ -48,9 +63,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
+import sqlglot
+from sqlglot import exp
 
-from slake_forensics.core.catalog import SOURCES, Source, database as default_database, source as find_source, table_regex
-from slake_forensics.core.errors import AwsConfigError, QueryError
+from slake_forensics.core.catalog import SOURCE_VERSION, SOURCES, Source, database as default_database, source as find_source
+from slake_forensics.core.config import check_tables, source_key
+from slake_forensics.core.errors import AwsConfigError, BadConfigError, QueryError, UnknownSourceError
 from slake_forensics.core.scope import id_list
 from slake_forensics.engines.base import Engine, Explanation
 from slake_forensics.sql.build import (
@@ -86,6 +104,12 @@ _AUTH_CODES = {
     "AccessDenied",
 }
 _NOT_FOUND = re.compile(r"TABLE_NOT_FOUND|SCHEMA_NOT_FOUND|COLUMN_NOT_FOUND|does not exist|cannot be resolved", re.I)
+_TABLE_NAME_RE = re.compile(
+    r"amazon_security_lake_table_(?P<region>[a-z]{2}(?:_[a-z]+)+_\d)_(?:"
+    rf"(?P<source>{'|'.join(SOURCES)})_(?P<major>\d+)_(?P<minor>\d+)"
+    r"|ext_(?P<ext>[a-z0-9_-]+?)(?:_(?P<ext_major>\d+)_(?P<ext_minor>\d+))?)"
+)
+_SECURITY_LAKE_DB_RE = re.compile(r"amazon_security_lake_glue_db_[a-z]{2}(?:_[a-z]+)+_\d")
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
     "boolean": pa.bool_(),
@@ -99,6 +123,92 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "double": pa.float64(),
     "date": pa.date32(),
 }
+
+
+@dataclass(frozen=True)
+class LakeTable:
+    """One table of the lake's Glue database that holds a Security Lake source.
+
+    Attributes
+    ----------
+    source
+        The source's key: a catalog short name (``cloud_trail_mgmt``) or ``ext/<name>`` for
+        a custom source.
+    version
+        The source version its name carries (``"2.0"``, ``"1.0"``); ``None`` for a custom
+        source table named without one.
+    name
+        The table's name in the database: what SQL reads (a resource link's own name).
+    target
+        The Security Lake table it stands for: a resource link's ``TargetTable`` name, else
+        ``name``.
+    region
+        The region in ``target`` (a rollup region's table holds several regions' rows).
+    """
+
+    source: str
+    version: str | None
+    name: str
+    target: str
+    region: str
+
+    @property
+    def is_link(self) -> bool:
+        """Whether the table is a resource link to another table."""
+        return self.name != self.target
+
+    @property
+    def label(self) -> str:
+        """The name, with the link target for a resource link (``ir_ct (→ amazon_security_lake_table_…)``)."""
+        return f"{self.name} (→ {self.target})" if self.is_link else self.name
+
+    @property
+    def held(self) -> str:
+        """Source and version, e.g. ``cloud_trail_mgmt 2.0`` (``ext/<name>`` alone without a version)."""
+        return f"{self.source} {self.version}" if self.version else self.source
+
+
+def parse_table_name(name: str) -> tuple[str, str | None, str] | None:
+    """``(source, version, region)`` a Security Lake Glue table name stands for, else ``None``.
+
+    Parameters
+    ----------
+    name
+        A table name such as ``amazon_security_lake_table_us_east_1_cloud_trail_mgmt_2_0``
+        (any region, version 1 or 2) or ``amazon_security_lake_table_us_east_1_ext_sysmon_1_0``
+        (a custom source).
+
+    Returns
+    -------
+    tuple or None
+        The source key (:func:`~slake_forensics.core.config.source_key`), the version
+        (``"2.0"``; ``None`` for a custom source table without one) and the region
+        (``us-east-1``); ``None`` for any other name.
+
+    Examples
+    --------
+    >>> parse_table_name("amazon_security_lake_table_eu_west_1_vpc_flow_1_0")
+    ('vpc_flow', '1.0', 'eu-west-1')
+    >>> parse_table_name("amazon_security_lake_table_us_east_1_ext_win_sysmon_2_0")
+    ('ext/win_sysmon', '2.0', 'us-east-1')
+    """
+    m = _TABLE_NAME_RE.fullmatch(name.lower())
+    if m is None:
+        return None
+    region = m["region"].replace("_", "-")
+    if m["source"]:
+        return m["source"], f"{m['major']}.{m['minor']}", region
+    version = f"{m['ext_major']}.{m['ext_minor']}" if m["ext_major"] else None
+    return f"ext/{m['ext']}", version, region
+
+
+@dataclass(frozen=True)
+class _Catalog:
+    """What one Glue listing of the database found."""
+
+    names: frozenset[str]  # every table of the database
+    tables: tuple[LakeTable, ...]  # those that hold a Security Lake source, in :func:`_order`
+    listed: bool  # False when Glue could not be listed (standard names are assumed then)
 
 
 def aws_session(region: str | None, boto3_session: boto3.Session | None) -> boto3.Session:
@@ -152,9 +262,12 @@ class AthenaEngine(Engine):
 
     ``region`` is the lake's (rollup) region: its Glue database is
     ``amazon_security_lake_glue_db_<region>`` unless ``database`` names another (e.g. a
-    resource link in a subscriber account).  ``workgroup`` and ``s3_output`` choose where
-    Athena runs and writes results (``s3_output`` may be omitted when the workgroup sets a
-    location or uses managed results).  See the module docstring for how results come back.
+    database of resource links in a subscriber account).  ``workgroup`` and ``s3_output``
+    choose where Athena runs and writes results (``s3_output`` may be omitted when the
+    workgroup sets a location or uses managed results).  ``tables`` maps sources
+    (``cloud_trail_mgmt``, ``ext/<name>``) to the tables of ``database`` to read them from,
+    overriding discovery (see the module docstring); it is checked against Glue on first
+    use.  See the module docstring for how results come back.
 
     After every query ``df.attrs`` holds ``engine`` (``"athena"``), ``lake``, ``sql``,
     ``translated_sql`` (``None``: Athena runs the SQL as is), ``params`` (the execution
@@ -162,6 +275,8 @@ class AthenaEngine(Engine):
     ``engine_execution_ms``, ``elapsed_s``, ``workgroup`` and ``database``.
     """
 
+    #: The lake's home region: always known here (taken from the boto3 session when not given).
+    region: str
     #: Seconds between ``GetQueryExecution`` polls while a query runs.
     poll_seconds: float = 0.5
     #: Days before the lake clock that :meth:`sources` aggregates over (``None``: whole tables).
@@ -175,77 +290,265 @@ class AthenaEngine(Engine):
         s3_output: str | None = None,
         boto3_session: boto3.Session | None = None,
         now: TimeLike | None = None,
+        tables: Mapping[str, str] | None = None,
     ) -> None:
+        self.tables = check_tables(tables or {}, "tables=")
         self.session = aws_session(region, boto3_session)
         self.region = check_region(self.session.region_name)
         self.workgroup = workgroup
         self.database = database or default_database(self.region)
         self.s3_output = s3_output
         self._last: dict[str, Any] = {}
+        self._listing: _Catalog | None = None
         super().__init__(f"athena://{workgroup}/{self.database}", now=now)
 
     def __repr__(self) -> str:
         return f"AthenaLake(region={self.region!r}, workgroup={self.workgroup!r}, database={self.database!r})"
 
     # -- catalog -----------------------------------------------------------------------------------
-    def table_names(self) -> list[str]:
-        """Names of every table in the lake's Glue database (Glue ``GetTables``; no Athena cost)."""
+    def _glue_tables(self) -> list[dict[str, Any]]:
+        """Glue ``GetTables`` of the lake's database (a missing database lists as empty)."""
         try:
-            return sorted(t["Name"] for t in wr.catalog.get_tables(database=self.database, boto3_session=self.session))
+            return list(wr.catalog.get_tables(database=self.database, boto3_session=self.session))
         except Exception as exc:  # botocore errors and awswrangler's wrappers alike
             raise aws_error(exc) or QueryError(
                 f"Cannot list the tables of Glue database {self.database!r} in {self.region}: {exc}"
             ) from None
 
-    def present_sources(self) -> list[Source]:
-        """Sources whose v2 table for this region exists in the database, in catalog order (Glue only)."""
-        names = set(self.table_names())
-        return [s for s in SOURCES.values() if s.table(self.region) in names]
+    def table_names(self) -> list[str]:
+        """Names of every table in the lake's Glue database (Glue ``GetTables``; no Athena cost)."""
+        return sorted(t["Name"] for t in self._glue_tables())
+
+    def _catalog(self, refresh: bool = False) -> _Catalog:
+        """The database's Security Lake tables (listed once; again with ``refresh``), overrides checked.
+
+        When Glue cannot be listed for another reason than credentials, the toolkit falls back to
+        Security Lake's standard names (logged): the query then says what is missing.
+        """
+        if self._listing is not None and not refresh:
+            return self._listing
+        try:
+            raw = self._glue_tables()
+        except QueryError as exc:
+            _log.warning("%s Using Security Lake's standard table names.", exc)
+            self._listing = _Catalog(frozenset(), (), listed=False)
+            return self._listing
+        found = []
+        for table in raw:
+            target = (table.get("TargetTable") or {}).get("Name")
+            parsed = (parse_table_name(target) if target else None) or parse_table_name(table["Name"])
+            if parsed is None or (not target and parsed[2] != self.region):
+                continue  # not a lake table, or another region's lake table that no link points at
+            found.append(LakeTable(parsed[0], parsed[1], table["Name"], target or table["Name"], parsed[2]))
+        listing = _Catalog(frozenset(t["Name"] for t in raw), tuple(sorted(found, key=self._order)), listed=True)
+        self._check_override(listing)
+        self._listing = listing
+        return listing
+
+    def _order(self, table: LakeTable) -> tuple[Any, ...]:
+        """Catalog sources first in catalog order, newer versions first, then custom sources by name."""
+        position = list(SOURCES).index(table.source) if table.source in SOURCES else len(SOURCES)
+        version = tuple(-int(part) for part in (table.version or "0.0").split("."))
+        return position, table.source, version, table.region != self.region, table.name
+
+    def _check_override(self, listing: _Catalog) -> None:
+        """Raise :class:`BadConfigError` for a ``tables`` entry naming no table, or another source's table."""
+        by_name = {t.name: t for t in listing.tables}
+        for key, name in self.tables.items():
+            if name not in listing.names:
+                shown = ", ".join(f"{t.name} ({t.held})" for t in listing.tables)
+                raise BadConfigError(
+                    f"tables={{{key!r}: {name!r}}}: Glue database {self.database!r} in {self.region} has no table "
+                    f"{name!r}. Its Security Lake tables: {shown or '(none)'}; all tables: "
+                    f"{', '.join(sorted(listing.names)) or '(none)'}. Pass tables={{{key!r}: '<one of those>'}} "
+                    "(SLAKE_TABLES or [tables] in slake.toml), or database= naming the database that holds it."
+                )
+            other = by_name.get(name)
+            if other is not None and other.source != key:
+                raise BadConfigError(
+                    f"tables={{{key!r}: {name!r}}}: {name!r} holds {other.source} (it stands for {other.target}), "
+                    f"not {key}. Name {key}'s table instead."
+                )
+
+    def _lookup(self, source: str, version: str | None) -> str | None:
+        """The table of ``database`` that holds ``source`` at ``version`` (``None``: any), or ``None``.
+
+        The ``tables`` override wins for the version the toolkit reads (2.0; any version of a
+        custom source).  Otherwise the one discovered table, preferring the lake's region among
+        resource links; several left raise :class:`BadConfigError` naming them.
+        """
+        listing = self._catalog()
+        custom = source.startswith("ext/")
+        if source in self.tables and (custom or version == SOURCE_VERSION):
+            return self.tables[source]
+        found = [t for t in listing.tables if t.source == source and (version is None or t.version == version)]
+        if len(found) > 1:
+            found = [t for t in found if t.region == self.region] or found
+        if len(found) > 1:
+            raise BadConfigError(
+                f"Glue database {self.database!r} holds several tables for {found[0].held}: "
+                f"{', '.join(t.label for t in found)}. "
+                f"Choose one with tables={{{source!r}: {found[0].name!r}}} (or SLAKE_TABLES / [tables] in slake.toml)."
+            )
+        return found[0].name if found else None
+
+    def source_tables(self) -> dict[str, str]:
+        """``{source: table}`` the toolkit's queries read: the v2 table of each catalog source and each
+        custom source's table, from the ``tables`` override or discovered (Glue ``GetTables``, once).
+
+        Raises :class:`BadConfigError` for an override naming no table of the database, or when
+        several tables could hold one source (pass ``tables=`` to choose)."""
+        keys = dict.fromkeys([*self.tables, *(t.source for t in self._catalog().tables)])
+        resolved = {key: self._lookup(key, None if key.startswith("ext/") else SOURCE_VERSION) for key in keys}
+        return {key: name for key, name in resolved.items() if name is not None}
+
+    def _table(self, source: str | Source) -> str:
+        """Name of the table in ``database`` that the toolkit's SQL reads for ``source`` (v2, or custom)."""
+        key = source.name if isinstance(source, Source) else source_key(source)
+        if key.startswith("ext/"):
+            name = self._lookup(key, None)
+            if name is None:
+                custom = sorted({t.source for t in self._catalog().tables if t.source.startswith("ext/")})
+                raise UnknownSourceError(
+                    f"Glue database {self.database!r} has no table for the custom source {key}. Custom sources there: "
+                    f"{', '.join(custom) or '(none)'}; or pass tables={{{key!r}: '<its table>'}}."
+                )
+            return name
+        name = self._lookup(key, SOURCE_VERSION)
+        if name is not None:
+            return name
+        older = [t for t in self._catalog().tables if t.source == key]
+        if older:
+            raise QueryError(
+                f"Glue database {self.database!r} holds {key} only as source version "
+                f"{', '.join(sorted({t.version or '?' for t in older}))} ({', '.join(t.name for t in older)}); the "
+                f"toolkit's queries read source version {SOURCE_VERSION}. Query those tables with lake.sql(), or pass "
+                f"tables={{{key!r}: '<its version {SOURCE_VERSION} table>'}}."
+            )
+        return find_source(key).table(self.region)
+
+    def table_name(self, source: str) -> str:
+        """Fully qualified, quoted table the toolkit reads for ``source`` in this lake's database.
+
+        ``source`` is a catalog source name (any spelling) or ``ext/<name>``; the table is the
+        ``tables`` override, else the discovered table (a resource link of any name), else
+        Security Lake's standard name.  Raises :class:`QueryError` when the source has only
+        older-version tables and :class:`BadConfigError` when several tables could hold it.
+        """
+        return f"{quote_identifier(self.database)}.{quote_identifier(self._table(source))}"
+
+    def present_sources(self) -> list[LakeTable]:
+        """The database's Security Lake tables (v2, v1 and custom sources), re-listed from Glue.
+
+        Catalog sources come first in catalog order (newer versions first), then custom sources.
+        Only Glue is asked (``GetTables``, free).
+        """
+        return list(self._catalog(refresh=True).tables)
 
     def sources(self) -> pd.DataFrame:
-        """One row per source whose table exists: ``source, table, classes, accounts, regions,
-        first_event, last_event, rows``.
+        """One row per Security Lake table of the database: ``source, version, table, classes,
+        accounts, regions, first_event, last_event, rows``.
+
+        ``source`` is the catalog name or ``ext/<name>``, ``version`` the source version the
+        table's (or its link target's) name carries, ``table`` the name in the database (a
+        resource link's own name); ``classes`` are the catalog's OCSF classes of version 2
+        sources (empty for older versions and custom sources).
 
         Cost: Glue ``GetTables`` (free) finds the tables; then one Athena query (a
         ``UNION ALL`` of one aggregate per table) reads only ``accountid``, ``region`` and
-        ``time_dt`` of the last :attr:`sources_days` days before the lake clock (so the
-        figures describe that span, recorded in ``df.attrs["window"]``).  Set
-        ``sources_days = None`` to aggregate whole tables, which scans those three columns
-        of the entire history.
+        ``time_dt`` (``time`` and the ``eventday`` partition of version 1 and custom-source
+        tables) of the last :attr:`sources_days` days before the lake clock (so the figures
+        describe that span, recorded in ``df.attrs["window"]``).  Set ``sources_days = None``
+        to aggregate whole tables, which scans those columns of the entire history.
         """
         present = self.present_sources()
+        keys = [t.source if t.version == SOURCE_VERSION and t.source in SOURCES else f"{t.source} {t.name}"
+                for t in present]
         rows = pd.DataFrame(
-            {"source": [s.name for s in present], "table": [s.table(self.region) for s in present],
-             "classes": [list(s.classes) for s in present]}
+            {"source": [t.source for t in present], "version": [t.version for t in present],
+             "table": [t.name for t in present],
+             "classes": [list(SOURCES[t.source].classes) if k == t.source else [] for k, t in zip(keys, present)],
+             "key": keys}
         )
         if not present:
-            return rows.assign(accounts=[], regions=[], first_event=pd.NaT, last_event=pd.NaT, rows=0)
+            return rows.drop(columns="key").assign(
+                accounts=[], regions=[], first_event=pd.NaT, last_event=pd.NaT, rows=0
+            )
         params: list[str] = []
-        where = ""
         window = None
         if self.sources_days is not None:
             end = self.clock()
             window = Window.of(end - pd.Timedelta(days=self.sources_days), end)
-            where = " WHERE time_dt >= from_iso8601_timestamp(?) AND time_dt < from_iso8601_timestamp(?)"
         parts = []
-        for s in present:
-            table = f"{quote_identifier(self.database)}.{quote_identifier(s.table(self.region))}"
-            params.append(parameter(s.name))
+        for key, t in zip(keys, present):
+            table = f"{quote_identifier(self.database)}.{quote_identifier(t.name)}"
+            params.append(parameter(key))
+            first, last, where, bounds = _time_aggregates(key == t.source, window)
             parts.append(
                 "SELECT ? AS source,"
                 " array_join(array_sort(array_agg(DISTINCT accountid)), ',') AS accounts,"
                 " array_join(array_sort(array_agg(DISTINCT region)), ',') AS regions,"
-                f" min(time_dt) AS first_event, max(time_dt) AS last_event, count(*) AS rows FROM {table}{where}"
+                f" {first} AS first_event, {last} AS last_event, count(*) AS rows FROM {table}{where}"
             )
-            if window is not None:
-                params += [literal(timestamp_text(window.start)), literal(timestamp_text(window.end))]
+            params += bounds
         stats = self._query_frame("\nUNION ALL\n".join(parts), params)
-        merged = rows.merge(stats.astype({"source": object}), on="source", how="left")
+        merged = rows.merge(stats.astype({"source": object}).rename(columns={"source": "key"}), on="key", how="left")
+        merged = merged.drop(columns="key")
         for col in ("accounts", "regions"):
             merged[col] = [sorted(v.split(",")) if isinstance(v, str) and v else [] for v in merged[col]]
         merged["rows"] = merged["rows"].fillna(0).astype("int64")
         merged.attrs.update(self._last, window=None if window is None else str(window))
         return merged
+
+    def _rewrite(self, text: str) -> str:
+        """``text`` with Security Lake's standard table names replaced by the tables that hold them here.
+
+        A ``amazon_security_lake_table_<region>_<source>_<version>`` reference (any region,
+        quoting or catalog; unqualified or qualified by a Security Lake database or this lake's
+        database) that is not itself a table of the database becomes
+        ``"<database>"."<table>"`` of the same source and version, aliased to the written name
+        when it had no alias so qualified columns still resolve.  Anything else, string
+        literals and ``?`` placeholders included, is left exactly as written.
+        """
+        if "amazon_security_lake_table_" not in text.lower():
+            return text
+        try:
+            trees = [t for t in sqlglot.parse(text, read="trino") if t is not None]
+        except sqlglot.errors.SqlglotError:
+            return text  # Athena will say what is wrong with it
+        edits: list[tuple[int, int, str]] = []
+        for tree in trees:
+            ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+            for ref in tree.find_all(exp.Table):
+                edit = self._rewrite_table(ref, ctes)
+                if edit is not None:
+                    edits.append(edit)
+        for start, end, replacement in sorted(edits, reverse=True):
+            text = text[:start] + replacement + text[end + 1 :]
+        return text
+
+    def _rewrite_table(self, ref: exp.Table, ctes: set[str]) -> tuple[int, int, str] | None:
+        """``(start, end, replacement)`` for one table reference, or ``None`` to leave it."""
+        if not isinstance(ref.this, exp.Identifier) or "start" not in ref.this.meta:
+            return None
+        written, db = ref.name.lower(), ref.args.get("db")
+        dbname = db.name.lower() if isinstance(db, exp.Identifier) else None
+        if dbname is None and written in ctes:
+            return None
+        parsed = parse_table_name(written)
+        ours = dbname is None or dbname == self.database.lower()
+        if parsed is None or not (ours or _SECURITY_LAKE_DB_RE.fullmatch(dbname or "")):
+            return None
+        if ours and written in {n.lower() for n in self._catalog().names}:
+            return None  # the table exists under the name written
+        name = self._lookup(parsed[0], parsed[1])
+        if name is None:
+            return None
+        first = db if isinstance(db, exp.Identifier) and "start" in db.meta else ref.this
+        replacement = f"{quote_identifier(self.database)}.{quote_identifier(name)}"
+        if not ref.alias:
+            replacement += f" AS {quote_identifier(ref.name)}"
+        return first.meta["start"], ref.this.meta["end"], replacement
 
     # -- queries -----------------------------------------------------------------------------------
     def sql(
@@ -265,11 +568,18 @@ class AthenaEngine(Engine):
         ``time_dt``/``accountid``/``region`` predicates prune partitions.
 
         ``params`` fill the ``?`` placeholders in order, as Athena execution parameters
-        (see :func:`~slake_forensics.sql.build.parameter` for the accepted types).  Returns an
+        (see :func:`~slake_forensics.sql.build.parameter` for the accepted types).  Security
+        Lake's standard table names (any region) are rewritten to the tables that hold those
+        sources in this lake's database (e.g. resource links); then ``df.attrs["sql"]`` is
+        ``text`` and ``df.attrs["translated_sql"]`` what Athena ran.  Returns an
         Arrow-backed DataFrame typed from Athena's result metadata (timestamps tz-aware
         UTC); provenance in ``df.attrs``.  Raises :class:`QueryError` when Athena fails.
         """
-        return self._query_frame(text, [parameter(v) for v in params or []])
+        sent = self._rewrite(text)
+        df = self._query_frame(sent, [parameter(v) for v in params or []])
+        if sent != text:
+            df.attrs.update(sql=text, translated_sql=sent)
+        return df
 
     def _query_frame(self, sql: str, execution_params: list[str]) -> pd.DataFrame:
         """Run ``sql`` with already-quoted execution parameters; the result typed from Athena's metadata."""
@@ -302,6 +612,7 @@ class AthenaEngine(Engine):
             regions=regs,
             columns=fetch,
             database=self.database,
+            table=self._table(src),
         )
         return src, window, accts, regs, wanted, fetch, sql, params
 
@@ -354,7 +665,7 @@ class AthenaEngine(Engine):
         if args or "start" in kwargs:
             return self._explain_load(what, *args, **kwargs)
         params = [parameter(v) for v in kwargs.get("params") or []]
-        return Explanation(sql=what, params=params, engine="athena")
+        return Explanation(sql=self._rewrite(what), params=params, engine="athena")
 
     def _explain_load(
         self,
@@ -465,12 +776,36 @@ class AthenaEngine(Engine):
         message = f"Athena query {query_id} {status.get('State', 'FAILED').lower()}: {reason}"
         if _NOT_FOUND.search(reason):
             try:
-                tables = [t for t in self.table_names() if table_regex().fullmatch(t)] or self.table_names()
-                message += f" Tables in {self.database}: {', '.join(tables) or '(none)'}."
-            except (QueryError, AwsConfigError):
+                listing = self._catalog(refresh=True)
+                shown = sorted(t.label for t in listing.tables) or sorted(listing.names)
+                if listing.listed:
+                    message += f" Tables in {self.database}: {', '.join(shown) or '(none)'}."
+                else:
+                    message += f" (Could not list the tables of {self.database}.)"
+            except (BadConfigError, AwsConfigError):
                 message += f" (Could not list the tables of {self.database}.)"
             message += " Nested fields are addressed with dots, e.g. actor.user.uid."
         return message
+
+
+def _time_aggregates(has_time_dt: bool, window: Window | None) -> tuple[str, str, str, list[str]]:
+    """``(first, last, where, params)`` of one :meth:`AthenaEngine.sources` aggregate.
+
+    Version 2 tables are filtered and aggregated on ``time_dt``; version 1 and custom-source
+    tables (no ``time_dt``) on ``time`` (epoch milliseconds), pruned by their ``eventday``
+    partition (``YYYYMMDD`` text).
+    """
+    if has_time_dt:
+        where = " WHERE time_dt >= from_iso8601_timestamp(?) AND time_dt < from_iso8601_timestamp(?)"
+        bounds = [] if window is None else [literal(timestamp_text(window.start)), literal(timestamp_text(window.end))]
+        return "min(time_dt)", "max(time_dt)", where if window else "", bounds
+    first, last = (f'CAST(from_unixtime({f}("time") / 1e3, \'UTC\') AS timestamp)' for f in ("min", "max"))
+    if window is None:
+        return first, last, "", []
+    where = ' WHERE eventday >= ? AND eventday <= ? AND "time" >= ? AND "time" < ?'
+    days = window.days()
+    start_ms, end_ms = (-(-t.value // 1_000_000) for t in (window.start, window.end))  # up to the ms, as time_dt's
+    return first, last, where, [literal(days[0]), literal(days[-1]), parameter(start_ms), parameter(end_ms)]
 
 
 def _cast_leaf(column: pa.Array, typ: pa.DataType) -> pa.Array:

@@ -15,7 +15,7 @@ from typing import Any
 
 import pandas as pd
 
-from slake_forensics.core.catalog import database, source as find_source
+from slake_forensics.core.catalog import Source, database, source as find_source
 from slake_forensics.core.timewindow import TimeLike, to_utc
 
 @dataclass(frozen=True)
@@ -250,6 +250,22 @@ class Engine(ABC):
         >>> plan.engine, len(plan.files)
         ('duckdb', 28)
         """
+
+    def custom_sources(self) -> list[Source]:
+        """The custom sources (``ext/<name>/``) this lake holds; none unless the engine discovers them.
+
+        Returns
+        -------
+        list of slake_forensics.core.catalog.Source
+            Catalog entries named ``ext/<name>``; pivots also query those of a class a v2 source holds.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> sf.Lake.sample().custom_sources()
+        []
+        """
+        return []
 
     def table_name(self, source: str) -> str:
         """Fully qualified, quoted Glue table of ``source`` for this lake's region.

@@ -4,6 +4,12 @@ Loads read only the files whose path (source, region, account, event day) can ho
 rows, project nested columns at read time and filter ``time_dt`` with Parquet statistics.
 SQL runs on DuckDB over views of the referenced sources, after :mod:`..athena_sql`
 translates Athena's dialect.
+
+Both source versions are read: a source's name (``cloud_trail_mgmt``) gives its version-2 rows
+and its version-1 rows presented in version-2 names (:mod:`slake_forensics.core.versions`).
+Files as AWS writes them (partition columns only in the key, legacy 2-level lists, NOT NULL
+fields) are reconciled with the catalog schema the same way.  Every file below ``aws/`` and
+``ext/`` is either read or reported with its reason (:attr:`LocalEngine.skipped`).
 """
 from __future__ import annotations
 
@@ -24,17 +30,41 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from slake_forensics.core import layout, ocsf
+from slake_forensics.core import layout, ocsf, versions
 from slake_forensics.engines import prefilter
 from slake_forensics.sql.translate import translate
-from slake_forensics.core.catalog import SOURCES, TIMESTAMP_TYPE, Source, source as find_source
-from slake_forensics.core.errors import BadWindowError, CorruptFileError, NoPartitionsError, NotALakeError, QueryError, SandboxError, UnknownColumnError, UnknownSourceError
+from slake_forensics.core.catalog import (
+    SOURCE_VERSION,
+    SOURCES,
+    TIMESTAMP_TYPE,
+    V1_SOURCES,
+    Source,
+    custom_source,
+    source as find_source,
+    table_source,
+)
+from slake_forensics.core.errors import (
+    BadWindowError,
+    CorruptFileError,
+    MisplacedFileError,
+    NoPartitionsError,
+    NotALakeError,
+    QueryError,
+    SandboxError,
+    SchemaMismatchError,
+    SlakeError,
+    UnknownColumnError,
+    UnknownSourceError,
+)
 from slake_forensics.core.scope import id_list
 from slake_forensics.engines.base import Engine, Explanation
 from slake_forensics.sql.build import load_query
 from slake_forensics.core.timewindow import TimeLike, Window
 
-LAYOUT = "aws/<SOURCE_NAME>/2.0/region=<region>/accountId=<12 digits>/eventDay=<YYYYMMDD>/<name>.parquet"
+LAYOUT = (
+    "aws/<SOURCE_NAME>/2.0/region=<region>/accountId=<12 digits>/eventDay=<YYYYMMDD>/<name>.parquet "
+    "(or 1.0 for source version 1; custom sources: ext/<name>/[<version>/]region=…/accountId=…/eventDay=…/<name>.parquet)"
+)
 _SORT = "__slake_time"
 #: ``(file, signature)`` of Parquet files: an MD5 of their schema elements in order.
 _SCHEMA_SIGNATURES = """
@@ -49,7 +79,7 @@ OnError = Literal["raise", "skip"]
 
 
 class SkippedFileWarning(UserWarning):
-    """A data file could not be read and was skipped (``on_error="skip"``)."""
+    """A file of the lake was not read (unreadable, misplaced, bad partition name …) and was skipped."""
 
 
 class LocalEngine(Engine):
@@ -63,6 +93,7 @@ class LocalEngine(Engine):
         super().__init__(str(root), now)
         self.root = root
         self._schemas: dict[Path, tuple[tuple[int, int], str | None]] = {}
+        self._inspected: dict[Path, tuple[tuple[int, int], tuple[bool, str]]] = {}
         self.refresh()
 
     def refresh(self) -> None:
@@ -73,24 +104,38 @@ class LocalEngine(Engine):
                 f"S3 layout: {LAYOUT}."
             )
         keys: dict[str, layout.Partition] = {}
-        stray = 0
-        for path in self.root.glob("aws/*/*/region=*/accountId=*/eventDay=*/*.parquet"):
-            key = path.relative_to(self.root).as_posix()
-            part = layout.parse_key(key)
-            if part is None:
-                stray += 1
-            else:
-                keys[key] = part
+        skipped: dict[str, str] = {}
+        custom: dict[tuple[str, str], list[str]] = {}
+        for top in ("aws", "ext"):
+            for path in sorted((self.root / top).rglob("*")):
+                if not path.is_file() or path.name.startswith("."):
+                    continue
+                key = path.relative_to(self.root).as_posix()
+                part = layout.classify(key)
+                if isinstance(part, layout.Partition):
+                    keys[key] = part
+                elif layout.custom_key(key) is not None:
+                    custom.setdefault(layout.custom_key(key) or ("", ""), []).append(key)
+                else:
+                    skipped[key] = part
+        for (name, version), found in custom.items():
+            classes = versions.file_classes([self.root / k for k in found])
+            src = custom_source(name, classes, version)
+            for key in found:
+                keys[key] = layout.classify(key, {(name, version): src})  # type: ignore[assignment]
         if not keys:
-            raise NotALakeError(self._not_a_lake_message(stray))
+            raise NotALakeError(self._not_a_lake_message(skipped))
         self._keys = keys
+        #: Files below ``aws/`` and ``ext/`` that are not data files of a known source, with the reason.
+        self.skipped: dict[str, str] = skipped
 
-    def _not_a_lake_message(self, stray: int) -> str:
+    def _not_a_lake_message(self, skipped: dict[str, str]) -> str:
         msg = f"No Security Lake data files below {self.root}. Expected the layout {LAYOUT} (source names: " + ", ".join(
             s.source_name for s in SOURCES.values()
         ) + ")."
-        if stray:
-            msg += f" Found {stray} Parquet file(s) in that shape but not of a known source-version-2 source."
+        if skipped:
+            shown = "; ".join(f"{k}: {r}" for k, r in list(skipped.items())[:5])
+            msg += f" Found {len(skipped)} file(s) below aws/ or ext/ that are not data files of a known source: {shown}."
         nested = next((p.parent for p in self.root.glob("*/**/aws") if p.is_dir()), None)
         if nested is not None:
             msg += f" An 'aws' folder exists at {nested / 'aws'}: try Lake.local({str(nested)!r})."
@@ -102,10 +147,25 @@ class LocalEngine(Engine):
     # ---- files ----------------------------------------------------------------------------
 
     def _present(self) -> dict[Source, list[str]]:
+        """Keys per source as an investigation reads it (version-1 keys under their version-2 source)."""
         out: dict[Source, list[str]] = {}
         for key, part in sorted(self._keys.items()):
-            out.setdefault(part.source, []).append(key)
+            out.setdefault(part.source.investigated_as, []).append(key)
         return out
+
+    def custom_sources(self) -> list[Source]:
+        """The custom sources (``ext/<name>/``) of this lake."""
+        return sorted({p.source for p in self._keys.values() if p.source.custom}, key=lambda s: s.name)
+
+    def _skipped_of(self, src: Source) -> dict[str, str]:
+        """Skipped files (:attr:`skipped`) whose key names ``src`` (its API name or ``ext/<name>``)."""
+        marks = (f"aws/{src.source_name}/", f"ext/{src.source_name}/")
+        return {k: r for k, r in self.skipped.items() if k.startswith(marks)}
+
+    def _warn_skipped(self, skipped: dict[str, str], stacklevel: int = 3) -> None:
+        if skipped:
+            listed = "; ".join(f"{k} ({r})" for k, r in skipped.items())
+            warnings.warn(f"Skipped {len(skipped)} file(s) of the lake: {listed}", SkippedFileWarning, stacklevel=stacklevel)
 
     def files(
         self,
@@ -116,14 +176,19 @@ class LocalEngine(Engine):
     ) -> list[Path]:
         """Data files of ``source`` whose path lies in the window, accounts and regions (sorted).
 
-        Pruning is by path only (no file is opened).  ``None`` means no filter.
+        Pruning is by path only (no file is opened).  ``None`` means no filter.  A version-2 source
+        (or its name) gives the files of both versions; a version-1 :class:`Source` only its own.
         """
         src = source if isinstance(source, Source) else find_source(source)
-        keys = layout.select(self._keys, src, window, id_list(accounts, "accounts"), id_list(regions, "regions"))
+        only = None if src.version == SOURCE_VERSION or src.custom else [src.version]
+        keys = layout.select(self._keys, src, window, id_list(accounts, "accounts"), id_list(regions, "regions"), only)
         return [self.root / k for k in keys]
 
+    def _part(self, path: Path) -> layout.Partition:
+        return self._keys[path.relative_to(self.root).as_posix()]
+
     def _no_partitions(self, src: Source, window: Window, accounts: list[str] | None, regions: list[str] | None) -> NoPartitionsError:
-        parts = [p for p in self._keys.values() if p.source == src]
+        parts = [p for p in self._keys.values() if p.source.name == src.name]
         asked = f"{src.name} in {window}" + (f", accounts {accounts}" if accounts is not None else "") + (
             f", regions {regions}" if regions is not None else ""
         )
@@ -142,25 +207,35 @@ class LocalEngine(Engine):
     # ---- sources --------------------------------------------------------------------------
 
     def sources(self) -> pd.DataFrame:
-        """One row per source present (see :meth:`Lake.sources`); also ``files`` (count).
+        """One row per source present (see :meth:`Lake.sources`); also ``files`` (count), ``versions``
+        (the source versions present), ``spans`` (per version: first and last event) and
+        ``skipped_files`` (count of the source's files not read).
 
-        Row counts and first/last event come from Parquet footers (statistics of ``time_dt``);
-        unreadable files are skipped with a :class:`SkippedFileWarning` and listed in
-        ``attrs["skipped_files"]``.
+        Row counts and first/last event come from Parquet footers (statistics of ``time_dt``, or of
+        ``time`` in version-1 files).  Files not read — unreadable, holding another source's class,
+        or not in the layout (bad partition name, unknown source or version) — are reported with a
+        :class:`SkippedFileWarning` and listed with their reason in ``attrs["skipped"]``
+        (``attrs["skipped_files"]`` lists their paths).
         """
-        rows, skipped = [], []
+        rows, skipped = [], dict(self.skipped)
         region = self.region or "us-east-1"
         for src, keys in self._present().items():
             paths = [self.root / k for k in keys]
             with ThreadPoolExecutor(_workers(len(paths))) as pool:
                 stats = list(pool.map(_footer_stats, paths))
-            good = [s for s in stats if not isinstance(s, Exception)]
-            for path, s in zip(paths, stats):
-                if isinstance(s, Exception):
-                    skipped.append(str(path))
-                    warnings.warn(f"Skipping unreadable file {path}: {s}", SkippedFileWarning, stacklevel=2)
-            firsts = [s[1] for s in good if s[1] is not None]
-            lasts = [s[2] for s in good if s[2] is not None]
+            spans: dict[str, list[pd.Timestamp]] = {}
+            total = 0
+            for key, path, st in zip(keys, paths, stats):
+                part = self._keys[key]
+                problem = str(st) if isinstance(st, Exception) else _class_problem(st[3], part)
+                if problem:
+                    skipped[key] = problem if not isinstance(st, Exception) else f"unreadable: {problem}"
+                    continue
+                assert not isinstance(st, Exception)
+                total += st[0]
+                span = spans.setdefault(part.version or "-", [])
+                span += [t for t in st[1:3] if t is not None]
+            times = [t for span in spans.values() for t in span]
             parts = [self._keys[k] for k in keys]
             rows.append(
                 {
@@ -169,16 +244,20 @@ class LocalEngine(Engine):
                     "classes": list(src.classes),
                     "accounts": sorted({p.account for p in parts}),
                     "regions": sorted({p.region for p in parts}),
-                    "first_event": min(firsts) if firsts else pd.NaT,
-                    "last_event": max(lasts) if lasts else pd.NaT,
-                    "rows": sum(s[0] for s in good),
+                    "first_event": min(times) if times else pd.NaT,
+                    "last_event": max(times) if times else pd.NaT,
+                    "rows": total,
                     "files": len(keys),
+                    "versions": sorted({p.version for p in parts}),
+                    "spans": {v: (min(t), max(t)) if t else (pd.NaT, pd.NaT) for v, t in sorted(spans.items())},
+                    "skipped_files": sum(1 for k in skipped if k in set(keys)) + len(self._skipped_of(src)),
                 }
             )
         df = pd.DataFrame(rows)
         for col in ("first_event", "last_event"):
             df[col] = pd.to_datetime(df[col], utc=True)
-        df.attrs = {"lake": self.location, "skipped_files": skipped}
+        self._warn_skipped(skipped)
+        df.attrs = {"lake": self.location, "skipped_files": [str(self.root / k) for k in skipped], "skipped": skipped}
         return df
 
     # ---- load -----------------------------------------------------------------------------
@@ -226,29 +305,30 @@ class LocalEngine(Engine):
     ) -> pd.DataFrame:
         """Events of ``source`` in ``[start, end)`` (see :meth:`Lake.load`).
 
-        Opens only the files the path filter keeps (listed in ``attrs["files"]``).  A file that
-        cannot be read raises :class:`CorruptFileError` naming it; with ``on_error="skip"`` it
-        is skipped with a :class:`SkippedFileWarning` and listed in ``attrs["skipped_files"]``.
+        Opens only the files the path filter keeps (listed in ``attrs["files"]``): those of both
+        source versions, version-1 rows presented in version-2 names.  A file that cannot be read
+        raises :class:`CorruptFileError` naming it, one whose schema cannot be reconciled with the
+        catalog :class:`SchemaMismatchError`, one holding another source's class
+        :class:`MisplacedFileError`; with ``on_error="skip"`` such a file is skipped with a
+        :class:`SkippedFileWarning` and listed in ``attrs["skipped_files"]``.  Files of the source
+        not in the layout (bad partition name) are always skipped with that warning.
         """
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}.")
         src, window, accts, regs, cols, paths = self._plan(source, start, end, accounts, regions, columns)
         with ThreadPoolExecutor(_workers(len(paths))) as pool:
-            results = list(pool.map(lambda p: _try_read(p, src, window, cols), paths))
+            results = list(pool.map(lambda p: _try_read(p, self._part(p), src, window, cols), paths))
         tables, skipped = [], []
         for path, result in zip(paths, results):
             if isinstance(result, pa.Table):
                 tables.append(result)
                 continue
+            error = self._file_error(path, result)
             if on_error == "raise":
-                raise CorruptFileError(
-                    f"Cannot read {path}: {result}. The file is damaged, truncated or not the expected "
-                    f"Parquet. Re-copy it from the lake bucket (key {path.relative_to(self.root).as_posix()}), "
-                    "move it out of the lake folder, or pass on_error='skip' to skip unreadable files "
-                    "with a warning."
-                ) from result
+                raise error from result
             skipped.append(str(path))
-            warnings.warn(f"Skipping unreadable file {path}: {result}", SkippedFileWarning, stacklevel=2)
+            warnings.warn(f"Skipping a file: {error}", SkippedFileWarning, stacklevel=2)
+        self._warn_skipped(self._skipped_of(src))
         table = pa.concat_tables(tables, promote_options="permissive") if tables else _empty(src, cols)
         table = table.sort_by([(_SORT, "ascending")]).drop_columns([_SORT])
         df = ocsf.flatten(table)
@@ -268,12 +348,23 @@ class LocalEngine(Engine):
         }
         return df
 
+    def _file_error(self, path: Path, exc: Exception) -> SlakeError:
+        """The error to raise for a file that :func:`_try_read` could not turn into rows."""
+        key = path.relative_to(self.root).as_posix()
+        if isinstance(exc, SlakeError):
+            return exc
+        return CorruptFileError(
+            f"Cannot read {path}: {exc}. The file is damaged, truncated or not Parquet. Re-copy it from the "
+            f"lake bucket (key {key}), move it out of the lake folder, or pass on_error='skip' to skip "
+            "unreadable files with a warning."
+        )
+
     # ---- SQL ------------------------------------------------------------------------------
 
     def _translate(self, text: str) -> tuple[str, dict[str, Source]]:
-        """``(DuckDB SQL, {source name: Source} of the tables it reads)`` of Athena SQL ``text``."""
+        """``(DuckDB SQL, {view key: Source} of the tables it reads)`` of Athena SQL ``text``."""
         translated, sources = _translated(text, self.now)
-        return translated, {src.name: src for src in sources}
+        return translated, {_view_key(src): src for src in sources}
 
     def sql(
         self,
@@ -289,7 +380,19 @@ class LocalEngine(Engine):
 
         Any region's table name reads every file of that source (the local lake is a rollup;
         the ``region`` column tells regions apart), or, with a scope (``start`` and ``end``,
-        ``accounts``, ``regions``), only the files whose partitions lie in it.  A view gains an ``eventday`` partition
+        ``accounts``, ``regions``), only the files whose partitions lie in it.
+
+        Source versions: a ``_2_0`` table name (or a bare source name) reads the version-2 files
+        **and the version-1 rows presented in version-2 names** — the same rows :meth:`load`
+        returns, so an investigation's SQL works across the upgrade unchanged; ``metadata.version``
+        and ``asl_version`` tell the rows apart.  A ``_1_0`` table name reads only the version-1
+        files, as they are (version-1 names; ``accountid``/``region``/``asl_version`` from the key),
+        for SQL written against AWS's v1 tables.  A custom source is the table ``ext_<name>``
+        (or ``amazon_security_lake_table_<region>_ext_<name>``).  Files DuckDB cannot read as
+        the catalog types them (another version, partition columns only in the key, legacy lists
+        of single-field structs) are read with pyarrow and reconciled first; files that hold
+        another source's class are skipped with a :class:`SkippedFileWarning` and listed in
+        ``attrs["skipped_files"]``.  A view gains an ``eventday`` partition
         column (``YYYYMMDD`` from the path) when the query mentions ``eventday``.  Raises
         :class:`UnknownSourceError` for unknown tables, :class:`UnknownColumnError` with the
         closest names for unknown columns, :class:`CorruptFileError` for unreadable files and
@@ -307,11 +410,15 @@ class LocalEngine(Engine):
             window = Window.of(start, end) if start is not None and end is not None else None
             if (start is None) != (end is None):
                 raise BadWindowError("Give both start and end to scope a query, or neither.")
-            files = {name: self.files(src, window, accounts, regions) for name, src in wanted.items()}
+            files = {key: self.files(src, window, accounts, regions) for key, src in wanted.items()}
+            skipped = self._drop_misplaced(files)
+            for src in wanted.values():
+                skipped.update(self._skipped_of(src))
+            self._warn_skipped(skipped)
             try:
                 if not self._restrict_to_hits(con, translated, params, wanted, files, with_eventday):
-                    for src in wanted.values():
-                        self._create_view(con, src, files[src.name], with_eventday)
+                    for key, src in wanted.items():
+                        self._create_view(con, src, files[key], with_eventday)
                 table = con.sql(translated, params=params).to_arrow_table()
             except duckdb.Error as exc:
                 raise self._query_error(exc, translated, wanted, files) from None
@@ -325,9 +432,44 @@ class LocalEngine(Engine):
             "engine": "duckdb",
             "lake": self.location,
             "files": [str(p) for paths in files.values() for p in paths],
+            "skipped_files": [str(self.root / k) for k in skipped],
             "elapsed_s": time.perf_counter() - started,
         }
         return df
+
+    def _inspect(self, path: Path) -> tuple[bool, str]:
+        """``(plain, problem)`` of a data file from its footer, remembered per size and modification time.
+
+        ``plain``: DuckDB reads it as the catalog types it (version 2, partition columns in the
+        file, no legacy list of single-field structs); ``problem``: why it does not belong where it
+        lies (another source's class), ``""`` when it does.  An unreadable footer is not plain."""
+        st = path.stat()
+        stamp = (st.st_size, st.st_mtime_ns)
+        seen = self._inspected.get(path)
+        if seen is not None and seen[0] == stamp:
+            return seen[1]
+        part = self._part(path)
+        stats = _footer_stats(path)
+        try:
+            schema = pq.read_schema(path)
+        except (pa.ArrowException, OSError):
+            result = (False, "")
+        else:
+            problem = "" if isinstance(stats, Exception) else _class_problem(stats[3], part)
+            plain = not _needs_reconcile(schema, part, part.source.investigated_as) and not _legacy_struct_lists(schema)
+            result = (plain, problem)
+        self._inspected[path] = (stamp, result)
+        return result
+
+    def _drop_misplaced(self, files: dict[str, list[Path]]) -> dict[str, str]:
+        """Remove files holding another source's class from ``files``; returns ``{key: reason}`` of those removed."""
+        every = sorted({p for paths in files.values() for p in paths})
+        with ThreadPoolExecutor(_workers(len(every))) as pool:
+            found = dict(zip(every, pool.map(self._inspect, every)))
+        dropped = {p.relative_to(self.root).as_posix(): found[p][1] for p in every if found[p][1]}
+        for key in files:
+            files[key] = [p for p in files[key] if not found[p][1]]
+        return dropped
 
     def _same_schema(self, con: duckdb.DuckDBPyConnection, paths: list[Path]) -> bool:
         """Whether every file of ``paths`` has one Parquet schema (an unreadable file counts as different).
@@ -362,9 +504,30 @@ class LocalEngine(Engine):
             warnings.warn(f"This lake has no {src.name} data; the query sees an empty table.", stacklevel=4)
             con.register(name, src.schema.empty_table())
             return
+        if not self._all_plain(src, paths):
+            con.register(name, self._reconciled(src, paths, with_eventday))
+            return
         union = not self._same_schema(con, paths)
         rel = con.read_parquet([str(p) for p in paths], union_by_name=union, hive_partitioning=False, filename=True)
         rel.project(f"* EXCLUDE (filename){_eventday(with_eventday)}").create_view(name)
+
+    def _all_plain(self, src: Source, paths: list[Path]) -> bool:
+        """Whether DuckDB can read every file of a view of ``src`` as it is (see :meth:`_inspect`)."""
+        return src.version == SOURCE_VERSION and not src.custom and all(self._inspect(p)[0] for p in paths)
+
+    def _reconciled(self, src: Source, paths: list[Path], with_eventday: bool) -> pa.Table:
+        """Every row of ``paths`` as rows of ``src``, read with pyarrow (:func:`_read`); raises the file's error."""
+        with ThreadPoolExecutor(_workers(len(paths))) as pool:
+            results = list(pool.map(lambda p: _try_read(p, self._part(p), src, None, None), paths))
+        tables = []
+        for path, result in zip(paths, results):
+            if not isinstance(result, pa.Table):
+                raise self._file_error(path, result) from result
+            table = result.drop_columns([_SORT])
+            if with_eventday:
+                table = table.append_column("eventday", pa.array([self._part(path).day] * table.num_rows, pa.string()))
+            tables.append(table)
+        return pa.concat_tables(tables, promote_options="permissive")
 
     def _restrict_to_hits(
         self,
@@ -382,10 +545,10 @@ class LocalEngine(Engine):
         registers the full views and runs the query once."""
         if len(wanted) != 1:
             return False
-        src = next(iter(wanted.values()))
-        paths = [str(p) for p in files[src.name]]
+        key, src = next(iter(wanted.items()))
+        paths = [str(p) for p in files[key]]
         phase1 = prefilter.row_query(translated, _view_name(src), _PREFILTER_CAP)
-        if phase1 is None or not paths or not self._same_schema(con, files[src.name]):
+        if phase1 is None or not paths or not self._all_plain(src, files[key]) or not self._same_schema(con, files[key]):
             return False
         ids = f"filename AS {prefilter.FILE_COLUMN}, file_row_number AS {prefilter.ROW_COLUMN}"
         every = con.read_parquet(paths, hive_partitioning=False, filename=True, file_row_number=True)
@@ -415,16 +578,21 @@ class LocalEngine(Engine):
         for path in (p for paths in files.values() for p in paths):
             if str(path) in message:
                 return CorruptFileError(
-                    f"Cannot read {path} while running the query: {message}. Re-copy the file from the "
-                    "lake bucket or move it out of the lake folder; Lake.load(..., on_error='skip') can "
-                    "skip unreadable files."
+                    f"Cannot read {path} while running the query: {message}. If Lake.load reads it, the file is "
+                    "intact and DuckDB could not read its schema: please report it; otherwise it is damaged: "
+                    "re-copy it from the lake bucket or move it out of the lake folder "
+                    "(Lake.load(..., on_error='skip') can skip unreadable files)."
                 )
         missing = _missing_column(exc, message)
         if missing is not None:
             known = sorted({n for s in wanted.values() for n in ocsf.leaf_paths(s.schema)})
             where = ", ".join(wanted) or "the query"
+            hint = ""
+            if any(s.version != SOURCE_VERSION and not s.custom for s in wanted.values()):
+                hint = (" A _1_0 table has version-1 names (time in epoch ms, actor.user.uuid …); the _2_0 table "
+                        "presents its rows in version-2 names (docs/source_versions.md).")
             return UnknownColumnError(
-                f"{ocsf.unknown_column_message([missing], known, where)} Engine said: {message.splitlines()[0]}"
+                f"{ocsf.unknown_column_message([missing], known, where)}{hint} Engine said: {message.splitlines()[0]}"
             )
         return QueryError(f"DuckDB could not run the query: {message}\nTranslated SQL:\n{translated}")
 
@@ -467,10 +635,10 @@ def _translated(text: str, now: pd.Timestamp | None) -> tuple[str, tuple[Source,
 
     def resolve(name: str) -> str:
         try:
-            src = find_source(name)
+            src = table_source(name)
         except UnknownSourceError:
             raise UnknownSourceError(_unknown_table_message(name)) from None
-        wanted[src.name] = src
+        wanted[_view_key(src)] = src
         return _view_name(src)
 
     return translate(text, now=now, resolve_table=resolve), tuple(wanted.values())
@@ -485,8 +653,31 @@ def _workers(n: int) -> int:
     return max(1, min(n, (os.cpu_count() or 4) * 2, 32))
 
 
+def _view_key(src: Source) -> str:
+    """``cloud_trail_mgmt`` for a version-2 or custom source, ``cloud_trail_mgmt_1_0`` for a version-1 one."""
+    return src.name if src.version == SOURCE_VERSION or src.custom else src.suffix
+
+
 def _view_name(src: Source) -> str:
-    return f"slake_{src.name}"
+    return f"slake_{_view_key(src)}"
+
+
+def _legacy_struct_lists(schema: pa.Schema) -> bool:
+    """Whether ``schema`` holds a legacy 2-level list (element not named ``element``/``item``) of
+    single-field structs, which DuckDB reads as a list of the field's values."""
+
+    def walk(typ: pa.DataType) -> bool:
+        if pa.types.is_struct(typ):
+            return any(walk(f.type) for f in typ)
+        if pa.types.is_list(typ) or pa.types.is_large_list(typ):
+            value = typ.value_field
+            legacy = value.name not in ("element", "item") and pa.types.is_struct(value.type) and value.type.num_fields == 1
+            return legacy or walk(value.type)
+        if pa.types.is_map(typ):
+            return walk(typ.item_type)
+        return False
+
+    return any(walk(f.type) for f in schema)
 
 
 def _looks_like_sql(text: str) -> bool:
@@ -500,9 +691,11 @@ def _unknown_table_message(name: str) -> str:
         "route53 (a bare source name)",
     ]
     tables = ", ".join(s.suffix for s in SOURCES.values())
+    v1 = ", ".join(s.suffix for s in V1_SOURCES.values())
     return (
         f"Unknown table {name!r}. A local lake has the eight Security Lake tables, under any region's "
-        f"name: amazon_security_lake_table_<region>_<{tables}>. For example: " + "; ".join(examples) + "."
+        f"name: amazon_security_lake_table_<region>_<{tables}>, the version-1 tables <{v1}> and its custom "
+        "sources as ext_<name>. For example: " + "; ".join(examples) + "."
     )
 
 
@@ -531,26 +724,46 @@ def _schema_or_none(path: Path) -> pa.Schema | None:
         return None
 
 
-def _footer_stats(path: Path) -> tuple[int, pd.Timestamp | None, pd.Timestamp | None] | Exception:
-    """``(rows, first time_dt, last time_dt)`` from a file's footer, or the exception reading it."""
+FooterStats = tuple[int, pd.Timestamp | None, pd.Timestamp | None, set[int] | None]
+
+
+def _footer_stats(path: Path) -> FooterStats | Exception:
+    """``(rows, first event, last event, class_uid min and max)`` from a file's footer, or the exception reading it.
+
+    Times are the statistics of ``time_dt``, or of ``time`` (epoch ms) in files without one
+    (version 1); the column is read when the footer has no statistics."""
     try:
         meta = pq.read_metadata(path)
+        names = set(meta.schema.names)
+        name = "time_dt" if "time_dt" in names else "time"
         lo = hi = None
+        classes: set[int] | None = None
         for i in range(meta.num_row_groups):
             group = meta.row_group(i)
             for j in range(group.num_columns):
                 col = group.column(j)
-                if col.path_in_schema != "time_dt" or col.statistics is None or not col.statistics.has_min_max:
+                if col.statistics is None or not col.statistics.has_min_max:
                     continue
-                a, b = _utc(col.statistics.min), _utc(col.statistics.max)
+                if col.path_in_schema == "class_uid":
+                    classes = (classes or set()) | {int(col.statistics.min), int(col.statistics.max)}
+                if col.path_in_schema != name:
+                    continue
+                a, b = _utc_stat(col.statistics.min), _utc_stat(col.statistics.max)
                 lo = a if lo is None else min(lo, a)
                 hi = b if hi is None else max(hi, b)
-        if lo is None and meta.num_rows:
-            times = pq.read_table(path, columns=["time_dt"])["time_dt"]
-            lo, hi = _utc(pc.min(times).as_py()), _utc(pc.max(times).as_py())
-        return meta.num_rows, lo, hi
+        if lo is None and meta.num_rows and name in names:
+            times = pq.read_table(path, columns=[name])[name]
+            lo, hi = _utc_stat(pc.min(times).as_py()), _utc_stat(pc.max(times).as_py())
+        return meta.num_rows, lo, hi, classes
     except (pa.ArrowException, OSError) as exc:
         return exc
+
+
+def _utc_stat(value: Any) -> pd.Timestamp:
+    """A ``time_dt`` statistic, or a ``time`` one (int epoch ms), as a UTC timestamp."""
+    if isinstance(value, int):
+        return pd.Timestamp(value, unit="ms", tz="UTC")
+    return _utc(value)
 
 
 def _utc(value: Any) -> pd.Timestamp:
@@ -591,16 +804,34 @@ def _inside(dataset: ds.FileSystemDataset, schema: pa.Schema, window: Window) ->
     return True
 
 
-def _read(path: Path, src: Source, window: Window, columns: list[str] | None) -> pa.Table:
-    """The rows of one file in the window: conformed to the catalog, plus a sort column."""
+def _needs_reconcile(schema: pa.Schema, part: layout.Partition, src: Source) -> bool:
+    """Whether a file must be read whole and reconciled (:func:`versions.reconcile`) rather than projected:
+    another version or a custom source, or partition columns only in the key."""
+    return part.version != src.version or part.source.custom or bool(versions.missing_partitions(schema))
+
+
+def _read(path: Path, part: layout.Partition, src: Source, window: Window | None, columns: list[str] | None) -> pa.Table:
+    """The rows of one file in the window (all rows when ``None``): as rows of ``src``, plus a sort column.
+
+    Raises :class:`MisplacedFileError` when the file holds a class its source does not,
+    :class:`SchemaMismatchError` when its schema cannot be reconciled with ``src``'s."""
     dataset = ds.dataset(path, format="parquet")
     schema = dataset.schema
-    flt = None if _inside(dataset, schema, window) else _time_filter(schema, window)
+    flt = None if window is None or _inside(dataset, schema, window) else _time_filter(schema, window)
+    problem = _class_problem(_file_classes(dataset), part)
+    if problem:
+        raise MisplacedFileError(f"{path}: {problem}")
+    if _needs_reconcile(schema, part, src):
+        try:
+            table = versions.reconcile(dataset.to_table(filter=flt), part, src, str(path))
+        except pa.ArrowInvalid as exc:
+            raise SchemaMismatchError(str(exc)) from None
+        dataset, schema, flt = ds.dataset(table), table.schema, None
     sort_ref = ds.field("time_dt") if "time_dt" in schema.names else ds.field("time")
     if columns is None:
         table = dataset.to_table(filter=flt)
         sort_key = table["time_dt"] if "time_dt" in schema.names else table["time"]
-        return ocsf.conform(table, src).append_column(_SORT, _epoch_ms(sort_key))
+        return _conform(table, part, src, path).append_column(_SORT, _epoch_ms(sort_key))
     refs = {c: ds.field(*c.split(".")) for c in columns if ocsf.type_at(schema, c) is not None}
     refs[_SORT] = sort_ref
     raw = dataset.to_table(columns=refs, filter=flt)
@@ -608,7 +839,10 @@ def _read(path: Path, src: Source, window: Window, columns: list[str] | None) ->
     for c in columns:
         target = ocsf.type_at(src.schema, c) or ocsf.type_at(schema, c)
         if c in refs:
-            arr = ocsf.conform_array(raw[c], target, c)
+            try:
+                arr = ocsf.conform_array(raw[c], target, c)
+            except pa.ArrowInvalid as exc:
+                raise SchemaMismatchError(_mismatch(path, part, src, exc)) from None
         else:
             arr = pa.chunked_array([pa.nulls(raw.num_rows, target)], target)
         arrays.append(arr)
@@ -640,10 +874,57 @@ def _epoch_ms(times: pa.ChunkedArray) -> pa.ChunkedArray:
     return times.cast(pa.int64())
 
 
-def _try_read(path: Path, src: Source, window: Window, columns: list[str] | None) -> pa.Table | Exception:
+def _conform(table: pa.Table, part: layout.Partition, src: Source, path: Path) -> pa.Table:
     try:
-        return _read(path, src, window, columns)
-    except (pa.ArrowException, OSError) as exc:
+        return ocsf.conform(table, src)
+    except pa.ArrowInvalid as exc:
+        raise SchemaMismatchError(_mismatch(path, part, src, exc)) from None
+
+
+def _mismatch(path: Path, part: layout.Partition, src: Source, exc: Exception) -> str:
+    return (
+        f"{path} (source {part.source.name}, version {part.version or 'none'}) is readable but its schema cannot be "
+        f"reconciled with the {src.suffix} table: {exc}. It is not damaged: move it out of the lake folder, or "
+        "pass on_error='skip' to skip it with a warning."
+    )
+
+
+def _class_problem(found: set[int] | None, part: layout.Partition) -> str:
+    """Why a file's ``class_uid`` values do not fit its source (``""`` when they do or are unknown)."""
+    if part.source.custom or not found:
+        return ""
+    foreign = versions.foreign_classes(found, part)
+    if not foreign:
+        return ""
+    return (
+        f"holds class_uid {foreign}, not a class of {part.source.name} version {part.version} "
+        f"({list(part.source.classes)}): it belongs to another source. Move it to that source's folder."
+    )
+
+
+def _file_classes(dataset: ds.FileSystemDataset) -> set[int] | None:
+    """The ``class_uid`` values of a one-file dataset: min and max from the footer statistics of each
+    row group (the column is read only when a statistic is missing); ``None`` without the column."""
+    if "class_uid" not in dataset.schema.names:
+        return None
+    found: set[int] = set()
+    for fragment in dataset.get_fragments():
+        fragment.ensure_complete_metadata()
+        for group in fragment.row_groups:
+            stats = (group.statistics or {}).get("class_uid")
+            if not stats or stats.get("min") is None or stats.get("max") is None:
+                column = dataset.to_table(columns=["class_uid"])["class_uid"]
+                return {int(c) for c in pc.unique(column).to_pylist() if c is not None}
+            found |= {int(stats["min"]), int(stats["max"])}
+    return found
+
+
+def _try_read(
+    path: Path, part: layout.Partition, src: Source, window: Window | None, columns: list[str] | None
+) -> pa.Table | Exception:
+    try:
+        return _read(path, part, src, window, columns)
+    except (pa.ArrowException, OSError, SlakeError) as exc:
         return exc
 
 

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,17 +27,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
-from slake_forensics.core import layout, ocsf
+from slake_forensics.core import layout, ocsf, versions
 from slake_forensics.sql.translate import referenced_tables
-from slake_forensics.core.catalog import SOURCES, TIMESTAMP_TYPE, Source, source as find_source
-from slake_forensics.core.errors import BadConfigError, NoPartitionsError, NotALakeError
+from slake_forensics.core.catalog import (
+    SOURCE_VERSION,
+    SOURCES,
+    TIMESTAMP_TYPE,
+    V1_SOURCES,
+    Source,
+    custom_source,
+    source as find_source,
+    table_source,
+)
+from slake_forensics.core.errors import BadConfigError, NoPartitionsError, NotALakeError, SchemaMismatchError
 from slake_forensics.core.scope import default_window, id_list
 from slake_forensics.engines.base import Engine, Explanation
 from slake_forensics.core.catalog import check_region
 from slake_forensics.sql.build import load_query
 from slake_forensics.core.timewindow import TimeLike, Window
 from slake_forensics.engines.athena import aws_error, aws_session
-from slake_forensics.engines.local import LocalEngine
+from slake_forensics.engines.local import LocalEngine, SkippedFileWarning
 
 _log = logging.getLogger(__name__)
 _URI_RE = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*?))?/?$")
@@ -68,10 +78,16 @@ class S3Engine(Engine):
     ``sql`` downloads the files of the sources a query names, for a window, into a local
     cache (``cache_dir``; keys are immutable, so a cached file is reused) and runs the query
     with the local engine (DuckDB) over exactly those files: see :meth:`sql`.
+
+    Both source versions are read (a source's version-1 files below ``aws/<SOURCE>/1.0/`` join
+    its rows in version-2 names, :mod:`slake_forensics.core.versions`), and custom sources below
+    ``ext/<name>/`` are discovered (their class from the first file's ``class_uid``).
     """
 
     #: Days before the lake clock that :meth:`sql` downloads when no ``start``/``end`` is given.
     sql_days: int = 7
+    #: The lake's home region: always known here (taken from the boto3 session when not given).
+    region: str
     #: Parallel S3 requests (listing, reading, downloading).
     max_workers: int = 16
 
@@ -94,6 +110,7 @@ class S3Engine(Engine):
         self.region = check_region(self.session.region_name)
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         super().__init__(f"s3://{self.bucket}/{self.prefix}".rstrip("/"), now)
+        self._custom: dict[tuple[str, str], Source] | None = None
 
     # ---- listing ----------------------------------------------------------------------------
 
@@ -104,7 +121,7 @@ class S3Engine(Engine):
         return uri[len(f"s3://{self.bucket}/{self.prefix}") :]
 
     def _dirs(self, key_prefix: str, name: str) -> list[str]:
-        """Values of the ``<name>=`` folders directly below ``key_prefix``."""
+        """Values of the ``<name>=`` folders directly below ``key_prefix`` (``name=""``: every folder's name)."""
         try:
             found = wr.s3.list_directories(self._uri(key_prefix), boto3_session=self.session)
         except Exception as exc:
@@ -112,7 +129,9 @@ class S3Engine(Engine):
         values = []
         for uri in found:
             last = uri.rstrip("/").rsplit("/", 1)[-1]
-            if last.startswith(f"{name}="):
+            if not name:
+                values.append(last)
+            elif last.startswith(f"{name}="):
                 values.append(last[len(name) + 1 :])
         return sorted(values)
 
@@ -122,6 +141,28 @@ class S3Engine(Engine):
         except Exception as exc:
             raise aws_error(exc) or NotALakeError(f"Cannot list {self._uri(key_prefix)}: {exc}") from None
         return [self._key(u) for u in uris]
+
+    def custom_sources(self) -> list[Source]:
+        """The custom sources below ``ext/<name>/[<version>/]`` (their class read from one file each, once)."""
+        if self._custom is None:
+            found: dict[tuple[str, str], Source] = {}
+            for name in self._dirs("ext/", ""):
+                below = self._dirs(f"ext/{name}/", "")
+                for version in [v for v in below if "=" not in v] + ([""] if any(v.startswith("region=") for v in below) else []):
+                    prefix = f"ext/{name}/" + (f"{version}/" if version else "")
+                    keys = self._objects(prefix)
+                    if keys:
+                        self._download(keys[:1])
+                        classes = versions.file_classes([self._cached(keys[0])])
+                        found[(name, version)] = custom_source(name, classes, version)
+            self._custom = found
+        return sorted(self._custom.values(), key=lambda s: s.name)
+
+    def _versions_of(self, src: Source) -> list[Source]:
+        """The versioned sources whose files ``src`` reads: v2 and v1 for a v2 source, else ``src`` only."""
+        if src.version == SOURCE_VERSION and not src.custom and src.name in V1_SOURCES:
+            return [src, V1_SOURCES[src.name]]
+        return [src]
 
     def keys(
         self,
@@ -133,25 +174,35 @@ class S3Engine(Engine):
         """Data-file keys (below the lake prefix) of ``source`` in the window, accounts and regions, sorted.
 
         Lists ``region=`` and ``accountId=`` folders, then each selected event-day folder
-        (all days when ``window`` is ``None``); :func:`~slake_forensics.core.layout.select` makes
-        the final choice, so only matching native v2 keys are returned.
+        (all days when ``window`` is ``None``), below the prefix of each version the source reads
+        (a version-2 source: ``2.0/`` and ``1.0/``; a version-1 one: ``1.0/``);
+        :func:`~slake_forensics.core.layout.select` makes the final choice.
         """
         src = source if isinstance(source, Source) else find_source(source)
         accts, regs = id_list(accounts, "accounts"), id_list(regions, "regions")
-        region_values = [r for r in self._dirs(src.prefix, "region") if regs is None or r in regs]
-        pairs = [
-            (r, a)
-            for r in region_values
-            for a in self._dirs(f"{src.prefix}region={r}/", "accountId")
-            if accts is None or a in accts
-        ]
-        if window is None:
-            prefixes = [f"{src.prefix}region={r}/accountId={a}/" for r, a in pairs]
-        else:
-            prefixes = [layout.partition_dir(src, r, a, d) + "/" for r, a in pairs for d in window.days()]
-        with ThreadPoolExecutor(max(1, min(self.max_workers, len(prefixes)))) as pool:
+        prefixes = []
+        for ver in self._versions_of(src):
+            region_values = [r for r in self._dirs(ver.prefix, "region") if regs is None or r in regs]
+            pairs = [
+                (r, a)
+                for r in region_values
+                for a in self._dirs(f"{ver.prefix}region={r}/", "accountId")
+                if accts is None or a in accts
+            ]
+            if window is None:
+                prefixes += [f"{ver.prefix}region={r}/accountId={a}/" for r, a in pairs]
+            else:
+                prefixes += [layout.partition_dir(ver, r, a, d) + "/" for r, a in pairs for d in window.days()]
+        with ThreadPoolExecutor(max(1, min(self.max_workers, len(prefixes) or 1))) as pool:
             found = [k for keys in pool.map(self._objects, prefixes) for k in keys]
-        return layout.select(found, src, window, accts, regs)
+        parts = {k: self._partition(k) for k in found}
+        only = None if src.version == SOURCE_VERSION or src.custom else [src.version]
+        return layout.select(parts, src, window, accts, regs, only)
+
+    def _partition(self, key: str) -> layout.Partition | None:
+        custom = {(s.source_name, s.version): s for s in self.custom_sources()} if key.startswith("ext/") else None
+        part = layout.classify(key, custom)
+        return part if isinstance(part, layout.Partition) else None
 
     # ---- sources ----------------------------------------------------------------------------
 
@@ -163,19 +214,29 @@ class S3Engine(Engine):
         millisecond of the last one, and ``rows`` is ``<NA>`` (it would take every file's
         footer); ``attrs["resolution"]`` is ``"day"``.
         """
-        out = []
-        for src in SOURCES.values():
-            accounts, regions, days = set(), [], set()
-            for r in self._dirs(src.prefix, "region"):
-                accts = self._dirs(f"{src.prefix}region={r}/", "accountId")
-                for a in accts:
-                    days.update(self._dirs(f"{src.prefix}region={r}/accountId={a}/", "eventDay"))
-                if accts:
-                    regions.append(r)
-                    accounts.update(accts)
-            if not days:
+        out, skipped = [], {}
+        for src in [*SOURCES.values(), *self.custom_sources()]:
+            accounts, regions, spans = set(), set(), {}
+            for ver in self._versions_of(src):
+                days = set()
+                for r in self._dirs(ver.prefix, "region"):
+                    accts = self._dirs(f"{ver.prefix}region={r}/", "accountId")
+                    for a in accts:
+                        for d in self._dirs(f"{ver.prefix}region={r}/accountId={a}/", "eventDay"):
+                            folder = f"{layout.partition_dir(ver, r, a, d)}/"
+                            part = layout.classify(folder + "x.parquet", {(ver.source_name, ver.version): ver})
+                            if isinstance(part, layout.Partition):
+                                days.add(d)
+                            else:
+                                skipped.update({k: part for k in self._objects(folder)})
+                    if accts:
+                        regions.add(r)
+                        accounts.update(accts)
+                if days:
+                    first, last = pd.Timestamp(min(days), tz="UTC"), pd.Timestamp(max(days), tz="UTC")
+                    spans[ver.version] = (first, last + pd.Timedelta(days=1) - pd.Timedelta(milliseconds=1))
+            if not spans:
                 continue
-            first, last = pd.Timestamp(min(days), tz="UTC"), pd.Timestamp(max(days), tz="UTC")
             out.append(
                 {
                     "source": src.name,
@@ -183,14 +244,20 @@ class S3Engine(Engine):
                     "classes": list(src.classes),
                     "accounts": sorted(accounts),
                     "regions": sorted(regions),
-                    "first_event": first,
-                    "last_event": last + pd.Timedelta(days=1) - pd.Timedelta(milliseconds=1),
+                    "first_event": min(s[0] for s in spans.values()),
+                    "last_event": max(s[1] for s in spans.values()),
                     "rows": pd.NA,
+                    "versions": sorted(spans),
+                    "spans": dict(sorted(spans.items())),
+                    "skipped_files": sum(1 for k in skipped if k.startswith((f"aws/{src.source_name}/", f"ext/{src.source_name}/"))),
                 }
             )
-        columns = ["source", "table", "classes", "accounts", "regions", "first_event", "last_event", "rows"]
+        columns = ["source", "table", "classes", "accounts", "regions", "first_event", "last_event", "rows", "versions", "spans", "skipped_files"]
         df = pd.DataFrame(out, columns=columns).astype({"rows": "Int64"})
-        df.attrs = {"lake": self.location, "resolution": "day"}
+        if skipped:
+            listed = "; ".join(f"{self._uri(k)} ({r})" for k, r in skipped.items())
+            warnings.warn(f"Skipped {len(skipped)} file(s) of the lake: {listed}", SkippedFileWarning, stacklevel=2)
+        df.attrs = {"lake": self.location, "resolution": "day", "skipped": {self._uri(k): r for k, r in skipped.items()}}
         return df
 
     # ---- load -------------------------------------------------------------------------------
@@ -234,7 +301,9 @@ class S3Engine(Engine):
         ``attrs`` as the local engine's, ``files`` being ``s3://`` URIs.
         """
         src, window, accts, regs, cols, keys = self._plan(source, start, end, accounts, regions, columns)
-        top = None if cols is None else sorted({c.split(".")[0] for c in cols} | {"time_dt", "time"})
+        # version-1 and custom files are read whole: their columns have other names until reconciled
+        whole = any(self._partition(k).version != SOURCE_VERSION or src.custom for k in keys)  # type: ignore[union-attr]
+        top = None if cols is None or whole else sorted({c.split(".")[0] for c in cols} | {"time_dt", "time"})
         uris = [self._uri(k) for k in keys]
         tables: list[pa.Table | None] = [None] * len(uris)
         with ThreadPoolExecutor(max(1, min(self.max_workers, len(uris)))) as pool, tqdm(
@@ -275,7 +344,12 @@ class S3Engine(Engine):
         times = _epoch_ms(table)
         lo, hi = -(-window.start.value // 10**6), -(-window.end.value // 10**6)
         mask = pc.and_(pc.greater_equal(times, lo), pc.less(times, hi))
-        table = ocsf.conform(table.filter(mask), src)
+        part = self._partition(self._key(uri))
+        assert part is not None  # keys() returns only keys with a partition
+        try:
+            table = versions.reconcile(table.filter(mask), part, src, uri)
+        except pa.ArrowInvalid as exc:
+            raise SchemaMismatchError(str(exc)) from None
         return table.append_column(_SORT, times.filter(mask))
 
     # ---- SQL --------------------------------------------------------------------------------
@@ -302,7 +376,7 @@ class S3Engine(Engine):
         """
         window = self._sql_window(start, end)
         names = referenced_tables(text)
-        wanted = {find_source(n) for n in names}
+        wanted = {table_source(n) for n in names}
         keys = [k for src in wanted for k in self.keys(src, window, accounts, regions)]
         if not keys:
             raise NoPartitionsError(
@@ -365,7 +439,7 @@ class S3Engine(Engine):
         Lists S3 but reads no data file."""
         if _SQL_RE.match(what):
             window = self._sql_window(kwargs.get("start"), kwargs.get("end"))
-            keys = [k for n in referenced_tables(what) for k in self.keys(find_source(n), window)]
+            keys = [k for n in referenced_tables(what) for k in self.keys(table_source(n), window)]
             return Explanation(what, list(kwargs.get("params") or []), [self._uri(k) for k in keys], "duckdb")
         src, window, accts, regs, cols, keys = self._plan(what, *args, **kwargs)
         sql, params = load_query(src, region=self.region, window=window, accounts=accts, regions=regs, columns=cols)

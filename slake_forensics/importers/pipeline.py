@@ -11,6 +11,7 @@ import hashlib
 import json
 import multiprocessing as mp
 import os
+import re
 import shutil
 import time
 from collections import defaultdict
@@ -31,6 +32,7 @@ from slake_forensics.sample.writer import CODEC, build_table
 from slake_forensics.importers.kinds import load_kind
 from slake_forensics.importers.readers import iter_files, read_json
 from slake_forensics.importers.record import Mapped, RejectRecord
+from slake_forensics.importers.shape import ShapeConflict, shape
 
 MANIFEST = "import_manifest.jsonl"
 REJECTS = "import_rejects.jsonl"
@@ -123,6 +125,7 @@ class _Writer:
 
     def add(self, m: Mapped) -> None:
         row = m.row
+        _check_partition(m)
         key = (m.source, m.account, m.region, _day(row.get("time")))
         self.batches[key].append(row)
         self.pending += 1
@@ -142,10 +145,18 @@ class _Writer:
         self.seq[key] += 1
         name = hashlib.sha256(f"{self.sha}|{'|'.join(key)}|{seq}".encode()).hexdigest()[:32]
         if source.startswith("ext/"):
-            table = pa.Table.from_pylist(rows)
             folder = self.out / source / f"region={region}/accountId={account}/eventDay={day}"
+            tables = _ext_tables(rows)
+            if len(tables) > 1:  # rows whose fields' types differ: one file per kind of row
+                for extra in tables[1:]:
+                    sub = hashlib.sha256(f"{name}|{extra.num_rows}|{extra.schema}".encode()).hexdigest()[:32]
+                    self._put(folder, sub, extra)
+            self._put(folder, name, tables[0])
+            return
         else:
             src = SOURCES[source]
+            if "evidences" in src.schema.names:
+                rows = table_evidences(rows, src)
             cols: dict[str, list[Any]] = {}
             n = len(rows)
             for i, row in enumerate(rows):
@@ -164,6 +175,9 @@ class _Writer:
                 raise ValueError(f"the mapper's rows do not fit the {source} schema (a mapper bug, please report it): "
                                  f"{e}") from e
             folder = self.out / partition_dir(src, region, account, day)
+        self._put(folder, name, table)
+
+    def _put(self, folder: Path, name: str, table: pa.Table) -> None:
         table = table.sort_by("time") if "time" in table.column_names else table
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.{CODEC}.parquet"
@@ -171,6 +185,94 @@ class _Writer:
         pq.write_table(table, tmp, compression=CODEC)
         tmp.replace(path)
         self.written.append(path)
+
+
+@functools.lru_cache(maxsize=8)
+def _actor_only(src: Any) -> frozenset[str]:
+    """Evidence fields the source's table holds under ``evidences[].actor`` rather than directly under the evidence."""
+    elem = src.schema.field("evidences").type.value_type
+    direct = {f.name for f in elem}
+    if "actor" not in direct:
+        return frozenset()
+    return frozenset(f.name for f in elem.field("actor").type) - direct
+
+
+def table_evidences(rows: list[dict[str, Any]], src: Any) -> list[dict[str, Any]]:
+    """``rows`` with each evidence laid out as the source's table holds it.
+
+    Mappers write ``evidences[]`` as OCSF 1.1.0 has them: ``api``, ``src_endpoint``, ``dst_endpoint``,
+    ``connection_info``, ``query`` directly under each evidence. The v2 table schema of this package (AWS's Glue
+    table JSON) nests them under ``evidences[].actor``; Arrow would silently drop fields a struct does not have, so
+    they are moved where the table has them. A schema with them directly under the evidence leaves rows unchanged.
+
+    Examples
+    --------
+    >>> from slake_forensics.core.catalog import SOURCES
+    >>> table_evidences([{"evidences": [{"api": {"operation": "DeleteTrail"}, "data": ""}]}], SOURCES["sh_findings"])
+    [{'evidences': [{'data': '', 'actor': {'api': {'operation': 'DeleteTrail'}}}]}]
+    """
+    move = _actor_only(src)
+    if not move:
+        return rows
+    out = []
+    for row in rows:
+        evs = row.get("evidences")
+        if evs:
+            fitted = []
+            for ev in evs:
+                moved = {k: v for k, v in ev.items() if k in move}
+                if moved:
+                    ev = {k: v for k, v in ev.items() if k not in move}
+                    ev["actor"] = {**(ev.get("actor") or {}), **moved}
+                fitted.append(ev)
+            row = {**row, "evidences": fitted}
+        out.append(row)
+    return out
+
+
+#: Partition values: what the key layout parses back, and never a path of its own (``..``, ``/``).
+_PARTITION_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_AWS_REGION = re.compile(r"[a-z0-9-]+")
+_EXT_SOURCE = re.compile(r"ext/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def _check_partition(m: Mapped) -> None:
+    """Reject a row whose account or region cannot be a partition folder (or that a reader would not see)."""
+    ext = m.source.startswith("ext/")
+    if ext and not _EXT_SOURCE.fullmatch(m.source):
+        raise ValueError(f"custom source {m.source!r} is not ext/<name> with a plain folder name")
+    if not _PARTITION_VALUE.fullmatch(m.account):
+        raise RejectRecord(f"account {m.account[:80]!r} cannot be a partition folder (letters, digits, '_', '-', '.')")
+    if not (_PARTITION_VALUE if ext else _AWS_REGION).fullmatch(m.region):
+        raise RejectRecord(f"region {m.region[:80]!r} cannot be a partition folder"
+                           + ("" if ext else " (an AWS region name such as us-east-1)"))
+
+
+def _ext_tables(rows: list[dict[str, Any]]) -> list[pa.Table]:
+    """Tables of nested ``ext/`` rows: every row's fields (not only the first row's), types inferred.
+
+    Rows whose values of a field have types that cannot share a column (a number here, a text there) are split by
+    the type each row gives the conflicting fields, one table per type combination, so nothing is dropped.
+    """
+    names = list(dict.fromkeys(k for r in rows for k in r))
+    columns: dict[str, pa.Array] = {}
+    conflicts = []
+    for n in names:
+        try:
+            columns[n] = pa.array([r.get(n) for r in rows])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            conflicts.append(n)
+    if not conflicts:
+        return [pa.table(columns)]
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        try:
+            groups[tuple(shape(r.get(n)) for n in conflicts)].append(r)
+        except ShapeConflict as e:
+            raise ValueError(f"a custom-source row cannot be stored in Parquet (a mapper bug, please report it): {e}") from e
+    if len(groups) == 1:
+        raise ValueError(f"custom-source rows of one type do not share a column: {conflicts} (please report it)")
+    return [t for g in groups.values() for t in _ext_tables(g)]
 
 
 def _records(module: Any, path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
@@ -235,7 +337,9 @@ def import_logs(kind: str, paths: Iterable[str | Path], out: str | Path, *, opti
 
     t0 = time.perf_counter()
     opts = dict(options or {})
-    load_kind(kind)
+    check = getattr(load_kind(kind), "check_options", None)
+    if check is not None:
+        check(opts)  # a bad option is a usage error before any file is read
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     files = list(iter_files([Path(p) for p in paths]))

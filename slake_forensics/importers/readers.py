@@ -186,8 +186,9 @@ def _array(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | Rejec
 def _lines(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
     """NDJSON / one object per file: one record per line; a multi-line single object is decoded whole."""
     line = 1
+    ndjson = False  # once a line held a whole object, a malformed "{..." line is one bad record, not a pretty object
     while True:
-        while "\n" not in s.buf[s.pos:s.pos + MAX_RECORD] and s.fill():
+        while s.buf.find("\n", s.pos, s.pos + MAX_RECORD) < 0 and s.fill():  # find: no copy of the buffer per line
             pass
         nl = s.buf.find("\n", s.pos)
         text = s.buf[s.pos:nl] if nl >= 0 else s.buf[s.pos:]
@@ -196,7 +197,8 @@ def _lines(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | Rejec
             rec = orjson.loads(text) if text.strip() else None
         except orjson.JSONDecodeError:
             rec = _MULTI
-        if rec is _MULTI and text.lstrip().startswith("{"):
+        whole_line = rec is not _MULTI
+        if rec is _MULTI and text.lstrip().startswith("{") and not ndjson:
             obj, why = s.value()  # a pretty-printed object spanning lines
             if why is not None:
                 yield f"{path}:{start_line}", _reject(why, obj)
@@ -209,6 +211,7 @@ def _lines(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | Rejec
         if rec is _MULTI:
             yield f"{path}:{start_line}", _reject("not JSON", text[:4096])
         elif isinstance(rec, dict):
+            ndjson = ndjson or whole_line
             yield f"{path}:{start_line}", rec
         elif rec is not None:
             yield f"{path}:{start_line}", _reject(f"line is JSON but not an object: {text[:80]!r}", text[:4096])

@@ -36,7 +36,7 @@ _UNMAPPED_ALWAYS = ("sublocation_id", "sublocation_type")
 
 def _open_text(path: Path) -> Iterator[str]:
     opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:  # type: ignore[operator]
+    with opener(path, "rt", encoding="utf-8") as fh:
         yield from fh
 
 

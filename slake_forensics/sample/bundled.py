@@ -81,8 +81,8 @@ def verify(root: Path) -> list[str]:
     """
     version, expected = committed_manifest()
     actual = manifest_lines(root)
-    exp = dict(reversed(ln.split("  ", 1)) for ln in expected)
-    act = dict(reversed(ln.split("  ", 1)) for ln in actual)
+    exp = {path: digest for digest, path in (ln.split("  ", 1) for ln in expected)}
+    act = {path: digest for digest, path in (ln.split("  ", 1) for ln in actual)}
     problems = [f"missing: {p}" for p in sorted(set(exp) - set(act))]
     problems += [f"unexpected: {p}" for p in sorted(set(act) - set(exp))]
     same_writer = version == pyarrow.__version__

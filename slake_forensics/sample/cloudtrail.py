@@ -36,6 +36,7 @@ Input columns of :func:`ct_columns` (``ev`` keys; arrays of length ``n``, ``None
 ``event_version``         default ``1.09`` (management) / ``1.10`` (data)
 ``tls_version`` ``host``  ``tlsDetails``; default TLSv1.3/1.2 and ``<svc>.<region>.amazonaws.com``
 ``vpc_endpoint``          ``vpcEndpointId`` → ``src_endpoint.uid``
+``shared_event_id``       ``sharedEventID`` (→ ``unmapped``); default a UUID on AWSService events
 ``target_uid`` ``target_name`` ``target_uid_alt`` ``policy_uid``
                           Account Change: the affected user/role and the attached policy ARN
 ========================  ==============================================================
@@ -63,9 +64,14 @@ from slake_forensics.sample.common import const, observables, ocsf_class_columns
 from slake_forensics.sample.org import Principal
 from slake_forensics.sample.writer import build_table, list_of_structs
 
-#: eventNames that Security Lake maps to Authentication (3002); all are activity 1 Logon.
-AUTH_EVENTS = ("ConsoleLogin", "CheckMfa", "ExternalIdPDirectoryLogin", "UserAuthentication",
-               "CredentialChallenge", "CredentialVerification")
+#: Role assumption: Authentication Logon whose ``user`` is the assumed role (``roleArn``/``roleSessionName``).
+ASSUME_EVENTS = ("AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity")
+#: eventNames that Security Lake maps to Authentication (3002), with their activity_id (1 Logon; CheckMfa 99 Other).
+AUTH_ACTIVITY = {"ConsoleLogin": 1, "CheckMfa": 99, **dict.fromkeys(ASSUME_EVENTS, 1),
+                 **dict.fromkeys(("ExternalIdPDirectoryLogin", "UserAuthentication", "CredentialChallenge",
+                                  "CredentialVerification"), 1)}
+#: ``additionalEventData`` keys an Authentication mapping consumes (they do not reappear in ``unmapped``).
+AUTH_CONSUMED_ADDITIONAL = ("LoginTo", "MFAUsed")
 #: eventNames mapped to Account Change (3001) with their activity_id (UpdateAccessKey: by status).
 ACCOUNT_CHANGE = {
     "CreateUser": 1, "CreateRole": 1, "CreateAccessKey": 1, "CreateLoginProfile": 1, "CreateServiceLinkedRole": 1,
@@ -111,8 +117,8 @@ def _verb(name: str) -> str:
 
 def classify(event_name: str) -> tuple[int, int]:
     """``(class_uid, activity_id)`` of one eventName (UpdateAccessKey gives 2 Enable; see :func:`ct_columns`)."""
-    if event_name in AUTH_EVENTS:
-        return 3002, 1
+    if event_name in AUTH_ACTIVITY:
+        return 3002, AUTH_ACTIVITY[event_name]
     if event_name in ACCOUNT_CHANGE:
         return 3001, ACCOUNT_CHANGE[event_name]
     return 6003, VERB_ACTIVITY.get(_verb(event_name), 99)
@@ -206,6 +212,11 @@ def fast_uuids(rng: np.random.Generator, n: int) -> pa.Array:
     return pa.array(np.ascontiguousarray(out).view("S36").ravel(), pa.binary(36)).cast(pa.string())
 
 
+def _group(values: pa.Array, pattern: str) -> pa.Array:
+    """Per row the named group ``v`` of ``pattern`` in ``values`` (null where it does not match)."""
+    return pc.struct_field(pc.extract_regex(values, pattern), "v")
+
+
 def _choose(mask: np.ndarray, yes: str, no: str) -> pa.Array:
     """Per row ``yes`` where ``mask`` else ``no``, as an Arrow string array."""
     return pick([no, yes], np.asarray(mask, dtype=bool).astype("int32"))
@@ -241,8 +252,11 @@ def ct_columns(ev: Mapping[str, Any], rng: np.random.Generator, *, additional: M
     failed = pc.is_valid(err_code).to_numpy(zero_copy_only=False)
     auth = class_uid == 3002
     acct_change = class_uid == 3001
-    login_failed = pc.fill_null(pc.match_substring(response, '"ConsoleLogin":"Failure"'), False).to_numpy(zero_copy_only=False)
-    status = _choose(failed | (auth & login_failed), "Failure", "Success")
+    # Authentication status comes only from responseElements.ConsoleLogin (role assumption: Other)
+    login = {v: pc.fill_null(pc.match_substring(response, f'"ConsoleLogin":"{v}"'), False).to_numpy(zero_copy_only=False)
+             for v in ("Success", "Failure")}
+    status = pick(["Success", "Failure", "Other"],
+                  np.where(auth, np.where(login["Failure"], 1, np.where(login["Success"], 0, 2)), failed.astype("int64")))
 
     data_event = np.broadcast_to(np.asarray(get("data_event", False), dtype=bool), (n,))
     event_type = get("event_type")
@@ -286,15 +300,27 @@ def ct_columns(ev: Mapping[str, Any], rng: np.random.Generator, *, additional: M
     from_console = pc.and_(console, pc.fill_null(pc.equal(user_type, "AssumedRole"), False))
 
     additional = dict(additional or {})
+    issuer = _str(get("session_issuer"), n)
+    has_issuer = pc.is_valid(issuer)
+    shared = get("shared_event_id")
+    if shared is None:  # CloudTrail gives events of AWS services delivered to the account a shared id
+        shared = pc.if_else(pc.fill_null(pc.equal(user_type, "AWSService"), False), fast_uuids(rng, n), null)
     entries: list[tuple[str, Any]] = [
+        ("userIdentity.sessionContext.sessionIssuer.type", pc.if_else(has_issuer, "Role", null)),
+        ("userIdentity.sessionContext.sessionIssuer.principalId",
+         pc.if_else(has_issuer, _group(_str(get("principal_id"), n), r"^(?P<v>[^:]+)"), null)),
+        ("userIdentity.sessionContext.sessionIssuer.accountId", _group(issuer, r"^arn:[^:]*:iam::(?P<v>[0-9]+):")),
+        ("userIdentity.sessionContext.sessionIssuer.userName", _group(issuer, r"/(?P<v>[^/]+)$")),
+        ("sharedEventID", _str(shared, n)),
         ("recipientAccountId", recipient),
-        ("eventCategory", _choose(data_event, "Data", "Management")),
         ("managementEvent", _choose(~data_event, "true", "false")),
         ("readOnly", _choose(read_only, "true", "false")),
         ("tlsDetails.tlsVersion", tls), ("tlsDetails.cipherSuite", cipher), ("tlsDetails.clientProvidedHostHeader", host),
         ("sessionCredentialFromConsole", pc.if_else(from_console, "true", null)),
     ]
-    entries += [(f"additionalEventData.{k}", v) for k, v in additional.items()]
+    auth_a = pa.array(auth)
+    entries += [(f"additionalEventData.{k}", pc.if_else(auth_a, null, _str(v, n)) if k in AUTH_CONSUMED_ADDITIONAL else v)
+                for k, v in additional.items()]
 
     cols: dict[str, Any] = ocsf_class_columns(class_uid, activity, 1)
     created = get("session_created")
@@ -312,7 +338,9 @@ def ct_columns(ev: Mapping[str, Any], rng: np.random.Generator, *, additional: M
         "metadata.profiles": pa.ListArray.from_arrays(pa.array(np.arange(0, 2 * n + 1, 2), pa.int32()),
                                                       pick(["cloud", "datetime"], np.tile([0, 1], n))),
         "time": t, "time_dt": t, "cloud.region": region, "cloud.provider": const("AWS", n),
-        "api.service.name": src_arr, "api.operation": name_arr, "api.request.uid": _str(request_id, n),
+        "api.service.name": src_arr, "api.operation": name_arr,
+        "api.request.uid": pc.if_else(pc.equal(name_arr, "ConsoleLogin"), "''", pc.if_else(pc.equal(src_arr, "signin.amazonaws.com"), null,
+                                                                                            _str(request_id, n))),
         "api.request.data": request, "api.response.data": response, "api.response.error": err_code,
         "api.response.message": err_msg,
         "actor.user.type": user_type, "actor.user.name": actor["user_name"], "actor.user.uid": actor["user_arn"],
@@ -326,15 +354,20 @@ def ct_columns(ev: Mapping[str, Any], rng: np.random.Generator, *, additional: M
     })
     if created is not None:
         cols["actor.session.created_time_dt"] = created
-    # Authentication: login target, MFA, the signed-in identity
-    auth_a, change_a = pa.array(auth), pa.array(acct_change)
+    # Authentication: login target, MFA, the signed-in identity (role assumption: the role and session name)
+    change_a = pa.array(acct_change)
+    assume = pc.and_(auth_a, pc.is_in(name_arr, pa.array(ASSUME_EVENTS)))
+    sign_in = pc.and_(auth_a, pc.invert(assume))
     mfa_used = _str(additional.get("MFAUsed"), n)
     cols["dst_endpoint.svc_name"] = pc.if_else(auth_a, _str(additional.get("LoginTo"), n), null)
     cols["is_mfa"] = pc.if_else(auth_a, pc.equal(mfa_used, "Yes"), pa.scalar(None, pa.bool_()))
     # Account Change: the affected identity and policy; Authentication: who signed in
+    assumed = {"user_arn": _group(request, r'"roleArn":"(?P<v>[^"]*)"'), "user_name": _group(request, r'"roleSessionName":"(?P<v>[^"]*)"'),
+               "principal_id": null}
     for col, target, own in (("user.uid", "target_uid", "user_arn"), ("user.name", "target_name", "user_name"),
                              ("user.uid_alt", "target_uid_alt", "principal_id")):
-        cols[col] = pc.if_else(change_a, _str(get(target), n), pc.if_else(auth_a, actor[own], null))
+        signed_in = actor[own] if own != "user_name" else null
+        cols[col] = pc.if_else(change_a, _str(get(target), n), pc.if_else(assume, assumed[own], pc.if_else(sign_in, signed_in, null)))
     cols["policy.uid"] = pc.if_else(change_a, _str(get("policy_uid"), n), null)
     cols.update(partition_columns(recipient, region))
 
@@ -463,7 +496,7 @@ def cloudtrail_table(events: Sequence[Mapping[str, Any]], source_name: str) -> p
     ev: dict[str, Any] = {}
     for k in STORY_KEYS:
         if any(k in r for r in rows):
-            vals = [r.get(k) for r in rows]
+            vals: Any = [r.get(k) for r in rows]
             if k == "session_created":
                 vals = np.array([np.nan if v is None else v for v in vals], dtype="float64")
             elif k in ("read_only", "data_event"):
@@ -495,7 +528,9 @@ def principal_identity(principals: Sequence[Principal], pidx: np.ndarray, t: np.
     col = lambda f: pick([f(p) for p in principals], pidx)  # noqa: E731 (one value per principal, not per event)
     kind_np = np.array([p.kind for p in principals])[pidx]
     assumed, iam, service = kind_np == "AssumedRole", kind_np == "IAMUser", kind_np == "AWSService"
-    key_pool = [k for p in principals for k in (p.access_keys or [None])]
+    key_pool: list[str | None] = []
+    for p in principals:  # a principal without keys holds one null slot
+        key_pool.extend(p.access_keys or [None])
     key_off = np.concatenate([[0], np.cumsum([max(len(p.access_keys), 1) for p in principals])])[:-1]
     nkeys = np.array([max(len(p.access_keys), 1) for p in principals])[pidx]
     keys = pick(key_pool, key_off[pidx] + (rng.random(n) * nkeys).astype("int64"))

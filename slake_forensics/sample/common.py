@@ -8,19 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import hashlib
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from slake_forensics.core.catalog import vocabulary
 from slake_forensics.sample.org import Org, Principal
+
+#: A null for ``np.where(mask, value, NULL)`` giving an object array (numpy's type stubs refuse a bare ``None``).
+NULL: np.ndarray = np.array(None, dtype=object)
 
 MS_PER_HOUR = 3_600_000
 MS_PER_DAY = 24 * MS_PER_HOUR
 ASL_VERSION = "2.0"
 
 
-def pick(pool: Sequence[str], idx: np.ndarray) -> pa.Array:
-    """Strings ``pool[idx]`` as an Arrow string array (fast: dictionary decode, no Python loop)."""
+def pick(pool: Sequence[str | None], idx: np.ndarray) -> pa.Array:
+    """Strings ``pool[idx]`` as an Arrow string array (fast: dictionary decode, no Python loop; ``None`` → null)."""
     return pa.DictionaryArray.from_arrays(pa.array(np.asarray(idx, dtype="int32")), pa.array(list(pool), pa.string())).cast(pa.string())
 
 
@@ -161,7 +167,8 @@ def ragged(n: int, slots: Sequence[dict], key: str) -> tuple[np.ndarray, dict[st
             return np.full(n, v, dtype=object)
         return np.asarray(v, dtype=object)
 
-    rows, parts = [], {}
+    rows: list[np.ndarray] = []
+    parts: dict[str, list[np.ndarray]] = {}
     for slot in slots:
         idx = np.flatnonzero(pd.notna(obj(slot[key])))
         rows.append(idx)
@@ -230,3 +237,21 @@ def class_columns(class_uid: int, activity_id: np.ndarray, severity_id: int = 1)
         "severity_id": np.full(n, severity_id, dtype="int32"), "severity": repeat(voc["severity_id"][severity_id], n),
         "metadata.version": repeat("1.1.0", n),
     }
+
+
+#: RFC 1918 private IPv4 ranges (10/8, 172.16/12, 192.168/16) as one pattern.
+PRIVATE_IPV4 = r"^(10\.|172\.(1[6-9]|2[0-9]|3[01])\.|192\.168\.)"
+
+
+def is_private_ip(ips: pa.Array) -> np.ndarray:
+    """Per value: is it an RFC 1918 private IPv4 address (null → False)."""
+    return np.asarray(pc.fill_null(pc.match_substring_regex(ips, PRIVATE_IPV4), False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def s3_gateway_endpoint(account_id: str) -> str:
+    """The (stable, made-up) ``vpce-…`` id of the S3 gateway endpoint in ``account_id``'s VPC.
+
+    S3 sees a private source address only through a VPC endpoint, and then CloudTrail names it in
+    ``vpcEndpointId`` (→ ``src_endpoint.uid``).
+    """
+    return f"vpce-0{hashlib.sha256(f's3-gateway|{account_id}'.encode()).hexdigest()[:16]}"

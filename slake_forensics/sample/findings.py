@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from slake_forensics.core.catalog import SOURCES
-from slake_forensics.sample.common import observables, ocsf_class_columns, partition_columns, ragged, string_map
+from slake_forensics.sample.common import NULL, observables, ocsf_class_columns, partition_columns, ragged, string_map
 from slake_forensics.sample.writer import build_table, list_of_structs
 
 SCHEMA = SOURCES["sh_findings"].schema
@@ -84,11 +84,6 @@ def detector_arn(account: str, region: str) -> str:
     return f"arn:aws:guardduty:{region}:{account}:detector/{detector_id(account, region)}"
 
 
-def product_arn(product: str, region: str) -> str:
-    """Security Hub product ARN of an AWS integration: ``arn:aws:securityhub:<region>::product/aws/guardduty``."""
-    return f"arn:aws:securityhub:{region}::product/aws/{PRODUCTS[product][1]}"
-
-
 def guardduty_finding_uid(account: str, region: str, finding_id: str) -> str:
     """GuardDuty's ASFF ``Id``: ``arn:aws:guardduty:<region>:<account>:detector/<det>/finding/<id>``."""
     return f"{detector_arn(account, region)}/finding/{finding_id}"
@@ -130,12 +125,14 @@ def _list_type(path: str) -> pa.ListType:
 
 
 RESOURCE_FIELDS = ("type", "uid", "region", "account", "data", "criticality", "partition")
+#: Evidence keys → paths inside one ``evidences[]`` element (OCSF 1.1.0: endpoints, api, query and
+#: connection_info sit directly under the evidence; only the process belongs to its ``actor``).
 EVIDENCE_FIELDS = {
-    "src_ip": "actor.src_endpoint.ip", "src_port": "actor.src_endpoint.port", "src_country": "actor.src_endpoint.location.country",
-    "src_city": "actor.src_endpoint.location.city", "api_operation": "actor.api.operation", "api_service": "actor.api.service.name",
-    "api_error": "actor.api.response.error", "domain": "actor.query.hostname", "dst_ip": "actor.dst_endpoint.ip",
-    "dst_port": "actor.dst_endpoint.port", "dst_country": "actor.dst_endpoint.location.country", "protocol": "actor.connection_info.protocol_name",
-    "direction": "actor.connection_info.direction", "process_name": "actor.process.name", "cmd_line": "actor.process.cmd_line",
+    "src_ip": "src_endpoint.ip", "src_port": "src_endpoint.port", "src_country": "src_endpoint.location.country",
+    "src_city": "src_endpoint.location.city", "api_operation": "api.operation", "api_service": "api.service.name",
+    "api_error": "api.response.error", "domain": "query.hostname", "dst_ip": "dst_endpoint.ip",
+    "dst_port": "dst_endpoint.port", "dst_country": "dst_endpoint.location.country", "protocol": "connection_info.protocol_name",
+    "direction": "connection_info.direction", "process_name": "actor.process.name", "cmd_line": "actor.process.cmd_line",
     "data": "data",
 }
 PACKAGE_FIELDS = ("name", "version", "fixed_in_version", "package_manager", "architecture", "epoch", "release")
@@ -203,25 +200,33 @@ def finding_columns(f: Mapping[str, Any], n: int, *, resources: Sequence[Mapping
         cols["compliance"] = _compliance(g, n)
     if g("cve") is not None:
         cols["vulnerabilities"] = _vulnerabilities(g, n, packages)
-    if resources:
+    classes = np.asarray(cols["class_uid"])
+    detection = classes == 2004
+    single_uid = np.full(n, None, dtype=object)
+    if resources:  # Detection Finding: the list resources[]; Compliance and Vulnerability Finding: the first as `resource`
+        single_uid = np.where(detection, NULL, _arr(resources[0].get("uid"), n))
+        cols["resource"] = _single_resource(resources[0], single_uid, classes, n)
+        resources = [{**s, "uid": np.where(detection, _arr(s.get("uid"), n), NULL)} for s in resources]
         offsets, r = ragged(n, [{k: s.get(k) for k in RESOURCE_FIELDS} for s in resources], "uid")
-        cols["resources"] = list_of_structs(offsets, {
+        listed = list_of_structs(offsets, {
             "type": r["type"], "uid": r["uid"], "region": r["region"], "data": r["data"], "criticality": r["criticality"],
             "cloud_partition": np.where(pd.notna(r["partition"]), r["partition"], "aws"), "owner.account.uid": r["account"]},
             _list_type("resources"))
+        cols["resources"] = pc.if_else(pa.array(detection), listed, pa.nulls(n, listed.type))
     if evidences:
         offsets, e = ragged(n, [{"present": s["present"], **{k: s.get(k) for k in EVIDENCE_FIELDS}} for s in evidences], "present")
         fields = {path: e[k] for k, path in EVIDENCE_FIELDS.items() if pd.notna(e[k]).any()}
-        for k in ("actor.src_endpoint.port", "actor.dst_endpoint.port"):
+        for k in ("src_endpoint.port", "dst_endpoint.port"):
             if k in fields:
                 fields[k] = pa.array(fields[k], pa.int32(), from_pandas=True)
-        if "actor.connection_info.direction" in fields:
-            d = fields["actor.connection_info.direction"]
-            fields["actor.connection_info.direction_id"] = pa.array(pd.Series(d).map(_DIRECTION_IDS).to_numpy(dtype=object), pa.int32(), from_pandas=True)
-        cols["evidences"] = list_of_structs(offsets, fields, _list_type("evidences"))
+        if "connection_info.direction" in fields:
+            d = fields["connection_info.direction"]
+            fields["connection_info.direction_id"] = pa.array(pd.Series(d).map(_DIRECTION_IDS).to_numpy(dtype=object), pa.int32(), from_pandas=True)
+        listed = list_of_structs(offsets, fields, _list_type("evidences"))
+        cols["evidences"] = pc.if_else(pa.array(detection), listed, pa.nulls(n, listed.type))
     cols["unmapped"] = string_map(n, list(unmapped))
     cols.update(partition_columns(account, region))
-    cols["observables"] = _observables(n, cols, resources, evidences)
+    cols["observables"] = _observables(n, single_uid, resources, evidences)
     return cols
 
 
@@ -270,13 +275,25 @@ def _vulnerabilities(g: Any, n: int, packages: Sequence[Mapping[str, Any]]) -> p
     return list_of_structs(offsets, inner, _list_type("vulnerabilities"))
 
 
-def _observables(n: int, cols: Mapping[str, Any], resources: Sequence[Mapping[str, Any]],
+def _single_resource(first: Mapping[str, Any], uid: np.ndarray, classes: np.ndarray, n: int) -> pa.StructArray:
+    """The ``resource`` struct of Compliance/Vulnerability rows (null where ``uid`` is; no criticality on 2002)."""
+    typ = SCHEMA.field("resource").type
+    part = _arr(first.get("partition"), n)
+    values = {"type": _arr(first.get("type"), n), "uid": uid, "region": _arr(first.get("region"), n),
+              "data": _arr(first.get("data"), n), "criticality": np.where(classes == 2002, NULL, _arr(first.get("criticality"), n)),
+              "cloud_partition": np.where(pd.notna(part), part, "aws")}
+    children = [pa.array(values[fl.name], fl.type, from_pandas=True) if fl.name in values else pa.nulls(n, fl.type) for fl in typ]
+    return pa.StructArray.from_arrays(children, fields=list(typ), mask=pa.array(~pd.notna(uid)))
+
+
+def _observables(n: int, single_uid: np.ndarray, resources: Sequence[Mapping[str, Any]],
                  evidences: Sequence[Mapping[str, Any]]) -> pa.ListArray:
-    slots = [{"v": s.get("uid"), "name": "resources[].uid", "t": 10} for s in resources]
+    slots = [{"v": single_uid, "name": "resource.uid", "t": 10}]
+    slots += [{"v": s.get("uid"), "name": "resources[].uid", "t": 10} for s in resources]
     for s in evidences:
-        slots += [{"v": s.get("src_ip"), "name": "evidences[].actor.src_endpoint.ip", "t": 2},
-                  {"v": s.get("dst_ip"), "name": "evidences[].actor.dst_endpoint.ip", "t": 2},
-                  {"v": s.get("domain"), "name": "evidences[].actor.query.hostname", "t": 1}]
+        slots += [{"v": s.get("src_ip"), "name": "evidences[].src_endpoint.ip", "t": 2},
+                  {"v": s.get("dst_ip"), "name": "evidences[].dst_endpoint.ip", "t": 2},
+                  {"v": s.get("domain"), "name": "evidences[].query.hostname", "t": 1}]
     slots = [s for s in slots if s["v"] is not None]
     offsets, ob = ragged(n, slots, "v")
     return observables(offsets, ob.get("name", []), ob.get("v", []), np.asarray(ob.get("t", []), dtype="int64"),
@@ -357,7 +374,10 @@ def findings_table(findings: Sequence[Mapping[str, Any]]) -> pa.Table:
     for d in findings:
         product = d.get("product", "GuardDuty")
         t = _ms(d["time"])
+        if t is None:
+            raise ValueError(f"finding {d.get('uid') or d.get('title')!r} has no time")
         created = _ms(d.get("created")) if d.get("created") is not None else t
+        assert created is not None
         ftype = d.get("type")
         comp = d.get("compliance") or {}
         vuln = d.get("vulnerability") or {}
@@ -429,7 +449,7 @@ def findings_table(findings: Sequence[Mapping[str, Any]]) -> pa.Table:
     return build_table(SOURCES["sh_findings"], cols, n)
 
 
-def _slots(per_row: list[list[Mapping[str, Any]]], fields: Sequence[str], key: str) -> list[dict[str, list]]:
+def _slots(per_row: Sequence[Sequence[Mapping[str, Any]]], fields: Sequence[str], key: str) -> list[dict[str, list]]:
     """Turn per-row lists of element dicts into slot dicts of per-row lists (``None`` where a row has fewer)."""
     width = max((len(x) for x in per_row), default=0)
     return [{f: [x[j].get(f) if j < len(x) else None for x in per_row] for f in fields} for j in range(width)]

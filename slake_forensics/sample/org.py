@@ -183,10 +183,10 @@ def build_org(seed: int, days: int, *, n_accounts: int = 5, n_regions: int = 2, 
     roles += [f"workload{i}" for i in range(n_accounts - len(roles))]
     accounts, used = [], set()
     for role in roles:
-        while (acct := str(int(rng.integers(10**11, 10**12)))) in used:
+        while (acct_id := str(int(rng.integers(10**11, 10**12)))) in used:
             pass
-        used.add(acct)
-        accounts.append(Account(acct, f"{company}-{role.replace('_', '-')}", role))
+        used.add(acct_id)
+        accounts.append(Account(acct_id, f"{company}-{role.replace('_', '-')}", role))
     vpc_cidr = {a.id: f"10.{int(rng.integers(0, 250))}." for a in accounts}
 
     corporate = [f"{int(rng.integers(60, 210))}.{int(rng.integers(0, 255))}.{int(rng.integers(0, 255))}." for _ in range(2)]

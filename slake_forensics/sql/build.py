@@ -179,11 +179,13 @@ def load_query(
     regions: Sequence[str] | None = None,
     columns: Iterable[str] | None = None,
     database: str | None = None,
+    table: str | None = None,
 ) -> tuple[str, list[str]]:
     """Build the Athena query of one load.
 
     ``region`` names the lake's home region (its Glue database and table); ``regions``
-    filters the ``region`` column (a rollup region's table holds several).  Returns
+    filters the ``region`` column (a rollup region's table holds several).  ``database``
+    and ``table`` name another database or table to read (e.g. a resource link).  Returns
     ``(sql, params)``: ``sql`` has one ``?`` per value and ``params`` the matching
     execution parameters in order (quoted literals; see the module docstring):
     the window start and end, then each account, then each region.  Empty ``accounts``
@@ -194,9 +196,9 @@ def load_query(
     types = dict(leaves(source))
     items = ",\n  ".join(select_expression(p, types[p]) for p in paths)
     db = database or default_database(region)
-    table = f"{quote_identifier(db)}.{quote_identifier(source.table(region))}"
+    relation = f"{quote_identifier(db)}.{quote_identifier(table or source.table(region))}"
     where, params = scope_predicate(window, accounts, regions, quote=literal)
-    sql = f"SELECT\n  {items}\nFROM {table}\nWHERE " + "\n  AND ".join(where)
+    sql = f"SELECT\n  {items}\nFROM {relation}\nWHERE " + "\n  AND ".join(where)
     return sql, params
 
 

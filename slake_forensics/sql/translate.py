@@ -28,7 +28,7 @@ from slake_forensics.core.errors import QueryError
 _MATCHERS = {"any_match", "all_match", "none_match"}
 
 
-def _parse(sql: str) -> exp.Expression:
+def _parse(sql: str) -> exp.Query:
     try:
         trees = [t for t in sqlglot.parse(sql, read="trino") if t is not None]
     except sqlglot.errors.SqlglotError as exc:
@@ -43,7 +43,7 @@ def _parse(sql: str) -> exp.Expression:
     return tree
 
 
-def _table_refs(tree: exp.Expression) -> list[exp.Table]:
+def _table_refs(tree: exp.Expr) -> list[exp.Table]:
     ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
     refs = []
     for table in tree.find_all(exp.Table):
@@ -94,14 +94,14 @@ def translate(sql: str, *, now: pd.Timestamp | None, resolve_table: Callable[[st
     return tree.sql(dialect="duckdb")
 
 
-def _replace_tables(tree: exp.Expression, resolve_table: Callable[[str], str]) -> None:
+def _replace_tables(tree: exp.Expr, resolve_table: Callable[[str], str]) -> None:
     for table in _table_refs(tree):
         target = resolve_table(_full_name(table))
         alias = table.args.get("alias") or exp.TableAlias(this=exp.to_identifier(table.name, quoted=True))
         table.replace(exp.Table(this=exp.to_identifier(target, quoted=True), alias=alias.copy()))
 
 
-def _replace_clock(tree: exp.Expression, now: pd.Timestamp) -> None:
+def _replace_clock(tree: exp.Expr, now: pd.Timestamp) -> None:
     stamp = now.strftime("%Y-%m-%d %H:%M:%S.%f")
     for node in list(tree.find_all(exp.CurrentTimestamp, exp.Localtimestamp, exp.CurrentDate)):
         if isinstance(node, exp.CurrentDate):
@@ -113,11 +113,11 @@ def _replace_clock(tree: exp.Expression, now: pd.Timestamp) -> None:
         node.replace(value)
 
 
-def _fn(name: str, *args: exp.Expression) -> exp.Anonymous:
+def _fn(name: str, *args: exp.Expr) -> exp.Anonymous:
     return exp.Anonymous(this=name, expressions=list(args))
 
 
-def _replace_matchers(tree: exp.Expression) -> None:
+def _replace_matchers(tree: exp.Expr) -> None:
     nodes = [n for n in tree.find_all(exp.Anonymous) if str(n.this).lower() in _MATCHERS]
     for node in reversed(nodes):  # innermost first, so nested matchers are already rewritten
         name = str(node.this).lower()
@@ -131,18 +131,18 @@ def _replace_matchers(tree: exp.Expression) -> None:
         node.replace(exp.paren(exp.GT(this=matched, expression=zero) if name == "any_match" else exp.EQ(this=matched, expression=zero)))
 
 
-def _replace_json(tree: exp.Expression) -> None:
+def _replace_json(tree: exp.Expr) -> None:
     nodes = list(tree.find_all(exp.JSONExtractScalar, exp.JSONExtract))
     for node in reversed(nodes):
         doc, path = node.this.copy(), node.expression.copy()
         if isinstance(node, exp.JSONExtractScalar):
-            value: exp.Expression = _fn("json_extract_string", _fn("json_value", doc.copy(), path), exp.Literal.string("$"))
+            value: exp.Expr = _fn("json_extract_string", _fn("json_value", doc.copy(), path), exp.Literal.string("$"))
         else:
             value = node.copy()
         node.replace(exp.Case(ifs=[exp.If(this=_fn("json_valid", doc), true=value)]))
 
 
-def _replace_unnest(tree: exp.Expression) -> None:
+def _replace_unnest(tree: exp.Expr) -> None:
     for node in list(tree.find_all(exp.Unnest)):
         alias = node.args.get("alias")
         columns = alias.columns if alias else []
@@ -155,4 +155,4 @@ def _replace_unnest(tree: exp.Expression) -> None:
             items = [exp.Explode(this=arrays[0].copy(), expressions=[depth])]
         else:
             items = [exp.Explode(this=a.copy()) for a in arrays]
-        node.replace(exp.Subquery(this=exp.select(*items), alias=alias.copy()))
+        node.replace(exp.Subquery(this=exp.select(*items), alias=alias.copy() if alias else None))

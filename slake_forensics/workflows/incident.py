@@ -29,7 +29,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,6 +63,8 @@ PERSISTENCE_OPERATIONS = {"CreateUser": "created_user", "CreateAccessKey": "crea
 BUCKET_EXPOSURE_OPERATIONS = {"PutBucketPolicy": "bucket_policy_changed", "PutBucketAcl": "bucket_policy_changed",
                               "DeletePublicAccessBlock": "public_access_block_removed",
                               "PutPublicAccessBlock": "public_access_block_removed"}
+#: Security Hub's ``Resources[].Id`` of a GuardDuty access-key finding: ``AWS::IAM::AccessKey:<key id>``.
+ACCESS_KEY_PREFIX = "AWS::IAM::AccessKey:"
 #: Response playbooks (``readiness.PLAYBOOKS``) whose logs an incident of each kind relies on.
 PLAYBOOKS = {"access_key": ("IRP-CredCompromise", "IRP-DataAccess"), "instance": ("EC2-CryptoMining", "IRP-CredCompromise")}
 SCOPE_COLUMNS = ["kind", "value", "account", "region", "owner", "first_seen", "last_seen", "evidence_uid", "detail"]
@@ -88,9 +90,12 @@ SELECT finding_info.uid AS finding_uid,
        max(severity_id) AS severity_id,
        arbitrary(accountid) AS account,
        arbitrary(region) AS region,
-       arbitrary(transform(resources, r -> r.type)) AS resource_types,
-       arbitrary(transform(resources, r -> r.uid)) AS resource_uids,
-       arbitrary(transform(resources, r -> r.data)) AS resource_data
+       arbitrary(COALESCE(transform(resources, r -> r.type),
+                          CASE WHEN resource.uid IS NOT NULL THEN ARRAY[resource.type] END)) AS resource_types,
+       arbitrary(COALESCE(transform(resources, r -> r.uid),
+                          CASE WHEN resource.uid IS NOT NULL THEN ARRAY[resource.uid] END)) AS resource_uids,
+       arbitrary(COALESCE(transform(resources, r -> r.data),
+                          CASE WHEN resource.uid IS NOT NULL THEN ARRAY[resource.data] END)) AS resource_data
 FROM {table}
 WHERE time_dt >= from_iso8601_timestamp(?) AND time_dt < from_iso8601_timestamp(?)
 GROUP BY finding_info.uid
@@ -104,9 +109,9 @@ def findings(lake: Lake, start: TimeLike, end: TimeLike) -> pd.DataFrame:
     Returns columns ``finding_uid, first_seen, last_seen, updates, product, title, type``
     (the most specific part of the first ASFF type, e.g. ``Exfiltration:S3-AnomalousBehavior``),
     ``severity_id, severity, threat`` (True for :data:`THREAT_PRODUCTS`), ``account, region,
-    access_keys, instances, buckets`` (lists of resource ids; instance and bucket ARNs
-    shortened to ids) and ``resource_uids``; sorted threat findings first, then by severity
-    (highest first) and first seen.
+    access_keys, instances, buckets`` (lists of resource ids; access keys without Security Hub's
+    ``AWS::IAM::AccessKey:`` prefix, instance and bucket ARNs shortened to ids) and
+    ``resource_uids``; sorted threat findings first, then by severity (highest first) and first seen.
     """
     w = Window.of(start, end)
     sql = FINDINGS_SQL.format(table=lake.table_name("sh_findings"))
@@ -119,9 +124,9 @@ def findings(lake: Lake, start: TimeLike, end: TimeLike) -> pd.DataFrame:
     df["severity_id"] = df["severity_id"].astype("int64")
     df["severity"] = df["severity_id"].map(lambda s: SEVERITY_NAMES.get(int(s), str(s)))
     df["threat"] = df["product"].isin(THREAT_PRODUCTS)
-    res = [list(zip(t if t is not None else [], u if u is not None else [])) for t, u in
-           zip(df["resource_types"], df["resource_uids"])]
-    df["access_keys"] = [[u for t, u in r if t == "AwsIamAccessKey"] for r in res]
+    df["resource_data"] = df["resource_data"].map(_items)
+    res = [list(zip(_items(t), _items(u))) for t, u in zip(df["resource_types"], df["resource_uids"])]
+    df["access_keys"] = [[_key_id(u) for t, u in r if t == "AwsIamAccessKey"] for r in res]
     df["instances"] = [[_short(u) for t, u in r if t == "AwsEc2Instance"] for r in res]
     df["buckets"] = [[_short(u) for t, u in r if t == "AwsS3Bucket"] for r in res]
     df["resource_uids"] = [[u for _, u in r] for r in res]
@@ -129,6 +134,11 @@ def findings(lake: Lake, start: TimeLike, end: TimeLike) -> pd.DataFrame:
     return df[["finding_uid", "first_seen", "last_seen", "updates", "product", "title", "type", "severity_id",
                "severity", "threat", "account", "region", "access_keys", "instances", "buckets", "resource_uids",
                "resource_data"]]
+
+
+def _items(value: Iterable[Any] | None) -> list[Any]:
+    """The elements of a list cell; ``[]`` for a missing one (None or pandas' NA)."""
+    return [] if value is None or value is pd.NA else list(value)
 
 
 def plot_findings(triage: pd.DataFrame, *, top: int = 12) -> Figure:
@@ -643,7 +653,7 @@ def _related_findings(lake: Lake, window: Window, scope: pd.DataFrame, events: p
     if tri.empty or not names:
         return tri.iloc[0:0]
     text = tri["title"].astype(str) + " " + tri["resource_uids"].map(" ".join) + " " + tri["resource_data"].map(
-        lambda d: " ".join(str(x) for x in (d if d is not None else []) if x))
+        lambda d: " ".join(str(x) for x in d if x))
     hit = text.map(lambda s: any(n in s for n in names))
     return tri[hit & tri["threat"] & (tri["severity_id"] >= min_severity) & (tri["first_seen"] >= mal.min())].sort_values("first_seen", ignore_index=True)
 
@@ -734,6 +744,12 @@ def _is_public(value: Any) -> bool:
         return ipaddress.ip_address(str(value)).is_global
     except ValueError:
         return False
+
+
+def _key_id(uid: Any) -> str:
+    """An access key id from a finding resource uid (Security Hub writes ``AWS::IAM::AccessKey:<key id>``)."""
+    s = str(uid)
+    return s[len(ACCESS_KEY_PREFIX):] if s.startswith(ACCESS_KEY_PREFIX) else s
 
 
 def _short(arn: Any) -> str:

@@ -122,7 +122,8 @@ def _check_vocabulary(source: Source, table: pa.Table) -> list[str]:
     if source.name in ("cloud_trail_mgmt", "s3_data", "lambda_execution"):
         status = table["status"].to_numpy(zero_copy_only=False)
         err = pc.is_valid(pc.struct_field(table["api"], ["response", "error"])).to_numpy(zero_copy_only=False)
-        out += _bad(~np.isin(status, ["Success", "Failure"]), "status is not Success/Failure", table)
+        other_ok = (cls == 3002) & (status == "Other")  # Authentication without a ConsoleLogin result (role assumption)
+        out += _bad(~np.isin(status, ["Success", "Failure"]) & ~other_ok, "status is not Success/Failure", table)
         api_rows = cls == 6003
         out += _bad(api_rows & ((status == "Failure") != err), "status Failure does not match api.response.error", table)
     if source.name == "vpc_flow":

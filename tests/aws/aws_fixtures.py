@@ -1,10 +1,13 @@
-"""Helpers for the AWS engine tests: the moto handle, a Security Lake bucket name, a small CloudTrail table."""
+"""Helpers for the AWS engine tests: the moto handle, a Security Lake bucket name, a small CloudTrail table,
+Athena's recorded executions and result files."""
 from __future__ import annotations
 
 import secrets
 import string
 from dataclasses import dataclass
+from typing import Any
 
+import boto3
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -26,6 +29,11 @@ HOSTILE = (
     "ünïcødé ☃ 日本語 🦆",
     "x" * 400,
 )
+
+
+#: The bucket and prefix Athena writes query results to in the tests.
+RESULTS = "athena-results-test"
+OUTPUT = f"s3://{RESULTS}/queries/"
 
 
 @dataclass(frozen=True)
@@ -133,3 +141,29 @@ def cloudtrail_table(seed: int = 7, per_partition: int = 12) -> pa.Table:
     return build_table(src, columns, n)
 
 
+
+
+def executions() -> list[dict[str, Any]]:
+    """Every query execution moto recorded, oldest first (QueryExecution dicts)."""
+    client = boto3.client("athena", region_name=REGION)
+    found = [client.get_query_execution(QueryExecutionId=i)["QueryExecution"] for i in client.list_query_executions()["QueryExecutionIds"]]
+    return sorted(found, key=lambda e: e["Status"]["SubmissionDateTime"])
+
+
+def athena_csv(session: boto3.Session, columns: list[str], rows: list[list[str | None]]) -> None:
+    """After the next StartQueryExecution, write its result CSV as Athena does.
+
+    moto's CSV writer does not escape quotes; this rewrites the result object the way Athena
+    writes it (RFC 4180, every value quoted, nulls as empty unquoted fields).
+    """
+
+    def cell(v: str | None) -> str:
+        return "" if v is None else '"' + v.replace('"', '""') + '"'
+
+    body = "".join(",".join(cell(v) for v in row) + "\n" for row in [columns, *rows])
+
+    def rewrite(parsed: dict[str, Any], **_: Any) -> None:
+        key = f"queries/{parsed['QueryExecutionId']}.csv"
+        boto3.client("s3", region_name=REGION).put_object(Bucket=RESULTS, Key=key, Body=body.encode())
+
+    session.events.register_first("after-call.athena.StartQueryExecution", rewrite)

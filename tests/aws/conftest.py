@@ -14,7 +14,7 @@ from pathlib import Path
 import boto3
 import numpy as np
 import pytest
-from aws_fixtures import REGION, Moto, cloudtrail_table, lake_bucket
+from aws_fixtures import REGION, RESULTS, Moto, cloudtrail_table, lake_bucket
 from moto.server import ThreadedMotoServer
 
 from slake_forensics.core.catalog import source
@@ -45,6 +45,13 @@ def aws(moto_server: Moto, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> I
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     moto_server.reset()
     yield moto_server
+
+
+@pytest.fixture
+def session(aws: Moto) -> boto3.Session:
+    """A boto3 session on the moto server, with the Athena results bucket created."""
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket=RESULTS)
+    return boto3.Session(region_name=REGION)
 
 
 @pytest.fixture

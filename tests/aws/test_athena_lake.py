@@ -20,7 +20,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import sqlglot
-from aws_fixtures import ACCOUNTS, HOSTILE, REGION, Moto
+from aws_fixtures import ACCOUNTS, HOSTILE, OUTPUT, REGION, Moto, athena_csv, executions
 from sqlglot import exp
 
 from slake_forensics.core.catalog import source
@@ -28,16 +28,8 @@ from slake_forensics.core.errors import AwsConfigError, QueryError
 from slake_forensics.lake import Lake
 from slake_forensics.sql.build import MAX_PARAMETER_LENGTH, leaves
 
-RESULTS = "athena-results-test"
-OUTPUT = f"s3://{RESULTS}/queries/"
 DATABASE = "amazon_security_lake_glue_db_us_east_1"
 ATHENA_TYPES = {"string": "varchar", "int32": "integer", "int64": "bigint", "bool": "boolean"}
-
-
-@pytest.fixture
-def session(aws: Moto) -> boto3.Session:
-    boto3.client("s3", region_name=REGION).create_bucket(Bucket=RESULTS)
-    return boto3.Session(region_name=REGION)
 
 
 @pytest.fixture
@@ -45,28 +37,6 @@ def lake(session: boto3.Session) -> Lake:
     lake = Lake.athena(REGION, s3_output=OUTPUT, boto3_session=session)
     lake.poll_seconds = 0.01
     return lake
-
-
-def executions() -> list[dict[str, Any]]:
-    """Every query execution moto recorded, oldest first (QueryExecution dicts)."""
-    client = boto3.client("athena", region_name=REGION)
-    found = [client.get_query_execution(QueryExecutionId=i)["QueryExecution"] for i in client.list_query_executions()["QueryExecutionIds"]]
-    return sorted(found, key=lambda e: e["Status"]["SubmissionDateTime"])
-
-
-def athena_csv(session: boto3.Session, columns: list[str], rows: list[list[str | None]]) -> None:
-    """After the next StartQueryExecution, write its result CSV as Athena does (see module docstring)."""
-
-    def cell(v: str | None) -> str:
-        return "" if v is None else '"' + v.replace('"', '""') + '"'
-
-    body = "".join(",".join(cell(v) for v in row) + "\n" for row in [columns, *rows])
-
-    def rewrite(parsed: dict[str, Any], **_: Any) -> None:
-        key = f"queries/{parsed['QueryExecutionId']}.csv"
-        boto3.client("s3", region_name=REGION).put_object(Bucket=RESULTS, Key=key, Body=body.encode())
-
-    session.events.register_first("after-call.athena.StartQueryExecution", rewrite)
 
 
 def render(value: Any, typ: pa.DataType) -> str | None:

@@ -10,15 +10,20 @@ WITH calls AS (
            api.operation AS operation,
            api.request.data AS request,
            json_extract_scalar(api.request.data, '$.groupId') AS group_id,
-           try_cast(json_extract_scalar(api.request.data, '$.ipPermissions.items[0].fromPort') AS integer) AS from_port,
-           try_cast(json_extract_scalar(api.request.data, '$.ipPermissions.items[0].toPort') AS integer) AS to_port,
-           json_extract_scalar(api.request.data, '$.ipPermissions.items[0].ipProtocol') AS protocol
+           try_cast(COALESCE(json_extract_scalar(api.request.data, '$.ipPermissions.items[0].fromPort'),
+                             json_extract_scalar(api.request.data, '$.fromPort')) AS integer) AS from_port,
+           try_cast(COALESCE(json_extract_scalar(api.request.data, '$.ipPermissions.items[0].toPort'),
+                             json_extract_scalar(api.request.data, '$.toPort')) AS integer) AS to_port,
+           COALESCE(json_extract_scalar(api.request.data, '$.ipPermissions.items[0].ipProtocol'),
+                    json_extract_scalar(api.request.data, '$.ipProtocol')) AS protocol
     FROM {table:cloud_trail_mgmt}
     WHERE time_dt >= from_iso8601_timestamp(:start)
       AND time_dt < from_iso8601_timestamp(:end)
       AND status = 'Success'
       AND api.operation IN ('AuthorizeSecurityGroupIngress', 'ModifySecurityGroupRules')
-      AND (strpos(api.request.data, '0.0.0.0/0') > 0 OR strpos(api.request.data, '::/0') > 0)
+      -- any CIDR with prefix length 0 is the whole address space (0.0.0.0/0, ::/0, or x.x.x.x/0),
+      -- in the ipPermissions form or the flat cidrIp form of AuthorizeSecurityGroupIngress
+      AND regexp_like(api.request.data, '(?i)"cidrip(v4|v6)?"\s*:\s*"[0-9a-f.:]+/0"')
 )
 SELECT time_dt,
        uid AS "metadata.uid",

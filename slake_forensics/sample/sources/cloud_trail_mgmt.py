@@ -4,8 +4,8 @@ Each person, CI/CD user and workload role calls the APIs of its service families
 times its habits give (:func:`~slake_forensics.sample.common.habit_times`), from its IPs
 with its user agents, failing at its error rate with the service's real AccessDenied /
 throttling codes.  People sign in to the console (SSO people through ``Federate`` →
-``AssumeRoleWithSAML`` → ``ConsoleLogin``; IAM users with or without MFA, a few failed
-attempts); admins make occasional routine IAM changes (in the ``iam`` family mix); AWS
+``AssumeRoleWithSAML`` → ``ConsoleLogin``; IAM users with or without MFA, ``CheckMfa`` before the
+sign-in of those with it, a few failed attempts naming no ARN); admins make occasional routine IAM changes (in the ``iam`` family mix); AWS
 services assume roles and act through their service-linked roles from ``<service>.amazonaws.com``.
 """
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from slake_forensics.core.catalog import SOURCES
 from slake_forensics.sample.apis import SERVICE_APIS, SERVICE_LINKED_CALLS, Api, fill_template, resource_pools
 from slake_forensics.sample.cloudtrail import ct_columns, principal_identity
-from slake_forensics.sample.common import MS_PER_HOUR, habit_times, hex_ids, pick
+from slake_forensics.sample.common import NULL, MS_PER_HOUR, habit_times, hex_ids, pick
 from slake_forensics.sample.org import Org, Principal
 from slake_forensics.sample.writer import build_table
 
@@ -33,7 +33,7 @@ FAMILY_WEIGHT = {"kms": 2.5, "sts": 0.35, "s3": 1.2}
 VOLUME = 1.6
 HUMANS = ("engineer", "sre", "admin", "security", "finance", "data")
 SIGN_IN_KEYS = ("time", "event_source", "event_name", "region", "recipient_account", "source", "user_agent", "user_type",
-                "user_arn", "principal_id", "user_name", "account_id", "session_issuer", "idp", "event_type", "request",
+                "user_arn", "principal_id", "user_name", "account_id", "access_key", "session_issuer", "idp", "event_type", "request",
                 "response", "error_message", "login_to", "mfa_used")
 LOGIN_TO = "https://console.aws.amazon.com/console/home?hashArgs=%23&isauthcode=true&state=hashArgsFromTB_{r}_{h}"
 
@@ -224,7 +224,7 @@ def _sign_ins(org: Org, rng: np.random.Generator, scale: float) -> tuple[dict, i
         ua = np.full(k, p.user_agents[0], dtype=object)
         login_to = np.array([LOGIN_TO.format(r=gregion, h=h) for h in hex_ids(rng, k, 12)], dtype=object)
         base = {"user_agent": ua, "source": ip, "recipient_account": np.full(k, p.account.id, dtype=object)}
-        if p.kind == "AssumedRole":  # IAM Identity Center: portal federation, SAML, then the console
+        if p.kind == "AssumedRole" and p.session_issuer:  # IAM Identity Center: portal federation, SAML, then the console
             sso_region = np.full(k, org.regions[0], dtype=object)
             add(time=t, event_source=np.full(k, "sso.amazonaws.com"), event_name=np.full(k, "Federate"), region=sso_region,
                 user_type=np.full(k, "Unknown"), principal_id=np.full(k, f"{p.account.id}:{p.name}@{org.domain}"),
@@ -250,12 +250,18 @@ def _sign_ins(org: Org, rng: np.random.Generator, scale: float) -> tuple[dict, i
             failed = rng.random(k) < 0.05
             f = int(failed.sum())
             mfa = "Yes" if p.uses_mfa else "No"
+            # a failed sign-in's userIdentity names no ARN and an empty accessKeyId
             add(time=t[failed] - 40_000, event_source=np.full(f, "signin.amazonaws.com"), event_name=np.full(f, "ConsoleLogin"),
-                region=np.full(f, gregion), user_type=np.full(f, "IAMUser"), user_arn=np.full(f, p.arn),
+                region=np.full(f, gregion), user_type=np.full(f, "IAMUser"), access_key=np.full(f, ""),
                 principal_id=np.full(f, p.principal_id), user_name=np.full(f, p.name), account_id=np.full(f, p.account.id),
                 event_type=np.full(f, "AwsConsoleSignIn"), response=np.full(f, '{"ConsoleLogin":"Failure"}'),
                 error_message=np.full(f, "Failed authentication"), login_to=login_to[failed], mfa_used=np.full(f, mfa),
                 **{k2: v[failed] for k2, v in base.items()})
+            if p.uses_mfa:  # the second factor is checked just before the sign-in completes
+                add(time=t - 9_000, event_source=np.full(k, "signin.amazonaws.com"), event_name=np.full(k, "CheckMfa"),
+                    region=np.full(k, gregion), user_type=np.full(k, "IAMUser"), user_arn=np.full(k, p.arn),
+                    principal_id=np.full(k, p.principal_id), user_name=np.full(k, p.name), account_id=np.full(k, p.account.id),
+                    event_type=np.full(k, "AwsConsoleSignIn"), response=np.full(k, '{"CheckMfa":"Success"}'), **base)
             add(time=t, event_source=np.full(k, "signin.amazonaws.com"), event_name=np.full(k, "ConsoleLogin"),
                 region=np.full(k, gregion), user_type=np.full(k, "IAMUser"), user_arn=np.full(k, p.arn),
                 principal_id=np.full(k, p.principal_id), user_name=np.full(k, p.name), account_id=np.full(k, p.account.id),
@@ -265,9 +271,9 @@ def _sign_ins(org: Org, rng: np.random.Generator, scale: float) -> tuple[dict, i
     cols = {k: np.concatenate(v) for k, v in rows.items()}
     login_to, mfa_used = cols.pop("login_to"), cols.pop("mfa_used")
     cols["session_created"] = np.where(cols["user_type"] == "AssumedRole", cols["time"] - 1500, np.nan)
-    cols["mfa"] = np.where(cols["user_type"] == "AssumedRole", False, None)
+    cols["mfa"] = np.where(cols["user_type"] == "AssumedRole", False, NULL)
     has_login = login_to != None  # noqa: E711 (element-wise on an object array)
-    return ct_columns(cols, rng, additional={"LoginTo": login_to, "MobileVersion": np.where(has_login, "No", None),
+    return ct_columns(cols, rng, additional={"LoginTo": login_to, "MobileVersion": np.where(has_login, "No", NULL),
                                              "MFAUsed": mfa_used})
 
 
@@ -326,19 +332,23 @@ def _service_activity(org: Org, rng: np.random.Generator, scale: float,
                       for k, v in _api_fields(catalog, fam, api, accounts, reg, pools, rng).items()}
             rname = role_path.format(company=org.company)
             short = rname.rsplit("/", 1)[-1]
+            # a service without a role of its own (EC2 using KMS for EBS) calls as itself: userIdentity type AWSService
+            as_role = np.full(k, bool(rname))
             parts.append({"time": t[slr], "event_source": np.array([SERVICE_APIS[f].event_source for f in fam], dtype=object),
                           "event_name": api, "region": reg, "request": fields["request"], "response": fields["response"],
-                          "user_type": np.full(k, "AssumedRole", dtype=object), "invoked_by": np.full(k, p.name, dtype=object),
+                          "user_type": np.where(as_role, "AssumedRole", "AWSService").astype(object),
+                          "invoked_by": np.full(k, p.name, dtype=object),
                           "res_uid": fields["res_uid"], "res_type": fields["res_type"],
-                          "user_arn": np.full(k, f"arn:aws:sts::{acct}:assumed-role/{short}/{session}", dtype=object),
-                          "principal_id": np.full(k, f"AROA{hex_ids(rng, 1, 17)[0].upper()}:{session}", dtype=object),
-                          "account_id": accounts, "session_issuer": np.full(k, f"arn:aws:iam::{acct}:role/{rname}", dtype=object),
+                          "user_arn": np.where(as_role, f"arn:aws:sts::{acct}:assumed-role/{short}/{session}", NULL),
+                          "principal_id": np.where(as_role, f"AROA{hex_ids(rng, 1, 17)[0].upper()}:{session}", NULL),
+                          "account_id": np.where(as_role, accounts, NULL),
+                          "session_issuer": np.where(as_role, f"arn:aws:iam::{acct}:role/{rname}", NULL),
                           "source": np.full(k, p.name, dtype=object), "read_only": fields["read_only"],
                           "recipient_account": accounts})
     cols = {k: np.concatenate([pt[k] for pt in parts]) for k in parts[0]}
     n = len(cols["time"])
     res_uid, res_type = cols.pop("res_uid"), cols.pop("res_type")
     rec = cols["recipient_account"]
-    cols.update(user_agent=cols["source"], mfa=np.where(cols["user_type"] == "AssumedRole", False, None),
+    cols.update(user_agent=cols["source"], mfa=np.where(cols["user_type"] == "AssumedRole", False, NULL),
                 session_created=np.where(cols["user_type"] == "AssumedRole", cols["time"] - rng.integers(60_000, 3_000_000, n), np.nan))
     return ct_columns(cols, rng, resources=[{"uid": res_uid, "type": res_type, "account": rec}])

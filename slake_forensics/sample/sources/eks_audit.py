@@ -13,6 +13,7 @@ rows of it, so nothing loops per event.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -57,13 +58,13 @@ def _combos(org: Org, rng: np.random.Generator, account: str, region: str, clust
     pods = {app: f"{app}-{_h(org.seed, app)[:10]}-{_h(org.seed, app, 'p')[:5]}" for apps in APPS.values() for app in apps}
     rows: list[dict[str, Any]] = []
 
-    def add(kind: str, actor: dict[str, Any], reqs: list[tuple[dict[str, Any], float]]) -> None:
+    def add(kind: str, actor: dict[str, Any], reqs: Sequence[tuple[dict[str, Any], float]]) -> None:
         for r, w in reqs:
             rows.append({"kind": kind, **actor, **r, "w": w})
 
     for node in nodes:
         name = node.hostname
-        actor = {"user": f"system:node:{name}", "uid": f"aws-iam-authenticator:{account}:AROA{_h(node.role_arn)[:17].upper()}",
+        actor: dict[str, Any] = {"user": f"system:node:{name}", "uid": f"aws-iam-authenticator:{account}:AROA{_h(node.role_arn)[:17].upper()}",
                  "groups": ("system:bootstrappers", "system:nodes", "system:authenticated"), "issuer": node.role_arn,
                  "ip": node.private_ip, "ua": f"kubelet/{K8S}-eks-b1a3c4e (linux/amd64) kubernetes/1f9a2b3"}
         add("kubelet", actor, [(_req("update", "coordination.k8s.io", "v1", "leases", "kube-node-lease", name), 10),
@@ -103,17 +104,17 @@ def _combos(org: Org, rng: np.random.Generator, account: str, region: str, clust
         actor = {"user": f"{p.persona}:{p.name}", "uid": f"aws-iam-authenticator:{account}:{p.principal_id.split(':')[0]}",
                  "groups": (group, "system:authenticated"), "issuer": p.session_issuer, "ip": p.ips[int(rng.integers(0, len(p.ips)))],
                  "ua": KUBECTL_UA, "arn": p.arn}
-        reqs = []
+        human_reqs: list[tuple[dict[str, Any], float]] = []
         for ns, apps in APPS.items():
             for app in apps:
-                reqs += [(_req("list", "", "v1", "pods", ns, None), 3), (_req("get", "", "v1", "pods", ns, pods[app]), 2),
+                human_reqs += [(_req("list", "", "v1", "pods", ns, None), 3), (_req("get", "", "v1", "pods", ns, pods[app]), 2),
                          (_req("get", "", "v1", "pods", ns, pods[app], "log"), 2), (_req("get", "apps", "v1", "deployments", ns, app), 1),
                          (_req("list", "", "v1", "events", ns, None), 0.8)]
                 if p.persona == "sre":
-                    reqs += [(_req("create", "", "v1", "pods", ns, pods[app], "exec"), 0.4), (_req("delete", "", "v1", "pods", ns, pods[app]), 0.15)]
-            reqs.append((_req("list", "", "v1", "secrets", ns, None, code=403), 0.1))
-        reqs.append((_req("get", "", "v1", "pods", "orders", "orders-api-5c9f", code=404), 0.2))
-        add("human", actor, reqs)
+                    human_reqs += [(_req("create", "", "v1", "pods", ns, pods[app], "exec"), 0.4), (_req("delete", "", "v1", "pods", ns, pods[app]), 0.15)]
+            human_reqs.append((_req("list", "", "v1", "secrets", ns, None, code=403), 0.1))
+        human_reqs.append((_req("get", "", "v1", "pods", "orders", "orders-api-5c9f", code=404), 0.2))
+        add("human", actor, human_reqs)
     scanners = random_public_ips(rng, 12, HOSTING_NETS)
     for ip in scanners:
         actor = {"user": "system:anonymous", "uid": None, "groups": ("system:unauthenticated",), "issuer": None, "ip": str(ip),

@@ -13,7 +13,7 @@ import pyarrow as pa
 
 from slake_forensics.core.catalog import SOURCES
 from slake_forensics.sample.cloudtrail import ct_columns, principal_identity
-from slake_forensics.sample.common import MS_PER_DAY, MS_PER_HOUR, diurnal_times
+from slake_forensics.sample.common import NULL, MS_PER_DAY, MS_PER_HOUR, diurnal_times
 from slake_forensics.sample.org import Org
 from slake_forensics.sample.writer import build_table
 
@@ -62,8 +62,8 @@ def background(org: Org, rng: np.random.Generator, scale: float = 1.0) -> pa.Tab
                 source_arn = f"arn:aws:events:{region}:{acct}:rule/{fn.removeprefix(org.company + '-')}-trigger"
             request = np.full(n, f'{{"functionName":"{arn}","sourceArn":"{source_arn}"}}', dtype=object)
         throttled = rng.random(n) < 0.003
-        ev.update(request=request, error_code=np.where(throttled, "TooManyRequestsException", None).astype(object),
-                  error_message=np.where(throttled, "Rate Exceeded.", None).astype(object))
+        ev.update(request=request, error_code=np.where(throttled, "TooManyRequestsException", NULL).astype(object),
+                  error_message=np.where(throttled, "Rate Exceeded.", NULL).astype(object))
         cols, n = ct_columns(ev, rng, additional={"functionVersion": np.full(n, f"{arn}:$LATEST", dtype=object)},
                              resources=[{"uid": np.full(n, arn, dtype=object), "type": np.full(n, "AWS::Lambda::Function", dtype=object),
                                          "account": np.full(n, acct, dtype=object)}])

@@ -5,7 +5,10 @@ endpoints, SaaS; same addresses), internal names (``ec2.internal``, RDS endpoint
 private zone), and now and then names that do not exist (``NXDomain``) or fail (``ServError``).
 Vocabulary (reference §1.3): activity Traffic (6), type_uid 400306; ``query.hostname`` keeps the
 trailing dot; ``rcode``/``rcode_id`` by the OCSF 1.1.0 captions (NoError 0, ServError 2, NXDomain 3);
-``connection_info.protocol_name`` UDP; ``dst_endpoint`` the resolver endpoint (``rslvr-in-…``/``rni-…``).
+``connection_info.protocol_name`` UDP, ``connection_info.direction`` Unknown (0); ``dst_endpoint`` the
+resolver endpoint (``rslvr-in-…``/``rni-…``); ``metadata.profiles`` ``cloud, security_control, datetime``.
+A query that matches a Resolver DNS Firewall rule fills ``firewall_rule.uid`` (the rule group),
+``action``/``action_id`` and ``disposition`` (:func:`firewall_columns`).
 """
 from __future__ import annotations
 
@@ -26,6 +29,37 @@ RCODES = {0: "NoError", 2: "ServError", 3: "NXDomain"}
 #: names nobody owns that instances still ask for (search-domain leaks, probes, typos)
 NX_NAMES = ("metadata.google.internal.", "wpad.ec2.internal.", "api.datadoghq.com.ec2.internal.", "pypi.org.ec2.internal.",
             "_http._tcp.deb.debian.org.ec2.internal.", "localhost.localdomain.", "isatap.ec2.internal.", "registry.npmjs.orgg.")
+
+
+#: DNS Firewall rule action → (action_id, action, disposition), as Security Lake maps them.
+FIREWALL_ACTIONS = {"ALERT": (1, "Allowed", "Alert"), "BLOCK": (2, "Denied", "Blocked"), "ALLOW": (1, "Allowed", "Allowed")}
+
+
+def fixed_columns(n: int) -> dict:
+    """Columns every Resolver query log row carries alike: product, profiles, provider, protocol and direction."""
+    return {
+        "metadata.product.name": repeat("Route 53", n), "metadata.product.vendor_name": repeat("AWS", n),
+        "metadata.product.feature.name": repeat("Resolver Query Logs", n), "metadata.product.version": repeat("1.100000", n),
+        "metadata.profiles": same_list(["cloud", "security_control", "datetime"], n), "cloud.provider": repeat("AWS", n),
+        "connection_info.protocol_name": repeat("UDP", n),
+        "connection_info.direction": repeat("Unknown", n), "connection_info.direction_id": np.zeros(n, dtype="int32"),
+    }
+
+
+def firewall_rule_group(account_id: str) -> str:
+    """The (stable, made-up) id ``rslvr-frg-…`` of the DNS Firewall rule group associated with ``account_id``'s VPCs."""
+    return f"rslvr-frg-{hashlib.sha256(f'frg|{account_id}'.encode()).hexdigest()[:16]}"
+
+
+def firewall_columns(rule_group: list[str | None], action: list[str | None]) -> dict:
+    """``firewall_rule.uid``, ``action_id``, ``action``, ``disposition`` of rows matching a DNS Firewall rule.
+
+    ``rule_group``/``action`` per row: the matching rule group id and its ``ALERT``/``BLOCK``/``ALLOW``
+    action (``None``: the query matched no rule, and the columns stay null).
+    """
+    mapped = [FIREWALL_ACTIONS.get(a) if a else None for a in action]
+    return {"firewall_rule.uid": rule_group, "action_id": pa.array([m[0] if m else None for m in mapped], pa.int32()),
+            "action": [m[1] if m else None for m in mapped], "disposition": [m[2] if m else None for m in mapped]}
 
 
 def resolver_endpoint(vpc_id: str) -> tuple[str, str]:
@@ -118,18 +152,15 @@ def background(org: Org, rng: np.random.Generator, scale: float) -> pa.Table:
     endpoints = [resolver_endpoint(v) for v in vpcs]
     accounts, regions = [i.account.id for i in insts], [i.region for i in insts]
     rc_keys = sorted(RCODES)
+    cols.update(fixed_columns(n))
     cols.update({
-        "metadata.product.name": repeat("Route 53", n), "metadata.product.vendor_name": repeat("AWS", n),
-        "metadata.product.feature.name": repeat("Resolver Query Logs", n), "metadata.product.version": repeat("1.100000", n),
-        "metadata.profiles": same_list(["cloud", "datetime"], n),
-        "cloud.account.uid": pick(accounts, owner), "cloud.region": pick(regions, owner), "cloud.provider": repeat("AWS", n),
+        "cloud.account.uid": pick(accounts, owner), "cloud.region": pick(regions, owner),
         "src_endpoint.vpc_uid": pick(vpcs, owner), "src_endpoint.ip": pick([i.private_ip for i in insts], owner),
         "src_endpoint.port": rng.integers(32768, 61000, n).astype("int32"), "src_endpoint.instance_uid": pick([i.id for i in insts], owner),
         "time": t, "time_dt": t,
         "query.hostname": hostname, "query.type": pick(["A", "AAAA", "TXT"], qtype), "query.class": repeat("IN", n),
         "answers": list_of_structs(offsets, {"type": pick(elem_type, elem), "rdata": pick(elem_rdata, elem), "class": repeat("IN", len(elem))},
                                    SOURCE.schema.field("answers").type),
-        "connection_info.protocol_name": repeat("UDP", n),
         "dst_endpoint.instance_uid": pick([e[0] for e in endpoints], owner), "dst_endpoint.interface_uid": pick([e[1] for e in endpoints], owner),
         "rcode_id": rcode.astype("int32"), "rcode": pick([RCODES[k] for k in rc_keys], np.searchsorted(rc_keys, rcode)),
         "observables": observables(np.arange(0, 2 * n + 1, 2), pick(["query.hostname", "src_endpoint.ip"], np.tile([0, 1], n)),

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 from slake_forensics.core.catalog import SOURCES
 from slake_forensics.sample.apis import fill_template
 from slake_forensics.sample.cloudtrail import amz_id_2, ct_columns, principal_identity
-from slake_forensics.sample.common import MS_PER_DAY, diurnal_times, habit_times, hex_ids, pick
+from slake_forensics.sample.common import NULL, MS_PER_DAY, diurnal_times, habit_times, hex_ids, is_private_ip, pick, s3_gateway_endpoint
 from slake_forensics.sample.org import Org
 from slake_forensics.sample.writer import build_table
 from slake_forensics.sample.sources.cloud_trail_mgmt import pick_per_principal
@@ -57,7 +57,7 @@ def bucket_table(org: Org) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
             names.append(b)
             owners.append(a.id)
             regions.append(org.regions[0] if b in org.sensitive_buckets else org.regions[j % len(org.regions)])
-    return tuple(np.asarray(x, dtype=object) for x in (names, owners, regions))
+    return np.asarray(names, dtype=object), np.asarray(owners, dtype=object), np.asarray(regions, dtype=object)
 
 
 def object_keys(buckets: np.ndarray, t: np.ndarray, owners: np.ndarray, regions: np.ndarray,
@@ -158,8 +158,8 @@ def background(org: Org, rng: np.random.Generator, scale: float = 1.0) -> pa.Tab
     rate = np.array([p.error_rate for p in P])[pidx]
     denied = rng.random(n) < rate * 0.6
     missing = ~denied & np.isin(op, ["GetObject", "HeadObject"]) & (rng.random(n) < 0.004)
-    code = np.where(denied, "AccessDenied", np.where(missing, "NoSuchKey", None)).astype(object)
-    msg = np.where(denied, "Access Denied", np.where(missing, "The specified key does not exist.", None)).astype(object)
+    code = np.where(denied, "AccessDenied", np.where(missing, "NoSuchKey", NULL)).astype(object)
+    msg = np.where(denied, "Access Denied", np.where(missing, "The specified key does not exist.", NULL)).astype(object)
     for k in ("bytesTransferredOut", "bytesTransferredIn"):
         additional[k] = pc.if_else(pa.array(denied | missing), "0", additional[k])
     nips = np.array([len(p.ips) for p in P])[pidx]
@@ -168,7 +168,11 @@ def background(org: Org, rng: np.random.Generator, scale: float = 1.0) -> pa.Tab
     ua_pick = np.where(np.isin(persona, ["app", "cicd"]), (rng.random(n) * nuas).astype("int64"), np.minimum(1, nuas - 1))
     source = pick_per_principal(P, "ips", pidx, ip_pick)
     ua = pick_per_principal(P, "user_agents", pidx, ua_pick)
-    ev.update(time=t, source=source, user_agent=ua, error_code=code, error_message=msg, **ident)
+    # callers inside a VPC reach S3 through their account's gateway endpoint
+    accts = sorted(set(acct.tolist()))
+    endpoint = pick([s3_gateway_endpoint(a) for a in accts], np.searchsorted(accts, acct))
+    vpce = pc.if_else(pa.array(is_private_ip(source)), endpoint, pa.scalar(None, pa.string()))
+    ev.update(time=t, source=source, user_agent=ua, error_code=code, error_message=msg, vpc_endpoint=vpce, **ident)
     cols, n = ct_columns(ev, rng, additional=additional, resources=resources)
     tables = [build_table(SOURCES["s3_data"], cols, n), _log_delivery(org, rng, scale)]
     return pa.concat_tables(tables)

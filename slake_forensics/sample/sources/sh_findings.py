@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 
 from slake_forensics.core.catalog import SOURCES
-from slake_forensics.sample.common import MS_PER_DAY, MS_PER_HOUR
+from slake_forensics.sample.common import NULL, MS_PER_DAY, MS_PER_HOUR
 from slake_forensics.sample.findings import (DEFAULT_TYPES, PRODUCTS, SEVERITY_NORMALIZED, SEVERITY_PRODUCT, asff_type, detector_arn,
                         finding_columns, guardduty_finding_uid)
 from slake_forensics.sample.org import HOSTING_NETS, Org
@@ -32,7 +32,7 @@ SOURCE = SOURCES["sh_findings"]
 FSBP = "standards/aws-foundational-security-best-practices/v/1.0.0"
 CIS = "standards/cis-aws-foundations-benchmark/v/1.4.0"
 #: control → (resource kind, severity id when failed, title, standard, requirement, probability of FAILED)
-CONTROLS = {
+CONTROLS: dict[str, tuple[str, int, str, str, str, float]] = {
     "S3.8": ("bucket", 4, "S3 general purpose buckets should block public access", FSBP, "NIST.800-53.r5 AC-21", 0.10),
     "S3.5": ("bucket", 3, "S3 general purpose buckets should require requests to use SSL", FSBP, "NIST.800-53.r5 SC-8", 0.25),
     "S3.9": ("bucket", 3, "S3 general purpose bucket server access logging should be enabled", FSBP, "NIST.800-53.r5 AU-2", 0.45),
@@ -90,7 +90,7 @@ def _unique_findings(org: Org, rng: np.random.Generator, scale: float) -> list[d
         for r in org.regions:
             sec_groups.append((a.id, r, f"sg-{_h(org.seed, a.id, r, 'default')[:17]}", "default"))
             sec_groups.append((a.id, r, f"sg-{_h(org.seed, a.id, r, 'web')[:17]}", f"{org.company}-{'web' if r == home else 'app'}-sg"))
-    resources = {
+    resources: dict[str, list[tuple[str, str, str, Any]]] = {
         "bucket": [(acct, home, f"arn:aws:s3:::{b}", {"AwsS3Bucket": {"Name": b, "OwnerId": _h(acct)[:64], "CreatedAt": "2023-04-11T09:12:44.000Z"}})
                    for acct, names in org.buckets.items() for b in names],
         "instance": [(i.account.id, i.region, f"arn:aws:ec2:{i.region}:{i.account.id}:instance/{i.id}",
@@ -236,17 +236,17 @@ def background(org: Org, rng: np.random.Generator, scale: float) -> pa.Table:
                   "data": col("res_data")[fidx]}]
     ev = [x.get("evidence") or {} for x in uf]
     ev_keys = sorted({key for e in ev for key in e})
-    evidences = [{"present": np.where(np.array([bool(e) for e in ev])[fidx], True, None),
+    evidences = [{"present": np.where(np.array([bool(e) for e in ev])[fidx], True, NULL),
                   **{key: np.array([e.get(key) for e in ev], dtype=object)[fidx] for key in ev_keys}}]
     packages = [{"name": col("pkg_name")[fidx], "version": col("pkg_version")[fidx], "fixed_in_version": col("pkg_fixed")[fidx],
-                 "package_manager": col("pkg_mgr")[fidx], "architecture": np.where(col("pkg_mgr")[fidx] == "OS", "x86_64", None)}]
+                 "package_manager": col("pkg_mgr")[fidx], "architecture": np.where(col("pkg_mgr")[fidx] == "OS", "x86_64", NULL)}]
     sev_norm = np.array([str(SEVERITY_NORMALIZED[s]) for s in range(1, 6)], dtype=object)[sev - 1]
     sev_prod = np.array([SEVERITY_PRODUCT[s] for s in range(1, 6)], dtype=object)[sev - 1]
     company = np.where(product == "Security Hub", PRODUCTS["Security Hub"][0], PRODUCTS["GuardDuty"][0])
     gd_action = np.where(np.char.find(col("types").astype(str), "PortProbe") >= 0, "PORT_PROBE",
                          np.where(np.char.find(col("types").astype(str), "RootCredential") >= 0, "AWS_API_CALL", "NETWORK_CONNECTION"))[fidx]
-    unmapped = [("ProductFields.aws/guardduty/service/action/actionType", np.where(gd, gd_action, None)),
-                ("ProductFields.aws/guardduty/service/archived", np.where(gd, "false", None)),
+    unmapped = [("ProductFields.aws/guardduty/service/action/actionType", np.where(gd, gd_action, NULL)),
+                ("ProductFields.aws/guardduty/service/archived", np.where(gd, "false", NULL)),
                 ("ProductFields.aws/guardduty/service/count", np.where(gd, count.astype(str).astype(object), None)),
                 ("ProductFields.aws/securityhub/CompanyName", company.astype(object)),
                 ("ProductFields.aws/securityhub/ProductName", product),

@@ -8,8 +8,11 @@ bastion; plus single REJECT records of internet scanners probing public instance
 
 Vocabulary (reference §1.3): ACCEPT → Traffic (6) / Allowed (1) / ``Allowed`` / 400106; REJECT →
 Refuse (5) / Denied (2) / ``Blocked`` / 400105; ingress/egress → Inbound (1)/Outbound (2);
-``traffic_path`` → ``boundary_id`` (ingress: 99 Other); ENI/VPC/instance/subnet ids on
-``dst_endpoint`` for ingress and on ``src_endpoint`` for egress.
+``traffic_path`` → ``boundary_id`` (ingress, no ``traffic_path``: 99 ``-``); ENI/VPC/instance/subnet ids on
+``dst_endpoint`` for ingress and on ``src_endpoint`` for egress; ``svc_name`` the AWS service of the peer
+(``S3``, ``DYNAMODB``, ``AMAZON``) or ``-``; web requests through the load balancer keep its address in
+``intermediate_ips``; NODATA/SKIPDATA records (addresses ``-``, activity Unknown 0); ``metadata.profiles``
+``cloud, security_control, datetime``; ``unmapped`` sublocation id/type ``-``.
 """
 from __future__ import annotations
 
@@ -21,12 +24,13 @@ import pyarrow as pa
 
 from slake_forensics.core.catalog import SOURCES
 from slake_forensics.sample.common import (class_columns, diurnal_times, ip_strings, observables, partition_columns, pick, pick_or_null,
-                      repeat, same_list)
+                      repeat, same_list, string_map)
 from slake_forensics.sample.org import HOME_ISP_NETS, HOSTING_NETS, Instance, Org
 from slake_forensics.sample.writer import build_table
 
 SOURCE = SOURCES["vpc_flow"]
-BOUNDARIES = {4: "Same VPC", 5: "Internet/VPC Gateway", 10: "Gateway VPC", 11: "Internet Gateway", 99: "Other"}
+#: ``boundary_id`` → ``boundary`` (``traffic_path`` + 3; a record without ``traffic_path``, ``-``, gives 99 and ``-``).
+BOUNDARIES = {4: "Same VPC", 5: "Internet/VPC Gateway", 10: "Gateway VPC", 11: "Internet Gateway", 99: "-"}
 
 #: External services instances talk to: (hostname, port, protocol, first two octets, weight, CNAME target or "").
 #: ``{region}`` in a hostname is replaced by the instance's region; addresses are fixed per (host, region).
@@ -64,18 +68,32 @@ SERVICES: tuple[tuple[str, int, int, str, float, str], ...] = (
 IPS_PER_HOST = 4
 #: Gateway-endpoint services (S3, DynamoDB) leave the VPC through the gateway endpoint.
 GATEWAY_PREFIXES = ("s3.", "dynamodb.", "al2023-repos-")
+#: ``pkt-dst-aws-service`` of the AWS endpoints among :data:`SERVICES` (by hostname prefix; other AWS hosts: AMAZON).
+AWS_SERVICE_PREFIXES = (("s3.", "S3"), ("al2023-repos-", "S3"), ("dynamodb.", "DYNAMODB"))
+#: Share of internet clients reaching the web instances through the load balancer (``srcaddr`` is then the
+#: balancer's address, ``pkt-srcaddr`` the client's).
+VIA_BALANCER = 0.7
 PURPOSE_WEIGHT = {"web": 1.0, "worker": 1.5, "batch": 1.2, "eks-node": 2.0, "bastion": 0.3, "build": 2.0}
 SCAN_PORTS = np.array([22, 3389, 23, 445, 1433, 3306, 5900, 8080, 8443, 6379, 9200, 2375, 5432, 21, 25, 111, 135, 139, 5060, 161])
 SCAN_PORT_W = np.array([30, 18, 14, 10, 5, 5, 4, 4, 3, 3, 2, 2, 2, 2, 1.5, 1, 1, 1, 1, 1.5])
 SCAN_UDP = {5060, 161, 111}
 #: per-day volume at scale 1 for the default org (connections; rows are about twice that)
 PER_DAY = {"egress": 2600, "dns": 900, "ntp": 300, "db": 1200, "east_west": 300, "web": 1200, "ssh": 40, "scan": 1300}
+#: NODATA/SKIPDATA records (no traffic in, or records skipped during, the aggregation interval) per day at scale 1.
+IDLE_PER_DAY = 60
 
 
 def host_ip(host: str, region: str, prefix: str, k: int) -> str:
     """The ``k``-th fixed public address of ``host`` in ``region`` (stable across seeds, like the real internet)."""
     h = hashlib.sha256(f"{host}|{region}|{k}".encode()).digest()
     return f"{prefix}{h[0] % 256}.{1 + h[1] % 253}"
+
+
+def aws_service(host: str) -> str:
+    """``pkt-src/dst-aws-service`` of a :data:`SERVICES` hostname: ``S3``, ``DYNAMODB``, ``AMAZON`` or ``-`` (not AWS)."""
+    if not host.endswith(".amazonaws.com"):
+        return "-"
+    return next((svc for prefix, svc in AWS_SERVICE_PREFIXES if host.startswith(prefix)), "AMAZON")
 
 
 def service_hosts(region: str) -> list[str]:
@@ -119,23 +137,32 @@ class Flows:
 
 
 class IpPool:
-    """A growing list of IP strings; sections are appended and addressed by offset."""
+    """A growing list of IP strings; sections are appended and addressed by offset.
+
+    Each address may name the AWS service it belongs to (``pkt-*-aws-service``; ``-`` when none).
+    """
 
     def __init__(self) -> None:
         self.parts: list[np.ndarray] = []
+        self.svc: list[np.ndarray] = []
         self.size = 0
 
-    def add(self, ips: np.ndarray | list[str]) -> int:
-        """Append ``ips``; return the index of the first one."""
+    def add(self, ips: np.ndarray | list[str], services: list[str] | None = None) -> int:
+        """Append ``ips`` (with their AWS ``services``, default ``-``); return the index of the first one."""
         start = self.size
         arr = np.asarray(ips, dtype=object)
         self.parts.append(arr)
+        self.svc.append(np.asarray(services if services is not None else ["-"] * len(arr), dtype=object))
         self.size += len(arr)
         return start
 
     def values(self) -> list[str]:
         """The whole pool as a list."""
         return list(np.concatenate(self.parts)) if self.parts else []
+
+    def services(self) -> list[str]:
+        """The AWS service of each address of :meth:`values` (``-`` for none)."""
+        return list(np.concatenate(self.svc)) if self.svc else []
 
 
 def random_public_ips(rng: np.random.Generator, n: int, nets: tuple[str, ...] = ()) -> np.ndarray:
@@ -199,7 +226,8 @@ def background(org: Org, rng: np.random.Generator, scale: float) -> pa.Table:
     priv0 = pool.add([i.private_ip for i in insts])
     res0 = pool.add([resolver_ip(org, i) for i in insts])
     reg_of = {r: k for k, r in enumerate(dict.fromkeys(i.region for i in insts))}
-    svc0 = {r: pool.add([host_ip(h, r, s[3], k) for s, h in zip(SERVICES, service_hosts(r)) for k in range(IPS_PER_HOST)]) for r in reg_of}
+    svc0 = {r: pool.add([host_ip(h, r, s[3], k) for s, h in zip(SERVICES, service_hosts(r)) for k in range(IPS_PER_HOST)],
+                        [aws_service(h) for h in service_hosts(r) for _ in range(IPS_PER_HOST)]) for r in reg_of}
     inst_svc0 = np.array([svc0[i.region] for i in insts])
     nets = [org.vpc_cidr[i.account.id] for i in insts]
     db0 = pool.add([f"{nets[j]}{int(rng.integers(16, 64))}.{int(rng.integers(4, 250))}" for j in range(n_inst) for _ in range(3)])
@@ -207,6 +235,7 @@ def background(org: Org, rng: np.random.Generator, scale: float) -> pa.Table:
     scanners0 = pool.add(np.concatenate([random_public_ips(rng, 1_500, HOSTING_NETS), random_public_ips(rng, 1_500)]))
     corp = [c + str(int(rng.integers(1, 14))) for c in org.corporate_cidrs for _ in range(3)]
     corp0 = pool.add(corp)
+    balancer0 = pool.add([f"{nets[j]}{int(rng.integers(64, 96))}.{int(rng.integers(4, 250))}" for j in range(n_inst)])
 
     purpose = np.array([i.purpose for i in insts])
     public = np.array([i.public_ip is not None for i in insts])
@@ -269,6 +298,7 @@ def background(org: Org, rng: np.random.Generator, scale: float) -> pa.Table:
         parts.append(connections(rng, t + rng.integers(0, 5, n), b, priv0 + a, priv0 + b, sport, port, 6, 1, 4, req, resp))
     # internet clients to the web instances on 443
     web = np.flatnonzero((purpose == "web") & public)
+    via: list[np.ndarray] = [np.full(len(p.t), -1) for p in parts]
     if len(web):
         n = count("web")
         owner = web[rng.integers(0, len(web), n)]
@@ -276,6 +306,8 @@ def background(org: Org, rng: np.random.Generator, scale: float) -> pa.Table:
         parts.append(connections(rng, diurnal_times(org, rng, n, peak_hour_utc=16, flatness=0.3), owner, client, priv0 + owner,
                                  rng.integers(1024, 65536, n), np.full(n, 443), 6, 1, 11,
                                  _sizes(rng, n, 1_400, 1.0, 5e6), _sizes(rng, n, 30_000, 1.6, 2e8)))
+        balanced = np.where(rng.random(n) < VIA_BALANCER, balancer0 + owner, -1)
+        via.append(np.concatenate([balanced, balanced]))  # the request's srcaddr, the reply's dstaddr
     # SSH from the offices to the bastion
     bastion = np.flatnonzero(purpose == "bastion")
     if len(bastion):
@@ -298,11 +330,55 @@ def background(org: Org, rng: np.random.Generator, scale: float) -> pa.Table:
             sport=rng.integers(1024, 65536, n), dport=dport, proto=proto, direction=np.ones(n, dtype="int64"),
             accept=np.zeros(n, dtype=bool), bytes=pk * np.where(proto == 6, rng.choice(np.array([40, 44, 60]), n), 78),
             packets=pk, flags=np.where(proto == 6, 2, 0), boundary=np.full(n, 99), duration=rng.integers(0, 50_000, n)))
-    return flows_table(org, Flows.concat(parts), pool.values())
+    via += [np.full(len(p.t), -1) for p in parts[len(via):]]
+    flows = flows_table(org, Flows.concat(parts), pool.values(), services=pool.services(), via=np.concatenate(via))
+    return pa.concat_tables([flows, idle_records(org, rng, int(rng.poisson(IDLE_PER_DAY * days * n_inst / 9)))])
 
 
-def flows_table(org: Org, f: Flows, ips: list[str]) -> pa.Table:
-    """The ``vpc_flow_2_0`` table of flow records ``f`` (owners index ``org.instances``, IPs index ``ips``)."""
+def idle_records(org: Org, rng: np.random.Generator, n: int) -> pa.Table:
+    """``n`` NODATA/SKIPDATA records of the instances' ENIs, as Security Lake maps them.
+
+    Such a record carries only the interface, its ids and the interval: addresses ``-``, no ports,
+    protocol, counts or action; activity Unknown (0), direction Unknown (0), boundary ``-`` (99).
+    """
+    insts = org.instances
+    o = rng.integers(0, len(insts), n)
+    t = diurnal_times(org, rng, n, flatness=1.0)
+    status = pick(["NODATA", "SKIPDATA"], (rng.random(n) < 0.1).astype("int64"))
+    cols = class_columns(4001, np.zeros(n, dtype="int64"), 1)
+    accounts, regions = [i.account.id for i in insts], [i.region for i in insts]
+    cols.update(_fixed_columns(n))
+    cols.update({
+        "cloud.account.uid": pick(accounts, o), "cloud.region": pick(regions, o), "cloud.zone": pick([zone_of(i) for i in insts], o),
+        "src_endpoint.ip": repeat("-", n), "dst_endpoint.ip": repeat("-", n),
+        "src_endpoint.svc_name": repeat("-", n), "dst_endpoint.svc_name": repeat("-", n),
+        "src_endpoint.interface_uid": pick([i.eni_id for i in insts], o), "src_endpoint.vpc_uid": pick([i.vpc_id for i in insts], o),
+        "src_endpoint.instance_uid": pick([i.id for i in insts], o), "src_endpoint.subnet_uid": pick([i.subnet_id for i in insts], o),
+        "connection_info.boundary_id": np.full(n, 99, dtype="int32"), "connection_info.boundary": repeat(BOUNDARIES[99], n),
+        "connection_info.direction_id": np.zeros(n, dtype="int32"), "connection_info.direction": repeat("Unknown", n),
+        "time": t, "time_dt": t, "start_time_dt": t, "end_time_dt": t + rng.integers(55_000, 65_000, n), "status_code": status,
+    })
+    cols.update(partition_columns(pick(accounts, o), pick(regions, o)))
+    return build_table(SOURCE, cols, n)
+
+
+def _fixed_columns(n: int) -> dict:
+    """Columns every flow record carries alike: product, profiles, provider and ``unmapped`` (sublocation ``-``)."""
+    return {
+        "metadata.product.name": repeat("Amazon VPC", n), "metadata.product.vendor_name": repeat("AWS", n),
+        "metadata.product.feature.name": repeat("Flowlogs", n), "metadata.product.version": repeat("5", n),
+        "metadata.profiles": same_list(["cloud", "security_control", "datetime"], n), "cloud.provider": repeat("AWS", n),
+        "unmapped": string_map(n, [("sublocation_id", "-"), ("sublocation_type", "-")]),
+    }
+
+
+def flows_table(org: Org, f: Flows, ips: list[str], *, services: list[str] | None = None, via: np.ndarray | None = None) -> pa.Table:
+    """The ``vpc_flow_2_0`` table of flow records ``f`` (owners index ``org.instances``, IPs index ``ips``).
+
+    ``services``: the AWS service of each address of ``ips`` (``svc_name``; default ``-`` for all);
+    ``via``: per record the index into ``ips`` of the load balancer the traffic passed (-1: none): the
+    ingress record's ``srcaddr`` / the egress record's ``dstaddr``, kept in ``intermediate_ips``.
+    """
     insts = org.instances
     n = len(f.t)
     o = f.owner
@@ -320,14 +396,18 @@ def flows_table(org: Org, f: Flows, ips: list[str]) -> pa.Table:
     obs_idx = np.empty(2 * n, dtype="int64")
     obs_idx[0::2], obs_idx[1::2] = f.src, f.dst
     t = f.t.astype("int64")
+    svc = services if services is not None else ["-"] * len(ips)
+    cols.update(_fixed_columns(n))
+    if via is not None and (via >= 0).any():
+        for side, mask in (("src_endpoint", ingress), ("dst_endpoint", egress)):
+            has = (via >= 0) & mask
+            offsets = np.concatenate([[0], np.cumsum(has)]).astype("int32")
+            cols[f"{side}.intermediate_ips"] = pa.ListArray.from_arrays(pa.array(offsets), pick(ips, via[has]), mask=pa.array(~has))
     cols.update({
-        "metadata.product.name": repeat("Amazon VPC", n), "metadata.product.vendor_name": repeat("AWS", n),
-        "metadata.product.feature.name": repeat("Flowlogs", n), "metadata.product.version": repeat("5", n),
-        "metadata.profiles": same_list(["cloud", "datetime"], n),
         "cloud.account.uid": pick(accounts, o), "cloud.region": pick(regions, o), "cloud.zone": pick([zone_of(i) for i in insts], o),
-        "cloud.provider": repeat("AWS", n),
         "src_endpoint.ip": pick(ips, f.src), "src_endpoint.port": f.sport.astype("int32"),
         "dst_endpoint.ip": pick(ips, f.dst), "dst_endpoint.port": f.dport.astype("int32"),
+        "src_endpoint.svc_name": pick(svc, f.src), "dst_endpoint.svc_name": pick(svc, f.dst),
         "connection_info.protocol_num": f.proto.astype("int32"), "connection_info.tcp_flags": f.flags.astype("int32"),
         "connection_info.protocol_ver": repeat("IPv4", n),
         "connection_info.boundary_id": f.boundary.astype("int32"),

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from slake_forensics.sample.cloudtrail import cloudtrail_table
-from slake_forensics.sample.common import MS_PER_DAY, MS_PER_HOUR, observables, ocsf_class_columns, partition_columns, same_list
+from slake_forensics.sample.common import MS_PER_DAY, MS_PER_HOUR, observables, ocsf_class_columns, partition_columns
 from slake_forensics.sample.findings import findings_table, guardduty_finding_uid
 from slake_forensics.sample.generate import StoryResult
 from slake_forensics.sample.org import HOSTING_NETS, Instance, Org
@@ -58,21 +59,26 @@ def _ip(rng: np.random.Generator, prefix: str) -> str:
 
 
 def _dns_rows(org: Org, inst: Instance, times: np.ndarray, hosts: list[str], answers: list[str], rng: np.random.Generator) -> pa.Table:
-    """Route 53 rows: ``inst`` resolving ``hosts[k]`` to ``answers[k]`` at ``times[k]``."""
+    """Route 53 rows: ``inst`` resolving ``hosts[k]`` to ``answers[k]`` at ``times[k]``.
+
+    Mining pools are on AWS's managed threat list, so the account's DNS Firewall rule group alerts on them
+    (the answer is still returned).
+    """
     n = len(times)
     rslvr, rni = r53.resolver_endpoint(inst.vpc_id)
     cols = ocsf_class_columns(4003, np.full(n, 6), 1)
+    pool = [h in {p[0] for p in POOLS} for h in hosts]
+    cols.update(r53.fixed_columns(n))
+    cols.update(r53.firewall_columns([r53.firewall_rule_group(inst.account.id) if m else None for m in pool],
+                                     ["ALERT" if m else None for m in pool]))
     cols.update({
-        "metadata.product.name": ["Route 53"] * n, "metadata.product.vendor_name": ["AWS"] * n,
-        "metadata.product.feature.name": ["Resolver Query Logs"] * n, "metadata.product.version": ["1.100000"] * n,
-        "metadata.profiles": same_list(["cloud", "datetime"], n),
-        "cloud.account.uid": [inst.account.id] * n, "cloud.region": [inst.region] * n, "cloud.provider": ["AWS"] * n,
+        "cloud.account.uid": [inst.account.id] * n, "cloud.region": [inst.region] * n,
         "src_endpoint.vpc_uid": [inst.vpc_id] * n, "src_endpoint.ip": [inst.private_ip] * n,
         "src_endpoint.port": rng.integers(32768, 61000, n).astype("int32"), "src_endpoint.instance_uid": [inst.id] * n,
         "time": times, "time_dt": times, "query.hostname": hosts, "query.type": ["A"] * n, "query.class": ["IN"] * n,
         "answers": list_of_structs(np.arange(n + 1), {"type": ["A"] * n, "rdata": answers, "class": ["IN"] * n},
                                    r53.SOURCE.schema.field("answers").type),
-        "connection_info.protocol_name": ["UDP"] * n, "dst_endpoint.instance_uid": [rslvr] * n, "dst_endpoint.interface_uid": [rni] * n,
+        "dst_endpoint.instance_uid": [rslvr] * n, "dst_endpoint.interface_uid": [rni] * n,
         "rcode_id": np.zeros(n, dtype="int32"), "rcode": ["NoError"] * n,
         "observables": observables(np.arange(0, 2 * n + 1, 2), ["query.hostname", "src_endpoint.ip"] * n,
                                    [v for h in hosts for v in (h, inst.private_ip)], np.tile([1, 2], n), r53.SOURCE.schema.field("observables").type),
@@ -123,9 +129,9 @@ def inject(org: Org, rng: np.random.Generator) -> StoryResult:
         dns_t += ts.tolist()
         dns_h += [pools[k][0]] * len(ts)
         dns_a += [pool_ips[k]] * len(ts)
-    dns_t = np.array(dns_t, dtype="int64")
-    route53 = _dns_rows(org, inst, dns_t, dns_h, dns_a, rng)
-    first_pool_query = int(dns_t[2])
+    dns_times = np.array(dns_t, dtype="int64")
+    route53 = _dns_rows(org, inst, dns_times, dns_h, dns_a, rng)
+    first_pool_query = int(dns_times[2])
 
     # --- VPC flow: installer download and Stratum sessions, one record per 60 s window and direction
     ip_pool = IpPool()
@@ -166,7 +172,7 @@ def inject(org: Org, rng: np.random.Generator) -> StoryResult:
     # --- CloudTrail: the stolen session key from outside AWS, then the responder
     created = t_exfil - int(rng.integers(30 * MIN, 3 * MS_PER_HOUR))
     other_region = next((r for r in org.regions if r != inst.region), "us-west-2")
-    calls = [("sts.amazonaws.com", "GetCallerIdentity", inst.region, None, None, None),
+    calls: list[tuple[str, str, str, Any, str | None, str | None]] = [("sts.amazonaws.com", "GetCallerIdentity", inst.region, None, None, None),
              ("s3.amazonaws.com", "ListBuckets", inst.region, None, None, None),
              ("ec2.amazonaws.com", "DescribeRegions", inst.region, None, None, None),
              ("ec2.amazonaws.com", "DescribeInstances", inst.region, {"instancesSet": {}, "filterSet": {}}, None, None),

@@ -198,7 +198,7 @@ def inject(org: Org, rng: np.random.Generator) -> StoryResult:
                "PrincipalName": ci.name, "PrincipalType": "IAMUser", "Status": "Active"}}}
     bucket_f = {"type": "AwsS3Bucket", "uid": f"arn:aws:s3:::{bucket}", "data": {"AwsS3Bucket": {"Name": bucket, "OwnerAccountId": b_owner}}}
     lag = lambda: int(rng.uniform(15, 90) * MIN)  # noqa: E731
-    findings = [
+    findings: list[dict[str, Any]] = [
         {"time": t0 + 40_000 + lag(), "account": acct, "region": b_region, "type": "Discovery:S3/MaliciousIPCaller", "severity": "High",
          "title": f"The S3 API ListBuckets was invoked from a known malicious IP address {ip1}.",
          "desc": f"An API was used to access a bucket from a known malicious IP address {ip1}.",
