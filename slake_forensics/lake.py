@@ -11,6 +11,7 @@ dtypes, UTC times, and provenance in ``df.attrs``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import logging
@@ -28,17 +29,27 @@ from slake_forensics.engines.s3 import S3Engine
 
 if TYPE_CHECKING:
     import boto3
+    from sigma.rule import SigmaRule
+
+    from slake_forensics.analysis.graph import Graph
+    from slake_forensics.analysis.sigma import CompiledRule
 
 _log = logging.getLogger(__name__)
 
 __all__ = ["Lake", "LocalLake", "S3Lake", "AthenaLake", "Explanation"]
+
+#: Clock of each bundled lake read in this process: the lake comes from a fixed seed, so its end never moves.
+_SAMPLE_CLOCKS: dict[Path, pd.Timestamp] = {}
 
 
 class Lake(Engine):
     """A Security Lake with the investigation helpers as methods.
 
     Build one with :meth:`sample`, :meth:`local`, :meth:`s3`, :meth:`athena`, :meth:`from_config`
-    or :meth:`open`.
+    or :meth:`open`; each returns a :class:`LocalLake`, :class:`S3Lake` or :class:`AthenaLake`.
+    ``sources``, ``load``, ``sql`` and ``explain`` are the engine's
+    (:class:`~slake_forensics.engines.base.Engine`); the other methods delegate to
+    :mod:`slake_forensics.analysis`.
 
     Examples
     --------
@@ -46,21 +57,102 @@ class Lake(Engine):
     >>> lake = sf.Lake.sample()
     >>> sorted(lake.sources()["source"])[:3]
     ['cloud_trail_mgmt', 'eks_audit', 'lambda_execution']
+    >>> lake.clock()
+    Timestamp('2026-05-24 23:59:59.999000+0000', tz='UTC')
     """
 
     # ---- investigation helpers: thin delegations to their modules --------------------------
 
     def hunt(self, name: str, start: TimeLike | None = None, end: TimeLike | None = None, **params: Any) -> pd.DataFrame:
-        """Run one hunt (see :func:`slake_forensics.analysis.hunts.run`): its hits, one row per hit."""
+        """Run one hunt: its hits, one row per hit (see :func:`slake_forensics.analysis.hunts.run`).
+
+        Parameters
+        ----------
+        name, start, end, **params
+            As for :func:`slake_forensics.analysis.hunts.run` (this lake is its ``lake``): the
+            hunt's name, the window (default the 14 days before :meth:`clock`) and parameter values.
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per hit; the columns are the hunt's own (see the module doc of
+            :mod:`slake_forensics.analysis.hunts`).  ``attrs`` hold ``hunt``, ``window``, ``parameters``,
+            ``sql`` and ``params``.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> hits = lake.hunt("s3_public_access_change", "2026-05-21T00:00Z", "2026-05-22T00:00Z")
+        >>> list(hits["api.operation"])
+        ['DeletePublicAccessBlock', 'PutBucketPolicy']
+        >>> hits["bucket"].unique().tolist()
+        ['wingtip-customer-exports-7cd9ef']
+        """
         return _hunts.run(self, name, start, end, **params)
 
-    def sigma(self, path: str, start: TimeLike | None = None, end: TimeLike | None = None, **kwargs: Any) -> pd.DataFrame:
-        """Run one Sigma CloudTrail rule (see :func:`slake_forensics.analysis.sigma.run`): matching events, one row per event."""
+    def sigma(
+        self,
+        path: CompiledRule | str | Path | SigmaRule,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        **kwargs: Any,
+    ) -> pd.DataFrame:
+        """Run one Sigma CloudTrail rule: matching events, one row per event (see :func:`slake_forensics.analysis.sigma.run`).
+
+        Parameters
+        ----------
+        path, start, end, **kwargs
+            As ``rule``, ``start``, ``end`` and ``accounts``/``regions`` of
+            :func:`slake_forensics.analysis.sigma.run` (this lake is its ``lake``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The matching ``cloud_trail_mgmt`` events with the table's scalar columns under their
+            dotted names (``time_dt``, ``metadata.uid``, ``api.operation``, …), sorted by time.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> rule = '''
+        ... title: Public access block deleted
+        ... logsource: {product: aws, service: cloudtrail}
+        ... detection:
+        ...   selection: {eventName: DeletePublicAccessBlock}
+        ...   condition: selection
+        ... '''
+        >>> hits = lake.sigma(rule, "2026-05-21T00:00Z", "2026-05-22T00:00Z")
+        >>> hits[["api.operation", "src_endpoint.ip"]].values.tolist()
+        [['DeletePublicAccessBlock', '103.75.108.118']]
+        """
         return _sigma.run(self, path, start, end, **kwargs)
 
     def run_hunts(self, stage: str | None = None, start: TimeLike | None = None, end: TimeLike | None = None) -> pd.DataFrame:
-        """Run every hunt, or those of one NIST stage (see :func:`slake_forensics.analysis.hunts.run_all`):
-        one summary row per hunt, hits per hunt in ``attrs["hits"]``."""
+        """Run every hunt, or those of one NIST stage: one summary row per hunt (see :func:`slake_forensics.analysis.hunts.run_all`).
+
+        Parameters
+        ----------
+        stage, start, end
+            As for :func:`slake_forensics.analysis.hunts.run_all` (this lake is its ``lake``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``name, title, stage, severity, techniques, hits, error``; the hits of each hunt
+            that ran are in ``attrs["hits"]`` (``{name: frame}``).
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> summary = lake.run_hunts("post_incident", "2026-05-21T00:00Z", "2026-05-22T00:00Z")
+        >>> summary[["name", "hits"]].values.tolist()
+        [['persistence_not_removed', 1]]
+        >>> sorted(summary.attrs["hits"])
+        ['persistence_not_removed']
+        """
         return _hunts.run_all(self, stage, start, end)
 
     def pivot(
@@ -79,8 +171,34 @@ class Lake(Engine):
         limit_per_source: int | None = None,
         progress: bool = True,
     ) -> pd.DataFrame:
-        """Every event in ``[start, end)`` mentioning the given entities, as one normalized timeline
-        sorted by time (see :func:`slake_forensics.analysis.pivot.pivot`; queries and row counts in ``attrs``)."""
+        """Every event in ``[start, end)`` mentioning the given entities, as one normalized timeline.
+
+        See :func:`slake_forensics.analysis.pivot.pivot` for the details.
+
+        Parameters
+        ----------
+        ip, principal, access_key, bucket, instance, domain, account, start, end, sources, limit_per_source, progress
+            As for :func:`slake_forensics.analysis.pivot.pivot` (this lake is its ``lake``): entity
+            values (events matching any are returned), accounts, the window ``[start, end)``, …
+
+        Returns
+        -------
+        pandas.DataFrame
+            The timeline columns (:data:`~slake_forensics.analysis.normalize.TIMELINE_COLUMNS`: ``time,
+            source, class_name, activity, actor, src_ip, dst_ip, target, status, severity, summary,
+            uid, account, region, ref``) sorted by time; queries and row counts in ``attrs``.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> tl = lake.pivot(access_key="AKIAYHYXCBKFKX3UQS3F", start="2026-05-21T03:30Z", end="2026-05-21T03:50Z",
+        ...                 progress=False)
+        >>> tl["source"].value_counts().to_dict()
+        {'cloud_trail_mgmt': 21, 's3_data': 6}
+        >>> tl["activity"].iloc[0]
+        'GetCallerIdentity'
+        """
         return _pivot.pivot(
             self, ip=ip, principal=principal, access_key=access_key, bucket=bucket, instance=instance,
             domain=domain, account=account, start=start, end=end, sources=sources,
@@ -88,22 +206,64 @@ class Lake(Engine):
         )
 
     def fetch_rows(self, timeline_rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
-        """The full events behind timeline rows: ``{source: flattened frame}`` (see
-        :func:`slake_forensics.analysis.pivot.fetch_rows`)."""
+        """The full events behind timeline rows (see :func:`slake_forensics.analysis.pivot.fetch_rows`).
+
+        Parameters
+        ----------
+        timeline_rows
+            As for :func:`slake_forensics.analysis.pivot.fetch_rows`: rows with ``source``, ``time``, ``uid``.
+
+        Returns
+        -------
+        dict of str to pandas.DataFrame
+            ``{source: flattened frame}`` with every column of the source, as :meth:`load` returns them.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> tl = lake.pivot(bucket="wingtip-customer-exports-7cd9ef", start="2026-05-21T03:44Z",
+        ...                 end="2026-05-21T03:48Z", sources="cloud_trail_mgmt", progress=False)
+        >>> full = lake.fetch_rows(tl)
+        >>> full["cloud_trail_mgmt"]["api.operation"].tolist()
+        ['DeletePublicAccessBlock', 'PutBucketPolicy']
+        """
         return _pivot.fetch_rows(self, timeline_rows)
 
     def expand(
         self,
-        seed: dict[str, str],
+        seed: Mapping[str, str | Iterable[str]],
         start: TimeLike,
         end: TimeLike,
         hops: int = 2,
         max_nodes: int = 200,
         max_per_hop: int = 50,
         progress: bool = True,
-    ) -> Any:
-        """The entity graph grown from ``seed`` (e.g. ``{"ip": "…"}``) by pivots: a
-        :class:`slake_forensics.analysis.graph.Graph` (see :func:`slake_forensics.analysis.graph.expand`)."""
+    ) -> Graph:
+        """The entity graph grown from ``seed`` by pivots (see :func:`slake_forensics.analysis.graph.expand`).
+
+        Parameters
+        ----------
+        seed, start, end, hops, max_nodes, max_per_hop, progress
+            As for :func:`slake_forensics.analysis.graph.expand` (this lake is its ``lake``).
+
+        Returns
+        -------
+        slake_forensics.analysis.graph.Graph
+            ``nodes`` (``id, type, value, hop, first_seen, last_seen, events``) and ``edges``
+            (``src, dst, relation, events, first_seen, last_seen``).
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> g = lake.expand({"access_key": "AKIAYHYXCBKFKX3UQS3F"}, "2026-05-21T03:30Z", "2026-05-21T03:50Z",
+        ...                 hops=1, max_per_hop=5, progress=False)
+        >>> g.nodes["id"].tolist()[:3]
+        ['access_key:AKIAYHYXCBKFKX3UQS3F', 'bucket:wingtip-customer-exports-7cd9ef', 'bucket:wingtip-production-backups-7ec437']
+        >>> g.truncated
+        True
+        """
         return _graph.expand(self, seed, start, end, hops=hops, max_nodes=max_nodes, max_per_hop=max_per_hop, progress=progress)
 
     def new_for_principal(
@@ -115,42 +275,150 @@ class Lake(Engine):
         baseline: tuple[TimeLike, TimeLike] | None = None,
         sources: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """What ``principal`` did in ``[start, end)`` and never in its baseline: ``kind, value, first_seen,
-        events`` (see :func:`slake_forensics.analysis.baseline.new_for_principal`; ``sources`` default CloudTrail + S3 data)."""
+        """What ``principal`` did in ``[start, end)`` and never in its baseline (see :func:`slake_forensics.analysis.baseline.new_for_principal`).
+
+        Parameters
+        ----------
+        principal, start, end, baseline_days, baseline, sources
+            As for :func:`slake_forensics.analysis.baseline.new_for_principal` (this lake is its
+            ``lake``), except that ``sources=None`` means CloudTrail management and S3 data events.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``kind, value, first_seen, events``, one row per new value, ordered by ``first_seen``.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> new = lake.new_for_principal("AKIAYHYXCBKFKX3UQS3F", "2026-05-21T03:00Z", "2026-05-21T04:00Z")
+        >>> new.loc[new["kind"] == "ip", "value"].tolist()
+        ['103.75.108.118', '95.216.237.73']
+        """
         return _baseline.new_for_principal(self, principal, start, end, baseline_days=baseline_days, baseline=baseline,
                                  sources=_baseline.API_SOURCES if sources is None else sources)
 
     def rare_apis(
         self, start: TimeLike, end: TimeLike, max_principals: int = 2, sources: Sequence[str] = ("cloud_trail_mgmt",)
     ) -> pd.DataFrame:
-        """API calls made by at most ``max_principals`` principals in ``[start, end)``, one row per API
-        (see :func:`slake_forensics.analysis.baseline.rare_apis`)."""
+        """API calls made by at most ``max_principals`` principals in ``[start, end)`` (see :func:`slake_forensics.analysis.baseline.rare_apis`).
+
+        Parameters
+        ----------
+        start, end, max_principals, sources
+            As for :func:`slake_forensics.analysis.baseline.rare_apis` (this lake is its ``lake``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``api, principals, principal_list, events, first_seen, last_seen``, one row per rare API.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> rare = lake.rare_apis("2026-05-21T00:00Z", "2026-05-22T00:00Z", max_principals=1)
+        >>> "iam:CreateUser" in set(rare["api"])
+        True
+        """
         return _baseline.rare_apis(self, start, end, max_principals=max_principals, sources=sources)
 
     # ---- constructors --------------------------------------------------------------------
 
     @classmethod
     def local(cls, path: str, now: TimeLike | None = None) -> Lake:
-        """A lake in a local folder holding the ``aws/<SOURCE_NAME>/2.0/…`` layout."""
+        """A lake in a local folder holding the ``aws/<SOURCE_NAME>/2.0/…`` layout.
+
+        Parameters
+        ----------
+        path
+            The folder (the one holding ``aws/``).
+        now
+            The lake's clock (``None``: real time).
+
+        Returns
+        -------
+        LocalLake
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> folder = sf.Lake.sample().location
+        >>> lake = sf.Lake.local(folder, now="2026-05-22T00:00Z")
+        >>> type(lake).__name__, lake.clock()
+        ('LocalLake', Timestamp('2026-05-22 00:00:00+0000', tz='UTC'))
+        """
         return LocalLake(path, now=now)
 
     @classmethod
     def sample(cls, now: TimeLike | None = None) -> Lake:
-        """The bundled sample lake (generated on first use); its clock defaults to the end of its data."""
+        """The bundled sample lake (generated on first use); its clock defaults to the end of its data.
+
+        Parameters
+        ----------
+        now
+            The lake's clock (default: its latest event).
+
+        Returns
+        -------
+        LocalLake
+            Fourteen days (2026-05-11 to 2026-05-24) of eight sources with two incidents in them;
+            ``sample_data/answers`` holds their answer keys.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> lake.now
+        Timestamp('2026-05-24 23:59:59.999000+0000', tz='UTC')
+        >>> int(lake.sources()["rows"].sum())
+        542129
+        """
         from slake_forensics.sample.bundled import ensure_sample_lake, sample_now
 
         root = ensure_sample_lake()
-        return LocalLake(root, now=sample_now(root) if now is None else now)
+        if now is None:
+            if root not in _SAMPLE_CLOCKS:
+                _SAMPLE_CLOCKS[root] = sample_now(root)
+            now = _SAMPLE_CLOCKS[root]
+        return LocalLake(root, now=now)
 
     @classmethod
-    def s3(cls, bucket_uri: str, region: str, boto3_session: boto3.Session | None = None) -> Lake:
-        """A lake read straight from its S3 bucket (``s3://aws-security-data-lake-…``)."""
+    def s3(cls, bucket_uri: str, region: str | None = None, boto3_session: boto3.Session | None = None) -> Lake:
+        """A lake read straight from its S3 bucket (``s3://aws-security-data-lake-…``).
+
+        Nothing is read until the first call; credentials are resolved, not checked.
+
+        Parameters
+        ----------
+        bucket_uri
+            ``s3://<bucket>[/<prefix>]`` of the lake.
+        region
+            The lake's region (default: the session's, then boto3's lookup).
+        boto3_session
+            The session whose credentials to use.
+
+        Returns
+        -------
+        S3Lake
+
+        Examples
+        --------
+        >>> import boto3
+        >>> import slake_forensics as sf
+        >>> session = boto3.Session(aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="example",
+        ...                         region_name="us-east-1")
+        >>> lake = sf.Lake.s3("s3://aws-security-data-lake-us-east-1-abc123", boto3_session=session)
+        >>> type(lake).__name__, lake.location, lake.region
+        ('S3Lake', 's3://aws-security-data-lake-us-east-1-abc123', 'us-east-1')
+        """
         return S3Lake(bucket_uri, region, boto3_session=boto3_session)
 
     @classmethod
     def athena(
         cls,
-        region: str | None,
+        region: str | None = None,
         workgroup: str = "primary",
         database: str | None = None,
         s3_output: str | None = None,
@@ -163,6 +431,36 @@ class Lake(Engine):
         subscriber account, the database of your resource links).  Its tables are matched to
         sources by their link target or name, whatever the links are called; ``tables``
         (``{"cloud_trail_mgmt": "my_ct_link", "ext/<name>": …}``) names them explicitly.
+        Nothing runs until the first call; credentials are resolved, not checked.
+
+        Parameters
+        ----------
+        region
+            The lake's region (default: the session's, then boto3's lookup).
+        workgroup
+            The Athena workgroup queries run in.
+        database
+            The Glue database (default: Security Lake's for ``region``).
+        s3_output
+            Where Athena writes results (default: the workgroup's setting).
+        boto3_session
+            The session whose credentials to use.
+        tables
+            Source (or ``ext/<name>``) to the Glue table that holds it, where matching by name fails.
+
+        Returns
+        -------
+        AthenaLake
+
+        Examples
+        --------
+        >>> import boto3
+        >>> import slake_forensics as sf
+        >>> session = boto3.Session(aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="example",
+        ...                         region_name="eu-west-1")
+        >>> lake = sf.Lake.athena(boto3_session=session)
+        >>> lake.location
+        'athena://primary/amazon_security_lake_glue_db_eu_west_1'
         """
         return AthenaLake(
             region, workgroup=workgroup, database=database, s3_output=s3_output, boto3_session=boto3_session,
@@ -171,7 +469,23 @@ class Lake(Engine):
 
     @classmethod
     def from_config(cls) -> Lake:
-        """The lake the user's configuration file describes."""
+        """The lake the environment and the user's configuration file describe (see :func:`lake_from_config`).
+
+        Returns
+        -------
+        Lake
+            The bundled sample lake when nothing is configured.
+
+        Examples
+        --------
+        >>> from unittest import mock
+        >>> import slake_forensics as sf
+        >>> folder = sf.Lake.sample().location
+        >>> with mock.patch.dict("os.environ", {"SLAKE_LAKE": folder, "SLAKE_NOW": "2026-05-22T00:00Z"}):
+        ...     lake = sf.Lake.from_config()
+        >>> lake.location == folder, lake.clock()
+        (True, Timestamp('2026-05-22 00:00:00+0000', tz='UTC'))
+        """
         return lake_from_config()
 
     @classmethod
@@ -181,6 +495,24 @@ class Lake(Engine):
         ``None``: :meth:`from_config` (the bundled sample lake when nothing is configured).  A
         local folder: :meth:`local` with its clock at ``now``, by default at its latest event, so
         windows counted back from the clock land on the data of a copied or generated lake.
+
+        Parameters
+        ----------
+        location
+            A local lake folder, or ``None``.
+        now
+            The clock of a local lake (default: its latest event).
+
+        Returns
+        -------
+        Lake
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.open(sf.Lake.sample().location)
+        >>> lake.clock()
+        Timestamp('2026-05-24 23:59:59.999000+0000', tz='UTC')
         """
         if location is None:
             return cls.from_config()
@@ -192,15 +524,42 @@ class Lake(Engine):
 
 
 class LocalLake(Lake, LocalEngine):
-    """A lake in a local folder (DuckDB over its Parquet), with the investigation helpers."""
+    """A lake in a local folder (DuckDB over its Parquet), with the investigation helpers.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> isinstance(sf.Lake.sample(), sf.lake.LocalLake)
+    True
+    """
 
 
 class S3Lake(Lake, S3Engine):
-    """A lake read from its S3 bucket, with the investigation helpers."""
+    """A lake read from its S3 bucket, with the investigation helpers; build it with :meth:`Lake.s3`.
+
+    Examples
+    --------
+    >>> import boto3
+    >>> import slake_forensics as sf
+    >>> creds = {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key": "example"}
+    >>> lake = sf.Lake.s3("s3://aws-security-data-lake-eu-west-1-abc123", boto3_session=boto3.Session(**creds, region_name="eu-west-1"))
+    >>> isinstance(lake, sf.lake.S3Lake), lake.table_name("waf").split(".")[0]
+    (True, '"amazon_security_lake_glue_db_eu_west_1"')
+    """
 
 
 class AthenaLake(Lake, AthenaEngine):
-    """A lake queried through Athena, with the investigation helpers."""
+    """A lake queried through Athena, with the investigation helpers; build it with :meth:`Lake.athena`.
+
+    Examples
+    --------
+    >>> import boto3
+    >>> import slake_forensics as sf
+    >>> creds = {"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE", "aws_secret_access_key": "example"}
+    >>> lake = sf.Lake.athena("us-east-1", workgroup="ir", boto3_session=boto3.Session(**creds))
+    >>> isinstance(lake, sf.lake.AthenaLake), lake.workgroup
+    (True, 'ir')
+    """
 
 
 def lake_from_config() -> Lake:
@@ -209,9 +568,28 @@ def lake_from_config() -> Lake:
     Returns ``Lake.sample()`` (with a logged message and a :class:`SampleFallbackWarning`)
     when nothing sets a lake; ``Lake.local(path)``, ``Lake.s3(uri, region)`` or
     ``Lake.athena(region, workgroup, database, s3_output, tables)`` otherwise, with ``now`` applied
-    when set.  Raises :class:`BadConfigError` for malformed settings, and
-    :class:`~slake_forensics.core.errors.AwsConfigError` (from the engines) for missing AWS
-    credentials or region.
+    when set.  Settings and their precedence: :mod:`slake_forensics.core.config`.
+
+    Returns
+    -------
+    Lake
+
+    Raises
+    ------
+    BadConfigError
+        For malformed settings.
+    slake_forensics.core.errors.AwsConfigError
+        From the engines, for missing AWS credentials or region.
+
+    Examples
+    --------
+    >>> from unittest import mock
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.lake import lake_from_config
+    >>> with mock.patch.dict("os.environ", {"SLAKE_LAKE": sf.Lake.sample().location}):
+    ...     lake = lake_from_config()
+    >>> type(lake).__name__
+    'LocalLake'
     """
     cfg = read_config()
     if cfg.kind == "sample":
@@ -225,10 +603,9 @@ def lake_from_config() -> Lake:
             _log.warning(message)
             warnings.warn(message, SampleFallbackWarning, stacklevel=2)
         lake = Lake.sample()
-    elif cfg.kind == "local":
-        lake = Lake.local(cfg.target)
-    elif cfg.kind == "s3":
-        lake = Lake.s3(cfg.target, cfg.region or aws_region())
+    elif cfg.kind in ("local", "s3"):
+        assert cfg.target is not None  # read_config sets the folder or URI of local and S3 lakes
+        lake = Lake.local(cfg.target) if cfg.kind == "local" else Lake.s3(cfg.target, cfg.region or aws_region())
     else:
         lake = Lake.athena(
             cfg.region or aws_region(), workgroup=cfg.workgroup, database=cfg.database, s3_output=cfg.s3_output,

@@ -23,7 +23,9 @@ from slake_forensics.core.timewindow import TimeLike, Window, to_utc
 if TYPE_CHECKING:
     from slake_forensics.engines.base import Engine
 
+#: The CloudTrail-shaped sources :func:`new_for_principal` reads by default.
 API_SOURCES = ("cloud_trail_mgmt", "s3_data")
+#: The ``kind`` values of :func:`new_for_principal`, in the order they are looked for.
 KINDS = ("ip", "network", "user_agent", "api", "region", "account")
 _PRINCIPAL_MATCH = (
     "(actor.user.uid = ? OR actor.user.uid_alt = ? OR actor.user.name = ? OR actor.user.credential_uid = ?)"
@@ -50,6 +52,38 @@ def new_for_principal(
     account``; ``api`` values are ``service:Operation`` such as ``iam:CreateUser``),
     ``value``, ``first_seen`` (UTC, in the window) and ``events`` (events in the window with
     that value), ordered by ``first_seen``, then kind and value.
+
+    Parameters
+    ----------
+    lake
+        The lake to query (one aggregating query).
+    principal
+        An ARN, principal id, user name or access key id.
+    start, end
+        The investigated window ``[start, end)``.
+    baseline_days
+        Length of the baseline just before ``start``.
+    baseline
+        Another baseline window ``(start, end)``.
+    sources
+        CloudTrail-shaped sources.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``kind, value, first_seen, events``; ``attrs`` hold ``principal``, ``window``,
+        ``baseline``, ``sources`` and ``sql``.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> new = sf.new_for_principal(lake, "arn:aws:iam::432505343723:user/svc-buildkite-deploy",
+    ...                            "2026-05-21T03:00Z", "2026-05-21T05:00Z", baseline_days=2, sources=["cloud_trail_mgmt"])
+    >>> new["kind"].value_counts().sort_index().to_dict()
+    {'api': 13, 'ip': 2, 'network': 2, 'user_agent': 1}
+    >>> new.loc[new["kind"] == "api", "value"].tolist()[-3:]
+    ['iam:CreateUser', 'iam:CreateAccessKey', 'iam:AttachUserPolicy']
     """
     window = Window.of(start, end)
     base = Window.of(*baseline) if baseline is not None else Window(window.start - pd.Timedelta(days=baseline_days), window.start)
@@ -108,6 +142,31 @@ def rare_apis(
     row per rare API: ``api`` (``service:Operation``), ``principals`` (distinct count),
     ``principal_list`` (sorted, ``", "``-joined), ``events``, ``first_seen``, ``last_seen``,
     ordered by ``principals``, then ``events``, then ``api``.
+
+    Parameters
+    ----------
+    lake
+        The lake to query (one aggregating query).
+    start, end
+        The window ``[start, end)``.
+    max_principals
+        An API is rare when at most this many distinct principals called it.
+    sources
+        CloudTrail-shaped sources.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``api, principals, principal_list, events, first_seen, last_seen``.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> rare = sf.rare_apis(lake, "2026-05-21T00:00Z", "2026-05-22T00:00Z", max_principals=1)
+    >>> row = rare.set_index("api").loc["iam:CreateUser"]
+    >>> row["principal_list"], int(row["events"])
+    ('arn:aws:iam::432505343723:user/svc-buildkite-deploy', 1)
     """
     window = Window.of(start, end)
     per_source = [
@@ -168,6 +227,40 @@ def volume_spikes(
     Returns one row per scored (group, bin) with events: ``by`` column, ``time`` (bin start,
     UTC), ``total``, ``events``, ``baseline_median``, ``ratio``, ``z``, ``spike``; ordered by
     ``time`` then group.
+
+    Parameters
+    ----------
+    df
+        Events (e.g. ``Lake.load`` of ``s3_data``).
+    by
+        The column whose values are the groups.
+    value
+        A numeric column to sum per bin, or ``None`` to count events.
+    freq
+        The bin width (a pandas frequency).
+    baseline
+        The baseline window ``(start, end)``; ``None``: the whole frame.
+    threshold
+        The ``ratio`` at which a bin is a spike.
+    min_baseline_bins
+        Active baseline bins a group needs to have a baseline.
+    time
+        The time column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``<by>, time, total, events, baseline_median, ratio, z, spike``.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> reads = lake.load("s3_data", "2026-05-18T00:00Z", "2026-05-22T00:00Z", columns=["time_dt", "actor.user.uid"])
+    >>> hours = sf.volume_spikes(reads, value=None, baseline=("2026-05-18T00:00Z", "2026-05-21T00:00Z"))
+    >>> spikes = hours[hours["spike"]]
+    >>> spikes["actor.user.uid"].unique().tolist(), spikes["time"].dt.hour.tolist(), spikes["events"].tolist()
+    (['arn:aws:iam::432505343723:user/svc-buildkite-deploy'], [3, 4], [281, 1802])
     """
     if value is not None and value not in df.columns:
         numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]

@@ -18,7 +18,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+#: Which way :func:`correlate` looks from a left event: both ways, forward (right follows) or backward.
 Direction = Literal["both", "forward", "backward"]
+#: The column :func:`sessions` adds.
 SESSION_COLUMN = "session_id"
 _NAT = np.iinfo(np.int64).min  # NaT as int64 nanoseconds
 
@@ -52,6 +54,38 @@ def correlate(
     matching element when several match) and ``delta``
     (``timedelta64[ns]``).  Rows are ordered by left row, then right time.
     ``attrs`` records ``on``, ``within`` and ``direction``.
+
+    Parameters
+    ----------
+    left, right
+        Raw loaded frames (``Lake.load``) or normalized timelines.
+    on
+        ``(left_column, right_column)``, a column of both, or an entity type.
+    within
+        The largest time distance of a pair.
+    direction
+        ``"both"``, ``"forward"`` (right at or after left) or ``"backward"``.
+    left_time, right_time
+        Time columns (default ``time_dt``, else ``time``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``left.<column>`` for every left column, ``right.<column>`` for every right column,
+        then ``key`` and ``delta``; one row per pair.
+
+    Examples
+    --------
+    Which DNS answers were followed within a minute by a flow to the address they gave:
+
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> dns = lake.load("route53", "2026-05-14T20:00Z", "2026-05-14T20:15Z")
+    >>> flows = lake.load("vpc_flow", "2026-05-14T20:00Z", "2026-05-14T20:15Z")
+    >>> pairs = sf.correlate(dns, flows, on=("answers.rdata", "dst_endpoint.ip"), within="1min", direction="forward")
+    >>> mining = pairs[pairs["left.query.hostname"] == "pool.supportxmr.com."].iloc[0]
+    >>> mining["right.dst_endpoint.port"], mining["key"], mining["delta"]
+    (3333, '94.130.27.54', Timedelta('0 days 00:00:02'))
     """
     if direction not in ("both", "forward", "backward"):
         raise ValueError(f"direction must be 'both', 'forward' or 'backward', not {direction!r}.")
@@ -93,6 +127,26 @@ def key_values(df: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
 
     A scalar column gives one element per non-null row; a list column one per list item;
     ``a.b`` where ``a`` is a list of structs (``answers.rdata``) one per item's ``b``.
+
+    Parameters
+    ----------
+    df
+        A flattened frame.
+    column
+        A column, or ``<list of structs column>.<field>``.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Row positions and the values (``object`` strings), element by element.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> dns = sf.Lake.sample().load("route53", "2026-05-14T20:07Z", "2026-05-14T20:08Z")
+    >>> rows, values = key_values(dns, "answers.rdata")
+    >>> rows[:1].tolist(), values[:1].tolist()
+    ([0], ['94.130.27.54'])
     """
     if column in df.columns:
         arr = _arrow(df[column])
@@ -151,6 +205,26 @@ def entity_values(df: pd.DataFrame, entity_type: str) -> tuple[np.ndarray, np.nd
     its source (e.g. ``ip`` in VPC flow: source, destination and intermediate IPs); a
     normalized timeline uses :data:`TIMELINE_ENTITY_COLUMNS`.  A row holding the value in
     several fields appears once per field.
+
+    Parameters
+    ----------
+    df
+        A raw load (with ``attrs["source"]``) or a normalized timeline.
+    entity_type
+        An entity type (``ip``, ``principal``, …).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        Row positions (int64) and values (``object`` strings).
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> dns = sf.Lake.sample().load("route53", "2026-05-14T20:07Z", "2026-05-14T20:08Z")
+    >>> rows, values = entity_values(dns, "ip")
+    >>> sorted(set(values[rows == 0]))
+    ['10.35.7.139', '94.130.27.54']
     """
     from slake_forensics.core.catalog import source as find_source
     from slake_forensics.analysis.entities import fields_for
@@ -230,6 +304,31 @@ def sessions(
     ``gap`` starts a new session.  Ids are ``0, 1, …`` in order of session start (ties by
     ``by`` values).  ``attrs`` gains ``session_by`` and ``session_gap`` for
     :func:`session_summary`.
+
+    Parameters
+    ----------
+    df
+        Events (a raw load or a timeline).
+    by
+        Columns whose values identify an actor.
+    gap
+        The longest silence inside one session.
+    time
+        The time column (default ``time_dt``, else ``time``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``df``'s columns plus ``session_id`` (int64).
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> ct = sf.Lake.sample().load("cloud_trail_mgmt", "2026-05-21T03:00Z", "2026-05-21T05:00Z")
+    >>> sessioned = sf.sessions(ct)
+    >>> leaked = sessioned[sessioned["src_endpoint.ip"] == "103.75.108.118"]
+    >>> leaked["session_id"].nunique(), len(leaked)
+    (1, 21)
     """
     by = [by] if isinstance(by, str) else list(by)
     limit = pd.Timedelta(gap).value
@@ -267,6 +366,31 @@ def session_summary(df: pd.DataFrame, by: Sequence[str] | str | None = None, *, 
     ``start``, ``end``, ``duration``, ``events``; with CloudTrail columns present also
     ``apis`` (distinct ``api.operation`` count), ``top_apis`` (the three most frequent,
     ``"Op×n"`` joined by ``", "``) and ``errors`` (rows with an ``api.response.error``).
+
+    Parameters
+    ----------
+    df
+        A frame returned by :func:`sessions`.
+    by
+        Columns to report per session (default those :func:`sessions` grouped by).
+    time
+        The time column (default ``time_dt``, else ``time``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``session_id``, the ``by`` columns, ``start, end, duration, events`` and, for CloudTrail,
+        ``apis, top_apis, errors``.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.analysis.correlate import session_summary
+    >>> ct = sf.Lake.sample().load("cloud_trail_mgmt", "2026-05-21T03:00Z", "2026-05-21T05:00Z")
+    >>> summary = session_summary(sf.sessions(ct))
+    >>> row = summary[summary["src_endpoint.ip"] == "103.75.108.118"].iloc[0]
+    >>> int(row["events"]), int(row["errors"]), str(row["duration"]), row["top_apis"].split(", ")[0]
+    (21, 10, '0 days 00:16:34.892000', 'GetBucketPolicy×5')
     """
     if SESSION_COLUMN not in df.columns:
         raise KeyError("No session_id column: run sessions(df) first.")

@@ -53,6 +53,7 @@ from slake_forensics.sql.build import quote_identifier
 from slake_forensics.analysis.normalize import Json, STRING, TIME, column_array, expressions
 from slake_forensics.core.ocsf import type_at
 
+#: Every entity type, in the order :func:`entities` sorts them.
 ENTITY_TYPES: tuple[str, ...] = ("ip", "principal", "access_key", "account", "bucket", "object", "instance", "domain", "user_agent")
 
 #: OCSF observable ``type_id`` values used here.
@@ -72,6 +73,28 @@ class Field:
     struct elements; ``type_field`` / ``types`` keep only elements whose ``type_field`` is one
     of ``types``.  ``json`` names keys of a JSON-text column whose scalar values, joined with
     ``/``, are the value.  Stored values may carry one of ``prefixes`` before the entity value.
+
+    Parameters
+    ----------
+    path
+        The column.
+    item
+        ``None`` for a scalar column; for a list column ``""`` (list of strings) or the dotted
+        field of its struct elements.
+    type_field, types
+        Keep only list elements whose ``type_field`` is one of ``types`` (empty: all).
+    json
+        Keys of a JSON-text column whose values, joined with ``/``, are the value.
+    prefixes
+        Prefixes stored values may carry (``arn:aws:s3:::``).
+
+    Examples
+    --------
+    >>> bucket = Field("resources", "uid", "type", ("AWS::S3::Bucket",), prefixes=("arn:aws:s3:::",))
+    >>> bucket.name
+    "resources[type in ['AWS::S3::Bucket']].uid"
+    >>> print(bucket.predicate(["wingtip-customer-exports-7cd9ef"])[0])
+    any_match("resources", x -> x."uid" IN (?, ?) AND x."type" IN (?))
     """
 
     path: str
@@ -83,7 +106,13 @@ class Field:
 
     @property
     def name(self) -> str:
-        """A readable name of the field: ``src_endpoint.ip``, ``resources[].uid``, ``api.request.data$.bucketName``."""
+        """A readable name of the field: ``src_endpoint.ip``, ``resources[].uid``, ``api.request.data$.bucketName``.
+
+        Examples
+        --------
+        >>> Field("api.request.data", json=("bucketName", "key")).name
+        'api.request.data$.bucketName+key'
+        """
         if self.json:
             return f"{self.path}$." + "+".join(self.json)
         if self.item is not None:
@@ -95,11 +124,45 @@ class Field:
     # ---- SQL ----------------------------------------------------------------------------
 
     def stored(self, values: list[str]) -> list[str]:
-        """The values as they may appear in the field (each bare and with each prefix)."""
+        """The values as they may appear in the field (each bare and with each prefix).
+
+        Parameters
+        ----------
+        values
+            Entity values.
+
+        Returns
+        -------
+        list of str
+
+        Examples
+        --------
+        >>> Field("resources", "uid", prefixes=("arn:aws:s3:::",)).stored(["b1"])
+        ['b1', 'arn:aws:s3:::b1']
+        """
         return [p + v for v in values for p in ("", *self.prefixes)]
 
     def predicate(self, values: list[str]) -> tuple[str, list[str | int]]:
-        """Athena SQL that is true when the field holds one of ``values``, with its parameters in order."""
+        """Athena SQL that is true when the field holds one of ``values``, with its parameters in order.
+
+        Parameters
+        ----------
+        values
+            Entity values (bound as parameters, never written into the SQL).
+
+        Returns
+        -------
+        (str, list)
+            The predicate with ``?`` placeholders and their values.
+
+        Examples
+        --------
+        >>> sql, params = Field("api.request.data", json=("bucketName",)).predicate(["b1"])
+        >>> print(sql)
+        json_extract_scalar("api"."request"."data", '$.bucketName') IN (?)
+        >>> params
+        ['b1']
+        """
         stored = self.stored(values)
         marks = ", ".join("?" for _ in stored)
         if self.json:
@@ -120,7 +183,29 @@ class Field:
     # ---- extraction ----------------------------------------------------------------------
 
     def extract(self, df: pd.DataFrame, src: Source) -> tuple[np.ndarray, pa.Array]:
-        """``(row positions, values)`` of every non-empty value the field holds in ``df`` (prefixes stripped)."""
+        """``(row positions, values)`` of every non-empty value the field holds in ``df`` (prefixes stripped).
+
+        Parameters
+        ----------
+        df
+            A flattened frame of ``src`` (``Lake.load``).
+        src
+            Its source.
+
+        Returns
+        -------
+        (numpy.ndarray, pyarrow.Array)
+            Row positions (a row appears once per value it holds) and the values as strings.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> from slake_forensics.core.catalog import source
+        >>> dns = sf.Lake.sample().load("route53", "2026-05-14T20:07Z", "2026-05-14T20:08Z")
+        >>> rows, values = Field("answers", "rdata", "type", ("A", "AAAA")).extract(dns, source("route53"))
+        >>> rows[:1].tolist(), values[:1].to_pylist()
+        ([0], ['94.130.27.54'])
+        """
         if self.json:
             arrays = [Json(self.path, k).arrow(df, src) for k in self.json]
             values = arrays[0] if len(arrays) == 1 else pc.binary_join_element_wise(*arrays, "/", null_handling="emit_null")
@@ -229,13 +314,31 @@ ENTITY_FIELDS: dict[str, dict[str, tuple[Field, ...]]] = {
     },
 }
 
+#: The columns of :func:`entities`.
 ENTITY_COLUMNS = ("entity_type", "value", "source", "event_uid", "time", "field")
 
 
 def fields_for(source: str, entity_type: str) -> tuple[Field, ...]:
     """The fields of ``source`` holding ``entity_type`` values (empty when the source has none).
 
-    Raises ``ValueError`` for an unknown entity type.
+    Parameters
+    ----------
+    source
+        A source name.
+    entity_type
+        One of :data:`ENTITY_TYPES`; another raises ``ValueError``.
+
+    Returns
+    -------
+    tuple of Field
+        In :data:`ENTITY_FIELDS` order.
+
+    Examples
+    --------
+    >>> [f.name for f in fields_for("route53", "ip")]
+    ['src_endpoint.ip', "answers[type in ['A', 'AAAA']].rdata", 'observables[type_id in [2]].value']
+    >>> fields_for("waf", "principal")
+    ()
     """
     if entity_type not in ENTITY_TYPES:
         raise ValueError(f"Unknown entity type {entity_type!r}; known: {', '.join(ENTITY_TYPES)}.")
@@ -251,6 +354,31 @@ def entities(df: pd.DataFrame, source: str | None = None, types: tuple[str, ...]
     ``uid`` (:mod:`slake_forensics.analysis.normalize`), ``time`` its ``time_dt`` and ``field`` the first
     field (in :data:`ENTITY_FIELDS` order) the value was found in.  Sorted by entity type
     (in :data:`ENTITY_TYPES` order), value, time, event uid.
+
+    Parameters
+    ----------
+    df
+        A flattened frame of one source (``Lake.load``).
+    source
+        Its source (default ``df.attrs["source"]``).
+    types
+        Entity types to extract (default :data:`ENTITY_TYPES`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``entity_type, value, source, event_uid, time, field``; ``attrs["source"]``.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> ct = lake.load("cloud_trail_mgmt", "2026-05-21T03:45Z", "2026-05-21T03:48Z")
+    >>> ents = sf.entities(ct, types=["bucket", "ip"])
+    >>> ents.loc[ents["entity_type"] == "bucket", ["value", "field"]].values.tolist()[0]
+    ['wingtip-customer-exports-7cd9ef', 'api.request.data$.bucketName']
+    >>> sorted(ents.columns)
+    ['entity_type', 'event_uid', 'field', 'source', 'time', 'value']
     """
     name = source if source is not None else df.attrs.get("source")
     if name is None:

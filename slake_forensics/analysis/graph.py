@@ -10,6 +10,7 @@ forms of a principal (its ARN stands for it).  :func:`plot_graph` draws the resu
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,9 +32,12 @@ NODE_TYPES = ("ip", "principal", "access_key", "bucket", "object", "instance", "
 #: Fields whose values duplicate another form of the same entity and are not made nodes.
 SKIPPED_FIELDS = ("actor.user.uid_alt", "actor.user.name", "user.uid_alt", "user.name")
 
+#: The columns of ``Graph.nodes``.
 NODE_COLUMNS = ("id", "type", "value", "hop", "first_seen", "last_seen", "events")
+#: The columns of ``Graph.edges``.
 EDGE_COLUMNS = ("src", "dst", "relation", "events", "first_seen", "last_seen")
 
+#: The colour :func:`plot_graph` gives each node type.
 COLORS = {
     "ip": "#1f77b4", "principal": "#d62728", "access_key": "#ff7f0e", "bucket": "#2ca02c", "object": "#98df8a",
     "instance": "#9467bd", "domain": "#8c564b", "user_agent": "#7f7f7f",
@@ -50,6 +54,29 @@ class Graph:
     (``src`` the pivoted node, ``relation`` ``"<source>:<field of dst>"``, ``events`` the
     events both appear in).  ``truncated`` says whether ``max_nodes`` or ``max_per_hop`` cut
     nodes off; ``notes`` says where; ``pivots`` holds each hop's pivot ``attrs``.
+
+    Parameters
+    ----------
+    nodes
+        Columns ``id, type, value, hop, first_seen, last_seen, events``.
+    edges
+        Columns ``src, dst, relation, events, first_seen, last_seen``.
+    truncated
+        Whether the caps cut nodes off.
+    notes
+        Where they did.
+    pivots
+        Each hop's pivot ``attrs``.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> g = sf.Lake.sample().expand({"ip": "94.130.27.54"}, "2026-05-14T20:07Z", "2026-05-14T20:08Z", hops=1,
+    ...                             progress=False)
+    >>> g.nodes["id"].tolist()
+    ['ip:94.130.27.54', 'domain:pool.supportxmr.com.', 'instance:i-c1a762c56d643463c', 'instance:rslvr-in-995978e34710f4408', 'ip:10.35.7.139']
+    >>> g.edges[["src", "dst", "relation"]].values.tolist()[0]
+    ['ip:94.130.27.54', 'domain:pool.supportxmr.com.', 'route53:query.hostname']
     """
 
     nodes: pd.DataFrame
@@ -65,7 +92,7 @@ class Graph:
 
 def expand(
     lake: Engine,
-    seed: dict[str, str | list[str]],
+    seed: Mapping[str, str | Iterable[str]],
     start: TimeLike,
     end: TimeLike,
     hops: int = 2,
@@ -79,7 +106,39 @@ def expand(
     ``instance``, ``domain``) to a value or list of values.  Each hop adds at most
     ``max_per_hop`` new nodes (those in most events first, then by id) and the graph never
     exceeds ``max_nodes`` nodes; nodes cut off set ``truncated``.  Nodes of types pivot cannot
-    take (objects, user agents) are leaves.  Returns a :class:`Graph`.
+    take (objects, user agents) are leaves.
+
+    Parameters
+    ----------
+    lake
+        The lake to pivot in.
+    seed
+        Entity type to value(s).
+    start, end
+        The window ``[start, end)`` of every pivot.
+    hops
+        Pivots outwards from the seed.
+    max_nodes, max_per_hop
+        Caps on the graph's size and on the nodes each hop adds.
+    progress
+        Show progress bars.
+
+    Returns
+    -------
+    Graph
+        ``nodes`` (``id, type, value, hop, first_seen, last_seen, events``) and ``edges``
+        (``src, dst, relation, events, first_seen, last_seen``).
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.analysis.graph import expand
+    >>> g = expand(sf.Lake.sample(), {"access_key": "AKIAYHYXCBKFKX3UQS3F"}, "2026-05-21T03:30Z", "2026-05-21T03:50Z",
+    ...            hops=2, max_per_hop=5, progress=False)
+    >>> g.nodes.groupby("hop").size().tolist(), g.notes
+    ([1, 5, 5], ['hop 1: kept 5 of 16 new nodes', 'hop 2: kept 5 of 11 new nodes'])
+    >>> g.nodes.loc[g.nodes["type"] == "ip", "value"].tolist()
+    ['103.75.108.118', '10.35.14.10', '198.62.133.123']
     """
     window = Window.of(start, end)
     if not seed:
@@ -101,7 +160,11 @@ def expand(
         query = _group(frontier)
         if not query:
             break
-        timeline = pivot(lake, start=window.start, end=window.end, progress=progress, **query)
+        timeline = pivot(
+            lake, ip=query.get("ip"), principal=query.get("principal"), access_key=query.get("access_key"),
+            bucket=query.get("bucket"), instance=query.get("instance"), domain=query.get("domain"),
+            start=window.start, end=window.end, progress=progress,
+        )
         pivots.append(dict(timeline.attrs))
         fresh = pd.Series([(s, u) not in seen_events for s, u in zip(timeline["source"], timeline["uid"])], index=timeline.index, dtype=bool)
         new_events = timeline[fresh]
@@ -216,7 +279,28 @@ def _edges(hop_of: dict[str, int], expanded: set[str], ents: pd.DataFrame) -> pd
 
 
 def short_label(value: str, entity_type: str = "", width: int = 24) -> str:
-    """A label for a node value: the last segment of an ARN (not of a user agent), cut to ``width`` characters."""
+    """A label for a node value: the last segment of an ARN (not of a user agent), cut to ``width`` characters.
+
+    Parameters
+    ----------
+    value
+        The node's value.
+    entity_type
+        Its type (user agents keep their text).
+    width
+        The longest label; longer ones end in ``…``.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> short_label("arn:aws:iam::432505343723:user/svc-buildkite-deploy", "principal")
+    'svc-buildkite-deploy'
+    >>> short_label("wingtip-customer-exports-7cd9ef/exports/2026/customers.csv", "object", width=16)
+    'wingtip-custome…'
+    """
     text = value
     if entity_type != "user_agent" and text.startswith("arn:"):
         text = text.rstrip("/").rsplit("/", 1)[-1]
@@ -225,8 +309,26 @@ def short_label(value: str, entity_type: str = "", width: int = 24) -> str:
 
 
 def layout(nodes: pd.DataFrame) -> dict[str, tuple[float, float]]:
-    """Deterministic positions: one column per hop, nodes of a column spread evenly top to bottom
-    in type then value order.  Returns ``{node id: (x, y)}``."""
+    """Deterministic positions: one column per hop, nodes of a column spread evenly top to bottom in type then value order.
+
+    Parameters
+    ----------
+    nodes
+        ``Graph.nodes`` (columns ``id``, ``type``, ``value``, ``hop``).
+
+    Returns
+    -------
+    dict of str to (float, float)
+        ``{node id: (x, y)}``: ``x`` the hop, ``y`` in ``(0, 1)``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> nodes = pd.DataFrame({"id": ["ip:1.2.3.4", "access_key:AKIA1", "bucket:b1"], "type": ["ip", "access_key", "bucket"],
+    ...                       "value": ["1.2.3.4", "AKIA1", "b1"], "hop": [0, 1, 1]})
+    >>> layout(nodes)
+    {'ip:1.2.3.4': (0.0, 0.5), 'access_key:AKIA1': (1.0, 0.75), 'bucket:b1': (1.0, 0.25)}
+    """
     pos: dict[str, tuple[float, float]] = {}
     for hop, group in nodes.groupby("hop", sort=True):
         order = sorted(zip(group["type"].map(lambda t: NODE_TYPES.index(t) if t in NODE_TYPES else len(NODE_TYPES)), group["value"], group["id"]))
@@ -237,15 +339,40 @@ def layout(nodes: pd.DataFrame) -> dict[str, tuple[float, float]]:
 
 
 def plot_graph(graph: Graph, ax: Axes | None = None, label_width: int = 24) -> Axes:
-    """Draw ``graph`` with matplotlib: hops as columns, colour by entity type, shortened labels,
-    edge width growing with the events behind it.  Returns the axes."""
+    """Draw ``graph`` with matplotlib: hops as columns, colour by entity type, shortened labels.
+
+    Edge width grows with the events behind the edge.
+
+    Parameters
+    ----------
+    graph
+        A :func:`expand` result.
+    ax
+        Axes to draw into (default: a new pyplot figure).
+    label_width
+        The longest node label (see :func:`short_label`).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import slake_forensics as sf
+    >>> g = sf.Lake.sample().expand({"ip": "94.130.27.54"}, "2026-05-14T20:07Z", "2026-05-14T20:08Z", hops=1,
+    ...                             progress=False)
+    >>> ax = sf.plot_graph(g)
+    >>> type(ax.figure).__name__, ax.get_title()
+    ('Figure', '5 entities, 8 links')
+    """
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
 
     if ax is None:
-        hops = int(graph.nodes["hop"].max()) + 1 if len(graph.nodes) else 1
+        columns = int(graph.nodes["hop"].max()) + 1 if len(graph.nodes) else 1
         tallest = int(graph.nodes.groupby("hop").size().max()) if len(graph.nodes) else 1
-        _, ax = plt.subplots(figsize=(3.5 * hops + 2, max(3.0, 0.32 * tallest + 1)))
+        _, ax = plt.subplots(figsize=(3.5 * columns + 2, max(3.0, 0.32 * tallest + 1)))
     pos = layout(graph.nodes)
     for src, dst, events in zip(graph.edges["src"], graph.edges["dst"], graph.edges["events"]):
         width = min(3.0, 0.4 + 0.3 * float(events) ** 0.5)

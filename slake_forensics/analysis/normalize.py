@@ -72,7 +72,9 @@ TIMELINE_COLUMNS: tuple[str, ...] = (
     "status", "severity", "summary", "uid", "account", "region", "ref",
 )
 
+#: The dtype of every timeline column but ``time``.
 STRING = pd.ArrowDtype(pa.string())
+#: The dtype of ``time``: milliseconds, UTC.
 TIME = pd.ArrowDtype(pa.timestamp("ms", tz="UTC"))
 
 
@@ -80,18 +82,73 @@ TIME = pd.ArrowDtype(pa.timestamp("ms", tz="UTC"))
 
 
 class Expr(ABC):
-    """A string-valued expression over one source's columns."""
+    """A string-valued expression over one source's columns, rendered as SQL or computed over a frame.
+
+    Subclasses are frozen dataclasses (hashable, so they can key a ``memo``): :class:`Col`,
+    :class:`Lit`, :class:`First`, :class:`Json`, :class:`Coalesce`, :class:`Join`, :class:`Wrap`
+    and :class:`Md5`.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.analysis.normalize import Col, Wrap
+    >>> from slake_forensics.core.catalog import source
+    >>> ct = sf.Lake.sample().load("cloud_trail_mgmt", "2026-05-21T03:45Z", "2026-05-21T03:46Z")
+    >>> expr = Wrap("from ", Col("src_endpoint.ip"))
+    >>> print(expr.sql(source("cloud_trail_mgmt")))
+    ('from ' || "src_endpoint"."ip" || '')
+    >>> expr.arrow(ct, source("cloud_trail_mgmt"))[0].as_py()
+    'from 103.75.108.118'
+    """
 
     @abstractmethod
     def sql(self, src: Source) -> str:
-        """Athena SQL text of the expression (varchar), over the source table's nested columns."""
+        """Athena SQL text of the expression (varchar), over the source table's nested columns.
+
+        Parameters
+        ----------
+        src
+            The source whose table the SQL reads (its schema types the columns).
+
+        Returns
+        -------
+        str
+            A varchar expression with no placeholders.
+
+        Examples
+        --------
+        >>> from slake_forensics.core.catalog import source
+        >>> print(Col("api.operation").sql(source("cloud_trail_mgmt")))
+        "api"."operation"
+        """
 
     def arrow(self, df: pd.DataFrame, src: Source, memo: dict[Expr, pa.Array] | None = None) -> pa.Array:
         """The expression over a flattened frame: a ``pa.string()`` array of ``len(df)`` values.
 
-        ``memo`` holds the values of expressions already computed over the same ``df``: pass one
-        dict for several expressions that share parts (a uid inside ``ref``, a target inside
-        ``summary``) and each shared part is computed once."""
+        Parameters
+        ----------
+        df
+            A flattened frame of ``src`` (``Lake.load``); missing columns count as null.
+        src
+            Its source.
+        memo
+            Values of expressions already computed over the same ``df``: pass one dict for
+            several expressions that share parts (a uid inside ``ref``, a target inside
+            ``summary``) and each shared part is computed once.
+
+        Returns
+        -------
+        pyarrow.Array
+            Strings, equal to what :meth:`sql` gives over the same rows.
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> from slake_forensics.core.catalog import source
+        >>> df = pd.DataFrame({"api.operation": ["ListBuckets", None]})
+        >>> Col("api.operation").arrow(df, source("cloud_trail_mgmt")).to_pylist()
+        ['ListBuckets', None]
+        """
         if memo is None:
             memo = {}
         if self not in memo:
@@ -104,7 +161,32 @@ class Expr(ABC):
 
 
 def column_array(df: pd.DataFrame, path: str, typ: pa.DataType) -> pa.Array:
-    """Column ``path`` of ``df`` as an Arrow array of ``typ`` (all null when the frame lacks it)."""
+    """Column ``path`` of ``df`` as an Arrow array of ``typ`` (all null when the frame lacks it).
+
+    Parameters
+    ----------
+    df
+        A flattened frame.
+    path
+        A column name (dotted leaf).
+    typ
+        The Arrow type to return (the column is cast to it).
+
+    Returns
+    -------
+    pyarrow.Array
+        ``len(df)`` values.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> import pyarrow as pa
+    >>> df = pd.DataFrame({"traffic.bytes": [1200, None]})
+    >>> column_array(df, "traffic.bytes", pa.int64()).to_pylist()
+    [1200, None]
+    >>> column_array(df, "traffic.packets", pa.int64()).null_count
+    2
+    """
     if path not in df.columns:
         return pa.nulls(len(df), typ)
     col = df[path]
@@ -118,7 +200,23 @@ def column_array(df: pd.DataFrame, path: str, typ: pa.DataType) -> pa.Array:
 
 @dataclass(frozen=True)
 class Col(Expr):
-    """A leaf column (dotted path); non-string leaves are cast to their decimal/boolean text."""
+    """A leaf column (dotted path); non-string leaves are cast to their decimal/boolean text.
+
+    Parameters
+    ----------
+    path
+        The column, e.g. ``api.operation``; it must exist in the source's schema.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from slake_forensics.core.catalog import source
+    >>> flow = source("vpc_flow")
+    >>> Col("dst_endpoint.port").sql(flow)
+    'CAST("dst_endpoint"."port" AS varchar)'
+    >>> Col("dst_endpoint.port").arrow(pd.DataFrame({"dst_endpoint.port": [3333, None]}), flow).to_pylist()
+    ['3333', None]
+    """
 
     path: str
 
@@ -138,7 +236,19 @@ class Col(Expr):
 
 @dataclass(frozen=True)
 class Lit(Expr):
-    """A constant string of this module (never a user value); ``None`` is a null string."""
+    """A constant string of this module (never a user value); ``None`` is a null string.
+
+    Parameters
+    ----------
+    value
+        The text, or ``None``.
+
+    Examples
+    --------
+    >>> from slake_forensics.core.catalog import source
+    >>> Lit("it's").sql(source("waf")), Lit(None).sql(source("waf"))
+    ("'it''s'", 'CAST(NULL AS varchar)')
+    """
 
     value: str | None
 
@@ -153,8 +263,27 @@ class Lit(Expr):
 
 @dataclass(frozen=True)
 class First(Expr):
-    """The first element of a list column, or a (dotted) field of it for a list of structs;
-    null when the list is null or empty."""
+    """The first element of a list column, or a (dotted) field of it for a list of structs.
+
+    Null when the list is null or empty.
+
+    Parameters
+    ----------
+    path
+        The list column.
+    field
+        A dotted field of the struct elements (``""``: the element itself).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from slake_forensics.core.catalog import source
+    >>> First("answers", "rdata").sql(source("route53"))
+    'element_at("answers", 1)."rdata"'
+    >>> df = pd.DataFrame({"finding_info.types": [["TTPs/Discovery", "Effects"], []]})
+    >>> First("finding_info.types").arrow(df, source("sh_findings")).to_pylist()
+    ['TTPs/Discovery', None]
+    """
 
     path: str
     field: str = ""
@@ -175,8 +304,28 @@ class First(Expr):
 
 @dataclass(frozen=True)
 class Json(Expr):
-    """``json_extract_scalar(column, '$.key')``: the key's scalar value as text, null for objects,
-    arrays, JSON null and invalid JSON."""
+    """``json_extract_scalar(column, '$.key')``: the key's scalar value as text.
+
+    Null for objects, arrays, JSON null and invalid JSON.
+
+    Parameters
+    ----------
+    path
+        A JSON-text column (``api.request.data``).
+    key
+        A top-level key.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from slake_forensics.core.catalog import source
+    >>> expr = Json("api.request.data", "bucketName")
+    >>> print(expr.sql(source("cloud_trail_mgmt")))
+    json_extract_scalar("api"."request"."data", '$.bucketName')
+    >>> df = pd.DataFrame({"api.request.data": ['{"bucketName": "b1"}', '{"bucketName": {}}', "not json"]})
+    >>> expr.arrow(df, source("cloud_trail_mgmt")).to_pylist()
+    ['b1', None, None]
+    """
 
     path: str
     key: str
@@ -208,7 +357,24 @@ def _json_scalar(text: str | None, key: str) -> str | None:
 
 @dataclass(frozen=True)
 class Coalesce(Expr):
-    """The first non-null of its arguments."""
+    """The first non-null of its arguments.
+
+    Parameters
+    ----------
+    args
+        The expressions, in order of preference.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from slake_forensics.core.catalog import source
+    >>> expr = Coalesce((Col("api.operation"), Col("activity_name")))
+    >>> expr.sql(source("cloud_trail_mgmt"))
+    'coalesce("api"."operation", "activity_name")'
+    >>> df = pd.DataFrame({"api.operation": ["GetObject", None], "activity_name": ["Read", "Update"]})
+    >>> expr.arrow(df, source("cloud_trail_mgmt")).to_pylist()
+    ['GetObject', 'Update']
+    """
 
     args: tuple[Expr, ...]
 
@@ -221,7 +387,24 @@ class Coalesce(Expr):
 
 @dataclass(frozen=True)
 class Join(Expr):
-    """The non-null arguments joined with ``sep`` (``concat_ws``); null when every argument is null or empty."""
+    """The non-null arguments joined with ``sep`` (``concat_ws``); null when every argument is null or empty.
+
+    Parameters
+    ----------
+    sep
+        The separator.
+    args
+        The expressions to join.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from slake_forensics.core.catalog import source
+    >>> expr = Join(":", (Col("dst_endpoint.ip"), Col("dst_endpoint.port")))
+    >>> df = pd.DataFrame({"dst_endpoint.ip": ["94.130.27.54", None, None], "dst_endpoint.port": [3333, 443, None]})
+    >>> expr.arrow(df, source("vpc_flow")).to_pylist()
+    ['94.130.27.54:3333', '443', None]
+    """
 
     sep: str
     args: tuple[Expr, ...]
@@ -245,7 +428,23 @@ def _concat_ws(sep: str, arrays: list[pa.Array]) -> pa.Array:
 
 @dataclass(frozen=True)
 class Wrap(Expr):
-    """``before || arg || after``: null when ``arg`` is null."""
+    """``before || arg || after``: null when ``arg`` is null.
+
+    Parameters
+    ----------
+    before, after
+        Constant texts around the value.
+    arg
+        The expression.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from slake_forensics.core.catalog import source
+    >>> df = pd.DataFrame({"api.response.error": ["AccessDenied", None]})
+    >>> Wrap("[", Col("api.response.error"), "]").arrow(df, source("cloud_trail_mgmt")).to_pylist()
+    ['[AccessDenied]', None]
+    """
 
     before: str
     arg: Expr
@@ -262,7 +461,23 @@ class Wrap(Expr):
 
 @dataclass(frozen=True)
 class Md5(Expr):
-    """Lower-case hex MD5 of the arguments joined with ``|`` (nulls as empty strings)."""
+    """Lower-case hex MD5 of the arguments joined with ``|`` (nulls as empty strings).
+
+    Parameters
+    ----------
+    args
+        The identifying expressions, in order.
+
+    Examples
+    --------
+    >>> import hashlib
+    >>> import pandas as pd
+    >>> from slake_forensics.core.catalog import source
+    >>> df = pd.DataFrame({"query.hostname": ["pool.supportxmr.com."], "rcode": [None]})
+    >>> uid = Md5((Col("query.hostname"), Col("rcode"))).arrow(df, source("route53"))[0].as_py()
+    >>> uid == hashlib.md5(b"pool.supportxmr.com.|").hexdigest()
+    True
+    """
 
     args: tuple[Expr, ...]
 
@@ -445,7 +660,27 @@ _SPECS: dict[str, dict[str, Expr]] = {
 
 
 def expressions(source: str) -> dict[str, Expr]:
-    """The expression of every timeline column of ``source`` except ``time`` (keyed by column name)."""
+    """The expression of every timeline column of ``source`` except ``time`` (keyed by column name).
+
+    Parameters
+    ----------
+    source
+        A source name.
+
+    Returns
+    -------
+    dict of str to Expr
+        Keys: :data:`TIMELINE_COLUMNS` without ``time``, in order.
+
+    Examples
+    --------
+    >>> from slake_forensics.core.catalog import source
+    >>> exprs = expressions("vpc_flow")
+    >>> list(exprs)[:4]
+    ['source', 'class_name', 'activity', 'actor']
+    >>> print(exprs["target"].sql(source("vpc_flow")))
+    nullif(concat_ws(':', "dst_endpoint"."ip", CAST("dst_endpoint"."port" AS varchar)), '')
+    """
     src = find_source(source)
     spec = _SPECS[src.map_name]  # a custom source uses the projection of the v2 source holding its class
     uid = spec["uid"]
@@ -462,17 +697,31 @@ def expressions(source: str) -> dict[str, Expr]:
     }
 
 
-def uid_sql(source: str) -> str:
-    """Athena SQL of the ``uid`` column of ``source`` (to match timeline rows in a query)."""
-    src = find_source(source)
-    return _SPECS[src.map_name]["uid"].sql(src)
-
-
 def projection(source: str) -> str:
     """The SELECT list producing :data:`TIMELINE_COLUMNS` from ``source``'s table, in Athena SQL.
 
     Use it as ``SELECT {projection(source)} FROM {lake.table_name(source)} WHERE …``; it holds
     no placeholders.  ``time`` is ``time_dt``; every other column is varchar.
+
+    Parameters
+    ----------
+    source
+        A source name.
+
+    Returns
+    -------
+    str
+        The comma-separated select items, one per timeline column.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> query = (f"SELECT {projection('route53')} FROM {lake.table_name('route53')} "
+    ...          "WHERE time_dt >= from_iso8601_timestamp(?) AND time_dt < from_iso8601_timestamp(?)")
+    >>> rows = lake.sql(query, ["2026-05-14T20:07:00Z", "2026-05-14T20:08:00Z"])
+    >>> list(rows.columns) == list(TIMELINE_COLUMNS), len(rows)
+    (True, 7)
     """
     src = find_source(source)
     items = ['"time_dt" AS "time"'] + [f"{e.sql(src)} AS {quote_identifier(name)}" for name, e in expressions(src.name).items()]
@@ -487,6 +736,30 @@ def normalize(df: pd.DataFrame, source: str | None = None) -> pd.DataFrame:
     ``time`` as ``timestamp[ms, UTC]``, every other column an Arrow string.  The values equal
     those of :func:`projection` run as SQL over the same rows.  Columns the frame lacks count
     as null.
+
+    Parameters
+    ----------
+    df
+        A flattened frame of one source (``Lake.load``).
+    source
+        Its source (default ``df.attrs["source"]``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``time, source, class_name, activity, actor, src_ip, dst_ip, target, status,
+        severity, summary, uid, account, region, ref`` (see the module doc); ``attrs["source"]``.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> dns = lake.load("route53", "2026-05-14T20:07Z", "2026-05-14T20:08Z")
+    >>> tl = normalize(dns)
+    >>> tl.loc[0, ["activity", "actor", "target", "status"]].tolist()
+    ['Traffic', 'i-c1a762c56d643463c', 'pool.supportxmr.com.', 'NoError']
+    >>> tl.loc[0, "summary"]
+    '10.35.7.139 (i-c1a762c56d643463c) asked A pool.supportxmr.com. -> NoError 94.130.27.54'
     """
     name = source if source is not None else df.attrs.get("source")
     if name is None:
@@ -507,19 +780,67 @@ FAILURE_STATUSES = frozenset({"Failure", "Blocked", "REJECT", "NXDomain", "ServE
 
 
 def is_failure(status: object) -> bool:
-    """Whether a timeline ``status`` says the attempt failed: a :data:`FAILURE_STATUSES` value or an
-    HTTP status of 400 or more (EKS audit).  Unknown or missing statuses are not failures."""
+    """Whether a timeline ``status`` says the attempt failed.
+
+    A failure is a :data:`FAILURE_STATUSES` value or an HTTP status of 400 or more (EKS
+    audit).  Unknown or missing statuses are not failures.
+
+    Parameters
+    ----------
+    status
+        One ``status`` value of a timeline.
+
+    Returns
+    -------
+    bool
+
+    Examples
+    --------
+    >>> [is_failure(s) for s in ("Failure", "REJECT", "403", "200", None)]
+    [True, True, True, False, False]
+    """
     text = "" if status is None or status is pd.NA else str(status)
     return text in FAILURE_STATUSES or (text.isdigit() and int(text) >= 400)
 
 
 def empty_timeline() -> pd.DataFrame:
-    """A timeline frame with no rows and the :data:`TIMELINE_COLUMNS` dtypes."""
+    """A timeline frame with no rows and the :data:`TIMELINE_COLUMNS` dtypes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`TIMELINE_COLUMNS`: ``time`` a UTC timestamp, every other an Arrow string.
+
+    Examples
+    --------
+    >>> tl = empty_timeline()
+    >>> len(tl), str(tl["time"].dtype), str(tl["actor"].dtype)
+    (0, 'timestamp[ms, tz=UTC][pyarrow]', 'string[pyarrow]')
+    """
     return pd.DataFrame({c: pd.Series([], dtype=TIME if c == "time" else STRING) for c in TIMELINE_COLUMNS})
 
 
 def as_timeline(df: pd.DataFrame) -> pd.DataFrame:
-    """``df`` (e.g. a :func:`projection` query result) with exactly :data:`TIMELINE_COLUMNS` and their dtypes."""
+    """``df`` (e.g. a :func:`projection` query result) with exactly :data:`TIMELINE_COLUMNS` and their dtypes.
+
+    Parameters
+    ----------
+    df
+        A frame with timeline columns (missing ones become null, others are dropped).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`TIMELINE_COLUMNS`, same index as ``df``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> tl = as_timeline(pd.DataFrame({"time": [pd.Timestamp("2026-05-21T03:45:09Z")], "activity": ["PutBucketPolicy"],
+    ...                                "extra": [1]}))
+    >>> list(tl.columns) == list(TIMELINE_COLUMNS), tl.loc[0, "activity"], bool(tl["uid"].isna().all())
+    (True, 'PutBucketPolicy', True)
+    """
     out = {}
     for c in TIMELINE_COLUMNS:
         if c == "time":

@@ -32,17 +32,42 @@ if TYPE_CHECKING:
 #: Entity keyword arguments of :func:`pivot`, in the order predicates are written.
 PIVOT_ENTITIES = ("ip", "principal", "access_key", "bucket", "instance", "domain")
 
+#: What an entity argument of :func:`pivot` takes: one value, several, or ``None`` (not given).
 Values = str | Iterable[str] | None
 
 
-def entity_values(name: str, values: Values) -> list[str] | None:
-    """One entity argument as a list of strings (``None`` stays ``None``).
+def entity_values(name: str, values: str | Iterable[str]) -> list[str]:
+    """One entity argument of :func:`pivot` as a list of distinct strings.
 
     A domain is matched with and without its trailing dot (Route 53 writes ``example.com.``,
-    WAF ``example.com``).  Raises ``TypeError`` for non-strings and ``ValueError`` for an empty list.
+    WAF ``example.com``).
+
+    Parameters
+    ----------
+    name
+        The entity type (for messages, and ``domain`` for the trailing dot).
+    values
+        A string or several.
+
+    Returns
+    -------
+    list of str
+        In first-seen order.
+
+    Raises
+    ------
+    TypeError
+        For a value that is not a string.
+    ValueError
+        For an empty list.
+
+    Examples
+    --------
+    >>> entity_values("ip", ["103.75.108.118", "95.216.237.73", "103.75.108.118"])
+    ['103.75.108.118', '95.216.237.73']
+    >>> entity_values("domain", "pool.supportxmr.com.")
+    ['pool.supportxmr.com', 'pool.supportxmr.com.']
     """
-    if values is None:
-        return None
     items = [values] if isinstance(values, str) else list(values)
     for v in items:
         if not isinstance(v, str):
@@ -62,11 +87,43 @@ def build_query(
     accounts: list[str] | None = None,
     limit: int | None = None,
 ) -> tuple[str, list[Any]] | None:
-    """The Athena query of one source of a pivot and its parameters, or ``None`` when the source
-    has no field for any of the given entity types (and ``entities`` is not empty).
+    """The Athena query of one source of a pivot and its parameters.
 
-    ``entities`` maps entity types to values; the predicates of all fields of all types are
-    OR-ed.  ``accounts`` adds ``accountid IN (…)``; ``limit`` keeps the first rows by time.
+    The predicates of all fields of all given entity types are OR-ed.
+
+    Parameters
+    ----------
+    lake
+        The lake whose table names the query uses.
+    source
+        A source name.
+    window
+        ``[start, end)`` on ``time_dt``.
+    entities
+        Entity types to values (from :func:`entity_values`).
+    accounts
+        Adds ``accountid IN (…)``.
+    limit
+        Keeps the first rows by time.
+
+    Returns
+    -------
+    (str, list) or None
+        The SQL (selecting :func:`~slake_forensics.analysis.normalize.projection`) and its bound
+        values; ``None`` when the source has no field for any of the given entity types (and
+        ``entities`` is not empty).
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.core.timewindow import Window
+    >>> lake = sf.Lake.sample()
+    >>> window = Window.of("2026-05-21T03:00Z", "2026-05-21T04:00Z")
+    >>> sql, params = build_query(lake, "s3_data", window, {"bucket": ["wingtip-customer-exports-7cd9ef"]})
+    >>> params[2:]
+    ['wingtip-customer-exports-7cd9ef', 'wingtip-customer-exports-7cd9ef', 'arn:aws:s3:::wingtip-customer-exports-7cd9ef', 'AWS::S3::Bucket']
+    >>> build_query(lake, "vpc_flow", window, {"bucket": ["wingtip-customer-exports-7cd9ef"]}) is None
+    True
     """
     src = find_source(source)
     where, params = scope_predicate(window, accounts)
@@ -117,6 +174,41 @@ def pivot(
     and ``params`` (per source: the SQL and its bound values), ``rows`` (per source row count),
     ``truncated`` (sources that hit the limit), ``skipped`` (sources without a field) and
     ``elapsed_s`` (per source).  Raises ``ValueError`` when no entity and no account is given.
+
+    Parameters
+    ----------
+    lake
+        The lake to query.
+    ip, principal, access_key, bucket, instance, domain
+        Entity values (a string or several).
+    account
+        Accounts to restrict every query to.
+    start, end
+        The window ``[start, end)``.
+    sources
+        Sources to query (default all).
+    limit_per_source
+        Keep the first rows by time of each source.
+    progress
+        Show a progress bar over the sources.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``time, source, class_name, activity, actor, src_ip, dst_ip, target, status,
+        severity, summary, uid, account, region, ref``, one row per event.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.analysis.pivot import pivot
+    >>> lake = sf.Lake.sample()
+    >>> tl = pivot(lake, domain="pool.supportxmr.com", ip="94.130.27.54", start="2026-05-14T20:00Z",
+    ...            end="2026-05-14T20:10Z", progress=False)
+    >>> tl[["source", "activity", "target"]].values.tolist()[:2]
+    [['route53', 'Traffic', 'pool.supportxmr.com.'], ['vpc_flow', 'Traffic', '94.130.27.54:3333']]
+    >>> {name: n for name, n in tl.attrs["rows"].items() if n}
+    {'vpc_flow': 6, 'route53': 1}
     """
     window = Window.of(start, end)
     raw = {"ip": ip, "principal": principal, "access_key": access_key, "bucket": bucket, "instance": instance, "domain": domain}
@@ -183,6 +275,28 @@ def fetch_rows(lake: Engine, timeline_rows: pd.DataFrame) -> dict[str, pd.DataFr
     shape of ``Lake.load`` (all columns, sorted by time), one entry per source present in
     ``timeline_rows`` (a frame without columns when nothing of it could be loaded); ``attrs``
     of each frame lists the ``windows`` loaded.
+
+    Parameters
+    ----------
+    lake
+        The lake the rows came from.
+    timeline_rows
+        Timeline rows (columns ``source``, ``time``, ``uid``; optionally ``account``).
+
+    Returns
+    -------
+    dict of str to pandas.DataFrame
+        ``{source: flattened frame}`` with every column of the source.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.analysis.pivot import fetch_rows, pivot
+    >>> lake = sf.Lake.sample()
+    >>> tl = pivot(lake, ip="94.130.27.54", start="2026-05-14T20:07Z", end="2026-05-14T20:08Z", progress=False)
+    >>> full = fetch_rows(lake, tl)
+    >>> sorted(full), full["vpc_flow"][["dst_endpoint.port", "traffic.bytes"]].values.tolist()[:1]
+    (['route53', 'vpc_flow'], [[3333, 4100]])
     """
     missing = {"source", "time", "uid"} - set(timeline_rows.columns)
     if missing:

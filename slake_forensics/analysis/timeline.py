@@ -9,7 +9,7 @@ events build and draw in about a second.  :func:`explore` returns an ipywidgets 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -23,13 +23,17 @@ if TYPE_CHECKING:  # matplotlib is imported when a picture is drawn, not with th
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+#: Sources whose every row is a finding (see :func:`is_finding`).
 FINDING_SOURCES = ("sh_findings",)
+#: The lane of the rarest values past ``max_lanes``, and the lane of nulls.
 OTHER_LANE = "(other)"
 NONE_LANE = "(none)"
+#: Timeline columns the explorer's entity filter searches.
 ENTITY_FIELDS = ("actor", "src_ip", "dst_ip", "target")
 _NS_PER_DAY = 86_400 * 10**9
 
-Bookmarks = pd.DataFrame | pd.Series | Mapping[str, Any] | Iterable[Any] | None
+#: What :func:`plot_timeline` takes as bookmarks: a frame with a ``time`` column, ``{label: time}`` or times.
+Bookmarks: TypeAlias = pd.DataFrame | pd.Series | Mapping[str, Any] | Iterable[Any] | None
 
 
 def timeline(*frames: pd.DataFrame) -> pd.DataFrame:
@@ -42,6 +46,27 @@ def timeline(*frames: pd.DataFrame) -> pd.DataFrame:
     one finding share its uid but not its time, so each update stays.  Returns a frame
     with a fresh ``RangeIndex`` and ``attrs["sources"]`` listing the sources present (no
     frames: an empty timeline).
+
+    Parameters
+    ----------
+    *frames
+        Timelines (:func:`~slake_forensics.analysis.pivot.pivot` results) and raw loads (``Lake.load``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``time, source, class_name, activity, actor, src_ip, dst_ip, target, status,
+        severity, summary, uid, account, region, ref``, sorted by ``time``.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> dns = lake.load("route53", "2026-05-14T20:07Z", "2026-05-14T20:08Z")
+    >>> flows = lake.pivot(ip="94.130.27.54", start="2026-05-14T20:07Z", end="2026-05-14T20:08Z", progress=False)
+    >>> tl = sf.timeline(dns, flows)
+    >>> len(dns), len(flows), len(tl), tl.attrs["sources"]
+    (7, 3, 9, ['route53', 'vpc_flow'])
     """
     parts = []
     for i, df in enumerate(frames):
@@ -78,7 +103,26 @@ def _ns(times: pd.Series) -> np.ndarray:
 
 
 def is_finding(tl: pd.DataFrame) -> np.ndarray:
-    """Boolean mask of timeline rows that are findings (Security Hub, or a ``… Finding`` class)."""
+    """Boolean mask of timeline rows that are findings (Security Hub, or a ``… Finding`` class).
+
+    Parameters
+    ----------
+    tl
+        A timeline (``source`` and optionally ``class_name`` columns).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``bool``, one per row.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> tl = sf.Lake.sample().pivot(ip="103.75.108.118", start="2026-05-21T03:00Z", end="2026-05-21T05:00Z",
+    ...                             sources=["cloud_trail_mgmt", "sh_findings"], progress=False)
+    >>> int(is_finding(tl).sum()), len(tl)
+    (2, 23)
+    """
     mask = tl["source"].isin(FINDING_SOURCES).to_numpy(dtype=bool, na_value=False)
     if "class_name" in tl.columns:
         named = tl["class_name"].astype("string").str.contains("Finding", regex=False)
@@ -105,6 +149,36 @@ def plot_timeline(
     on top as red diamonds in their lane.  ``bookmarks`` are vertical lines: a frame with a
     ``time`` column (and optional ``note`` / ``summary`` labels, e.g. ``case.bookmarks``), a
     ``{label: time}`` mapping, or times.  Draws into ``ax`` when given.
+
+    Parameters
+    ----------
+    tl
+        A timeline (:func:`timeline`, :func:`~slake_forensics.analysis.pivot.pivot`).
+    by
+        The column whose values are the lanes.
+    findings
+        Mark findings.
+    bookmarks
+        Times to mark with vertical lines.
+    ax
+        Axes to draw into (default: a new Figure).
+    max_points, max_lanes, bins
+        Points above which counts are drawn, lanes before ``(other)``, and time bins of the counts.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure holding the drawing (it is not shown; display it or ``savefig`` it).
+
+    Examples
+    --------
+    >>> import matplotlib; matplotlib.use("Agg")
+    >>> import slake_forensics as sf
+    >>> tl = sf.Lake.sample().pivot(ip="103.75.108.118", start="2026-05-21T03:00Z", end="2026-05-21T05:00Z",
+    ...                             sources=["cloud_trail_mgmt", "sh_findings"], progress=False)
+    >>> fig = sf.plot_timeline(tl, by="activity", bookmarks={"detection": "2026-05-21T04:03:52Z"})
+    >>> type(fig).__name__, fig.axes[0].get_title()
+    ('Figure', '23 events by activity')
     """
     import matplotlib.dates as mdates
     from matplotlib.colors import LogNorm
@@ -113,10 +187,8 @@ def plot_timeline(
     if by not in tl.columns:
         raise KeyError(f"No column {by!r} to make lanes of; timeline columns are {list(tl.columns)}.")
     if ax is None:
-        fig = Figure(layout="constrained", figsize=(12, 1.2 + 0.35 * min(max_lanes, max(1, tl[by].nunique(dropna=False)))))
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
+        ax = Figure(layout="constrained", figsize=(12, 1.2 + 0.35 * min(max_lanes, max(1, tl[by].nunique(dropna=False))))).add_subplot()
+    fig = ax.figure  # the figure or subfigure holding ax
     ns = _ns(tl["time"]) if len(tl) else np.array([], dtype=np.int64)
     if (ns == np.iinfo(np.int64).min).any():  # rows without a time cannot be placed
         tl, ns = tl[ns != np.iinfo(np.int64).min], ns[ns != np.iinfo(np.int64).min]
@@ -158,7 +230,7 @@ def plot_timeline(
     ax.set_xlabel("time (UTC)")
     ax.set_title(f"{len(tl):,} events by {by}" + (" (binned counts)" if binned else ""), fontsize="medium")
     ax.grid(axis="x", alpha=0.3)
-    return fig
+    return fig.figure  # the root figure, also when ax sits in a subfigure
 
 
 def _lanes(values: pd.Series, max_lanes: int) -> tuple[np.ndarray, list[str], list[int]]:
@@ -223,6 +295,27 @@ class TimelineExplorer:
     ``src_ip``, ``dst_ip``, ``target`` or any of them), ``rows`` (pick shown rows),
     ``bookmark_button``, ``status`` and ``table`` (HTML of the first ``page_size`` rows).
     ``selected`` is the filtered frame; ``picked`` the rows picked in ``rows``.
+
+    Parameters
+    ----------
+    tl
+        The timeline to explore.
+    bookmark
+        Called with the picked rows when the bookmark button is clicked.
+    page_size
+        Rows shown in ``rows`` and ``table``.
+    steps
+        Stops of the time slider.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> tl = sf.Lake.sample().pivot(ip="103.75.108.118", start="2026-05-21T03:00Z", end="2026-05-21T05:00Z",
+    ...                             sources=["cloud_trail_mgmt", "sh_findings"], progress=False)
+    >>> explorer = TimelineExplorer(tl)
+    >>> explorer.sources.value = ("sh_findings",)
+    >>> explorer.status.value
+    '2 of 23 events'
     """
 
     def __init__(self, tl: pd.DataFrame, bookmark: Callable[[pd.DataFrame], Any] | None = None,
@@ -266,7 +359,21 @@ class TimelineExplorer:
         return self.widget._repr_mimebundle_(**kwargs)
 
     def mask(self) -> np.ndarray:
-        """Boolean mask over ``tl`` of the rows the current filter values keep."""
+        """Boolean mask over ``tl`` of the rows the current filter values keep.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``bool``, one per row of ``tl``.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> explorer = sf.explore(sf.timeline(sf.Lake.sample().load("cloud_trail_mgmt", "2026-05-21T03:30Z", "2026-05-21T03:34Z")))
+        >>> explorer.field.value, explorer.entity.value = "src_ip", "103.75.108.118"
+        >>> int(explorer.mask().sum()), len(explorer.selected)
+        (14, 14)
+        """
         lo, hi = self.range.value
         keep = (self._ns >= lo.value) & (self._ns <= hi.value)
         if self.sources.value:
@@ -282,7 +389,22 @@ class TimelineExplorer:
 
     @property
     def picked(self) -> pd.DataFrame:
-        """The rows picked in ``rows`` (positions in ``selected``), in time order."""
+        """The rows picked in ``rows`` (positions in ``selected``), in time order.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Timeline rows.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> ct = sf.Lake.sample().load("cloud_trail_mgmt", "2026-05-21T03:30Z", "2026-05-21T03:34Z")
+        >>> explorer = sf.explore(sf.timeline(ct))
+        >>> explorer.rows.value = tuple(i for label, i in explorer.rows.options if "ListUsers" in label or "GetCallerIdentity" in label)
+        >>> explorer.picked["activity"].tolist()
+        ['GetCallerIdentity', 'ListUsers']
+        """
         return self.selected.iloc[sorted(self.rows.value)]
 
     def _refresh(self, _change: Any = None) -> None:
@@ -328,5 +450,27 @@ def explore(tl: pd.DataFrame, bookmark: Callable[[pd.DataFrame], Any] | None = N
 
     ``bookmark`` is called with the picked rows (a timeline frame) when the bookmark button
     is clicked, e.g. ``explore(tl, bookmark=case.bookmark)``.  Builds without a running kernel.
+
+    Parameters
+    ----------
+    tl, bookmark
+        As for :class:`TimelineExplorer`.
+
+    Returns
+    -------
+    TimelineExplorer
+        Its ``widget`` (or the explorer itself, as a cell's value) displays it.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> tl = sf.Lake.sample().pivot(ip="103.75.108.118", start="2026-05-21T03:00Z", end="2026-05-21T05:00Z",
+    ...                             sources=["cloud_trail_mgmt", "sh_findings"], progress=False)
+    >>> kept = []
+    >>> explorer = sf.explore(tl, bookmark=kept.append)
+    >>> explorer.rows.value = (0,)
+    >>> explorer.bookmark_button.click()
+    >>> explorer.status.value, kept[0]["activity"].tolist()
+    ('Bookmarked 1 row(s).', ['GetCallerIdentity'])
     """
     return TimelineExplorer(tl, bookmark=bookmark)

@@ -11,22 +11,42 @@ import html
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
 
 from slake_forensics.core.catalog import Source, database, source as find_source
 from slake_forensics.core.timewindow import TimeLike, to_utc
 
-if TYPE_CHECKING:
-    pass
-
-
 @dataclass(frozen=True)
 class Explanation:
     """What a load or query would do: the SQL, its bound parameters, and the files it would open.
 
-    ``files`` is empty for engines that do not open files themselves (Athena).
+    ``files`` is empty for engines that do not open files themselves (Athena).  ``str()`` of it
+    is the SQL with the parameters, the translated SQL and the files as SQL comments.
+
+    Parameters
+    ----------
+    sql
+        The Athena SQL of the load or query.
+    params
+        The values of its ``?`` placeholders, in order.
+    files
+        The data files the engine would open.
+    engine
+        The engine that would run it (``duckdb``, ``pyarrow``, ``athena``…).
+    translated_sql
+        The SQL as the engine runs it, when it is not Athena SQL (the local DuckDB dialect).
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> plan = lake.explain("vpc_flow", "2026-05-14T20:00Z", "2026-05-14T21:00Z")
+    >>> plan.engine, len(plan.files), plan.params
+    ('pyarrow', 4, ["'2026-05-14T20:00:00.000Z'", "'2026-05-14T21:00:00.000Z'"])
+    >>> str(plan).splitlines()[0]
+    '-- engine: pyarrow'
     """
 
     sql: str
@@ -56,6 +76,21 @@ class Engine(ABC):
     ``now`` is the lake's clock: ``CURRENT_TIMESTAMP`` / ``now()`` / ``current_date`` resolve
     to it (``None`` means real time).  ``region`` is the lake's home region, or ``None`` when
     the lake is a rollup of several (then table names default to ``us-east-1``).
+
+    Parameters
+    ----------
+    location
+        Where the data is.
+    now
+        The lake's clock (``None``: real time); any time :func:`~slake_forensics.core.timewindow.to_utc` takes.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.engines.base import Engine
+    >>> lake = sf.Lake.sample()
+    >>> isinstance(lake, Engine), lake.region
+    (True, None)
     """
 
     location: str
@@ -71,15 +106,41 @@ class Engine(ABC):
         return f"{type(self).__name__}({self.location!r}, now={clock})"
 
     def clock(self) -> pd.Timestamp:
-        """The lake's current time (UTC): ``now`` if set, else the real time."""
+        """The lake's current time (UTC): ``now`` if set, else the real time.
+
+        Returns
+        -------
+        pandas.Timestamp
+            The end of the default windows of hunts, Sigma rules and notebooks.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> sf.Lake.sample(now="2026-05-22T00:00Z").clock()
+        Timestamp('2026-05-22 00:00:00+0000', tz='UTC')
+        """
         return self.now if self.now is not None else pd.Timestamp.now(tz="UTC")
 
     # ---- what every engine provides ------------------------------------------------------
 
     @abstractmethod
     def sources(self) -> pd.DataFrame:
-        """One row per source present: ``source, table, classes, accounts, regions,
-        first_event, last_event, rows`` (times UTC; accounts/regions as sorted lists)."""
+        """One row per source present in the lake.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``source, table, classes, accounts, regions, first_event, last_event, rows``
+            (times UTC; accounts/regions as sorted lists); engines that read files add ``files``.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> src = lake.sources().set_index("source")
+        >>> int(src.loc["waf", "rows"]), src.loc["waf", "regions"]
+        (44904, ['eu-west-1', 'us-east-1'])
+        """
 
     @abstractmethod
     def load(
@@ -93,9 +154,30 @@ class Engine(ABC):
     ) -> pd.DataFrame:
         """Events of ``source`` with ``start <= time_dt < end``, sorted by time.
 
-        ``accounts`` / ``regions`` restrict partitions (``None`` = all); ``columns`` takes
-        top-level or dotted names (``None`` = all).  Returns a flattened, Arrow-backed
-        DataFrame whose ``attrs`` record source, window, accounts, regions, files and lake.
+        Parameters
+        ----------
+        source
+            A source name (``vpc_flow``, ``cloud_trail_mgmt``…; see :data:`~slake_forensics.core.catalog.SOURCES`).
+        start, end
+            The window ``[start, end)`` on ``time_dt``.
+        accounts, regions
+            Partitions to read (``None`` = all).
+        columns
+            Top-level or dotted column names to return (``None`` = all).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The source's columns flattened to dotted names (``time_dt``, ``src_endpoint.ip``…),
+            Arrow-backed; ``attrs`` record source, window, accounts, regions, files and lake.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> waf = lake.load("waf", "2026-05-21T00:00Z", "2026-05-21T01:00Z", columns=["time_dt", "src_endpoint.ip", "action"])
+        >>> len(waf), list(waf.columns), waf.attrs["source"]
+        (80, ['time_dt', 'src_endpoint.ip', 'action'], 'waf')
         """
 
     @abstractmethod
@@ -115,28 +197,96 @@ class Engine(ABC):
         engine reads when it reads files itself (local: files opened; S3: files downloaded) and
         are ignored by Athena, where the query's own ``time_dt``/``accountid``/``region``
         predicates prune partitions.  The scope never replaces those predicates: keep them in
-        the SQL so the answer is the same on every engine.  Returns a flattened, Arrow-backed
-        DataFrame whose ``attrs`` hold ``sql``, ``translated_sql``, ``params``, ``engine``,
-        ``lake`` and ``elapsed_s``.
+        the SQL so the answer is the same on every engine.
+
+        Parameters
+        ----------
+        text
+            One Athena (Trino) query; :meth:`table_name` gives table names that work on every engine.
+        params
+            Values of the ``?`` placeholders, in order.
+        start, end, accounts, regions
+            The scope: partitions an engine that reads files itself needs.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The result with nested columns flattened, Arrow-backed; ``attrs`` hold ``sql``,
+            ``translated_sql``, ``params``, ``engine``, ``lake`` and ``elapsed_s``.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> query = (f"SELECT count(*) AS n FROM {lake.table_name('waf')} "
+        ...          "WHERE time_dt >= from_iso8601_timestamp(?) AND time_dt < from_iso8601_timestamp(?)")
+        >>> int(lake.sql(query, ["2026-05-21T00:00:00Z", "2026-05-22T00:00:00Z"])["n"].iloc[0])
+        3661
         """
 
     @abstractmethod
     def explain(self, what: str, *args: Any, **kwargs: Any) -> Explanation:
         """Say what would run without running it.
 
-        ``explain(source, start, end, accounts=None, regions=None, columns=None)`` for a load,
-        ``explain(sql_text, params=None)`` for a query.  Returns an :class:`Explanation`.
+        Parameters
+        ----------
+        what
+            A source name (then the arguments are those of :meth:`load`) or SQL text (then
+            ``params``, as for :meth:`sql`).
+        *args, **kwargs
+            ``explain(source, start, end, accounts=None, regions=None, columns=None)`` for a load,
+            ``explain(sql_text, params=None)`` for a query.
+
+        Returns
+        -------
+        Explanation
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> plan = lake.explain(f"SELECT count(*) FROM {lake.table_name('waf')} WHERE time_dt >= from_iso8601_timestamp(?)",
+        ...                     ["2026-05-24T00:00:00Z"])
+        >>> plan.engine, len(plan.files)
+        ('duckdb', 28)
         """
 
     def custom_sources(self) -> list[Source]:
-        """The custom sources (``ext/<name>/``) this lake holds; none unless the engine discovers them."""
+        """The custom sources (``ext/<name>/``) this lake holds; none unless the engine discovers them.
+
+        Returns
+        -------
+        list of slake_forensics.core.catalog.Source
+            Catalog entries named ``ext/<name>``; pivots also query those of a class a v2 source holds.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> sf.Lake.sample().custom_sources()
+        []
+        """
         return []
 
     def table_name(self, source: str) -> str:
         """Fully qualified, quoted Glue table of ``source`` for this lake's region.
 
-        For example ``"amazon_security_lake_glue_db_us_east_1"."amazon_security_lake_table_us_east_1_vpc_flow_2_0"``;
-        every engine accepts it in :meth:`sql`, so SQL built with it runs unchanged anywhere.
+        Every engine accepts it in :meth:`sql`, so SQL built with it runs unchanged anywhere.
+
+        Parameters
+        ----------
+        source
+            A source name.
+
+        Returns
+        -------
+        str
+            ``"<database>"."<table>"``.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> sf.Lake.sample().table_name("vpc_flow")
+        '"amazon_security_lake_glue_db_us_east_1"."amazon_security_lake_table_us_east_1_vpc_flow_2_0"'
         """
         region = self.region or "us-east-1"
         return f'"{database(region)}"."{find_source(source).table(region)}"'

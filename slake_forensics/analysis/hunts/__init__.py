@@ -57,13 +57,21 @@ from slake_forensics.core.timewindow import TimeLike, Window
 if TYPE_CHECKING:
     from slake_forensics.engines.base import Engine
 
+#: NIST SP 800-61 stages, the ``stage`` of each hunt.
 STAGES = ("preparation", "detection_analysis", "containment_eradication_recovery", "post_incident")
+#: Allowed ``severity`` values of a hunt.
 SEVERITIES = ("informational", "low", "medium", "high", "critical")
+#: Allowed ``type`` values of a hunt parameter.
 PARAM_TYPES = ("int", "float", "bool", "str", "list[str]", "list[int]")
+#: Parameters every hunt gets without declaring them: the window.
 IMPLICIT_PARAMS = ("start", "end")
+#: The window before the lake clock that hunts read by default.
 DEFAULT_WINDOW = pd.Timedelta(days=14)
+#: An ATT&CK technique id (``T1078``, ``T1078.004``).
 TECHNIQUE_RE = re.compile(r"T\d{4}(\.\d{3})?")
+#: A hunt parameter name.
 NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
+#: Keys every hunt yaml must have.
 REQUIRED_KEYS = ("title", "hypothesis", "techniques", "stage", "sources", "severity", "parameters", "hit_means", "next_steps")
 
 # Outside string literals, quoted identifiers and comments: a table placeholder, a named
@@ -76,24 +84,72 @@ _TOKENS = re.compile(
 
 
 class HuntError(SlakeError, ValueError):
-    """A hunt definition (``.sql``/``.yaml``) is malformed."""
+    """A hunt definition (``.sql``/``.yaml``) is malformed.
+
+    Examples
+    --------
+    >>> try:
+    ...     Param("since", "date", "2026-05-21", "A day.").coerce("2026-05-21", "demo")
+    ... except HuntError as exc:
+    ...     print(str(exc).split(";")[0])
+    demo: parameter 'since' (date): unknown parameter type 'date'
+    """
 
 
 class UnknownHuntError(SlakeError, KeyError):
-    """No hunt has the requested name."""
+    """No hunt has the requested name.
+
+    Examples
+    --------
+    >>> try:
+    ...     get("s3_bulk_downlaod")
+    ... except UnknownHuntError as exc:
+    ...     print(str(exc).split(" Hunts:")[0])
+    No hunt named 's3_bulk_downlaod'. Did you mean s3_bulk_download?
+    """
 
     def __str__(self) -> str:
         return str(self.args[0]) if self.args else ""
 
 
 class HuntParameterError(SlakeError, ValueError):
-    """A hunt parameter is unknown or has a value of the wrong type or range."""
+    """A hunt parameter is unknown or has a value of the wrong type or range.
+
+    Examples
+    --------
+    >>> try:
+    ...     get("access_denied_burst").resolve({"min_denied": 0})
+    ... except HuntParameterError as exc:
+    ...     print(exc)
+    access_denied_burst: parameter 'min_denied' (int) must be >= 1; got 0.
+    """
 
 
 @dataclass(frozen=True)
 class Param:
-    """One typed hunt parameter: ``type`` is one of :data:`PARAM_TYPES`; ``min``/``max`` bound
-    numbers (and list items for ``list[int]``); ``min_items`` bounds list length."""
+    """One typed hunt parameter, as declared under ``parameters`` in a hunt's yaml.
+
+    Parameters
+    ----------
+    name
+        The ``:name`` the SQL uses.
+    type
+        One of :data:`PARAM_TYPES`.
+    default
+        The value when the caller gives none.
+    description
+        What it means.
+    min, max
+        Bounds of numbers (and of list items for ``list[int]``).
+    min_items
+        The fewest items of a list.
+
+    Examples
+    --------
+    >>> p = get("access_denied_burst").params["min_denied"]
+    >>> p.type, p.default, p.min
+    ('int', 10, 1)
+    """
 
     name: str
     type: str
@@ -104,7 +160,28 @@ class Param:
     min_items: int = 0
 
     def coerce(self, value: Any, hunt: str) -> Any:
-        """Return ``value`` as this parameter's type, or raise :class:`HuntParameterError` saying why."""
+        """Return ``value`` as this parameter's type, or raise :class:`HuntParameterError` saying why.
+
+        Parameters
+        ----------
+        value
+            The caller's value (strings of numbers and booleans are accepted; a scalar becomes a
+            one-item list for list types).
+        hunt
+            The hunt's name, for messages.
+
+        Returns
+        -------
+        Any
+            The value as ``int``, ``float``, ``bool``, ``str`` or a list of them.
+
+        Examples
+        --------
+        >>> get("access_denied_burst").params["min_denied"].coerce("12", "access_denied_burst")
+        12
+        >>> get("access_denied_burst").params["error_codes"].coerce("AccessDenied", "access_denied_burst")
+        ['AccessDenied']
+        """
         where = f"{hunt}: parameter {self.name!r} ({self.type})"
         if self.type.startswith("list["):
             if isinstance(value, str | int) and not isinstance(value, bool):
@@ -168,7 +245,29 @@ class Param:
 
 @dataclass(frozen=True)
 class Hunt:
-    """A hunt: its metadata (from the yaml) and its Athena SQL with placeholders."""
+    """A hunt: its metadata (from the yaml) and its Athena SQL with placeholders.
+
+    Build it with :func:`get`.
+
+    Parameters
+    ----------
+    name
+        The file name of ``<name>.sql`` / ``<name>.yaml``.
+    title, hypothesis, techniques, stage, sources, severity, hit_means, next_steps
+        The yaml's keys (lists as tuples).
+    params
+        The :class:`Param` of each declared parameter, by name.
+    sql
+        The text of ``<name>.sql``.
+    meta
+        The whole yaml.
+
+    Examples
+    --------
+    >>> hunt = get("s3_public_access_change")
+    >>> hunt.stage, hunt.severity, hunt.sources
+    ('detection_analysis', 'high', ('cloud_trail_mgmt',))
+    """
 
     name: str
     title: str
@@ -184,13 +283,39 @@ class Hunt:
     meta: dict = field(repr=False, default_factory=dict)
 
     def defaults(self) -> dict[str, Any]:
-        """Every parameter's default value, by name."""
+        """Every parameter's default value, by name.
+
+        Returns
+        -------
+        dict of str to Any
+
+        Examples
+        --------
+        >>> sorted(get("access_denied_burst").defaults())
+        ['error_codes', 'min_denied', 'min_distinct_operations']
+        """
         return {n: p.default for n, p in self.params.items()}
 
     def resolve(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The defaults updated with ``values``, each checked and coerced to its type.
 
         Raises :class:`HuntParameterError` naming the known parameters for an unknown name.
+
+        Parameters
+        ----------
+        values
+            Parameter values by name.
+
+        Returns
+        -------
+        dict of str to Any
+            Every parameter's value.
+
+        Examples
+        --------
+        >>> values = get("access_denied_burst").resolve({"min_denied": "5"})
+        >>> values["min_denied"], values["min_distinct_operations"]
+        (5, 3)
         """
         unknown = [k for k in values if k not in self.params]
         if unknown:
@@ -200,8 +325,35 @@ class Hunt:
         return {n: self.params[n].coerce(v, self.name) for n, v in merged.items()}
 
     def compile(self, lake: Engine, window: Window, values: Mapping[str, Any]) -> tuple[str, builtins.list[Any]]:
-        """Return ``(athena_sql, params)``: tables resolved for ``lake``, ``:name`` → ``?`` with
-        values bound in order.  ``values`` are already-resolved parameter values."""
+        """The hunt's Athena SQL for ``lake`` and window, with its parameters bound in order.
+
+        Tables are resolved for ``lake`` and each ``:name`` becomes ``?`` (a list one ``?`` per item).
+
+        Parameters
+        ----------
+        lake
+            The lake whose table names the SQL uses.
+        window
+            The hunt window (``:start`` and ``:end``).
+        values
+            Already-resolved parameter values (:meth:`resolve`).
+
+        Returns
+        -------
+        (str, list)
+            The SQL and the values of its ``?`` placeholders.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> hunt = get("access_denied_burst")
+        >>> sql, params = hunt.compile(lake, window(lake), hunt.resolve({}))
+        >>> params[:3], params[-2:]
+        (['2026-05-10T23:59:59.999Z', '2026-05-24T23:59:59.999Z', 'AccessDenied'], [10, 3])
+        >>> ":start" in sql, sql.count("?") == len(params)
+        (False, True)
+        """
         bound = {**values, "start": timestamp_text(window.start), "end": timestamp_text(window.end)}
         params: builtins.list[Any] = []
 
@@ -220,7 +372,18 @@ class Hunt:
         return _TOKENS.sub(substitute, self.sql), params
 
     def describe(self) -> dict[str, Any]:
-        """The hunt as one row of :func:`list`."""
+        """The hunt as one row of :func:`list`.
+
+        Returns
+        -------
+        dict of str to Any
+            Keys ``name, title, stage, severity, techniques, sources, params, hypothesis``.
+
+        Examples
+        --------
+        >>> get("access_denied_burst").describe()["params"]["min_denied"]
+        'int = 10'
+        """
         return {
             "name": self.name, "title": self.title, "stage": self.stage, "severity": self.severity,
             "techniques": builtins.list(self.techniques), "sources": builtins.list(self.sources),
@@ -284,7 +447,17 @@ def _check(hunt: Hunt) -> None:
 
 @cache
 def names() -> tuple[str, ...]:
-    """Names of every hunt in the package, sorted."""
+    """Names of every hunt in the package, sorted.
+
+    Returns
+    -------
+    tuple of str
+
+    Examples
+    --------
+    >>> names()[:2]
+    ('access_denied_burst', 'account_access_removed')
+    """
     folder = resources.files(__package__)
     found = {p.name[:-4] for p in folder.iterdir() if p.name.endswith(".sql")}
     return tuple(sorted(found))
@@ -292,7 +465,23 @@ def names() -> tuple[str, ...]:
 
 @cache
 def get(name: str) -> Hunt:
-    """The :class:`Hunt` called ``name``; raises :class:`UnknownHuntError` listing the hunts otherwise."""
+    """The :class:`Hunt` called ``name``; raises :class:`UnknownHuntError` listing the hunts otherwise.
+
+    Parameters
+    ----------
+    name
+        A hunt's name (:func:`names`).
+
+    Returns
+    -------
+    Hunt
+        Loaded and checked once per process.
+
+    Examples
+    --------
+    >>> get("s3_bulk_download").title
+    'Bulk S3 download by one principal'
+    """
     if name not in names():
         import difflib
 
@@ -303,8 +492,27 @@ def get(name: str) -> Hunt:
 
 
 def list(stage: str | None = None) -> pd.DataFrame:  # noqa: A001 - the documented name
-    """One row per hunt (optionally of one NIST ``stage``): ``name, title, stage, severity,
-    techniques (list), sources (list), params ({name: "type = default"}), hypothesis``."""
+    """One row per hunt, optionally of one NIST ``stage``.
+
+    Parameters
+    ----------
+    stage
+        One of :data:`STAGES`, or ``None`` for every hunt.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``name, title, stage, severity, techniques (list), sources (list), params
+        ({name: "type = default"}), hypothesis``, by name.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> sf.hunts.list("preparation")["name"].tolist()
+    ['long_lived_key_inventory']
+    >>> len(sf.hunts.list()) == len(names())
+    True
+    """
     _check_stage(stage)
     rows = [get(n).describe() for n in names()]
     df = pd.DataFrame(rows, columns=["name", "title", "stage", "severity", "techniques", "sources", "params", "hypothesis"])
@@ -317,7 +525,25 @@ def _check_stage(stage: str | None) -> None:
 
 
 def window(lake: Engine, start: TimeLike | None = None, end: TimeLike | None = None) -> Window:
-    """The hunt window: ``end`` defaults to ``lake.clock()``, ``start`` to 14 days before ``end``."""
+    """The hunt window: ``end`` defaults to ``lake.clock()``, ``start`` to 14 days before ``end``.
+
+    Parameters
+    ----------
+    lake
+        The lake whose clock gives the defaults.
+    start, end
+        Given bounds.
+
+    Returns
+    -------
+    slake_forensics.core.timewindow.Window
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> print(window(sf.Lake.sample(), start="2026-05-21T00:00Z"))
+    [2026-05-21T00:00:00+00:00, 2026-05-24T23:59:59.999000+00:00)
+    """
     return default_window(lake.clock(), start, end, days=DEFAULT_WINDOW / pd.Timedelta(days=1))
 
 
@@ -329,6 +555,33 @@ def run(lake: Engine, name: str, start: TimeLike | None = None, end: TimeLike | 
     the columns), with ``attrs``: ``hunt``, ``title``, ``stage``, ``severity``, ``techniques``,
     ``window`` (start, end), ``parameters`` (resolved values by name), ``sql`` (the compiled
     Athena SQL), ``params`` (bound values in order) and the engine's provenance.
+
+    Parameters
+    ----------
+    lake
+        The lake to hunt in.
+    name
+        The hunt's name.
+    start, end
+        The window ``[start, end)``.
+    **params
+        Parameter values overriding the defaults.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The hits; columns are the hunt's own (OCSF-named fields, ``time_dt`` or
+        ``first_time_dt``/``last_time_dt``/``events``, and explanations such as ``detail``).
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> hits = sf.hunts.run(lake, "access_denied_burst", "2026-05-21T00:00Z", "2026-05-22T00:00Z")
+    >>> hits[["events", "operations"]].values.tolist(), hits.loc[0, "ips"]
+    ([[10, 7]], ['103.75.108.118'])
+    >>> hits.attrs["parameters"]["min_denied"]
+    10
     """
     hunt = get(name)
     values = hunt.resolve(params)
@@ -352,10 +605,18 @@ class HitsByHunt(dict):
 
     Compares by identity and is shared, not copied, when pandas copies ``attrs``, so
     filtering the summary stays cheap and never compares frames.
+
+    Examples
+    --------
+    >>> import copy
+    >>> import pandas as pd
+    >>> hits = HitsByHunt({"s3_bulk_download": pd.DataFrame({"events": [1797]})})
+    >>> copy.deepcopy(hits) is hits, hits == HitsByHunt(hits)
+    (True, False)
     """
 
     __eq__ = object.__eq__
-    __hash__ = object.__hash__
+    __hash__ = object.__hash__  # type: ignore[assignment]  # typeshed declares dict.__hash__ None; this dict hashes by identity
 
     def __deepcopy__(self, memo: dict) -> HitsByHunt:
         return self
@@ -369,6 +630,29 @@ def run_all(lake: Engine, stage: str | None = None, start: TimeLike | None = Non
     source missing from the lake, or the engine's error).  A missing source or a failing hunt
     never stops the others.  ``attrs["hits"]`` maps each hunt that ran to its hits frame and
     ``attrs["window"]`` is (start, end).
+
+    Parameters
+    ----------
+    lake
+        The lake to hunt in.
+    stage
+        One of :data:`STAGES`, or ``None`` for every hunt.
+    start, end
+        The window ``[start, end)`` of every hunt.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``name, title, stage, severity, techniques, hits, error``, one row per hunt.
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> summary = sf.hunts.run_all(sf.Lake.sample(), "post_incident", "2026-05-21T00:00Z", "2026-05-22T00:00Z")
+    >>> summary[["name", "hits", "error"]].values.tolist()
+    [['persistence_not_removed', 1, None]]
+    >>> len(summary.attrs["hits"]["persistence_not_removed"])
+    1
     """
     _check_stage(stage)
     win = window(lake, start, end)

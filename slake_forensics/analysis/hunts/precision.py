@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 #: Hits per day above which :func:`precision_report` marks a hunt as noisy.
 NOISY_PER_DAY = 5.0
 
+#: The columns of :func:`precision_report`.
 REPORT_COLUMNS = ["name", "stage", "severity", "hits", "days", "hits_per_day", "max_per_day", "noisy",
                   "tuning", "false_positive", "error"]
 
@@ -68,10 +69,10 @@ def daily_hits(summary: pd.DataFrame) -> pd.DataFrame:
     Examples
     --------
     >>> import slake_forensics as sf
-    >>> lake = sf.Lake.sample()
-    >>> days = daily_hits(sf.hunts.run_all(lake, stage="detection_analysis"))
-    >>> days.shape[1] in (14, 15)  # a 14-day window that ends mid-day touches 15 UTC days
-    True
+    >>> summary = sf.hunts.run_all(sf.Lake.sample(), "post_incident", "2026-05-20T00:00Z", "2026-05-23T00:00Z")
+    >>> days = daily_hits(summary)
+    >>> list(days.columns), days.loc["persistence_not_removed"].tolist()
+    (['2026-05-20', '2026-05-21', '2026-05-22'], [0, 1, 0])
     """
     start, end = summary.attrs["window"]
     days = pd.date_range(pd.Timestamp(start).floor("D"), pd.Timestamp(end) - pd.Timedelta(milliseconds=1), freq="D")
@@ -119,11 +120,11 @@ def precision_report(
     Examples
     --------
     >>> import slake_forensics as sf
-    >>> rep = precision_report(sf.Lake.sample(), stage="detection_analysis")
+    >>> rep = precision_report(sf.Lake.sample(), "2026-05-20T00:00Z", "2026-05-23T00:00Z", stage="post_incident")
     >>> list(rep.columns[:6])
     ['name', 'stage', 'severity', 'hits', 'days', 'hits_per_day']
-    >>> bool(rep["hits_per_day"].is_monotonic_decreasing)
-    True
+    >>> rep[["name", "hits", "days", "hits_per_day", "noisy"]].to_dict("records")
+    [{'name': 'persistence_not_removed', 'hits': 1, 'days': 3, 'hits_per_day': 0.33, 'noisy': False}]
     """
     from slake_forensics.analysis import hunts
 

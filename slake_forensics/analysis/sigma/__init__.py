@@ -36,12 +36,32 @@ if TYPE_CHECKING:
 __all__ = ["CompiledRule", "SigmaCompileError", "as_hunt_rows", "cloudtrail_pipeline", "compile", "compile_dir",
            "resolve_field", "run"]
 
+#: The source every Sigma rule runs on.
 SOURCE = "cloud_trail_mgmt"
 _TECHNIQUE = re.compile(r"t\d{4}(\.\d{3})?", re.IGNORECASE)
 
 
 class SigmaCompileError(SlakeError, ValueError):
-    """A Sigma rule cannot be compiled; ``field`` / ``modifier`` name what blocks it (``None`` if neither)."""
+    """A Sigma rule cannot be compiled; ``field`` / ``modifier`` name what blocks it (``None`` if neither).
+
+    Parameters
+    ----------
+    message
+        What is wrong.
+    field, modifier
+        The Sigma field or modifier that blocks the rule.
+    rule
+        The rule's title.
+
+    Examples
+    --------
+    >>> try:
+    ...     compile("title: t\\nlogsource: {product: aws, service: cloudtrail}\\n"
+    ...             "detection: {sel: {eventname: x}, condition: sel}\\n")
+    ... except SigmaCompileError as exc:
+    ...     print(exc.field)
+    eventname
+    """
 
     def __init__(self, message: str, field: str | None = None, modifier: str | None = None, rule: str | None = None) -> None:
         self.field, self.modifier, self.rule = field, modifier, rule
@@ -56,6 +76,32 @@ class CompiledRule:
     whole query for the ``us-east-1`` table, whose parameters are ``[start, end, *params]``
     (:meth:`query` builds it for a lake, window, accounts and regions).  ``fields`` maps each
     Sigma field the rule uses to its SQL expression.
+
+    Parameters
+    ----------
+    title, id, status, level, description, tags
+        The rule's metadata.
+    techniques
+        ATT&CK technique ids from the ``attack.tNNNN`` tags.
+    condition
+        The ``WHERE`` condition with ``?`` placeholders.
+    params
+        Their values, in order.
+    fields
+        Sigma field to SQL expression.
+    path
+        The rule's file, if it came from one.
+
+    Examples
+    --------
+    >>> rule = ("title: Public access block deleted\\nlevel: high\\ntags: [attack.t1562.008]\\n"
+    ...         "logsource: {product: aws, service: cloudtrail}\\n"
+    ...         "detection: {sel: {eventName: DeletePublicAccessBlock}, condition: sel}\\n")
+    >>> compiled = compile(rule)
+    >>> print(compiled.condition)
+    COALESCE(lower(api.operation) = ?, false)
+    >>> compiled.params, compiled.techniques
+    (('deletepublicaccessblock',), ('T1562.008',))
     """
 
     title: str
@@ -72,21 +118,55 @@ class CompiledRule:
 
     @property
     def name(self) -> str:
-        """``sigma:<id>`` (or ``sigma:<title slug>`` without an id): the rule's name among hunts."""
+        """``sigma:<id>`` (or ``sigma:<title slug>`` without an id): the rule's name among hunts.
+
+        Examples
+        --------
+        >>> compile("title: Console logins\\nlogsource: {product: aws, service: cloudtrail}\\n"
+        ...         "detection: {sel: {eventName: ConsoleLogin}, condition: sel}\\n").name
+        'sigma:console_logins'
+        """
         return "sigma:" + (self.id or re.sub(r"[^a-z0-9]+", "_", self.title.lower()).strip("_"))
 
     @property
     def sql(self) -> str:
-        """The full query for the ``us-east-1`` table (parameters: window start, end, then :attr:`params`)."""
+        """The full query for the ``us-east-1`` table (parameters: window start, end, then :attr:`params`).
+
+        Examples
+        --------
+        >>> rule = compile("title: Console logins\\nlogsource: {product: aws, service: cloudtrail}\\n"
+        ...                "detection: {sel: {eventName: ConsoleLogin}, condition: sel}\\n")
+        >>> print(rule.sql.splitlines()[-2])
+          AND (COALESCE(lower(api.operation) = ?, false))
+        """
         return _query(f'"{_db()}"."{find_source(SOURCE).table("us-east-1")}"', self.condition, None, None)[0]
 
     def query(self, lake: Lake, start: TimeLike, end: TimeLike, accounts: Iterable[str] | str | None = None,
               regions: Iterable[str] | str | None = None) -> tuple[str, builtins.list[Any]]:
         """``(athena_sql, params)`` of this rule on ``lake`` over ``[start, end)``.
 
+        Parameters
+        ----------
+        lake
+            The lake whose table name the SQL uses.
+        start, end
+            The window; default the 14 days before ``lake.clock()``.
+        accounts, regions
+            Partitions to restrict the query to (``None`` = all).
+
+        Returns
+        -------
+        (str, list)
+            The SQL and its values: window start and end, accounts, regions, then :attr:`params`.
+
         Examples
         --------
-        >>> sql, params = rule.query(lake, "2026-05-11T00:00Z", "2026-05-12T00:00Z")  # doctest: +SKIP
+        >>> import slake_forensics as sf
+        >>> rule = compile("title: Console logins\\nlogsource: {product: aws, service: cloudtrail}\\n"
+        ...                "detection: {sel: {eventName: ConsoleLogin}, condition: sel}\\n")
+        >>> sql, params = rule.query(sf.Lake.sample(), "2026-05-11T00:00Z", "2026-05-12T00:00Z", accounts="432505343723")
+        >>> params
+        ['2026-05-11T00:00:00.000Z', '2026-05-12T00:00:00.000Z', '432505343723', 'consolelogin']
         """
         from slake_forensics.analysis.hunts import window
 
@@ -133,13 +213,15 @@ def _sigma_fields(detection: SigmaDetection | SigmaDetectionItem, out: dict[str,
 def _load(path_or_rule: str | Path | SigmaRule) -> tuple[SigmaRule, str | None]:
     if isinstance(path_or_rule, SigmaRule):
         return path_or_rule, None
-    text, where = (path_or_rule, None)
-    if isinstance(path_or_rule, Path) or "\n" not in str(path_or_rule):
+    where: str | None = None
+    if isinstance(path_or_rule, Path) or "\n" not in path_or_rule:
         p = Path(path_or_rule)
         try:
             text, where = p.read_text(), str(p)
         except OSError as exc:
             raise SigmaCompileError(f"Cannot read Sigma rule {p}: {exc}") from None
+    else:
+        text = path_or_rule
     try:
         rules = SigmaCollection.from_yaml(text).rules
     except SigmaError as exc:
@@ -160,11 +242,33 @@ def compile(path_or_rule: str | Path | SigmaRule) -> CompiledRule:  # noqa: A001
 
     Raises :class:`SigmaCompileError` naming the field or modifier that blocks it.
 
+    Parameters
+    ----------
+    path_or_rule
+        A ``.yml`` file, the YAML text of one rule (text with a newline), or a pySigma ``SigmaRule``.
+
+    Returns
+    -------
+    CompiledRule
+
     Examples
     --------
-    >>> rule = compile("tests/fixtures/sigma/eq_event_name.yml")  # doctest: +SKIP
-    >>> rule.condition  # doctest: +SKIP
-    'COALESCE(lower(api.operation) = ?, false)'
+    >>> import slake_forensics as sf
+    >>> rule = '''
+    ... title: Public access block deleted
+    ... id: 5a8f0c7e-1b2d-4c3e-9f4a-000000000001
+    ... level: high
+    ... tags: [attack.defense-evasion, attack.t1562.008]
+    ... logsource: {product: aws, service: cloudtrail}
+    ... detection:
+    ...   selection:
+    ...     eventSource: s3.amazonaws.com
+    ...     eventName: DeletePublicAccessBlock
+    ...   condition: selection
+    ... '''
+    >>> compiled = sf.sigma.compile(rule)
+    >>> compiled.name, compiled.level, compiled.fields
+    ('sigma:5a8f0c7e-1b2d-4c3e-9f4a-000000000001', 'high', {'eventSource': 'api.service.name', 'eventName': 'api.operation'})
     """
     rule, where = _load(path_or_rule)
     used: dict[str, None] = {}
@@ -196,12 +300,31 @@ def compile(path_or_rule: str | Path | SigmaRule) -> CompiledRule:  # noqa: A001
 def compile_dir(path: str | Path) -> tuple[list[CompiledRule], pd.DataFrame]:
     """Compile every ``*.yml`` / ``*.yaml`` below ``path``.
 
-    Returns ``(compiled rules, failures)``; ``failures`` has one row per rule that did not
-    compile: ``path, rule, field, modifier, error``.
+    Parameters
+    ----------
+    path
+        A folder of Sigma rules (searched recursively).
+
+    Returns
+    -------
+    (list of CompiledRule, pandas.DataFrame)
+        The rules that compiled, and one row per rule that did not: columns ``path, rule, field,
+        modifier, error``.
 
     Examples
     --------
-    >>> rules, failures = compile_dir("tests/fixtures/sigma")  # doctest: +SKIP
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     _ = Path(folder, "console.yml").write_text(
+    ...         "title: Console logins\\nlogsource: {product: aws, service: cloudtrail}\\n"
+    ...         "detection: {sel: {eventName: ConsoleLogin}, condition: sel}\\n")
+    ...     _ = Path(folder, "unmapped.yml").write_text(
+    ...         "title: Unmapped\\nlogsource: {product: aws, service: cloudtrail}\\n"
+    ...         "detection: {sel: {noSuchField: x}, condition: sel}\\n")
+    ...     rules, failures = compile_dir(folder)
+    >>> [r.title for r in rules], failures[["rule", "field"]].values.tolist()
+    (['Console logins'], [['Unmapped', 'noSuchField']])
     """
     root = Path(path)
     if not root.is_dir():
@@ -223,9 +346,34 @@ def run(lake: Lake, rule: CompiledRule | str | Path | SigmaRule, start: TimeLike
     table's scalar columns under their dotted names (``metadata.uid``, ``actor.user.uid``);
     ``attrs`` hold ``rule``, ``title``, ``level``, ``techniques``, ``window``, ``sql``, ``params``.
 
+    Parameters
+    ----------
+    lake
+        The lake to search.
+    rule
+        A :class:`CompiledRule`, or anything :func:`compile` takes.
+    start, end
+        The window ``[start, end)``.
+    accounts, regions
+        Partitions to search (``None`` = all).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The matching events with the scalar columns of ``cloud_trail_mgmt`` (``time_dt``,
+        ``metadata.uid``, ``api.operation``, ``actor.user.uid``, ``src_endpoint.ip``, …).
+
     Examples
     --------
-    >>> hits = run(Lake.sample(), "tests/fixtures/sigma/eq_event_name.yml")  # doctest: +SKIP
+    >>> import slake_forensics as sf
+    >>> rule = ("title: Public access block deleted\\nlevel: high\\ntags: [attack.t1562.008]\\n"
+    ...         "logsource: {product: aws, service: cloudtrail}\\n"
+    ...         "detection: {sel: {eventName: DeletePublicAccessBlock}, condition: sel}\\n")
+    >>> hits = sf.sigma.run(sf.Lake.sample(), rule)
+    >>> hits[["time_dt", "src_endpoint.ip"]].astype(str).values.tolist()
+    [['2026-05-21 03:45:09.305000+00:00', '103.75.108.118']]
+    >>> hits.attrs["techniques"]
+    ['T1562.008']
     """
     from slake_forensics.analysis.hunts import window
 
@@ -246,6 +394,25 @@ def as_hunt_rows(rules: Iterable[CompiledRule]) -> pd.DataFrame:
 
     ``name`` is :attr:`CompiledRule.name`, ``stage`` ``detection_analysis``, ``severity`` the
     Sigma level, ``sources`` ``[cloud_trail_mgmt]``, ``params`` empty, ``hypothesis`` the description.
+
+    Parameters
+    ----------
+    rules
+        Compiled rules.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``name, title, stage, severity, techniques, sources, params, hypothesis``.
+
+    Examples
+    --------
+    >>> rule = ("title: Public access block deleted\\nlevel: high\\ntags: [attack.t1562.008]\\n"
+    ...         "logsource: {product: aws, service: cloudtrail}\\n"
+    ...         "detection: {sel: {eventName: DeletePublicAccessBlock}, condition: sel}\\n")
+    >>> rows = as_hunt_rows([compile(rule)])
+    >>> rows[["title", "severity", "techniques"]].values.tolist()
+    [['Public access block deleted', 'high', ['T1562.008']]]
     """
     rows = [{"name": r.name, "title": r.title, "stage": "detection_analysis",
              "severity": _SEVERITY.get(r.level or "", "medium"), "techniques": builtins.list(r.techniques),

@@ -11,11 +11,12 @@ from typing import Any, ClassVar
 
 from sigma.conditions import ConditionAND, ConditionFieldEqualsValueExpression, ConditionNOT, ConditionOR
 from sigma.conversion.base import TextQueryBackend
+from sigma.conversion.deferred import DeferredQueryExpression
 from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.types import (
-    SigmaBool, SigmaCasedString, SigmaCIDRExpression, SigmaCompareExpression, SigmaNumber, SigmaRegularExpression,
-    SigmaRegularExpressionFlag, SigmaString,
+    SigmaBool, SigmaCasedString, SigmaCIDRExpression, SigmaCompareExpression, SigmaFieldReference, SigmaNumber,
+    SigmaRegularExpression, SigmaRegularExpressionFlag, SigmaString,
 )
 
 _MARK = re.compile("\x1f(\\d+)\x1f")
@@ -24,7 +25,20 @@ _FLAGS = {SigmaRegularExpressionFlag.IGNORECASE: "i", SigmaRegularExpressionFlag
 
 
 class BlockedError(SigmaFeatureNotSupportedByBackendError):
-    """A field/modifier combination this backend cannot express; ``modifier`` names the modifier."""
+    """A field/modifier combination this backend cannot express; ``modifier`` names the modifier.
+
+    Parameters
+    ----------
+    message
+        Why the rule cannot be expressed.
+    modifier
+        The Sigma modifier that blocks it (``None``: not a modifier).
+
+    Examples
+    --------
+    >>> BlockedError("IPv6 networks are not supported.", "cidr").modifier
+    'cidr'
+    """
 
     def __init__(self, message: str, modifier: str | None = None) -> None:
         self.modifier = modifier
@@ -32,7 +46,31 @@ class BlockedError(SigmaFeatureNotSupportedByBackendError):
 
 
 class AthenaBackend(TextQueryBackend):
-    """Sigma → Athena SQL ``WHERE`` condition over ``cloud_trail_mgmt`` with ``?`` placeholders."""
+    """Sigma → Athena SQL ``WHERE`` condition over ``cloud_trail_mgmt`` with ``?`` placeholders.
+
+    The ``convert_condition_*`` methods are pySigma's hooks for each kind of detection item;
+    :meth:`bind` turns the converted text's value markers into ``?`` and their values.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        Those of ``TextQueryBackend``: the processing pipeline first
+        (:func:`~slake_forensics.analysis.sigma.mapping.cloudtrail_pipeline`).
+
+    Examples
+    --------
+    >>> from sigma.collection import SigmaCollection
+    >>> from slake_forensics.analysis.sigma.mapping import cloudtrail_pipeline
+    >>> backend = AthenaBackend(cloudtrail_pipeline())
+    >>> rules = SigmaCollection.from_yaml(
+    ...     "title: t\\nlogsource: {product: aws, service: cloudtrail}\\n"
+    ...     "detection: {sel: {eventName: [CreateUser, CreateAccessKey]}, condition: sel}\\n")
+    >>> condition, params = backend.bind(backend.convert(rules)[0])
+    >>> print(condition)
+    COALESCE(lower(api.operation) IN (?, ?), false)
+    >>> params
+    ['createuser', 'createaccesskey']
+    """
 
     name: ClassVar[str] = "Security Lake Athena SQL"
     formats: ClassVar[dict[str, str]] = {"default": "WHERE condition with bound values"}
@@ -56,7 +94,29 @@ class AthenaBackend(TextQueryBackend):
         return f"\x1f{len(self.values) - 1}\x1f"
 
     def bind(self, text: str) -> tuple[str, list[Any]]:
-        """``(text with ?, values in order)`` of a converted condition."""
+        """``(text with ?, values in order)`` of a converted condition.
+
+        Parameters
+        ----------
+        text
+            A condition this backend converted (its values are markers).
+
+        Returns
+        -------
+        (str, list)
+            The condition with ``?`` placeholders and their values, in text order.
+
+        Examples
+        --------
+        >>> from sigma.collection import SigmaCollection
+        >>> from slake_forensics.analysis.sigma.mapping import cloudtrail_pipeline
+        >>> backend = AthenaBackend(cloudtrail_pipeline())
+        >>> text = backend.convert(SigmaCollection.from_yaml(
+        ...     "title: t\\nlogsource: {product: aws, service: cloudtrail}\\n"
+        ...     "detection: {sel: {eventName: ConsoleLogin}, condition: sel}\\n"))[0]
+        >>> backend.bind(text)
+        ('COALESCE(lower(api.operation) = ?, false)', ['consolelogin'])
+        """
         params = [self.values[int(m[1])] for m in _MARK.finditer(text)]
         return _MARK.sub("?", text), params
 
@@ -69,10 +129,12 @@ class AthenaBackend(TextQueryBackend):
         return f"COALESCE({target} = {self._p(plain if cased else plain.lower())}, false)"
 
     def convert_condition_field_eq_val_str(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
+        assert isinstance(cond.value, SigmaString)
         return self._string(cond.field, cond.value, False)
 
     def convert_condition_field_eq_val_str_case_sensitive(self, cond: ConditionFieldEqualsValueExpression,
                                                           state: ConversionState) -> str:
+        assert isinstance(cond.value, SigmaString)
         return self._string(cond.field, cond.value, True)
 
     def convert_condition_field_eq_val_num(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
@@ -119,13 +181,19 @@ class AthenaBackend(TextQueryBackend):
     field_not_exists_expression: ClassVar[str] = "{field} IS NULL"
     field_exists_expression: ClassVar[str] = "{field} IS NOT NULL"
 
-    def convert_condition_as_in_expression(self, cond: ConditionOR | ConditionAND, state: ConversionState) -> str:
-        values = [a.value for a in cond.args]
+    def convert_condition_as_in_expression(
+        self, cond: ConditionOR | ConditionAND, state: ConversionState
+    ) -> str | DeferredQueryExpression:
+        # pySigma asks for OR conditions only (convert_and_as_in is False); each argument is a field = value item
+        args = [a for a in cond.args if isinstance(a, ConditionFieldEqualsValueExpression)]
+        values = [a.value for a in args if isinstance(a.value, SigmaString | SigmaNumber)]
         cased = {isinstance(v, SigmaCasedString) for v in values}
-        if len(cased) != 1 or not all(isinstance(v, SigmaString | SigmaNumber) for v in values):
-            return self.convert_condition_or(cond, state)
+        if not isinstance(cond, ConditionOR) or len(values) != len(cond.args) or len(cased) != 1:
+            joined = self.convert_condition_or(cond, state) if isinstance(cond, ConditionOR) else self.convert_condition_and(cond, state)
+            assert joined is not None  # None only when every item converts to nothing; each of these converts to text
+            return joined
         is_cased = cased.pop()
-        field = cond.args[0].field
+        field = args[0].field
         items = []
         for v in values:
             text = str(v) if isinstance(v, SigmaNumber) else v.convert(escape_char=None, wildcard_multi=None, wildcard_single=None)
@@ -141,6 +209,7 @@ class AthenaBackend(TextQueryBackend):
 
     def convert_condition_field_eq_field(self, cond: ConditionFieldEqualsValueExpression, state: ConversionState) -> str:
         ref = cond.value
+        assert isinstance(ref, SigmaFieldReference)
         if ref.starts_with or ref.ends_with:
             raise BlockedError("fieldref with startswith/endswith/contains is not supported.", "fieldref")
         from slake_forensics.analysis.sigma.mapping import resolve_field

@@ -61,11 +61,28 @@ FIELDS: dict[str, str] = {
 UNMAPPED_KEYS = ("managementEvent", "readOnly", "sharedEventID", "sessionCredentialFromConsole", "vpcEndpointAccountId")
 UNMAPPED_PREFIXES = ("additionalEventData.", "tlsDetails.", "serviceEventDetails.", "addendum.", "edgeDeviceDetails.",
                      "userIdentity.sessionContext.")
+#: Sigma field prefixes read from a JSON-text column, by column.
 JSON_PREFIXES = {"requestParameters.": "api.request.data", "responseElements.": "api.response.data"}
 
 
 class UnmappedFieldError(SigmaTransformationError):
-    """A Sigma field has no OCSF column in the ``cloud_trail_mgmt`` table."""
+    """A Sigma field has no OCSF column in the ``cloud_trail_mgmt`` table.
+
+    Parameters
+    ----------
+    field
+        The Sigma field.
+    why
+        The rest of the message.
+
+    Examples
+    --------
+    >>> try:
+    ...     resolve_field("eventname")
+    ... except UnmappedFieldError as exc:
+    ...     print(exc.field)
+    eventname
+    """
 
     def __init__(self, field: str, why: str) -> None:
         self.field = field
@@ -75,10 +92,22 @@ class UnmappedFieldError(SigmaTransformationError):
 def resolve_field(field: str | None) -> str:
     """The SQL expression of Sigma CloudTrail ``field``; raises :class:`UnmappedFieldError` naming it otherwise.
 
+    Parameters
+    ----------
+    field
+        A raw CloudTrail field name as Sigma rules write it (``None``: a keyword search).
+
+    Returns
+    -------
+    str
+        SQL over the ``cloud_trail_mgmt`` table's columns.
+
     Examples
     --------
-    >>> resolve_field("requestParameters.bucketName")
-    "json_extract_scalar(api.request.data, '$.bucketName')"
+    >>> resolve_field("userIdentity.arn")
+    'actor.user.uid'
+    >>> print(resolve_field("requestParameters.bucketName"))
+    json_extract_scalar(api.request.data, '$.bucketName')
     """
     if field is None:
         raise UnmappedFieldError("(keyword)", "is a keyword search without a field; name a CloudTrail field.")
@@ -104,6 +133,11 @@ def resolve_field(field: str | None) -> str:
 
 def cloudtrail_pipeline() -> ProcessingPipeline:
     """The pySigma pipeline: CloudTrail rules' fields → SQL on ``cloud_trail_mgmt``; other log sources fail.
+
+    Returns
+    -------
+    sigma.processing.pipeline.ProcessingPipeline
+        Rules of another log source fail; fields are replaced by :func:`resolve_field`.
 
     Examples
     --------
