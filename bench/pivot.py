@@ -29,7 +29,7 @@ PEER_PREDICATES = {
                 f"OR list_contains(dst_endpoint.intermediate_ips, $ip) OR {_OBSERVABLE}",
     "route53": "src_endpoint.ip = $ip OR len(list_filter(answers, lambda a: a.rdata = $ip AND a.type IN ('A', 'AAAA'))) > 0 "
                f"OR {_OBSERVABLE}",
-    "sh_findings": "len(list_filter(evidences, lambda e: e.actor.src_endpoint.ip = $ip OR e.actor.dst_endpoint.ip = $ip)) > 0 "
+    "sh_findings": "len(list_filter(evidences, lambda e: e.src_endpoint.ip = $ip OR e.dst_endpoint.ip = $ip)) > 0 "
                    f"OR {_OBSERVABLE}",
     "eks_audit": f"src_endpoint.ip = $ip OR list_contains(src_endpoint.intermediate_ips, $ip) OR {_OBSERVABLE}",
     "waf": f"src_endpoint.ip = $ip OR list_contains(http_request.x_forwarded_for, $ip) OR {_OBSERVABLE}",
@@ -49,8 +49,8 @@ PEER_SELECT = {
                  "accountid", "region"),
     "route53": ("activity_name", "src_endpoint.instance_uid", "src_endpoint.ip", "NULL", "query.hostname", "rcode",
                 "severity", "NULL", "accountid", "region"),
-    "sh_findings": ("activity_name", "metadata.product.name", "evidences[1].actor.src_endpoint.ip",
-                    "evidences[1].actor.dst_endpoint.ip", "finding_info.title", "status", "severity", "finding_info.uid",
+    "sh_findings": ("activity_name", "metadata.product.name", "evidences[1].src_endpoint.ip",
+                    "evidences[1].dst_endpoint.ip", "finding_info.title", "status", "severity", "finding_info.uid",
                     "accountid", "region"),
     "eks_audit": ("api.operation", "actor.user.name", "src_endpoint.ip", "NULL", "http_request.url.path",
                   "CAST(api.response.code AS VARCHAR)", "severity", "api.request.uid", "accountid", "region"),
@@ -68,7 +68,7 @@ NAIVE_MATCHERS: dict[str, list[tuple[str, str | None, dict[str, list[Any]]]]] = 
     "vpc_flow": [("src_endpoint.ip", None, {}), ("dst_endpoint.ip", None, {}), ("src_endpoint.intermediate_ips", "", {}),
                  ("dst_endpoint.intermediate_ips", "", {}), _OBS],
     "route53": [("src_endpoint.ip", None, {}), ("answers", "rdata", {"type": ["A", "AAAA"]}), _OBS],
-    "sh_findings": [("evidences", "actor.src_endpoint.ip", {}), ("evidences", "actor.dst_endpoint.ip", {}), _OBS],
+    "sh_findings": [("evidences", "src_endpoint.ip", {}), ("evidences", "dst_endpoint.ip", {}), _OBS],
     "eks_audit": [("src_endpoint.ip", None, {}), ("src_endpoint.intermediate_ips", "", {}), _OBS],
     "waf": [("src_endpoint.ip", None, {}), ("http_request.x_forwarded_for", "", {}), _OBS],
 }

@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from slake_forensics.core.catalog import REGION_RE, SOURCE_VERSION, SOURCE_VERSIONS, SOURCES, V1_SOURCES, Source, versioned
+from slake_forensics.core.catalog import SOURCE_VERSION, SOURCE_VERSIONS, SOURCES, V1_SOURCES, Source, versioned
 from slake_forensics.core.timewindow import Window
 
 KEY_RE = re.compile(
@@ -24,6 +24,9 @@ KEY_RE = re.compile(
 )
 ACCOUNT_RE = re.compile(r"^\d{12}$")
 EXTERNAL_ACCOUNT_RE = re.compile(r"^(?:\d{12}|external(?:_[A-Za-z0-9-]+)?)$")
+#: A ``region=`` folder: an AWS region's shape (lower-case words and a number) without insisting on a known one,
+#: since anonymised lakes rename regions (``apiso-northsouth-3r``) and AWS adds regions.
+REGION_FOLDER_RE = re.compile(r"^[a-z]{2,}(?:-[a-z0-9]+)+$")
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ def custom_key(key: str) -> tuple[str, str] | None:
 
 
 def _bad_partition(region: str, account: str, day: str, external: bool) -> str:
-    if not REGION_RE.fullmatch(region):
+    if not REGION_FOLDER_RE.fullmatch(region):
         return f"bad partition folder 'region={region}': not an AWS region name (expected e.g. region=us-east-1)"
     if not (EXTERNAL_ACCOUNT_RE if external else ACCOUNT_RE).fullmatch(account):
         want = "12 digits, external or external_<id>" if external else "12 digits"

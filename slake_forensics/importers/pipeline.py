@@ -26,8 +26,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from slake_forensics.core.version import __version__
-from slake_forensics.core.catalog import REGION_RE, SOURCES
-from slake_forensics.core.layout import ACCOUNT_RE, EXTERNAL_ACCOUNT_RE, partition_dir
+from slake_forensics.core.catalog import SOURCES
+from slake_forensics.core.layout import ACCOUNT_RE, EXTERNAL_ACCOUNT_RE, REGION_FOLDER_RE, partition_dir
 from slake_forensics.sample.writer import CODEC, build_table
 from slake_forensics.importers.kinds import load_kind
 from slake_forensics.importers.readers import iter_files, read_json
@@ -155,8 +155,6 @@ class _Writer:
             return
         else:
             src = SOURCES[source]
-            if "evidences" in src.schema.names:
-                rows = table_evidences(rows, src)
             cols: dict[str, list[Any]] = {}
             n = len(rows)
             for i, row in enumerate(rows):
@@ -187,49 +185,6 @@ class _Writer:
         self.written.append(path)
 
 
-@functools.lru_cache(maxsize=8)
-def _actor_only(src: Any) -> frozenset[str]:
-    """Evidence fields the source's table holds under ``evidences[].actor`` rather than directly under the evidence."""
-    elem = src.schema.field("evidences").type.value_type
-    direct = {f.name for f in elem}
-    if "actor" not in direct:
-        return frozenset()
-    return frozenset(f.name for f in elem.field("actor").type) - direct
-
-
-def table_evidences(rows: list[dict[str, Any]], src: Any) -> list[dict[str, Any]]:
-    """``rows`` with each evidence laid out as the source's table holds it.
-
-    Mappers write ``evidences[]`` as OCSF 1.1.0 has them: ``api``, ``src_endpoint``, ``dst_endpoint``,
-    ``connection_info``, ``query`` directly under each evidence. The v2 table schema of this package (AWS's Glue
-    table JSON) nests them under ``evidences[].actor``; Arrow would silently drop fields a struct does not have, so
-    they are moved where the table has them. A schema with them directly under the evidence leaves rows unchanged.
-
-    Examples
-    --------
-    >>> from slake_forensics.core.catalog import SOURCES
-    >>> table_evidences([{"evidences": [{"api": {"operation": "DeleteTrail"}, "data": ""}]}], SOURCES["sh_findings"])
-    [{'evidences': [{'data': '', 'actor': {'api': {'operation': 'DeleteTrail'}}}]}]
-    """
-    move = _actor_only(src)
-    if not move:
-        return rows
-    out = []
-    for row in rows:
-        evs = row.get("evidences")
-        if evs:
-            fitted = []
-            for ev in evs:
-                moved = {k: v for k, v in ev.items() if k in move}
-                if moved:
-                    ev = {k: v for k, v in ev.items() if k not in move}
-                    ev["actor"] = {**(ev.get("actor") or {}), **moved}
-                fitted.append(ev)
-            row = {**row, "evidences": fitted}
-        out.append(row)
-    return out
-
-
 #: Partition values: what the key layout parses back, and never a path of its own (``..``, ``/``).
 _EXT_SOURCE = re.compile(r"ext/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -242,7 +197,7 @@ def _check_partition(m: Mapped) -> None:
     if not (EXTERNAL_ACCOUNT_RE if ext else ACCOUNT_RE).fullmatch(m.account):
         want = "12 digits, external or external_<id>" if ext else "a 12-digit AWS account id"
         raise RejectRecord(f"account {m.account[:80]!r} cannot be a partition folder ({want})")
-    if not REGION_RE.fullmatch(m.region):
+    if not REGION_FOLDER_RE.fullmatch(m.region):
         raise RejectRecord(f"region {m.region[:80]!r} cannot be a partition folder (an AWS region name such as us-east-1)")
 
 

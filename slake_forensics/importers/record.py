@@ -14,9 +14,10 @@ class Mapped:
     ``region`` are the partition's ``accountId`` and ``region``; ``row`` is the OCSF row: for catalog sources a flat
     ``{dotted.path: value}`` dict of the v2 Glue schema's leaves (timestamps as int epoch milliseconds, lists as
     Python lists, lists of structs as lists of nested dicts, maps as ``dict[str, str]``; ``evidences[]`` as OCSF
-    1.1.0 has them, which the writer fits to the table, see ``pipeline.table_evidences``); for ``ext/`` sources the
+    1.1.0 and the v2 table have them, fields directly under each evidence); for ``ext/`` sources the
     nested OCSF record itself. ``account`` and ``region`` must be plain folder names (letters, digits, ``_-.``;
-    for catalog sources the region as ``[a-z0-9-]+``), else the writer rejects the record.
+    for catalog sources a 12-digit account and a region folder name such as ``us-east-1``; for ``ext/`` sources an
+    account ``external`` or ``external_<id>``), else the writer rejects the record.
     """
 
     source: str
