@@ -32,7 +32,8 @@ groups events has ``first_time_dt``, ``last_time_dt`` and ``events``.  Other col
 (``detail``, counts, samples) explain the hit.
 
 Use :func:`list`, :func:`get`, :func:`run` and :func:`run_all` (also ``Lake.hunt`` and
-``Lake.run_hunts``).
+``Lake.run_hunts``).  Sigma rules for CloudTrail join them with :func:`add_sigma`: they are listed,
+run by :func:`run` under their ``sigma:<id>`` name and by :func:`run_all` beside the hunts.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ import builtins
 import math
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
@@ -48,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import yaml
 
+from slake_forensics.analysis import sigma as _sigma
 from slake_forensics.core.catalog import SOURCES
 from slake_forensics.core.errors import SlakeError
 from slake_forensics.sql.build import timestamp_text
@@ -516,7 +519,86 @@ def list(stage: str | None = None) -> pd.DataFrame:  # noqa: A001 - the document
     _check_stage(stage)
     rows = [get(n).describe() for n in names()]
     df = pd.DataFrame(rows, columns=["name", "title", "stage", "severity", "techniques", "sources", "params", "hypothesis"])
+    if _SIGMA_RULES:
+        df = pd.concat([df, _sigma.as_hunt_rows(_SIGMA_RULES.values())], ignore_index=True)
     return df if stage is None else df[df["stage"] == stage].reset_index(drop=True)
+
+
+#: Sigma rules registered with :func:`add_sigma`, by their ``sigma:<id>`` name.
+_SIGMA_RULES: dict[str, _sigma.CompiledRule] = {}
+
+
+def add_sigma(path: str | Path) -> pd.DataFrame:
+    """Compile Sigma CloudTrail rules (a ``.yml`` file or a folder of them) and run them as hunts.
+
+    Registered rules appear in :func:`list` (name ``sigma:<id>``, the rule's level as severity, its ATT&CK tags as
+    techniques, stage ``detection_analysis``), run with :func:`run` / ``Lake.hunt`` under that name and with
+    :func:`run_all` / ``Lake.run_hunts``.  Rules that do not compile are not registered; they are returned with the
+    field or modifier that blocks them.
+
+    Parameters
+    ----------
+    path
+        A Sigma rule file, or a folder searched recursively for ``*.yml`` / ``*.yaml`` (a SigmaHQ clone's
+        ``rules/cloud/aws/cloudtrail``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rules that did not compile: ``path, rule, field, modifier, error`` (empty when all did).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> rule = pathlib.Path(tempfile.mkdtemp()) / "stop_logging.yml"
+    >>> _ = rule.write_text("title: CloudTrail stopped\\nid: 4db60cc0-36fb-4f3e-b5e6-0a2b1c3d4e5f\\nstatus: test\\n"
+    ...                     "level: high\\ntags: [attack.t1562.008]\\nlogsource: {product: aws, service: cloudtrail}\\n"
+    ...                     "detection: {sel: {eventName: StopLogging}, condition: sel}\\n")
+    >>> add_sigma(rule).empty
+    True
+    >>> sigma_rules()[["name", "level", "status", "techniques"]].values.tolist()
+    [['sigma:4db60cc0-36fb-4f3e-b5e6-0a2b1c3d4e5f', 'high', 'test', ['T1562.008']]]
+    >>> clear_sigma()
+    """
+    p = Path(path)
+    if p.is_dir():
+        rules, failures = _sigma.compile_dir(p)
+    else:
+        rules, failures = [_sigma.compile(p)], pd.DataFrame(columns=["path", "rule", "field", "modifier", "error"])
+    for rule in rules:
+        if rule.name in names():
+            raise HuntError(f"Sigma rule {rule.path}: its name {rule.name!r} is a hunt's name; give the rule an id.")
+        _SIGMA_RULES[rule.name] = rule
+    return failures
+
+
+def sigma_rules() -> pd.DataFrame:
+    """The registered Sigma rules (:func:`add_sigma`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per rule: ``name, title, level, status, techniques (list), tags (list), path``.
+
+    Examples
+    --------
+    >>> sigma_rules().empty
+    True
+    """
+    rows = [{"name": r.name, "title": r.title, "level": r.level, "status": r.status, "techniques": builtins.list(r.techniques),
+             "tags": builtins.list(r.tags), "path": r.path} for r in _SIGMA_RULES.values()]
+    return pd.DataFrame(rows, columns=["name", "title", "level", "status", "techniques", "tags", "path"])
+
+
+def clear_sigma() -> None:
+    """Forget every registered Sigma rule (:func:`add_sigma`).
+
+    Examples
+    --------
+    >>> clear_sigma(); sigma_rules().empty
+    True
+    """
+    _SIGMA_RULES.clear()
 
 
 def _check_stage(stage: str | None) -> None:
@@ -583,6 +665,10 @@ def run(lake: Engine, name: str, start: TimeLike | None = None, end: TimeLike | 
     >>> hits.attrs["parameters"]["min_denied"]
     10
     """
+    if name in _SIGMA_RULES:
+        if params:
+            raise HuntParameterError(f"{name} is a Sigma rule: it takes no parameters (got {sorted(params)}).")
+        return _run_sigma(lake, _SIGMA_RULES[name], start, end)
     hunt = get(name)
     values = hunt.resolve(params)
     win = window(lake, start, end)
@@ -597,6 +683,14 @@ def run(lake: Engine, name: str, start: TimeLike | None = None, end: TimeLike | 
         "techniques": builtins.list(hunt.techniques), "window": (win.start, win.end), "parameters": values,
         "sql": sql, "params": bound,
     }
+    return df
+
+
+def _run_sigma(lake: Engine, rule: _sigma.CompiledRule, start: TimeLike | None, end: TimeLike | None) -> pd.DataFrame:
+    """A registered Sigma rule's hits, with the attrs of a hunt's (``hunt``, ``stage``, ``severity`` = its level)."""
+    df = _sigma.run(lake, rule, start, end)
+    df.attrs = {**df.attrs, "hunt": rule.name, "stage": "detection_analysis",
+                "severity": _sigma.as_hunt_rows([rule])["severity"].iloc[0], "parameters": {}}
     return df
 
 
@@ -625,7 +719,8 @@ class HitsByHunt(dict):
 def run_all(lake: Engine, stage: str | None = None, start: TimeLike | None = None, end: TimeLike | None = None) -> pd.DataFrame:
     """Run every hunt (or those of ``stage``) with default parameters over one window.
 
-    Returns one row per hunt: ``name, title, stage, severity, techniques, hits`` (row count,
+    Returns one row per hunt (and per Sigma rule registered with :func:`add_sigma`): ``name, title, stage,
+    severity, techniques, hits`` (row count,
     ``<NA>`` when the hunt did not run) and ``error`` (missing (NA) when it ran, else why it did not run: a
     source missing from the lake, or the engine's error).  A missing source or a failing hunt
     never stops the others.  ``attrs["hits"]`` maps each hunt that ran to its hits frame and
@@ -658,13 +753,10 @@ def run_all(lake: Engine, stage: str | None = None, start: TimeLike | None = Non
     win = window(lake, start, end)
     present = set(lake.sources()["source"])
     rows, hits = [], HitsByHunt()
-    for name in names():
-        hunt = get(name)
-        if stage is not None and hunt.stage != stage:
-            continue
-        row = {"name": name, "title": hunt.title, "stage": hunt.stage, "severity": hunt.severity,
-               "techniques": builtins.list(hunt.techniques), "hits": pd.NA, "error": None}
-        missing = [s for s in hunt.sources if s not in present]
+    for entry in list(stage).to_dict("records"):  # the package's hunts, then registered Sigma rules
+        name = entry["name"]
+        row = {**{k: entry[k] for k in ("name", "title", "stage", "severity", "techniques")}, "hits": pd.NA, "error": None}
+        missing = [s for s in entry["sources"] if s not in present]
         if missing:
             row["error"] = f"source(s) {', '.join(missing)} not in this lake (present: {', '.join(sorted(present)) or 'none'})"
         else:

@@ -181,12 +181,13 @@ def attack_coverage(summary: pd.DataFrame | None = None) -> pd.DataFrame:
 
     hits = {} if summary is None else dict(zip(summary["name"], summary["hits"]))
     rows = []
-    for name in hunts.names():
-        hunt = hunts.get(name)
-        for tech in hunt.techniques:
+    sigma_names = set(hunts.sigma_rules()["name"])
+    for entry in hunts.list().to_dict("records"):  # package hunts and registered Sigma rules
+        name = entry["name"]
+        for tech in entry["techniques"]:
             n = hits.get(name, pd.NA)
-            rows.append({"technique": tech, "parent": tech.split(".")[0], "hunt": name, "stage": hunt.stage,
-                         "kind": str(hunt.meta.get("kind", "hunt")), "hits": n,
+            rows.append({"technique": tech, "parent": tech.split(".")[0], "hunt": name, "stage": entry["stage"],
+                         "kind": "sigma" if name in sigma_names else "hunt", "hits": n,
                          "fired": bool(not pd.isna(n) and int(n) > 0)})
     out = pd.DataFrame(rows, columns=["technique", "parent", "hunt", "stage", "kind", "hits", "fired"])
     out["hits"] = out["hits"].astype("Int64")

@@ -24,7 +24,7 @@ from sigma.rule import SigmaDetection, SigmaDetectionItem, SigmaRule
 
 from slake_forensics.core.catalog import source as find_source
 from slake_forensics.core.errors import SlakeError
-from slake_forensics.core.scope import id_list
+from slake_forensics.core.scope import default_window, id_list
 from slake_forensics.sql.build import leaves, select_expression, timestamp_text
 from slake_forensics.core.timewindow import TimeLike
 from slake_forensics.analysis.sigma.backend import AthenaBackend, BlockedError
@@ -168,9 +168,7 @@ class CompiledRule:
         >>> params
         ['2026-05-11T00:00:00.000Z', '2026-05-12T00:00:00.000Z', '432505343723', 'consolelogin']
         """
-        from slake_forensics.analysis.hunts import window
-
-        win = window(lake, start, end)
+        win = default_window(lake.clock(), start, end)
         text, extra = _query(lake.table_name(SOURCE), self.condition, id_list(accounts, "accounts"), id_list(regions, "regions"))
         return text, [timestamp_text(win.start), timestamp_text(win.end), *extra, *self.params]
 
@@ -375,10 +373,8 @@ def run(lake: Lake, rule: CompiledRule | str | Path | SigmaRule, start: TimeLike
     >>> hits.attrs["techniques"]
     ['T1562.008']
     """
-    from slake_forensics.analysis.hunts import window
-
     compiled = rule if isinstance(rule, CompiledRule) else compile(rule)
-    win = window(lake, start, end)
+    win = default_window(lake.clock(), start, end)
     sql, params = compiled.query(lake, win.start, win.end, accounts, regions)
     df = lake.sql(sql, params, start=win.start, end=win.end, accounts=accounts, regions=regions)
     df.attrs = {**df.attrs, "rule": compiled.name, "title": compiled.title, "level": compiled.level,
