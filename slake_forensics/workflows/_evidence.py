@@ -20,6 +20,7 @@ import pandas as pd
 from slake_forensics.analysis.baseline import API_SOURCES
 from slake_forensics.analysis.normalize import as_timeline, empty_timeline, normalize, projection
 from slake_forensics.core.timewindow import Window
+from slake_forensics.sql.build import scope_predicate
 from slake_forensics.workflows import _data
 from slake_forensics.workflows.containment import SCOPE_COLUMNS as _PLAN_SCOPE
 from slake_forensics.workflows.triage import findings
@@ -291,9 +292,9 @@ def related_findings(lake: Lake, window: Window, scope: pd.DataFrame, events: pd
 
 def where(lake: Lake, source: str, condition: str, params: Sequence[Any], w: Window) -> pd.DataFrame:
     """Timeline rows of ``source`` in ``w`` meeting ``condition`` (Athena SQL with ``?`` bound to ``params``)."""
-    sql = (f"SELECT {projection(source)} FROM {lake.table_name(source)} WHERE time_dt >= from_iso8601_timestamp(?) "
-           f"AND time_dt < from_iso8601_timestamp(?) AND ({condition})")
-    return as_timeline(lake.sql(sql, [w.start.isoformat(), w.end.isoformat(), *params], start=w.start, end=w.end))
+    scope, bound = scope_predicate(w)
+    sql = f"SELECT {projection(source)} FROM {lake.table_name(source)} WHERE {' AND '.join(scope)} AND ({condition})"
+    return as_timeline(lake.sql(sql, [*bound, *params], start=w.start, end=w.end))
 
 
 def _timeline_of(rows: pd.DataFrame) -> pd.DataFrame:

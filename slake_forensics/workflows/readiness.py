@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from slake_forensics.core.catalog import SOURCES
-from slake_forensics.sql.build import timestamp_text
+from slake_forensics.sql.build import scope_predicate
 from slake_forensics.core.timewindow import TimeLike, Window, to_utc
 from slake_forensics.workflows import _data
 
@@ -159,12 +159,13 @@ def _counts(lake: Lake, sources: pd.DataFrame, win: Window, unit: str) -> pd.Dat
     part = (
         "SELECT '{name}' AS source, accountid AS account, region, date_trunc('{unit}', time_dt) AS bucket, "
         "count(*) AS events, min(time_dt) AS first_event, max(time_dt) AS last_event FROM {table} "
-        "WHERE time_dt >= from_iso8601_timestamp(?) AND time_dt < from_iso8601_timestamp(?) "
-        "GROUP BY accountid, region, date_trunc('{unit}', time_dt)"
+        "WHERE {scope} GROUP BY accountid, region, date_trunc('{unit}', time_dt)"
     )
     # ``name`` and ``unit`` come from the catalog and from _UNITS, never from the caller.
-    text = "\nUNION ALL\n".join(part.format(name=n, unit=unit, table=lake.table_name(n)) for n in names)
-    params = [timestamp_text(win.start), timestamp_text(win.end)] * len(names)
+    scope, bound = scope_predicate(win)
+    text = "\nUNION ALL\n".join(part.format(name=n, unit=unit, table=lake.table_name(n), scope=" AND ".join(scope))
+                               for n in names)
+    params = bound * len(names)
     df = lake.sql(text, params, start=win.start, end=win.end)
     out = pd.DataFrame({
         "source": df["source"].astype(str), "account": df["account"].astype(str), "region": df["region"].astype(str),
@@ -497,11 +498,11 @@ def retention(lake: Lake, start: TimeLike | None = None, end: TimeLike | None = 
     part = (
         "SELECT '{name}' AS source, asl_version, metadata.version AS ocsf_version, count(*) AS events, "
         "min(time_dt) AS first_event, max(time_dt) AS last_event FROM {table} "
-        "WHERE time_dt >= from_iso8601_timestamp(?) AND time_dt < from_iso8601_timestamp(?) "
-        "GROUP BY asl_version, metadata.version"
+        "WHERE {scope} GROUP BY asl_version, metadata.version"
     )
-    text = "\nUNION ALL\n".join(part.format(name=n, table=lake.table_name(n)) for n in names)
-    df = lake.sql(text, [timestamp_text(win.start), timestamp_text(win.end)] * len(names), start=win.start, end=win.end)
+    scope, bound = scope_predicate(win)
+    text = "\nUNION ALL\n".join(part.format(name=n, table=lake.table_name(n), scope=" AND ".join(scope)) for n in names)
+    df = lake.sql(text, bound * len(names), start=win.start, end=win.end)
     df = df.assign(
         first_event=pd.to_datetime(df["first_event"], utc=True), last_event=pd.to_datetime(df["last_event"], utc=True),
         asl_version=df["asl_version"].astype(object).where(df["asl_version"].notna(), "(none)"),

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from slake_forensics.core.timewindow import TimeLike, Window
+from slake_forensics.sql.build import scope_predicate
 from slake_forensics.workflows import _data
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ SELECT finding_info.uid AS finding_uid,
        arbitrary(COALESCE(transform(resources, r -> r.data),
                           CASE WHEN resource.uid IS NOT NULL THEN ARRAY[resource.data] END)) AS resource_data
 FROM {table}
-WHERE time_dt >= from_iso8601_timestamp(?) AND time_dt < from_iso8601_timestamp(?)
+WHERE {scope}
 GROUP BY finding_info.uid
 """
 
@@ -103,8 +104,9 @@ def findings(lake: Lake, start: TimeLike, end: TimeLike) -> pd.DataFrame:
     (True, 20)
     """
     w = Window.of(start, end)
-    sql = FINDINGS_SQL.format(table=lake.table_name("sh_findings"))
-    df = lake.sql(sql, [w.start.isoformat(), w.end.isoformat()], start=w.start, end=w.end)
+    scope, bound = scope_predicate(w)
+    sql = FINDINGS_SQL.format(table=lake.table_name("sh_findings"), scope=" AND ".join(scope))
+    df = lake.sql(sql, bound, start=w.start, end=w.end)
     if df.empty:
         return pd.DataFrame(columns=TRIAGE_COLUMNS)
     df["type"] = df["types"].map(lambda ts: str(list(ts)[0]).rsplit("/", 1)[-1] if ts is not None and len(ts) else "")
