@@ -23,6 +23,7 @@ from slake_forensics.lake import Lake
 from slake_forensics.sample.cloudtrail import cloudtrail_table
 from slake_forensics.sample.common import ocsf_class_columns
 from slake_forensics.sample.writer import build_table, write_source
+from hit_match import covers
 
 START = pd.Timestamp("2025-06-02T00:00:00Z")
 END = START + pd.Timedelta(days=2)
@@ -773,22 +774,6 @@ STORIES_READY = all(
     importlib.util.find_spec(f"slake_forensics.sample.{m}") is not None
     for m in ("stories.s3_data_access", "stories.ec2_cryptomining", *(f"sources.{s}" for s in SOURCES))
 )
-
-
-def covers(hit: pd.Series, event: pd.Series) -> bool:
-    """Does a hit stand for ``event``?  Its OCSF-named columns equal the event's values and the
-    event's time is the hit's ``time_dt`` or lies in ``[first_time_dt, last_time_dt]``."""
-    t = event["time_dt"]
-    if "time_dt" in hit.index:
-        if hit["time_dt"] != t:
-            return False
-    elif not hit["first_time_dt"] <= t <= hit["last_time_dt"]:
-        return False
-    for col, value in hit.items():
-        if col in event.index and col != "time_dt" and not isinstance(value, list | np.ndarray) and pd.notna(value):
-            if str(event[col]) != str(value):
-                return False
-    return True
 
 
 def story_entities(answer: dict) -> list[str]:

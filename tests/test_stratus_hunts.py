@@ -16,6 +16,7 @@ import pytest
 from slake_forensics.analysis import hunts
 from slake_forensics.importers.pipeline import import_logs
 from slake_forensics.lake import Lake
+from hit_match import covers
 
 STRATUS = Path(__file__).parent / "fixtures" / "stratus"
 
@@ -116,22 +117,6 @@ def days(lake: Lake) -> tuple[pd.Timestamp, pd.Timestamp]:
     """The whole days the lake's events fall in."""
     src = lake.sources()
     return src["first_event"].min().floor("D"), src["last_event"].max().floor("D") + pd.Timedelta(days=1)
-
-
-def covers(hit: pd.Series, event: pd.Series) -> bool:
-    """Does ``hit`` stand for ``event``: same time (or within the hit's first/last time) and the
-    same value in every column the two share?"""
-    t = event["time_dt"]
-    if "time_dt" in hit.index:
-        if hit["time_dt"] != t:
-            return False
-    elif not hit["first_time_dt"] <= t <= hit["last_time_dt"]:
-        return False
-    for col, value in hit.items():
-        if col in event.index and col != "time_dt" and not isinstance(value, list | np.ndarray) and pd.notna(value):
-            if str(event[col]) != str(value):
-                return False
-    return True
 
 
 # Hunts about a single API operation whose hits do not repeat it in a column.
