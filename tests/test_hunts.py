@@ -6,7 +6,7 @@ import importlib.util
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import sqlglot
+import yaml
 
 from slake_forensics.analysis import hunts
 from slake_forensics.core.catalog import SOURCES
@@ -639,6 +640,9 @@ def test_metadata_is_complete_and_sql_parses(lake: Lake, name: str) -> None:
     for key in hunts.REQUIRED_KEYS:
         assert key in hunt.meta
     assert hunt.title and len(hunt.hypothesis) > 40 and hunt.hit_means and hunt.next_steps
+    assert "false_positives" in hunts.REQUIRED_KEYS
+    assert hunt.false_positives == str(hunt.meta["false_positives"]).strip() and len(hunt.false_positives) > 80, \
+        f"{name}: say in two to four sentences which routine activity triggers the hunt and how to tune it out"
     assert hunt.techniques and all(hunts.TECHNIQUE_RE.fullmatch(t) for t in hunt.techniques)
     assert hunt.stage in hunts.STAGES and hunt.severity in hunts.SEVERITIES
     assert set(hunt.sources) <= set(SOURCES)
@@ -667,6 +671,22 @@ def test_list_and_get() -> None:
     with pytest.raises(HuntParameterError, match="stage"):
         hunts.list("detection")
 
+
+
+def test_a_hunt_without_false_positives_is_malformed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``false_positives`` is a required key: missing or blank, the hunt does not load."""
+    with pytest.raises(hunts.HuntError, match="false_positives is empty"):
+        hunts._check(replace(hunts.get("root_account_use"), false_positives=""))
+    real = yaml.safe_load
+
+    def without(text: str) -> Any:
+        meta = real(text)
+        meta.pop("false_positives", None)
+        return meta
+
+    monkeypatch.setattr(yaml, "safe_load", without)
+    with pytest.raises(hunts.HuntError, match="lacks \\['false_positives'\\]"):
+        hunts._load("root_account_use")
 
 # ---- parameters -------------------------------------------------------------------------------------
 
