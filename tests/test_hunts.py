@@ -6,7 +6,7 @@ import importlib.util
 import json
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 import sqlglot
+import yaml
 
 from slake_forensics.analysis import hunts
 from slake_forensics.core.catalog import SOURCES
@@ -152,6 +153,13 @@ def sg(port: int, cidr: str) -> dict[str, Any]:
                                                                          "ipRanges": {"items": [{"cidrIp": cidr}]}}]}})
 
 
+RESPONDER = f"arn:aws:iam::{ACCT}:user/responder"
+BACKUP, ROTATION = f"arn:aws:iam::{ACCT}:user/backup-job", f"arn:aws:iam::{ACCT}:user/key-rotation"
+ROUTINE_CONTAINMENT = [  # jobs whose (principal, kind of action) started before the window
+    *[ct("CreateSnapshot", h, service="ec2.amazonaws.com", arn=BACKUP, request={"volumeId": "vol-0abc"}) for h in (-30, -6, 18)],
+    ct("UpdateAccessKey", -1, arn=ROTATION, request={"userName": "ci", "accessKeyId": "AKIACI00000000000001", "status": "Inactive"}),
+    ct("UpdateAccessKey", 2, arn=ROTATION, request={"userName": "ci", "accessKeyId": "AKIACI00000000000002", "status": "Inactive"}),
+]
 RANDOM_NAMES = ["qx7k2v9zpl4mwt.biz.", "zr8w1n5bq0yxke.info.", "m3jd9t7cvh2lsp.top.", "b6yq4xw8ke1rzn.net.", "h0tn7vk2dz9qwx.biz."]
 INSTANCE_BASE = [instance_call(h, "10.0.1.5") for h in np.arange(-30, 40, 3.0)]
 
@@ -430,6 +438,18 @@ CASES: dict[str, Case] = {
         lambda: trail(ct("UpdateAccessKey", 3, request={"userName": "svc", "accessKeyId": "AKIASVC0000000000001", "status": "Active"}),
                       ct("ListAccessKeys", 3), ct("CreateAccessKey", 3, request={"userName": "svc"})),
         "AKIASVC0000000000001"),
+    # Only a principal's first actions of a kind: the backup job's snapshots and the rotation job's key
+    # deactivations were seen in the baseline (or just before the window) and drop out; the responder's
+    # first deactivation and deletion of the leaked key stay.
+    "containment_actions_new": Case(
+        lambda: trail(*ROUTINE_CONTAINMENT,
+                      ct("UpdateAccessKey", 3, arn=RESPONDER, request={"userName": "svc", "accessKeyId": "AKIASVC0000000000001", "status": "Inactive"}),
+                      ct("DeleteAccessKey", 3.2, arn=RESPONDER, request={"userName": "svc", "accessKeyId": "AKIASVC0000000000001"})),
+        lambda: trail(*ROUTINE_CONTAINMENT,
+                      ct("UpdateAccessKey", -30, arn=RESPONDER, request={"userName": "old", "accessKeyId": "AKIAOLD0000000000001", "status": "Inactive"}),
+                      ct("UpdateAccessKey", 3, arn=RESPONDER, request={"userName": "svc", "accessKeyId": "AKIASVC0000000000001", "status": "Inactive"}),
+                      ct("UpdateAccessKey", 4, request={"userName": "svc", "accessKeyId": "AKIASVC0000000000001", "status": "Active"})),
+        "AKIASVC0000000000001", 2),
     "credentials_used_after_containment": Case(
         lambda: trail(ct("ListBuckets", 2, ip=ATTACKER_IP, key="AKIASTOLEN0000000001"),
                       ct("UpdateAccessKey", 3, request={"userName": "alice", "accessKeyId": "AKIASTOLEN0000000001", "status": "Inactive"},
@@ -640,6 +660,9 @@ def test_metadata_is_complete_and_sql_parses(lake: Lake, name: str) -> None:
     for key in hunts.REQUIRED_KEYS:
         assert key in hunt.meta
     assert hunt.title and len(hunt.hypothesis) > 40 and hunt.hit_means and hunt.next_steps
+    assert "false_positives" in hunts.REQUIRED_KEYS
+    assert hunt.false_positives == str(hunt.meta["false_positives"]).strip() and len(hunt.false_positives) > 80, \
+        f"{name}: say in two to four sentences which routine activity triggers the hunt and how to tune it out"
     assert hunt.techniques and all(hunts.TECHNIQUE_RE.fullmatch(t) for t in hunt.techniques)
     assert hunt.stage in hunts.STAGES and hunt.severity in hunts.SEVERITIES
     assert set(hunt.sources) <= set(SOURCES)
@@ -668,6 +691,22 @@ def test_list_and_get() -> None:
     with pytest.raises(HuntParameterError, match="stage"):
         hunts.list("detection")
 
+
+
+def test_a_hunt_without_false_positives_is_malformed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``false_positives`` is a required key: missing or blank, the hunt does not load."""
+    with pytest.raises(hunts.HuntError, match="false_positives is empty"):
+        hunts._check(replace(hunts.get("root_account_use"), false_positives=""))
+    real = yaml.safe_load
+
+    def without(text: str) -> Any:
+        meta = real(text)
+        meta.pop("false_positives", None)
+        return meta
+
+    monkeypatch.setattr(yaml, "safe_load", without)
+    with pytest.raises(hunts.HuntError, match="lacks \\['false_positives'\\]"):
+        hunts._load("root_account_use")
 
 # ---- parameters -------------------------------------------------------------------------------------
 
@@ -730,6 +769,20 @@ def test_compile_binds_values_and_ignores_placeholders_in_literals(lake: Lake) -
     assert "IN (NULL)" in sql and len(params) == 2
     assert "'Root'" in sql  # literals untouched
 
+
+
+def test_containment_actions_new_keeps_first_actions_and_reads_the_baseline(case_lakes: Callable[[str, str], Lake]) -> None:
+    """only_new=false lists what containment_actions lists; without a baseline, the routine jobs' first
+    actions in the window are new again."""
+    lake = case_lakes("containment_actions_new", "negative")
+    everything = hunts.run(lake, "containment_actions_new", START, END, only_new=False)
+    assert sorted(everything["metadata.uid"]) == sorted(hunts.run(lake, "containment_actions", START, END)["metadata.uid"])
+    assert sorted(everything["actor.user.uid"]) == sorted([BACKUP, RESPONDER, ROTATION])
+    unread = hunts.run(lake, "containment_actions_new", START, END, baseline_days=0)
+    assert sorted(unread["actor.user.uid"]) == sorted([BACKUP, RESPONDER, ROTATION])
+    assert (unread["prior_actions"] == 0).all() and (unread["first_seen_dt"] == unread["time_dt"]).all()
+    quiet = hunts.run(lake, "containment_actions_new", START, END, baseline_days=0, exclude_principals=[BACKUP, RESPONDER, ROTATION])
+    assert quiet.empty
 
 # ---- run_all ----------------------------------------------------------------------------------------
 
@@ -829,6 +882,57 @@ def measure(root: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
                          "background_hits": int(len(h) - about_story.sum())})
     return pd.DataFrame(events), pd.DataFrame(per_hunt)
 
+
+
+def test_containment_actions_new_on_the_bundled_lake_keeps_the_responders_and_halves_the_background() -> None:
+    """Over the bundled lake's 14 days, containment_actions has about 100 background hits (snapshots, Auto
+    Scaling, admins stopping instances); the variant keeps every containment key event of both stories
+    that containment_actions reports and at most half of the background."""
+    from slake_forensics.sample import bundled
+
+    root = bundled.ensure_sample_lake(progress=False)
+    gen = json.loads((root / "generation.json").read_text())
+    lake = Lake.sample()
+    answers = [json.loads(p.read_text()) for p in sorted((root / "answers").glob("*.json"))]
+    assert {a["story"] for a in answers} == {"ec2_cryptomining", "s3_data_access"}
+    entities = [e for a in answers for e in story_entities(a)]
+    full = hunts.run(lake, "containment_actions", gen["start"], gen["end"])
+    new = hunts.run(lake, "containment_actions_new", gen["start"], gen["end"])
+
+    def background(hits: pd.DataFrame, covered: set[Any]) -> int:
+        about = hits.index.isin(list(covered))
+        for e in entities:
+            about |= mentions(hits, e).to_numpy()
+        return int(len(hits) - about.sum())
+
+    covered_full: set[Any] = set()
+    covered_new: set[Any] = set()
+    kept: dict[str, int] = {}
+    for answer in answers:
+        contained = pd.Timestamp(answer["containment"])
+        kept[answer["story"]] = 0
+        for key in answer["key_events"]:
+            t = pd.Timestamp(key["time"])
+            if t < contained or key["source"] != "cloud_trail_mgmt":
+                continue
+            df = lake.load(key["source"], t - pd.Timedelta(seconds=1), t + pd.Timedelta(seconds=1))
+            mask = pd.Series(True, index=df.index)
+            for col, value in key["match"].items():
+                mask &= df[col].astype(str) == str(value)
+            event = df[mask].iloc[0]
+            in_full = {i for i, r in full.iterrows() if covers(r, event)}
+            in_new = {i for i, r in new.iterrows() if covers(r, event)}
+            covered_full |= in_full
+            covered_new |= in_new
+            if in_full:
+                assert in_new, f"{answer['story']}: containment_actions_new lost {key['what']}"
+                kept[answer["story"]] += 1
+    assert kept["ec2_cryptomining"] >= 2 and kept["s3_data_access"] >= 5, kept
+    before, after = background(full, covered_full), background(new, covered_new)
+    assert before >= 90, before
+    assert after <= before / 2, (before, after)
+    start = pd.Timestamp(gen["start"])
+    assert (new["first_seen_dt"] >= start).all() and (new["time_dt"] < new["first_seen_dt"] + pd.Timedelta(hours=24)).all()
 
 @pytest.fixture(scope="module")
 def generated_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:

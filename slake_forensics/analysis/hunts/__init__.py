@@ -2,7 +2,7 @@
 
 Each hunt is a pair of files in this package: ``<name>.sql`` (one Athena/Trino query) and
 ``<name>.yaml`` (title, hypothesis, ATT&CK techniques, NIST stage, sources, parameters,
-severity, what a hit means and what to do next).
+severity, what a hit means, what a false positive looks like and what to do next).
 
 Writing the SQL
 ---------------
@@ -75,7 +75,8 @@ TECHNIQUE_RE = re.compile(r"T\d{4}(\.\d{3})?")
 #: A hunt parameter name.
 NAME_RE = re.compile(r"[a-z][a-z0-9_]*")
 #: Keys every hunt yaml must have.
-REQUIRED_KEYS = ("title", "hypothesis", "techniques", "stage", "sources", "severity", "parameters", "hit_means", "next_steps")
+REQUIRED_KEYS = ("title", "hypothesis", "techniques", "stage", "sources", "severity", "parameters", "hit_means", "false_positives",
+                 "next_steps")
 
 # Outside string literals, quoted identifiers and comments: a table placeholder, a named
 # parameter (not part of ``::``) or a bare ``?``.
@@ -258,6 +259,9 @@ class Hunt:
         The file name of ``<name>.sql`` / ``<name>.yaml``.
     title, hypothesis, techniques, stage, sources, severity, hit_means, next_steps
         The yaml's keys (lists as tuples).
+    false_positives
+        The yaml's ``false_positives``: which routine activity triggers the hunt, how to tell it
+        from the attack and which parameter tunes it out.
     params
         The :class:`Param` of each declared parameter, by name.
     sql
@@ -270,6 +274,8 @@ class Hunt:
     >>> hunt = get("s3_public_access_change")
     >>> hunt.stage, hunt.severity, hunt.sources
     ('detection_analysis', 'high', ('cloud_trail_mgmt',))
+    >>> hunt.false_positives.split(",")[0]
+    'Public website or download buckets whose Block Public Access is deliberately off'
     """
 
     name: str
@@ -282,6 +288,7 @@ class Hunt:
     params: dict[str, Param]
     hit_means: str
     next_steps: tuple[str, ...]
+    false_positives: str
     sql: str
     meta: dict = field(repr=False, default_factory=dict)
 
@@ -417,7 +424,8 @@ def _load(name: str) -> Hunt:
         params[pname] = replace(p, default=p.coerce(p.default, name))
     hunt = Hunt(
         name, str(meta["title"]).strip(), str(meta["hypothesis"]).strip(), tuple(meta["techniques"]), meta["stage"],
-        tuple(meta["sources"]), meta["severity"], params, str(meta["hit_means"]).strip(), tuple(meta["next_steps"]), sql, meta,
+        tuple(meta["sources"]), meta["severity"], params, str(meta["hit_means"]).strip(), tuple(meta["next_steps"]),
+        str(meta["false_positives"] or "").strip(), sql, meta,
     )
     _check(hunt)
     return hunt
@@ -429,6 +437,8 @@ def _check(hunt: Hunt) -> None:
         problems.append(f"stage {hunt.stage!r} is not one of {STAGES}")
     if hunt.severity not in SEVERITIES:
         problems.append(f"severity {hunt.severity!r} is not one of {SEVERITIES}")
+    if not hunt.false_positives:
+        problems.append("false_positives is empty (say which routine activity triggers the hunt and how to tune it out)")
     problems += [f"technique {t!r} is not an ATT&CK id like T1078 or T1078.004" for t in hunt.techniques if not TECHNIQUE_RE.fullmatch(str(t))]
     problems += [f"source {s!r} is not a catalog source" for s in hunt.sources if s not in SOURCES]
     used_tables, used_params = set(), set()

@@ -114,7 +114,7 @@ def precision_report(
         One row per hunt: ``name, stage, severity, hits, days`` (days in the window),
         ``hits_per_day`` (mean), ``max_per_day``, ``noisy`` (bool), ``tuning`` (parameter →
         default, the knobs that narrow the hunt), ``false_positive`` (what a benign hit looks
-        like, from the hunt's metadata) and ``error`` (why it did not run, or missing).
+        like: the hunt's required ``false_positives``) and ``error`` (why it did not run, or missing).
         ``attrs["daily"]`` holds :func:`daily_hits`.
 
     Examples
@@ -144,7 +144,7 @@ def precision_report(
             "max_per_day": peak if ran else pd.NA,
             "noisy": bool(ran and int(rec["hits"]) / n_days > noisy_per_day),
             "tuning": {n: p.default for n, p in hunt.params.items()},
-            "false_positive": str(hunt.meta.get("false_positives") or hunt.hit_means).strip(),
+            "false_positive": hunt.false_positives,
             "error": rec["error"],
         })
     out = pd.DataFrame(rows, columns=REPORT_COLUMNS)
