@@ -175,7 +175,7 @@ def test_values_are_bound_not_formatted() -> None:
 
 
 @pytest.mark.parametrize(("name", "field", "modifier"), [("bad_field", "userIdentity.favouriteColour", None),
-                                                         ("bad_cidr6", None, "cidr")])
+                                                         ("bad_cidr6", None, "cidr"), ("bad_expand", None, "expand")])
 def test_uncompilable_rule_names_what_blocks_it(name: str, field: str | None, modifier: str | None) -> None:
     with pytest.raises(sigma.SigmaCompileError) as err:
         sigma.compile(FIXTURES / f"{name}.yml")
@@ -185,7 +185,7 @@ def test_uncompilable_rule_names_what_blocks_it(name: str, field: str | None, mo
 
 def test_compile_dir_reports_failures() -> None:
     rules, failures = sigma.compile_dir(FIXTURES)
-    assert sorted(Path(p).stem for p in failures["path"]) == ["bad_cidr6", "bad_field"]
+    assert sorted(Path(p).stem for p in failures["path"]) == ["bad_cidr6", "bad_expand", "bad_field"]
     assert {Path(r.path).stem for r in rules} >= set(MATCHING)
 
 
