@@ -16,7 +16,7 @@ from slake_forensics.analysis import sigma
 FIXTURES = Path(__file__).parent / "fixtures" / "sigma"
 START = "2026-05-11T00:00:00Z"
 MATCHING = ["eq_event_name", "contains_startswith_endswith", "wildcards_all", "re_cidr", "exists_null_cased",
-            "one_of_all_of", "json_unmapped_mfa", "compare_region_account", "hostile"]
+            "one_of_all_of", "json_unmapped_mfa", "compare_region_account", "hostile", "status_json_text_fieldref"]
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,9 @@ def _get(row: pd.Series, field: str):
     unmapped = dict(row["unmapped"]) if row["unmapped"] is not None else {}
     simple = {"eventName": "api.operation", "eventSource": "api.service.name", "userAgent": "http_request.user_agent",
               "awsRegion": "cloud.region", "errorCode": "api.response.error", "errorMessage": "api.response.message",
-              "userIdentity.type": "actor.user.type", "userIdentity.arn": "actor.user.uid"}
+              "userIdentity.type": "actor.user.type", "userIdentity.arn": "actor.user.uid",
+              "userIdentity.userName": "actor.user.name", "status": "status",
+              "requestParameters": "api.request.data", "responseElements": "api.response.data"}
     if field in simple:
         return col(simple[field])
     if field == "sourceIPAddress":
@@ -129,7 +131,12 @@ def _selection(row: pd.Series, sel) -> bool:
     for key, expected in sel.items():
         field, *mods = key.split("|")
         values = expected if isinstance(expected, list) else [expected]
-        hits = [_leaf(_get(row, field), mods, v) for v in values]
+        if "fieldref" in mods:
+            mine = _get(row, field)
+            hits = [mine is not None and (other := _get(row, v)) is not None and mine.lower() == other.lower()
+                    for v in values]
+        else:
+            hits = [_leaf(_get(row, field), mods, v) for v in values]
         result = result and (all(hits) if "all" in mods else any(hits))
     return result
 
@@ -168,7 +175,7 @@ def test_values_are_bound_not_formatted() -> None:
 
 
 @pytest.mark.parametrize(("name", "field", "modifier"), [("bad_field", "userIdentity.favouriteColour", None),
-                                                         ("bad_cidr6", None, "cidr")])
+                                                         ("bad_cidr6", None, "cidr"), ("bad_expand", None, "expand")])
 def test_uncompilable_rule_names_what_blocks_it(name: str, field: str | None, modifier: str | None) -> None:
     with pytest.raises(sigma.SigmaCompileError) as err:
         sigma.compile(FIXTURES / f"{name}.yml")
@@ -178,7 +185,7 @@ def test_uncompilable_rule_names_what_blocks_it(name: str, field: str | None, mo
 
 def test_compile_dir_reports_failures() -> None:
     rules, failures = sigma.compile_dir(FIXTURES)
-    assert sorted(Path(p).stem for p in failures["path"]) == ["bad_cidr6", "bad_field"]
+    assert sorted(Path(p).stem for p in failures["path"]) == ["bad_cidr6", "bad_expand", "bad_field"]
     assert {Path(r.path).stem for r in rules} >= set(MATCHING)
 
 

@@ -231,6 +231,8 @@ def _load(path_or_rule: str | Path | SigmaRule) -> tuple[SigmaRule, str | None]:
 
 
 def _modifier_of(exc: Exception) -> str | None:
+    if "unhandled placeholder" in str(exc):  # a value of the expand modifier that no pipeline filled in
+        return "expand"
     m = re.search(r"modifier '?([A-Za-z0-9_]+)", str(exc), re.IGNORECASE)
     return m[1] if m else None
 
@@ -281,7 +283,10 @@ def compile(path_or_rule: str | Path | SigmaRule) -> CompiledRule:  # noqa: A001
     except BlockedError as exc:
         raise SigmaCompileError(f"{title}: {exc}", modifier=exc.modifier, rule=title) from None
     except SigmaError as exc:
-        raise SigmaCompileError(f"{title}: {exc}", modifier=_modifier_of(exc), rule=title) from None
+        modifier = _modifier_of(exc)
+        hint = " (modifier expand: no placeholder values are configured; write the values into the rule)" \
+            if modifier == "expand" else ""
+        raise SigmaCompileError(f"{title}: {exc}{hint}", modifier=modifier, rule=title) from None
     if not queries:
         raise SigmaCompileError(f"{title}: the rule converted to no condition.", rule=title)
     condition, params = backend.bind(" OR ".join(f"({q})" for q in queries) if len(queries) > 1 else queries[0])

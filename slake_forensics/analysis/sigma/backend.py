@@ -212,6 +212,5 @@ class AthenaBackend(TextQueryBackend):
         assert isinstance(ref, SigmaFieldReference)
         if ref.starts_with or ref.ends_with:
             raise BlockedError("fieldref with startswith/endswith/contains is not supported.", "fieldref")
-        from slake_forensics.analysis.sigma.mapping import resolve_field
-
-        return f"COALESCE(lower({cond.field}) = lower({resolve_field(ref.field)}), false)"
+        # the pipeline's field transformation has already mapped the referenced field to its SQL
+        return f"COALESCE(lower({cond.field}) = lower({ref.field}), false)"

@@ -1,7 +1,9 @@
 """AWS CloudTrail Sigma fields → SQL expressions over the Security Lake v2 ``cloud_trail_mgmt`` table (OCSF 1.1.0).
 
 Fixed fields map to OCSF columns; ``requestParameters.X`` / ``responseElements.X`` to
-``json_extract_scalar`` on ``api.request.data`` / ``api.response.data``; raw keys Security Lake
+``json_extract_scalar`` on ``api.request.data`` / ``api.response.data`` (bare ``requestParameters`` /
+``responseElements`` to that JSON text, for ``contains``); ``status`` (which SigmaHQ rules use for
+the call's outcome, not a CloudTrail key) to the OCSF ``status`` (``Success`` / ``Failure``); raw keys Security Lake
 does not consume to ``element_at(unmapped, 'key')`` (flattened with dots).  Dynamic name parts
 must be identifiers (``[A-Za-z_][A-Za-z0-9_]*``), so no rule text reaches the SQL unchecked.
 """
@@ -25,6 +27,9 @@ def _unmapped(key: str) -> str:
 #: Sigma (raw CloudTrail) field → SQL expression on the cloud_trail_mgmt table.
 FIELDS: dict[str, str] = {
     "eventName": "api.operation",
+    "requestParameters": "api.request.data",
+    "responseElements": "api.response.data",
+    "status": "status",
     "eventSource": "api.service.name",
     "sourceIPAddress": "COALESCE(src_endpoint.ip, src_endpoint.domain)",
     "userAgent": "http_request.user_agent",
