@@ -956,3 +956,16 @@ def test_hunts_flag_90_percent_of_story_key_events(generated_lake: Path) -> None
             assert flagged.mean() >= 0.9, f"{story}: {who} flagged {flagged.sum()}/{len(ev)} key events; missed:\n" + \
                 ev[~flagged][["what", "source", "phase"]].to_string()
     assert set(per_hunt["hunt"]) == set(hunts.names()), "every hunt ran on the generated lake"
+
+
+def test_containment_actions_new_classifies_actions_as_containment_actions_does() -> None:
+    """The two containment hunts are self-contained Athena queries; their action classification (the CASE that
+    names each containment action) must stay word for word the same, or the baseline variant would miss actions."""
+    folder = Path(hunts.__file__).parent
+
+    def classification(name: str) -> str:
+        text = (folder / f"{name}.sql").read_text()
+        start = text.index("CASE")
+        return text[start : text.index("END AS action", start)]
+
+    assert classification("containment_actions") == classification("containment_actions_new")
