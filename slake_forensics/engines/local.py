@@ -833,14 +833,21 @@ def _outside_day(path: Path, part: layout.Partition, stats: FooterStats) -> tupl
     day = pd.Timestamp(part.day, tz="UTC")
     if lo is None or hi is None or (lo >= day and hi < day + pd.Timedelta(days=1)):
         return 0, ""
-    ms = _times_ms(path)
-    first = day.value // 10**6
+    return outside_day(_times_ms(path), part)
+
+
+def outside_day(ms: pa.ChunkedArray | pa.Array, part: layout.Partition) -> tuple[int, str]:
+    """``(rows, detail)`` of the epoch-millisecond times ``ms`` (one file's) not on ``part``'s event day.
+
+    The detail is the sentence that :class:`OutsideDayWarning` gives for the file (``""`` when no row is outside)."""
+    first = pd.Timestamp(part.day, tz="UTC").value // 10**6
     outside = pc.or_(pc.less(ms, first), pc.greater_equal(ms, first + 86_400_000))
     n = int(pc.sum(outside).as_py() or 0)
     if not n:
         return 0, ""
+    lo, hi = (pd.Timestamp(pc.min(ms).as_py(), unit="ms", tz="UTC"), pd.Timestamp(pc.max(ms).as_py(), unit="ms", tz="UTC"))
     return n, (
-        f"{n} of {stats[0]} row(s) lie outside its partition day eventDay={part.day} (events {lo} .. {hi}); they are kept "
+        f"{n} of {len(ms)} row(s) lie outside its partition day eventDay={part.day} (events {lo} .. {hi}); they are kept "
         f"and counted by their time, so a load or pivot whose window leaves out {part.day} does not see them"
     )
 
