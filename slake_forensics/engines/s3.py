@@ -67,6 +67,7 @@ from slake_forensics.engines.local import (
 _log = logging.getLogger(__name__)
 _URI_RE = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*?))?/?$")
 _SORT = "__slake_time"
+_SKIP_HINT = " It is not damaged: remove it from the lake prefix, or pass on_error='skip' to skip it with a warning."
 _SQL_RE = re.compile(r"\s*(\(|select\b|with\b|values\b|table\b|--|/\*)", re.IGNORECASE)
 
 
@@ -411,14 +412,14 @@ class S3Engine(Engine):
         try:
             times = _epoch_ms(table)
         except pa.ArrowInvalid as exc:
-            raise SchemaMismatchError(f"{uri}: its time column cannot be read as a time: {exc}") from None
+            raise SchemaMismatchError(f"{uri}: its time column cannot be read as a time: {exc}.{_SKIP_HINT}") from None
         detail = outside_day(times, part)[1]
         lo, hi = -(-window.start.value // 10**6), -(-window.end.value // 10**6)
         mask = pc.and_(pc.greater_equal(times, lo), pc.less(times, hi))
         try:
             table = versions.reconcile(table.filter(mask), part, src, uri)
         except pa.ArrowInvalid as exc:
-            raise SchemaMismatchError(str(exc)) from None
+            raise SchemaMismatchError(f"{exc}{_SKIP_HINT}") from None
         return table.append_column(_SORT, times.filter(mask)), detail
 
     # ---- SQL --------------------------------------------------------------------------------
