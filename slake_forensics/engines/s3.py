@@ -216,6 +216,32 @@ class S3Engine(Engine):
         only = None if src.version == SOURCE_VERSION or src.custom else [src.version]
         return layout.select(parts, src, window, accts, regs, only)
 
+    def _bad_folders(
+        self, src: Source, accounts: Iterable[str] | str | None = None, regions: Iterable[str] | str | None = None
+    ) -> dict[str, str]:
+        """``{key: reason}`` of the objects of ``src`` below an ``eventDay=`` folder whose name is not a day
+        (``eventDay=2026-13-45``), in the given accounts and regions: reported as the local engine reports them.
+
+        One ``LIST`` of event-day folders per region and account of each version the source reads."""
+        if src.custom:
+            return {}
+        accts, regs = id_list(accounts, "accounts"), id_list(regions, "regions")
+        found: dict[str, str] = {}
+        for ver in self._versions_of(src):
+            for r in [r for r in self._dirs(ver.prefix, "region") if regs is None or r in regs]:
+                for a in [a for a in self._dirs(f"{ver.prefix}region={r}/", "accountId") if accts is None or a in accts]:
+                    for d in self._dirs(f"{ver.prefix}region={r}/accountId={a}/", "eventDay"):
+                        folder = f"{layout.partition_dir(ver, r, a, d)}/"
+                        reason = layout.classify(folder + "x.parquet", {(ver.source_name, ver.version): ver})
+                        if isinstance(reason, str):
+                            found.update({k: reason for k in self._objects(folder)})
+        return found
+
+    def _warn_bad_folders(self, found: dict[str, str]) -> None:
+        if found:
+            listed = "; ".join(f"{self._uri(k)} ({r})" for k, r in found.items())
+            warnings.warn(f"Skipped {len(found)} file(s) of the lake: {listed}", SkippedFileWarning, stacklevel=3)
+
     def _partition(self, key: str) -> layout.Partition | None:
         custom = {(s.source_name, s.version): s for s in self.custom_sources()} if key.startswith("ext/") else None
         part = layout.classify(key, custom)
@@ -352,6 +378,7 @@ class S3Engine(Engine):
             tables.append(result[0])
             if result[1]:
                 outside[uri] = result[1]
+        self._warn_bad_folders(self._bad_folders(src, accts, regs))
         if outside:
             listed = "; ".join(f"{u}: {d}" for u, d in outside.items())
             warnings.warn(f"{len(outside)} file(s) hold rows outside their partition day: {listed}", OutsideDayWarning, stacklevel=2)
@@ -453,6 +480,8 @@ class S3Engine(Engine):
                 f"No files of {', '.join(sorted(s.name for s in wanted)) or 'any source'} in {window} below "
                 f"{self.location}. Pass start=/end= covering the data (lake.sources() shows the days present)."
             )
+        bad = {k: r for src in wanted for k, r in self._bad_folders(src, accounts, regions).items()}
+        self._warn_bad_folders(bad)
         _log.info("Query over %d file(s) of %s in %s; cache %s", len(keys), self.location, window, self.cache_dir)
         self._download(keys)
         view = Path(tempfile.mkdtemp(prefix="slake-s3-")).resolve()
@@ -479,7 +508,7 @@ class S3Engine(Engine):
             lake=self.location,
             window=(window.start, window.end),
             s3_files=[self._uri(k) for k in keys],
-            skipped_files=[p.replace(local, self._uri("")) for p in df.attrs.get("skipped_files", [])],
+            skipped_files=[p.replace(local, self._uri("")) for p in df.attrs.get("skipped_files", [])] + [self._uri(k) for k in bad],
         )
         df.attrs.pop("files", None)
         return df

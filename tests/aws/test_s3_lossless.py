@@ -128,3 +128,31 @@ def test_a_damaged_file_in_the_download_cache_is_fetched_again(aws, local_lake_r
     again = s3.sql(COUNT, start=START, end=END)
     assert again.iloc[0]["n"] == first.iloc[0]["n"] == local.sql(COUNT).iloc[0]["n"]
     assert all(p.read_bytes() == original[p] for p in cached)
+
+
+@pytest.mark.parametrize("day", ["2026-13-45", "20261345"])
+def test_a_bad_partition_folder_is_reported_alike_on_s3_and_local(aws, local_lake_root, tmp_path, day):
+    root = tmp_path / "lake"
+    shutil.copytree(local_lake_root, root)
+    good = sorted(root.glob("aws/CLOUD_TRAIL_MGMT/2.0/**/eventDay=20260302/*.parquet"))[0]
+    bad = Path(str(good.parent).replace("eventDay=20260302", f"eventDay={day}")) / good.name
+    bad.parent.mkdir(parents=True)
+    shutil.copyfile(good, bad)
+    key = bad.relative_to(root).as_posix()
+    s3, local = _lakes(root, tmp_path)
+    uri = f"{s3.location}/{key}"
+    reason = f"bad partition folder 'eventDay={day}'"
+    listed, said = _messages(s3.sources)
+    assert f"{uri} ({reason}" in said
+    assert isinstance(listed, pd.DataFrame) and listed.set_index("source").loc["cloud_trail_mgmt", "skipped_files"] == 1
+    got, said_s3 = _messages(lambda: s3.load("cloud_trail_mgmt", START, END))
+    want, said_local = _messages(lambda: local.load("cloud_trail_mgmt", START, END))
+    assert isinstance(got, pd.DataFrame) and isinstance(want, pd.DataFrame)
+    pd.testing.assert_frame_equal(got, want)
+    assert f"{uri} ({reason}" in said_s3 and f"{key} ({reason}" in said_local
+    n_s3, said_s3 = _messages(lambda: s3.sql(COUNT, start=START, end=END))
+    n_local, said_local = _messages(lambda: local.sql(COUNT))
+    assert isinstance(n_s3, pd.DataFrame) and isinstance(n_local, pd.DataFrame)
+    assert n_s3.iloc[0]["n"] == n_local.iloc[0]["n"] == len(want)
+    assert f"{uri} ({reason}" in said_s3 and n_s3.attrs["skipped_files"] == [uri]
+    assert n_local.attrs["skipped_files"] == [str(bad)]
