@@ -118,6 +118,9 @@ def test_a_drifted_column_that_cannot_be_reconciled_skips_its_file_by_name(base,
     victim = _victim(root)
     lost = _rewrite(victim, lambda t: _set(t, "time_dt", pa.array(["not a time"] * t.num_rows)))
     lake = Lake.local(str(root))
+    with pytest.warns(SkippedFileWarning, match=victim.name):
+        listed = lake.sources().set_index("source").loc["cloud_trail_mgmt"]
+    assert listed["rows"] == intact["rows"] - lost and listed["skipped_files"] == 1
     with pytest.raises(SchemaMismatchError, match=victim.name) as info:
         lake.load("cloud_trail_mgmt", DAY0, END)
     assert "time_dt" in str(info.value) and "on_error='skip'" in str(info.value)

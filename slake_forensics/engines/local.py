@@ -231,7 +231,7 @@ class LocalEngine(Engine):
             total = 0
             for key, path, st in zip(keys, paths, stats):
                 part = self._keys[key]
-                problem = str(st) if isinstance(st, Exception) else _class_problem(st[3], part)
+                problem = str(st) if isinstance(st, Exception) else _class_problem(st[3], part) or _drift_problem(path, part)
                 if problem:
                     skipped[key] = problem if not isinstance(st, Exception) else f"unreadable: {problem}"
                     continue
@@ -895,6 +895,16 @@ def _inside(dataset: ds.FileSystemDataset, schema: pa.Schema, window: Window) ->
             if lo < window.start or hi >= window.end:
                 return False
     return True
+
+
+def _drift_problem(path: Path, part: layout.Partition) -> str:
+    """Why a file whose column types drifted from the catalog cannot be read as its source's rows (``""``
+    when it can, or has no drift): the file is then read whole once, as a load or query would read it."""
+    schema = _schema_or_none(path)
+    if schema is None or not ocsf.drifted_leaves(schema, part.source.schema):
+        return ""
+    result = _try_read(path, part, part.source.investigated_as, None, None)
+    return str(result) if isinstance(result, SchemaMismatchError) else ""
 
 
 def _needs_reconcile(schema: pa.Schema, part: layout.Partition, src: Source) -> bool:
