@@ -167,9 +167,48 @@ def conform_array(arr: pa.ChunkedArray | pa.Array, target: pa.DataType, name: st
         ms = ms_timestamps(arr.type)
         if ms != arr.type:
             arr = arr.cast(ms, safe=False)
+        if pa.types.is_timestamp(goal) and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+            return _parse_timestamps(arr, goal)
         return arr.cast(goal)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
         raise pa.ArrowInvalid(f"column {name!r}: cannot cast {arr.type} to {goal}: {exc}") from exc
+
+
+def _parse_timestamps(arr: pa.ChunkedArray, goal: pa.DataType) -> pa.ChunkedArray:
+    """ISO 8601 strings as ``goal`` timestamps: with a zone offset, or zone-less ones read as UTC."""
+    try:
+        return arr.cast(goal)
+    except pa.ArrowInvalid:
+        return arr.cast(pa.timestamp("ns")).cast(pa.timestamp(goal.unit), safe=False).cast(goal)
+
+
+def drifted_leaves(schema: pa.Schema, target: pa.Schema) -> list[str]:
+    """Dotted leaves whose type in ``schema`` (a file's) is not the catalog's in ``target``.
+
+    A leaf drifts when its value type differs (a string ``severity_id``, an int64 where the
+    catalog has int32) or a timestamp is not ``timestamp[ms, UTC]``; leaves only one of the
+    schemas has do not count (that is missing or extra data, not drift).
+
+    Examples
+    --------
+    >>> cat = pa.schema([pa.field("severity_id", pa.int32()), pa.field("time_dt", TIMESTAMP_TYPE)])
+    >>> drifted_leaves(pa.schema([pa.field("severity_id", pa.string()), pa.field("time_dt", pa.timestamp("ns"))]), cat)
+    ['severity_id', 'time_dt']
+    >>> drifted_leaves(cat, cat)
+    []
+    """
+    out = []
+    for leaf in flat_names(target):
+        want, have = type_at(target, leaf), type_at(schema, leaf)
+        if want is None or have is None or _nested(want) or _nested(have):
+            continue
+        if have != want:
+            out.append(leaf)
+    return out
+
+
+def _nested(t: pa.DataType) -> bool:
+    return pa.types.is_struct(t) or _is_list(t) or pa.types.is_map(t)
 
 
 def conform(table: pa.Table, source: Source) -> pa.Table:

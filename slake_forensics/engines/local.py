@@ -82,6 +82,10 @@ class SkippedFileWarning(UserWarning):
     """A file of the lake was not read (unreadable, misplaced, bad partition name …) and was skipped."""
 
 
+class OutsideDayWarning(UserWarning):
+    """Rows of a file lie outside its partition's event day: kept and counted by their time, and named with their count."""
+
+
 class LocalEngine(Engine):
     """A lake below a local folder (``<path>/aws/<SOURCE_NAME>/2.0/…``); see :class:`Lake`.
 
@@ -93,7 +97,7 @@ class LocalEngine(Engine):
         super().__init__(str(root), now)
         self.root = root
         self._schemas: dict[Path, tuple[tuple[int, int], str | None]] = {}
-        self._inspected: dict[Path, tuple[tuple[int, int], tuple[bool, str]]] = {}
+        self._inspected: dict[Path, tuple[tuple[int, int], tuple[bool, str, str]]] = {}
         self.refresh()
 
     def refresh(self) -> None:
@@ -227,7 +231,7 @@ class LocalEngine(Engine):
             total = 0
             for key, path, st in zip(keys, paths, stats):
                 part = self._keys[key]
-                problem = str(st) if isinstance(st, Exception) else _class_problem(st[3], part)
+                problem = str(st) if isinstance(st, Exception) else _class_problem(st[3], part) or _drift_problem(path, part)
                 if problem:
                     skipped[key] = problem if not isinstance(st, Exception) else f"unreadable: {problem}"
                     continue
@@ -257,7 +261,13 @@ class LocalEngine(Engine):
         for col in ("first_event", "last_event"):
             df[col] = pd.to_datetime(df[col], utc=True)
         self._warn_skipped(skipped)
-        df.attrs = {"lake": self.location, "skipped_files": [str(self.root / k) for k in skipped], "skipped": skipped}
+        outside = self._warn_outside(self.root / k for k in self._keys if k not in skipped)
+        df.attrs = {
+            "lake": self.location,
+            "skipped_files": [str(self.root / k) for k in skipped],
+            "skipped": skipped,
+            "outside_day": {str(self.root / k): d for k, d in outside.items()},
+        }
         return df
 
     # ---- load -----------------------------------------------------------------------------
@@ -329,6 +339,7 @@ class LocalEngine(Engine):
             skipped.append(str(path))
             warnings.warn(f"Skipping a file: {error}", SkippedFileWarning, stacklevel=2)
         self._warn_skipped(self._skipped_of(src))
+        outside = self._warn_outside([p for p in paths if str(p) not in skipped])
         table = pa.concat_tables(tables, promote_options="permissive") if tables else _empty(src, cols)
         table = table.sort_by([(_SORT, "ascending")]).drop_columns([_SORT])
         df = ocsf.flatten(table)
@@ -341,6 +352,7 @@ class LocalEngine(Engine):
             "columns": cols,
             "files": [str(p) for p in paths if str(p) not in skipped],
             "skipped_files": skipped,
+            "outside_day": {str(self.root / k): d for k, d in outside.items()},
             "lake": self.location,
             "engine": "pyarrow",
             "sql": sql,
@@ -415,10 +427,11 @@ class LocalEngine(Engine):
             for src in wanted.values():
                 skipped.update(self._skipped_of(src))
             self._warn_skipped(skipped)
+            self._warn_outside(p for paths in files.values() for p in paths)
             try:
                 if not self._restrict_to_hits(con, translated, params, wanted, files, with_eventday):
                     for key, src in wanted.items():
-                        self._create_view(con, src, files[key], with_eventday)
+                        self._create_view(con, src, files[key], with_eventday, skipped)
                 table = con.sql(translated, params=params).to_arrow_table()
             except duckdb.Error as exc:
                 raise self._query_error(exc, translated, wanted, files) from None
@@ -437,12 +450,14 @@ class LocalEngine(Engine):
         }
         return df
 
-    def _inspect(self, path: Path) -> tuple[bool, str]:
-        """``(plain, problem)`` of a data file from its footer, remembered per size and modification time.
+    def _inspect(self, path: Path) -> tuple[bool, str, str]:
+        """``(plain, problem, outside)`` of a data file from its footer, remembered per size and modification time.
 
         ``plain``: DuckDB reads it as the catalog types it (version 2, partition columns in the
-        file, no legacy list of single-field structs); ``problem``: why it does not belong where it
-        lies (another source's class), ``""`` when it does.  An unreadable footer is not plain."""
+        file, no legacy list of single-field structs, no column of another type: drift);
+        ``problem``: why it does not belong where it lies (another source's class), ``""`` when
+        it does; ``outside``: how many of its rows lie outside its partition day (``""`` when
+        none).  An unreadable footer is not plain."""
         st = path.stat()
         stamp = (st.st_size, st.st_mtime_ns)
         seen = self._inspected.get(path)
@@ -453,13 +468,33 @@ class LocalEngine(Engine):
         try:
             schema = pq.read_schema(path)
         except (pa.ArrowException, OSError):
-            result = (False, "")
+            result = (False, "", "")
         else:
             problem = "" if isinstance(stats, Exception) else _class_problem(stats[3], part)
-            plain = not _needs_reconcile(schema, part, part.source.investigated_as) and not _legacy_struct_lists(schema)
-            result = (plain, problem)
+            src = part.source.investigated_as
+            plain = (
+                not _needs_reconcile(schema, part, src)
+                and not _legacy_struct_lists(schema)
+                and not ocsf.drifted_leaves(schema, src.schema)
+            )
+            outside = ""
+            if not problem and not isinstance(stats, Exception):
+                try:
+                    outside = _outside_day(path, part, stats)[1]
+                except (pa.ArrowException, OSError):
+                    outside = ""
+            result = (plain, problem, outside)
         self._inspected[path] = (stamp, result)
         return result
+
+    def _warn_outside(self, paths: Iterable[Path], stacklevel: int = 3) -> dict[str, str]:
+        """Warn about the files of ``paths`` holding rows outside their partition day; returns ``{key: detail}``."""
+        found = {p.relative_to(self.root).as_posix(): self._inspect(p)[2] for p in paths if p.is_file()}
+        found = {k: d for k, d in found.items() if d}
+        if found:
+            listed = "; ".join(f"{k}: {d}" for k, d in found.items())
+            warnings.warn(f"{len(found)} file(s) hold rows outside their partition day: {listed}", OutsideDayWarning, stacklevel=stacklevel)
+        return found
 
     def _drop_misplaced(self, files: dict[str, list[Path]]) -> dict[str, str]:
         """Remove files holding another source's class from ``files``; returns ``{key: reason}`` of those removed."""
@@ -493,7 +528,9 @@ class LocalEngine(Engine):
         found = {self._schemas[p][1] for p in paths}
         return len(found) == 1 and None not in found
 
-    def _create_view(self, con: duckdb.DuckDBPyConnection, src: Source, paths: list[Path], with_eventday: bool) -> None:
+    def _create_view(
+        self, con: duckdb.DuckDBPyConnection, src: Source, paths: list[Path], with_eventday: bool, skipped: dict[str, str] | None = None
+    ) -> None:
         """Register view ``slake_<source>`` over ``paths`` (an empty table of the catalog schema if none).
 
         Files of one schema are read as they are; files whose schemas differ (a source version
@@ -505,7 +542,7 @@ class LocalEngine(Engine):
             con.register(name, src.schema.empty_table())
             return
         if not self._all_plain(src, paths):
-            con.register(name, self._reconciled(src, paths, with_eventday))
+            con.register(name, self._reconciled(src, paths, with_eventday, skipped))
             return
         union = not self._same_schema(con, paths)
         rel = con.read_parquet([str(p) for p in paths], union_by_name=union, hive_partitioning=False, filename=True)
@@ -515,19 +552,30 @@ class LocalEngine(Engine):
         """Whether DuckDB can read every file of a view of ``src`` as it is (see :meth:`_inspect`)."""
         return src.version == SOURCE_VERSION and not src.custom and all(self._inspect(p)[0] for p in paths)
 
-    def _reconciled(self, src: Source, paths: list[Path], with_eventday: bool) -> pa.Table:
-        """Every row of ``paths`` as rows of ``src``, read with pyarrow (:func:`_read`); raises the file's error."""
+    def _reconciled(
+        self, src: Source, paths: list[Path], with_eventday: bool, skipped: dict[str, str] | None = None
+    ) -> pa.Table:
+        """Every row of ``paths`` as rows of ``src``, read with pyarrow (:func:`_read`).
+
+        A file whose schema cannot be reconciled (a column of a type that does not cast, e.g. a
+        ``time_dt`` string that is not a time) is skipped with a :class:`SkippedFileWarning` and
+        added to ``skipped``, so it does not break the source; an unreadable file raises its error."""
         with ThreadPoolExecutor(_workers(len(paths))) as pool:
             results = list(pool.map(lambda p: _try_read(p, self._part(p), src, None, None), paths))
         tables = []
         for path, result in zip(paths, results):
+            if isinstance(result, SchemaMismatchError | MisplacedFileError):
+                warnings.warn(f"Skipping a file: {result}", SkippedFileWarning, stacklevel=5)
+                if skipped is not None:
+                    skipped[path.relative_to(self.root).as_posix()] = str(result)
+                continue
             if not isinstance(result, pa.Table):
                 raise self._file_error(path, result) from result
             table = result.drop_columns([_SORT])
             if with_eventday:
                 table = table.append_column("eventday", pa.array([self._part(path).day] * table.num_rows, pa.string()))
             tables.append(table)
-        return pa.concat_tables(tables, promote_options="permissive")
+        return pa.concat_tables(tables, promote_options="permissive") if tables else _empty(src, None).drop_columns([_SORT])
 
     def _restrict_to_hits(
         self,
@@ -734,8 +782,7 @@ def _footer_stats(path: Path) -> FooterStats | Exception:
     (version 1); the column is read when the footer has no statistics."""
     try:
         meta = pq.read_metadata(path)
-        names = set(meta.schema.names)
-        name = "time_dt" if "time_dt" in names else "time"
+        name = _time_column(meta.schema.to_arrow_schema())
         lo = hi = None
         classes: set[int] | None = None
         for i in range(meta.num_row_groups):
@@ -751,12 +798,58 @@ def _footer_stats(path: Path) -> FooterStats | Exception:
                 a, b = _utc_stat(col.statistics.min), _utc_stat(col.statistics.max)
                 lo = a if lo is None else min(lo, a)
                 hi = b if hi is None else max(hi, b)
-        if lo is None and meta.num_rows and name in names:
-            times = pq.read_table(path, columns=[name])[name]
+        if lo is None and meta.num_rows and name is not None:
+            times = _times_ms(path)
             lo, hi = _utc_stat(pc.min(times).as_py()), _utc_stat(pc.max(times).as_py())
         return meta.num_rows, lo, hi, classes
     except (pa.ArrowException, OSError) as exc:
         return exc
+
+
+def _time_column(schema: pa.Schema) -> str | None:
+    """``time_dt`` when the file has it as a timestamp, else ``time`` (epoch ms), else ``None``."""
+    if "time_dt" in schema.names and pa.types.is_timestamp(schema.field("time_dt").type):
+        return "time_dt"
+    return "time" if "time" in schema.names else None
+
+
+def _times_ms(path: Path) -> pa.ChunkedArray:
+    """Epoch milliseconds of every row of a file: its ``time_dt`` (any type that parses), else its ``time``."""
+    schema = pq.read_schema(path)
+    if "time_dt" in schema.names:
+        try:
+            return _epoch_ms(ocsf.conform_array(pq.read_table(path, columns=["time_dt"])["time_dt"], TIMESTAMP_TYPE, "time_dt"))
+        except pa.ArrowInvalid:
+            if "time" not in schema.names:
+                raise
+    return pq.read_table(path, columns=["time"])["time"].cast(pa.int64())
+
+
+def _outside_day(path: Path, part: layout.Partition, stats: FooterStats) -> tuple[int, str]:
+    """``(rows, detail)`` of a file's rows whose time is not on its partition's day (``(0, "")`` when none).
+
+    The footer's first and last event decide when they lie inside the day; otherwise the time column is read."""
+    lo, hi = stats[1], stats[2]
+    day = pd.Timestamp(part.day, tz="UTC")
+    if lo is None or hi is None or (lo >= day and hi < day + pd.Timedelta(days=1)):
+        return 0, ""
+    return outside_day(_times_ms(path), part)
+
+
+def outside_day(ms: pa.ChunkedArray | pa.Array, part: layout.Partition) -> tuple[int, str]:
+    """``(rows, detail)`` of the epoch-millisecond times ``ms`` (one file's) not on ``part``'s event day.
+
+    The detail is the sentence that :class:`OutsideDayWarning` gives for the file (``""`` when no row is outside)."""
+    first = pd.Timestamp(part.day, tz="UTC").value // 10**6
+    outside = pc.or_(pc.less(ms, first), pc.greater_equal(ms, first + 86_400_000))
+    n = int(pc.sum(outside).as_py() or 0)
+    if not n:
+        return 0, ""
+    lo, hi = (pd.Timestamp(pc.min(ms).as_py(), unit="ms", tz="UTC"), pd.Timestamp(pc.max(ms).as_py(), unit="ms", tz="UTC"))
+    return n, (
+        f"{n} of {len(ms)} row(s) lie outside its partition day eventDay={part.day} (events {lo} .. {hi}); they are kept "
+        f"and counted by their time, so a load or pivot whose window leaves out {part.day} does not see them"
+    )
 
 
 def _utc_stat(value: Any) -> pd.Timestamp:
@@ -804,6 +897,16 @@ def _inside(dataset: ds.FileSystemDataset, schema: pa.Schema, window: Window) ->
     return True
 
 
+def _drift_problem(path: Path, part: layout.Partition) -> str:
+    """Why a file whose column types drifted from the catalog cannot be read as its source's rows (``""``
+    when it can, or has no drift): the file is then read whole once, as a load or query would read it."""
+    schema = _schema_or_none(path)
+    if schema is None or not ocsf.drifted_leaves(schema, part.source.schema):
+        return ""
+    result = _try_read(path, part, part.source.investigated_as, None, None)
+    return str(result) if isinstance(result, SchemaMismatchError) else ""
+
+
 def _needs_reconcile(schema: pa.Schema, part: layout.Partition, src: Source) -> bool:
     """Whether a file must be read whole and reconciled (:func:`versions.reconcile`) rather than projected:
     another version or a custom source, or partition columns only in the key."""
@@ -827,11 +930,10 @@ def _read(path: Path, part: layout.Partition, src: Source, window: Window | None
         except pa.ArrowInvalid as exc:
             raise SchemaMismatchError(str(exc)) from None
         dataset, schema, flt = ds.dataset(table), table.schema, None
-    sort_ref = ds.field("time_dt") if "time_dt" in schema.names else ds.field("time")
+    sort_ref = ds.field(_time_column(schema) or "time")
     if columns is None:
-        table = dataset.to_table(filter=flt)
-        sort_key = table["time_dt"] if "time_dt" in schema.names else table["time"]
-        return _conform(table, part, src, path).append_column(_SORT, _epoch_ms(sort_key))
+        table = _conform(dataset.to_table(filter=flt), part, src, path)
+        return table.append_column(_SORT, _epoch_ms(table["time_dt"] if "time_dt" in table.column_names else table["time"]))
     refs = {c: ds.field(*c.split(".")) for c in columns if ocsf.type_at(schema, c) is not None}
     refs[_SORT] = sort_ref
     raw = dataset.to_table(columns=refs, filter=flt)
@@ -847,7 +949,10 @@ def _read(path: Path, part: layout.Partition, src: Source, window: Window | None
             arr = pa.chunked_array([pa.nulls(raw.num_rows, target)], target)
         arrays.append(arr)
         fields.append(pa.field(c, arr.type))
-    arrays.append(_epoch_ms(raw[_SORT]))
+    try:
+        arrays.append(_epoch_ms(raw[_SORT]))
+    except pa.ArrowInvalid as exc:
+        raise SchemaMismatchError(_mismatch(path, part, src, exc)) from None
     fields.append(pa.field(_SORT, pa.int64()))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 

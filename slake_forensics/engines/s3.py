@@ -9,6 +9,7 @@ triage and for copies of a lake (exports, evidence buckets); Athena
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -39,18 +40,34 @@ from slake_forensics.core.catalog import (
     source as find_source,
     table_source,
 )
-from slake_forensics.core.errors import BadConfigError, NoPartitionsError, NotALakeError, SchemaMismatchError
+from slake_forensics.core.errors import (
+    BadConfigError,
+    CorruptFileError,
+    MisplacedFileError,
+    NoPartitionsError,
+    NotALakeError,
+    SchemaMismatchError,
+    SlakeError,
+)
 from slake_forensics.core.scope import default_window, id_list
 from slake_forensics.engines.base import Engine, Explanation
 from slake_forensics.core.catalog import check_region
 from slake_forensics.sql.build import load_query
 from slake_forensics.core.timewindow import TimeLike, Window
 from slake_forensics.engines.athena import aws_error, aws_session
-from slake_forensics.engines.local import LocalEngine, SkippedFileWarning
+from slake_forensics.engines.local import (
+    LocalEngine,
+    OnError,
+    OutsideDayWarning,
+    SkippedFileWarning,
+    _class_problem,
+    outside_day,
+)
 
 _log = logging.getLogger(__name__)
 _URI_RE = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(?P<prefix>.*?))?/?$")
 _SORT = "__slake_time"
+_SKIP_HINT = " It is not damaged: remove it from the lake prefix, or pass on_error='skip' to skip it with a warning."
 _SQL_RE = re.compile(r"\s*(\(|select\b|with\b|values\b|table\b|--|/\*)", re.IGNORECASE)
 
 
@@ -199,6 +216,32 @@ class S3Engine(Engine):
         only = None if src.version == SOURCE_VERSION or src.custom else [src.version]
         return layout.select(parts, src, window, accts, regs, only)
 
+    def _bad_folders(
+        self, src: Source, accounts: Iterable[str] | str | None = None, regions: Iterable[str] | str | None = None
+    ) -> dict[str, str]:
+        """``{key: reason}`` of the objects of ``src`` below an ``eventDay=`` folder whose name is not a day
+        (``eventDay=2026-13-45``), in the given accounts and regions: reported as the local engine reports them.
+
+        One ``LIST`` of event-day folders per region and account of each version the source reads."""
+        if src.custom:
+            return {}
+        accts, regs = id_list(accounts, "accounts"), id_list(regions, "regions")
+        found: dict[str, str] = {}
+        for ver in self._versions_of(src):
+            for r in [r for r in self._dirs(ver.prefix, "region") if regs is None or r in regs]:
+                for a in [a for a in self._dirs(f"{ver.prefix}region={r}/", "accountId") if accts is None or a in accts]:
+                    for d in self._dirs(f"{ver.prefix}region={r}/accountId={a}/", "eventDay"):
+                        folder = f"{layout.partition_dir(ver, r, a, d)}/"
+                        reason = layout.classify(folder + "x.parquet", {(ver.source_name, ver.version): ver})
+                        if isinstance(reason, str):
+                            found.update({k: reason for k in self._objects(folder)})
+        return found
+
+    def _warn_bad_folders(self, found: dict[str, str]) -> None:
+        if found:
+            listed = "; ".join(f"{self._uri(k)} ({r})" for k, r in found.items())
+            warnings.warn(f"Skipped {len(found)} file(s) of the lake: {listed}", SkippedFileWarning, stacklevel=3)
+
     def _partition(self, key: str) -> layout.Partition | None:
         custom = {(s.source_name, s.version): s for s in self.custom_sources()} if key.startswith("ext/") else None
         part = layout.classify(key, custom)
@@ -293,26 +336,55 @@ class S3Engine(Engine):
         accounts: Iterable[str] | str | None = None,
         regions: Iterable[str] | str | None = None,
         columns: Iterable[str] | str | None = None,
+        *,
+        on_error: OnError = "raise",
     ) -> pd.DataFrame:
         """Events of ``source`` in ``[start, end)`` read from S3 (see :meth:`Lake.load`).
 
         Returns the same frame as the local engine for the same files: dotted columns,
         Arrow dtypes, rows in the window sorted by ``time_dt`` (stable, files in key order);
-        ``attrs`` as the local engine's, ``files`` being ``s3://`` URIs.
+        ``attrs`` as the local engine's, ``files`` being ``s3://`` URIs.  As there, an object
+        that cannot be read raises :class:`CorruptFileError`, one that cannot be reconciled
+        with the catalog :class:`SchemaMismatchError`, one holding another source's class
+        :class:`MisplacedFileError`, each naming its ``s3://`` URI; ``on_error="skip"`` skips
+        such a file with a :class:`SkippedFileWarning` and lists it in ``attrs["skipped_files"]``.
+        Rows outside their partition day are kept and reported (:class:`OutsideDayWarning`,
+        ``attrs["outside_day"]``).
         """
+        if on_error not in ("raise", "skip"):
+            raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}.")
         src, window, accts, regs, cols, keys = self._plan(source, start, end, accounts, regions, columns)
         # version-1 and custom files are read whole: their columns have other names until reconciled
         whole = any(self._partition(k).version != SOURCE_VERSION or src.custom for k in keys)  # type: ignore[union-attr]
         top = None if cols is None or whole else sorted({c.split(".")[0] for c in cols} | {"time_dt", "time"})
         uris = [self._uri(k) for k in keys]
-        tables: list[pa.Table | None] = [None] * len(uris)
+        results: list[tuple[pa.Table, str] | SlakeError | None] = [None] * len(uris)
         with ThreadPoolExecutor(max(1, min(self.max_workers, len(uris)))) as pool, tqdm(
             total=len(uris), desc=f"{src.name} files", unit="file", disable=None
         ) as bar:
-            futures = {pool.submit(self._read, uri, src, window, top): i for i, uri in enumerate(uris)}
+            futures = {pool.submit(self._try_read, uri, src, window, top): i for i, uri in enumerate(uris)}
             for future in futures:
-                tables[futures[future]] = future.result()
+                results[futures[future]] = future.result()
                 bar.update()
+        tables, skipped, outside = [], [], {}
+        for uri, result in zip(uris, results):
+            if isinstance(result, SlakeError):
+                if on_error == "raise":
+                    raise result
+                skipped.append(uri)
+                warnings.warn(f"Skipping a file: {result}", SkippedFileWarning, stacklevel=2)
+                continue
+            assert result is not None
+            tables.append(result[0])
+            if result[1]:
+                outside[uri] = result[1]
+        self._warn_bad_folders(self._bad_folders(src, accts, regs))
+        if outside:
+            listed = "; ".join(f"{u}: {d}" for u, d in outside.items())
+            warnings.warn(f"{len(outside)} file(s) hold rows outside their partition day: {listed}", OutsideDayWarning, stacklevel=2)
+        if not tables:
+            empty = src.schema.empty_table()
+            tables = [empty.append_column(_SORT, pa.array([], pa.int64()))]
         table = pa.concat_tables(tables, promote_options="permissive")
         table = table.sort_by([(_SORT, "ascending")]).drop_columns([_SORT])
         df = ocsf.flatten(table)
@@ -325,8 +397,9 @@ class S3Engine(Engine):
             "accounts": accts,
             "regions": regs,
             "columns": cols,
-            "files": uris,
-            "skipped_files": [],
+            "files": [u for u in uris if u not in skipped],
+            "skipped_files": skipped,
+            "outside_day": outside,
             "lake": self.location,
             "engine": "awswrangler",
             "sql": sql,
@@ -334,23 +407,47 @@ class S3Engine(Engine):
         }
         return df
 
-    def _read(self, uri: str, src: Source, window: Window, top: list[str] | None) -> pa.Table:
-        """One file's rows in the window, conformed to the catalog, plus the sort column."""
+    def _try_read(self, uri: str, src: Source, window: Window, top: list[str] | None) -> tuple[pa.Table, str] | SlakeError:
+        """:meth:`_read`, or the :class:`SlakeError` naming ``uri`` that says why the object was not read."""
+        try:
+            return self._read(uri, src, window, top)
+        except SlakeError as exc:
+            return exc
+        except Exception as exc:  # noqa: BLE001 - any library's failure on one object becomes a message naming it
+            found = aws_error(exc)
+            if found is not None:
+                raise found from None
+            return CorruptFileError(
+                f"Cannot read {uri}: {type(exc).__name__}: {exc}. The object is damaged, truncated or not Parquet. "
+                "Re-copy it into the lake bucket, or pass on_error='skip' to skip unreadable objects with a warning."
+            )
+
+    def _read(self, uri: str, src: Source, window: Window, top: list[str] | None) -> tuple[pa.Table, str]:
+        """One file's rows in the window, conformed to the catalog, plus the sort column; and the
+        sentence reporting its rows outside its partition day (``""`` when none)."""
         try:
             frame = wr.s3.read_parquet(uri, columns=top, dtype_backend="pyarrow", boto3_session=self.session)
         except Exception as exc:
             raise aws_error(exc) or exc
         table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
-        times = _epoch_ms(table)
-        lo, hi = -(-window.start.value // 10**6), -(-window.end.value // 10**6)
-        mask = pc.and_(pc.greater_equal(times, lo), pc.less(times, hi))
         part = self._partition(self._key(uri))
         assert part is not None  # keys() returns only keys with a partition
+        if "class_uid" in table.column_names:
+            problem = _class_problem({int(c) for c in pc.unique(table["class_uid"]).to_pylist() if c is not None}, part)
+            if problem:
+                raise MisplacedFileError(f"{uri}: {problem}")
+        try:
+            times = _epoch_ms(table)
+        except pa.ArrowInvalid as exc:
+            raise SchemaMismatchError(f"{uri}: its time column cannot be read as a time: {exc}.{_SKIP_HINT}") from None
+        detail = outside_day(times, part)[1]
+        lo, hi = -(-window.start.value // 10**6), -(-window.end.value // 10**6)
+        mask = pc.and_(pc.greater_equal(times, lo), pc.less(times, hi))
         try:
             table = versions.reconcile(table.filter(mask), part, src, uri)
         except pa.ArrowInvalid as exc:
-            raise SchemaMismatchError(str(exc)) from None
-        return table.append_column(_SORT, times.filter(mask))
+            raise SchemaMismatchError(f"{exc}{_SKIP_HINT}") from None
+        return table.append_column(_SORT, times.filter(mask)), detail
 
     # ---- SQL --------------------------------------------------------------------------------
 
@@ -383,19 +480,35 @@ class S3Engine(Engine):
                 f"No files of {', '.join(sorted(s.name for s in wanted)) or 'any source'} in {window} below "
                 f"{self.location}. Pass start=/end= covering the data (lake.sources() shows the days present)."
             )
+        bad = {k: r for src in wanted for k, r in self._bad_folders(src, accounts, regions).items()}
+        self._warn_bad_folders(bad)
         _log.info("Query over %d file(s) of %s in %s; cache %s", len(keys), self.location, window, self.cache_dir)
         self._download(keys)
-        view = Path(tempfile.mkdtemp(prefix="slake-s3-"))
+        view = Path(tempfile.mkdtemp(prefix="slake-s3-")).resolve()
+        local = f"{view}/"
         try:
             for key in keys:
                 target = view / key
                 target.parent.mkdir(parents=True, exist_ok=True)
                 _link(self._cached(key), target)
-            df = LocalEngine(view, now=self.now).sql(text, params)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    df = LocalEngine(view, now=self.now).sql(text, params)
+                except SlakeError as exc:  # name the objects, not the per-query folder
+                    raise type(exc)(str(exc).replace(local, self._uri(""))) from None
         finally:
             shutil.rmtree(view, ignore_errors=True)
+        for w in caught:  # the local engine's reports, naming the objects
+            text_of = str(w.message).replace(local, self._uri(""))
+            for key in keys:
+                text_of = text_of.replace(f" {key}", f" {self._uri(key)}")
+            warnings.warn(text_of, w.category, stacklevel=2)
         df.attrs.update(
-            lake=self.location, window=(window.start, window.end), s3_files=[self._uri(k) for k in keys]
+            lake=self.location,
+            window=(window.start, window.end),
+            s3_files=[self._uri(k) for k in keys],
+            skipped_files=[p.replace(local, self._uri("")) for p in df.attrs.get("skipped_files", [])] + [self._uri(k) for k in bad],
         )
         df.attrs.pop("files", None)
         return df
@@ -408,9 +521,33 @@ class S3Engine(Engine):
     def _cached(self, key: str) -> Path:
         return self.cache_dir / self.bucket / self.prefix / key
 
+    def _heads(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        """``{key: HEAD response}`` (``ContentLength``, ``ETag`` …) of ``keys``: one request each, in parallel."""
+        if not keys:
+            return {}
+        try:
+            found = wr.s3.describe_objects([self._uri(k) for k in keys], boto3_session=self.session)
+        except Exception as exc:
+            raise aws_error(exc) or NotALakeError(f"Cannot read the metadata of {len(keys)} object(s) below {self.location}: {exc}") from None
+        return {self._key(uri): head for uri, head in found.items()}
+
     def _download(self, keys: list[str]) -> None:
-        """Fetch every key not yet in the cache (written to a temporary name, then renamed)."""
-        missing = [k for k in keys if not self._cached(k).is_file()]
+        """Fetch every key whose cached copy is missing or differs from the object (written to a
+        temporary name, checked, then renamed).
+
+        A cached copy is verified against the object's size and, for objects uploaded in one part,
+        its ETag (the MD5 of the content) on every use; a copy that differs (a damaged or truncated
+        cache file) is fetched again with a log message.  A download that still differs raises
+        :class:`CorruptFileError` naming the object."""
+        heads = self._heads(keys)
+        missing = []
+        for key in keys:
+            path = self._cached(key)
+            if not path.is_file():
+                missing.append(key)
+            elif _differs(path, heads.get(key)):
+                _log.warning("Cached copy of %s differs from the object (size or ETag): fetching it again", self._uri(key))
+                missing.append(key)
 
         def fetch(key: str) -> None:
             path = self._cached(key)
@@ -421,6 +558,13 @@ class S3Engine(Engine):
             except Exception as exc:
                 partial.unlink(missing_ok=True)
                 raise aws_error(exc) or exc
+            reason = _differs(partial, heads.get(key))
+            if reason:
+                partial.unlink(missing_ok=True)
+                raise CorruptFileError(
+                    f"Downloaded {self._uri(key)} but the copy differs from the object ({reason}): the transfer was "
+                    "cut or the object changed while it was read. Run the query again."
+                )
             partial.replace(path)
 
         if not missing:
@@ -447,10 +591,36 @@ class S3Engine(Engine):
 
 
 def _epoch_ms(table: pa.Table) -> pa.ChunkedArray:
-    """Epoch milliseconds of ``time_dt`` (any unit or zone), else of ``time``, as int64."""
-    if "time_dt" in table.column_names and pa.types.is_timestamp(table.schema.field("time_dt").type):
-        return ocsf.conform_array(table["time_dt"], TIMESTAMP_TYPE, "time_dt").cast(pa.int64())
+    """Epoch milliseconds of ``time_dt`` (any unit or zone, or ISO 8601 strings), else of ``time``, as int64."""
+    if "time_dt" in table.column_names:
+        try:
+            return ocsf.conform_array(table["time_dt"], TIMESTAMP_TYPE, "time_dt").cast(pa.int64())
+        except pa.ArrowInvalid:
+            if "time" not in table.column_names:
+                raise
     return table["time"].cast(pa.int64())
+
+
+def _differs(path: Path, head: dict[str, Any] | None) -> str:
+    """Why the file at ``path`` is not the object of HEAD response ``head`` (``""`` when it is or ``head`` is unknown).
+
+    Compares the size, and the MD5 with the ETag when the ETag is one (a single-part upload; a
+    multipart ETag holds a ``-`` and is not the content's MD5)."""
+    if not head:
+        return ""
+    size = path.stat().st_size
+    want = head.get("ContentLength")
+    if want is not None and size != int(want):
+        return f"{size} bytes, the object has {want}"
+    etag = str(head.get("ETag") or "").strip('"')
+    if re.fullmatch(r"[0-9a-f]{32}", etag):
+        digest = hashlib.md5(usedforsecurity=False)
+        with path.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        if digest.hexdigest() != etag:
+            return f"MD5 {digest.hexdigest()}, the object's ETag is {etag}"
+    return ""
 
 
 def _link(source: Path, target: Path) -> None:
