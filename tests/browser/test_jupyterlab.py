@@ -146,7 +146,11 @@ def test_notebook_runs_in_jupyterlab(lab: tuple[str, str, Path], browser: object
         assert page.get_by_text("Error displaying widget").count() == 0
         pictures = page.locator(".jp-OutputArea-output img, .jp-OutputArea-output canvas").count()
         assert pictures >= NOTEBOOKS[rel], f"{rel}: {pictures} picture(s)"
-        if rel == "02_detection_analysis.ipynb":
+        if rel == "02_detection_analysis.ipynb":  # the interactive timeline drew (Bokeh canvas), then the explorer
+            timeline = page.locator(".jp-Cell:has-text('sf.interactive_timeline(tl')").last
+            assert timeline.locator(".jp-OutputArea-output canvas").count() >= 1
+            timeline.scroll_into_view_if_needed()
+            timeline.screenshot(path=str(SCREENSHOTS / "02_interactive_timeline.png"))
             _bookmark_from_explorer(page, served)
     finally:
         page.close()
