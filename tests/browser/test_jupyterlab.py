@@ -21,6 +21,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
@@ -82,7 +83,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Pa
            f"--ServerApp.root_dir={served}", f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
            f"--LabApp.workspaces_dir={work / 'ws'}", f"--LabApp.user_settings_dir={work / 'settings'}", "--LabApp.news_url=None",
            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", *(["--allow-root"] if as_root else [])]
-    log = open(work / "lab.log", "wb")  # noqa: SIM115 (closed below)
+    log = open(work / "lab.log", "wb")  # closed in the finally below
     proc = subprocess.Popen(cmd, cwd=served, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -106,7 +107,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, Pa
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
+def browser() -> Iterator[Any]:
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
         chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
@@ -114,17 +115,16 @@ def browser() -> Iterator[object]:
         chromium.close()
 
 
-def _run_all(page: object, url: str, token: str, rel: str) -> None:
+def _run_all(page: Any, url: str, token: str, rel: str) -> None:
     """Open ``rel`` in JupyterLab, run all cells and wait until every code cell has executed."""
     stem = Path(rel).stem.replace("_", "-")
-    page.goto(f"{url}/lab/workspaces/{stem}/tree/{rel}?reset&token={token}")  # type: ignore[attr-defined]
-    page.wait_for_function(_KERNEL_READY, timeout=90_000)  # type: ignore[attr-defined]
+    page.goto(f"{url}/lab/workspaces/{stem}/tree/{rel}?reset&token={token}")
+    page.wait_for_function(_KERNEL_READY, timeout=90_000)
     # resolves when the run is over (an error stops it early: asserted by the caller)
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')",  # type: ignore[attr-defined]
-                  )
-    page.wait_for_function(_RUN_OVER, timeout=RUN_TIMEOUT_S * 1000, polling=500)  # type: ignore[attr-defined]
-    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")  # type: ignore[attr-defined]
-    page.wait_for_timeout(2000)  # type: ignore[attr-defined]  # widgets and Bokeh finish rendering
+    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.wait_for_function(_RUN_OVER, timeout=RUN_TIMEOUT_S * 1000, polling=500)
+    page.evaluate("() => window.jupyterapp.commands.execute('docmanager:save')")
+    page.wait_for_timeout(2000)  # widgets and Bokeh finish rendering
 
 
 def _errors(path: Path) -> list[str]:
@@ -134,9 +134,9 @@ def _errors(path: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("rel", list(NOTEBOOKS))
-def test_notebook_runs_in_jupyterlab(lab: tuple[str, str, Path], browser: object, rel: str) -> None:
+def test_notebook_runs_in_jupyterlab(lab: tuple[str, str, Path], browser: Any, rel: str) -> None:
     url, token, served = lab
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
     try:
         _run_all(page, url, token, rel)
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
@@ -156,13 +156,13 @@ def test_notebook_runs_in_jupyterlab(lab: tuple[str, str, Path], browser: object
         page.close()
 
 
-def _bookmark_from_explorer(page: object, served: Path) -> None:
+def _bookmark_from_explorer(page: Any, served: Path) -> None:
     """Pick the explorer's first row, press its bookmark button, and find the bookmark in the case folder."""
     from slake_forensics import Case
 
     (header,) = sorted(served.glob("cases/*/case.json"))
     before = len(Case.open(header.parent).bookmarks)
-    explorer = page.locator(".widget-vbox:has(button:has-text('Bookmark picked rows'))").last  # type: ignore[attr-defined]
+    explorer = page.locator(".widget-vbox:has(button:has-text('Bookmark picked rows'))").last
     rows = explorer.locator(".widget-select-multiple:has(label:text-is('pick')) select")
     first = rows.locator("option").first
     rows.select_option(first.get_attribute("value"))
