@@ -33,13 +33,14 @@ from slake_forensics.workflows.investigation import Incident, investigate, recov
 from slake_forensics.workflows.triage import findings, plot_findings
 from slake_forensics.lake import Lake
 from slake_forensics.analysis.timeline import explore, plot_timeline, timeline
+from slake_forensics.analysis.interactive import interactive_timeline
 from slake_forensics.core.timewindow import NaiveTimeWarning
 from slake_forensics.workflows.validate import validate_lake
 
 __all__ = [
     "SOURCES", "Lake", "validate_lake", "NaiveTimeWarning", "SlakeError", "NotALakeError", "UnknownSourceError",
     "UnknownColumnError", "BadWindowError", "NoPartitionsError", "AwsConfigError", "QueryError", "SampleDataError",
-    "Case", "hunts", "sigma", "containment", "incident", "readiness", "report", "entities", "correlate", "sessions", "timeline", "plot_timeline", "explore", "plot_graph",
+    "Case", "hunts", "sigma", "containment", "incident", "readiness", "report", "entities", "correlate", "sessions", "timeline", "plot_timeline", "explore", "interactive_timeline", "plot_graph",
     "new_for_principal", "rare_apis", "volume_spikes", "findings", "plot_findings", "investigate", "Incident",
     "recovery_check",
 ]
