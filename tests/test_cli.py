@@ -108,3 +108,39 @@ def test_module_entry_point() -> None:
     done = subprocess.run([sys.executable, "-m", "slake_forensics", "--version"], capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0 and done.stdout.strip() == f"slake-forensics {__version__}"
+
+
+def _tasks_module() -> object:
+    """``tasks.py`` at the repository root, imported as a module."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tasks", Path(__file__).resolve().parents[1] / "tasks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tasks_lab_passes_extra_arguments_to_jupyterlab(monkeypatch: pytest.MonkeyPatch) -> None:
+    tasks = _tasks_module()
+    commands: list[tuple[str, ...]] = []
+    monkeypatch.setattr(tasks, "setup", lambda: None)
+    monkeypatch.setattr(tasks, "run", lambda *cmd: commands.append(tuple(map(str, cmd))))
+    tasks.main(["lab", "--port", "8890", "--ip", "0.0.0.0"])  # type: ignore[attr-defined]
+    assert len(commands) == 1 and commands[0][1:4] == ("-m", "jupyter", "lab")
+    assert commands[0][-4:] == ("--port", "8890", "--ip", "0.0.0.0")
+
+
+def test_tasks_setup_says_what_it_is_doing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    tasks = _tasks_module()
+    commands: list[tuple[str, ...]] = []
+    monkeypatch.setattr(tasks, "PY", tmp_path / "missing" / "python")
+    monkeypatch.setattr(tasks.venv.EnvBuilder, "create", lambda self, path: None)  # type: ignore[attr-defined]
+    monkeypatch.setattr(tasks, "run", lambda *cmd: commands.append(tuple(map(str, cmd))))
+    tasks.setup()  # type: ignore[attr-defined]
+    out = capsys.readouterr().out
+    for words in ("creating the virtual environment", "installing slake-forensics", "sample lake", "set-up done"):
+        assert words in out
+    assert out.index("creating") < out.index("installing") < out.index("sample lake")
+    assert any("--bundled" in c for c in commands) and not any("--quiet" in c for c in commands if "--bundled" in c)
