@@ -253,3 +253,29 @@ def test_containment_actions_are_not_credited_as_hunt_hits(tmp_path: Path, monke
     row = report.hunts_that_would_have_fired(object(),  # type: ignore[arg-type]  # stubbed run_all never reads it
         c, at(-24), at(24)).iloc[0]
     assert row["malicious_hits"] == 0 and row["events_hit"] == 0
+
+
+@pytest.mark.parametrize("kind", ["Exfiltration:S3", "CryptoCurrency"])
+def test_report_timeline_labels_do_not_overlap_on_the_bundled_incidents(tmp_path: Path, kind: str) -> None:
+    import slake_forensics as sf
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    from slake_forensics.workflows.rendering import LABEL_GID, timeline_figure
+
+    lake = sf.Lake.sample()
+    tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+    inc = sf.investigate(lake, tri[tri["type"].str.startswith(kind)].iloc[0])
+    c = Case.open(tmp_path / "c", analyst="t")
+    inc.bookmark(c)
+    fig = timeline_figure(c, report.bookmark_timeline(c))
+    assert fig is not None
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    labels = [t for ax in fig.axes for t in ax.texts if t.get_gid() == LABEL_GID]
+    assert len(labels) >= 5  # the incident's events are labelled, not only counted
+    boxes = [Text.get_window_extent(t, renderer) for t in labels]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not (a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1), (a, b)

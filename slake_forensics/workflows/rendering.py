@@ -18,8 +18,13 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.text import Text
+from matplotlib.transforms import Bbox
 
 from slake_forensics.analysis.timeline import plot_timeline
 from slake_forensics.workflows.metrics import CONTAINMENT, DETECTION, MALICIOUS, bookmark_timeline, tagged_bookmarks
@@ -259,17 +264,98 @@ def action_items(metrics: Mapping[str, Any], hunts: pd.DataFrame | None = None,
 # ---- the report -----------------------------------------------------------------------------
 
 
-def _timeline_png(case: Case, tl: pd.DataFrame) -> bytes | None:
-    """PNG bytes of :func:`plot_timeline` over ``tl`` with the case's bookmarks marked, or ``None`` if empty."""
+LABEL_GID = "event-label"  #: the gid of the picture's event labels (tests find them by it)
+_KIND_COLORS = {MALICIOUS: "crimson", DETECTION: "royalblue", CONTAINMENT: "forestgreen"}
+
+
+def _overlaps(box: Bbox, placed: list[Bbox]) -> bool:
+    return any(box.x0 < b.x1 and b.x0 < box.x1 and box.y0 < b.y1 and b.y0 < box.y1 for b in placed)
+
+
+def timeline_figure(case: Case, tl: pd.DataFrame, max_labels: int = 40) -> Figure | None:
+    """The report's timeline picture: the events in swim lanes, the case's attacker, detection and
+    containment bookmarks as coloured lines, each labelled above the plot without overlap.
+
+    Labels are placed left to right; one that would overlap a placed label moves up a row, so
+    every label stays legible however close the events are.  Past ``max_labels`` bookmarks only
+    the first of each kind is labelled (all keep their line).
+
+    Parameters
+    ----------
+    case
+        The case whose tagged bookmarks are marked.
+    tl
+        The timeline to draw (e.g. :func:`~slake_forensics.workflows.metrics.bookmark_timeline`).
+    max_labels
+        The most bookmarks labelled one by one.
+
+    Returns
+    -------
+    matplotlib.figure.Figure or None
+        The figure (drawn, without a layout engine, so positions are final), or None when ``tl``
+        is empty.  Labels carry the gid :data:`LABEL_GID`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import slake_forensics as sf
+    >>> from slake_forensics.workflows.metrics import bookmark_timeline
+    >>> from slake_forensics.workflows.rendering import LABEL_GID, timeline_figure
+    >>> folder = tempfile.TemporaryDirectory()  # removed with the object
+    >>> case = sf.Case.open(f"{folder.name}/case", analyst="doc")
+    >>> for minute in range(5):  # five events a minute apart: their labels would collide in one row
+    ...     _ = case.bookmark(f"ev-{minute}", "cloud_trail_mgmt", tags=["malicious"],
+    ...                       time=f"2026-03-04T01:0{minute}Z", row={"activity": "GetObject"})
+    >>> fig = timeline_figure(case, bookmark_timeline(case))
+    >>> len([t for ax in fig.axes for t in ax.texts if t.get_gid() == LABEL_GID])
+    5
+    """
     if tl.empty:
         return None
     bm = tagged_bookmarks(case)
-    marks = bm[np.array([bool(t & {MALICIOUS, DETECTION, CONTAINMENT}) and not pd.isna(tm)
-                         for t, tm in zip(bm["tagset"], bm["time"])], dtype=bool)]
-    labels = pd.DataFrame({"time": marks["time"], "note": [", ".join(sorted(t)) for t in marks["tagset"]]})
-    fig = plot_timeline(tl, bookmarks=labels if len(labels) <= 30 else labels["time"])
+    kinds = [next((k for k in (MALICIOUS, DETECTION, CONTAINMENT) if k in t), None) for t in bm["tagset"]]
+    marks = bm.assign(kind=kinds)
+    marks = marks[marks["kind"].notna() & marks["time"].notna()].sort_values("time", kind="stable")
+    fig = plot_timeline(tl)
+    ax = fig.axes[0]
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # lay out once, then freeze the layout so label offsets stay where they are measured
+    fig.set_layout_engine("none")
+    renderer = canvas.get_renderer()
+    first_of_kind = ~marks.duplicated("kind")
+    placed: list[Bbox] = []
+    for (_, row), first in zip(marks.iterrows(), first_of_kind):
+        when = pd.Timestamp(row["time"]).tz_convert("UTC")
+        x = float(mdates.date2num(when.to_pydatetime()))
+        color = _KIND_COLORS[row["kind"]]
+        ax.axvline(x, color=color, linewidth=0.8, alpha=0.8, zorder=4)
+        if len(marks) > max_labels and not first:
+            continue
+        snap = row["snapshot"] or {}
+        what = _readable(snap.get("activity") or snap.get("summary") or row["source"])
+        text = f"{row['kind']} {when:%m-%d %H:%M} {what}"
+        text = text if len(text) <= 48 else text[:47] + "…"
+        label = ax.annotate(text, (x, 1), xycoords=("data", "axes fraction"), xytext=(0, 6), textcoords="offset points",
+                            fontsize="x-small", ha="left", va="bottom", color=color, gid=LABEL_GID, annotation_clip=False,
+                            bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.85},
+                            arrowprops={"arrowstyle": "-", "color": color, "linewidth": 0.5, "shrinkA": 0, "shrinkB": 0,
+                                        "relpos": (0, 0)})  # a vertical leader from the label's corner
+        for level in range(len(marks) + 1):
+            label.xyann = (0, 6 + 11 * level)
+            box = Text.get_window_extent(label, renderer)
+            if not _overlaps(box, placed):
+                break
+        placed.append(box)
+    return fig
+
+
+def _timeline_png(case: Case, tl: pd.DataFrame) -> bytes | None:
+    """PNG bytes of :func:`timeline_figure`, or ``None`` when there is nothing to draw."""
+    fig = timeline_figure(case, tl)
+    if fig is None:
+        return None
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
     return buf.getvalue()
 
 
