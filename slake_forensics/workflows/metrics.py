@@ -190,7 +190,9 @@ def incident_metrics(
         ``attack_duration``
             last − first malicious.
         ``exposure``
-            containment − first malicious (how long the attacker had before being contained).
+            containment − first malicious (how long the attacker had before being contained);
+            the report (:func:`~slake_forensics.workflows.rendering.metrics_frame`) prints it as
+            *dwell time*, and ``dwell_time`` above as *time to detect*.
         ``bookmarks``, ``malicious_events``, ``malicious_after_containment``, ``succeeded_after_containment``
             counts of live bookmarks, malicious ones, malicious ones later than containment
             (attacker attempts that outlived containment), and of those the ones not shown to have
