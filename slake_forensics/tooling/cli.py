@@ -1,12 +1,9 @@
-"""Command line: ``python -m slake_forensics <command>``.
+"""Command line: ``python -m slake_forensics <command>`` (``--help`` after a command for its options).
 
-Commands
-  sample          generate a sample lake (``--out DIR --seed N --days D [--scale X]``) or the bundled one (``--bundled``)
-  verify-sample   check the bundled lake against its committed manifest
-  run-notebooks   execute the notebooks headless into ``--out`` (executed .ipynb and HTML; ``-p NAME VALUE``, ``--only GLOB``)
-  training-lakes  one fresh lake per trainee (``--out DIR --trainees N --seed S [--days D --scale X]``) and a roster
-  import          import raw logs (``KIND PATH... --out LAKE [--name N --account A --region R]``); exit 3 on rejects
-  training-import import attack-simulation captures into a copy of a background lake (``KIND PATH... --out DIR``)
+The commands (each one a function of this module): ``sample`` (a sample lake, or the bundled one),
+``verify-sample``, ``run-notebooks``, ``training-lakes``, ``import``, ``training-import`` and
+``report`` (the lessons-learned report of a case, as HTML and Markdown).  Every option is checked
+before anything runs: a wrong value stops with exit code 2 and a message saying what to pass.
 """
 from __future__ import annotations
 
@@ -14,9 +11,70 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from slake_forensics.core.errors import SlakeError
+from slake_forensics.core.version import __version__
+
+DESCRIPTION = "slake-forensics: incident response on Amazon Security Lake (OCSF Parquet)."
+EPILOG = "Run 'python -m slake_forensics COMMAND --help' for a command's options and their defaults."
+REGION_COUNT = 5  # regions the sample generator can draw (slake_forensics.sample.org.REGION_POOL)
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows ``(default: X)`` after an option's help, except for flags and options without a default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, []) or isinstance(action, argparse._VersionAction):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _int_range(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: an integer in ``[low, high]``, else an error saying what to pass."""
+    wanted = f"an integer from {low} to {high}" if high is not None else f"an integer of at least {low}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number; pass {wanted}") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is out of range; pass {wanted}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    """An argparse ``type``: a number greater than zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number; pass a number greater than 0, e.g. 1 or 0.5") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is out of range; pass a number greater than 0, e.g. 1 or 0.5")
+    return value
+
+
+_positive_float.__name__ = "number"
+
+
+def _account_id(text: str) -> str:
+    """An argparse ``type``: a 12-digit AWS account id."""
+    if not (len(text) == 12 and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an AWS account id; pass 12 digits, e.g. 123456789012")
+    return text
+
+
+def _region(text: str) -> str:
+    """An argparse ``type``: an AWS region name such as ``us-east-1``."""
+    parts = text.split("-")
+    if len(parts) < 3 or not parts[-1].isdigit() or not all(p.isalpha() and p.islower() for p in parts[:-1]):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an AWS region; pass a region name, e.g. us-east-1")
+    return text
 
 
 def _sample(args: argparse.Namespace) -> int:
@@ -115,65 +173,126 @@ def _training_import(args: argparse.Namespace) -> int:
     return _print_import(summary, args.out)
 
 
+def _report(args: argparse.Namespace) -> int:
+    from slake_forensics.case import Case
+    from slake_forensics.workflows.metrics import incident_metrics
+    from slake_forensics.workflows.rendering import render_report
+
+    folder: Path = args.case
+    if not (folder / "case.json").is_file():
+        print(f"error: {folder} is not a case folder (no case.json); pass the folder a notebook or sf.Case.open "
+              "wrote, e.g. notebooks/cases/<finding id>", file=sys.stderr)
+        return 2
+    case = Case.open(folder)
+    paths = render_report(case, incident_metrics(case), out_dir=args.out)
+    for kind, path in paths.items():
+        print(f"wrote {kind:<8} {path}")
+    return 0
+
+
 def _add_import_args(p: argparse.ArgumentParser) -> None:
     from slake_forensics.importers.kinds import KINDS
 
     p.add_argument("kind", choices=sorted(KINDS), help="kind of log")
     p.add_argument("paths", nargs="+", type=Path, help="files or folders (e.g. an AWSLogs/ tree); never modified")
     p.add_argument("--name", help="custom source name (ext/<name>) for kinds that write one")
-    p.add_argument("--account", help="account id for records that carry none")
-    p.add_argument("--region", help="region for records that carry none")
+    p.add_argument("--account", type=_account_id, help="12-digit account id for records that carry none")
+    p.add_argument("--region", type=_region, help="region for records that carry none, e.g. us-east-1")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``python -m slake_forensics``."""
-    parser = argparse.ArgumentParser(prog="python -m slake_forensics", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("sample", help="generate a sample Security Lake")
+    """The argument parser of ``python -m slake_forensics``.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        One sub-command per task, each option validated and its default shown in ``--help``.
+
+    Examples
+    --------
+    >>> from slake_forensics.tooling.cli import build_parser
+    >>> args = build_parser().parse_args(["sample", "--out", "lake", "--regions", "3"])
+    >>> args.command, args.regions, args.accounts
+    ('sample', 3, 5)
+    """
+    fmt = _HelpFormatter
+    parser = argparse.ArgumentParser(prog="python -m slake_forensics", description=DESCRIPTION, epilog=EPILOG,
+                                     formatter_class=fmt)
+    parser.add_argument("--version", action="version", version=f"slake-forensics {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", title="commands")
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=text, description=text[0].upper() + text[1:] + ".", formatter_class=fmt)
+
+    p = command("sample", "generate a sample Security Lake (--out DIR), or the bundled one (--bundled)")
     p.add_argument("--out", type=Path, help="folder to write the lake into (must be empty or new)")
     p.add_argument("--seed", type=int, default=1, help="random seed; the same seed gives byte-identical files")
-    p.add_argument("--days", type=int, default=14, help="days of data (>= 3)")
-    p.add_argument("--scale", type=float, default=1.0, help="background volume multiplier (benchmarks use 10-20)")
-    p.add_argument("--accounts", type=int, default=5, help="number of AWS accounts (>= 4)")
-    p.add_argument("--regions", type=int, default=2, help="number of regions (1-5)")
+    p.add_argument("--days", type=_int_range(3), default=14, help="days of data (at least 3)")
+    p.add_argument("--scale", type=_positive_float, default=1.0,
+                   help="background volume multiplier (> 0; benchmarks use 10-20)")
+    p.add_argument("--accounts", type=_int_range(4), default=5, help="number of AWS accounts (at least 4)")
+    p.add_argument("--regions", type=_int_range(1, REGION_COUNT), default=2,
+                   help=f"number of regions (1-{REGION_COUNT})")
     p.add_argument("--bundled", action="store_true", help="generate (if needed) and verify the bundled sample lake")
     p.add_argument("--write-manifest", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_sample)
-    v = sub.add_parser("verify-sample", help="check the bundled lake against its manifest")
+    v = command("verify-sample", "check the bundled lake against its committed manifest")
     v.set_defaults(func=_verify)
-    r = sub.add_parser("run-notebooks", help="execute the notebooks headless into executed .ipynb and HTML")
-    r.add_argument("--out", type=Path, default=Path("out"), help="output folder (default out/)")
-    r.add_argument("--notebooks", type=Path, default=Path("notebooks"), help="folder of notebooks (default notebooks/)")
+    r = command("run-notebooks", "execute the notebooks headless into executed .ipynb and HTML")
+    r.add_argument("--out", type=Path, default=Path("out"), help="output folder")
+    r.add_argument("--notebooks", type=Path, default=Path("notebooks"), help="folder of notebooks")
     r.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
-                   help="override a parameters-cell variable, e.g. -p LAKE /data/lake -p FINDING_ID arn:… "
+                   help="override a parameters-cell variable, e.g. -p LAKE /data/lake -p FINDING_ID arn:... "
                         "(VALUE is read as JSON when it parses: null, 3, [\"a\"]; else as text)")
-    r.add_argument("--only", nargs="+", metavar="GLOB", help="run only notebooks whose relative path matches, e.g. '0[2-4]_*'")
+    r.add_argument("--only", nargs="+", metavar="GLOB",
+                   help="run only notebooks whose relative path matches, e.g. '0[2-4]_*' (default: all)")
     r.set_defaults(func=_run_notebooks)
-    t = sub.add_parser("training-lakes", help="generate one exercise lake per trainee and print the roster")
+    t = command("training-lakes", "generate one exercise lake per trainee and print the roster")
     t.add_argument("--out", type=Path, required=True, help="folder for trainee-NN/ lakes and roster.csv")
-    t.add_argument("--trainees", type=int, required=True, help="number of trainees (one lake each)")
+    t.add_argument("--trainees", type=_int_range(1), required=True, help="number of trainees (one lake each)")
     t.add_argument("--seed", type=int, default=1, help="instructor seed; each trainee's seed is drawn from it")
-    t.add_argument("--days", type=int, default=14, help="days of data per lake (>= 3)")
-    t.add_argument("--scale", type=float, default=1.0, help="background volume multiplier")
+    t.add_argument("--days", type=_int_range(3), default=14, help="days of data per lake (at least 3)")
+    t.add_argument("--scale", type=_positive_float, default=1.0, help="background volume multiplier (> 0)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
     t.set_defaults(func=_training_lakes)
-    i = sub.add_parser("import", help="import raw logs into a lake folder (exit 3 when records were rejected)")
+    i = command("import", "import raw logs into a lake folder (exit 3 when records were rejected)")
     _add_import_args(i)
     i.add_argument("--out", type=Path, required=True, help="lake folder to write into (created if missing)")
     i.set_defaults(func=_import)
-    ti = sub.add_parser("training-import", help="import captures into a copy of a background lake for an exercise")
+    ti = command("training-import", "import captures into a copy of a background lake for an exercise")
     _add_import_args(ti)
     ti.add_argument("--out", type=Path, required=True, help="new folder for the exercise lake (must not exist)")
     ti.add_argument("--background", type=Path, help="background lake to copy (default: the bundled sample lake)")
     ti.set_defaults(func=_training_import)
+    rp = command("report", "write a case's lessons-learned report (HTML and Markdown) and print where")
+    rp.add_argument("case", type=Path, metavar="CASE", help="the case folder (the one holding case.json)")
+    rp.add_argument("--out", type=Path, help="folder for the report (default: CASE/reports)")
+    rp.set_defaults(func=_report)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the process exit code."""
+    """Run the command line.
+
+    Parameters
+    ----------
+    argv
+        The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit code: 0 done, 2 wrong input (argparse's code too), 3 records rejected by an import.
+
+    Examples
+    --------
+    >>> from slake_forensics.tooling.cli import main
+    >>> main(["verify-sample"])  # doctest: +ELLIPSIS
+    OK: the bundled lake matches its manifest
+    0
+    """
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

@@ -190,7 +190,9 @@ def incident_metrics(
         ``attack_duration``
             last − first malicious.
         ``exposure``
-            containment − first malicious (how long the attacker had before being contained).
+            containment − first malicious (how long the attacker had before being contained);
+            the report (:func:`~slake_forensics.workflows.rendering.metrics_frame`) prints it as
+            *dwell time*, and ``dwell_time`` above as *time to detect*.
         ``bookmarks``, ``malicious_events``, ``malicious_after_containment``, ``succeeded_after_containment``
             counts of live bookmarks, malicious ones, malicious ones later than containment
             (attacker attempts that outlived containment), and of those the ones not shown to have
@@ -428,7 +430,8 @@ def hunts_that_would_have_fired(
     """Run every packaged hunt over ``[start, end)`` and say which would have caught the attack.
 
     A hunt *hit a malicious event* when one of its hits matches a bookmark tagged
-    ``malicious_tag`` (see :func:`match_hits`).  Its lead is detection − its first match:
+    ``malicious_tag`` and not the containment tag (see :func:`match_hits`): a responder's
+    containment action is never credited as a hit on the attacker's activity.  Its lead is detection − its first match:
     positive means the hunt would have fired that long before the incident was detected.  For a
     hit that groups events (counts over a span) the start is when its evidence begins; its
     threshold may be met later, so the lead is an upper bound.
@@ -482,7 +485,8 @@ def hunts_that_would_have_fired(
     detection = metrics["detection"]
     bm = tagged_bookmarks(case)
     tag = malicious_tag.strip().lower()
-    malicious = bm[np.array([tag in t for t in bm["tagset"]], dtype=bool)]
+    responders = metrics["tags"]["containment"]  # the responders' own actions are never the attacker's events
+    malicious = bm[np.array([tag in t and responders not in t for t in bm["tagset"]], dtype=bool)]
     summary = hunts.run_all(lake, None, start, end)
     hits_by_hunt = summary.attrs.get("hits", {})
     rows = []
