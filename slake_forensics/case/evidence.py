@@ -102,7 +102,7 @@ def _to_table(df: pd.DataFrame, name: str, provenance: dict[str, Any]) -> pa.Tab
     plain.attrs = {}
     try:
         with warnings.catch_warnings():  # pyarrow reads tz-aware numpy columns through the deprecated Series.values
-            warnings.filterwarnings("ignore", message="Series.values returning an ndarray that drops timezone")
+            warnings.filterwarnings("ignore", message="(Series|DatetimeIndex).values returning an ndarray that drops timezone")
             table = pa.Table.from_pandas(plain, preserve_index=None)
     except (pa.ArrowException, TypeError, ValueError) as exc:
         raise CaseInputError(f"Cannot write {name!r} as Parquet: {exc}. Convert mixed-type object columns "
