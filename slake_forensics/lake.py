@@ -21,7 +21,8 @@ import pandas as pd
 
 from slake_forensics.analysis import baseline as _baseline, graph as _graph, hunts as _hunts, pivot as _pivot, sigma as _sigma
 from slake_forensics.core.config import CONFIG_ENV, LOCAL_FILE, USER_FILE, SampleFallbackWarning, aws_region, read_config
-from slake_forensics.core.timewindow import TimeLike
+from slake_forensics.core.scope import column_list, id_list
+from slake_forensics.core.timewindow import TimeLike, Window
 from slake_forensics.engines.athena import AthenaEngine
 from slake_forensics.engines.base import Engine, Explanation
 from slake_forensics.engines.local import LocalEngine
@@ -60,6 +61,70 @@ class Lake(Engine):
     >>> lake.clock()
     Timestamp('2026-05-24 23:59:59.999000+0000', tz='UTC')
     """
+
+    # ---- argument validation at the edge ---------------------------------------------------
+
+    def load(
+        self,
+        source: str,
+        start: TimeLike,
+        end: TimeLike,
+        accounts: Iterable[str] | str | None = None,
+        regions: Iterable[str] | str | None = None,
+        columns: Iterable[str] | str | None = None,
+        **options: Any,
+    ) -> pd.DataFrame:
+        """Events of ``source`` with ``start <= time_dt < end``, sorted by time (the engine's load, arguments checked).
+
+        Parameters
+        ----------
+        source : str
+            A source name (``vpc_flow``, ``cloud_trail_mgmt``…).
+        start, end : time-like
+            The window ``[start, end)`` on ``time_dt``: ISO-8601 text, ``datetime`` or ``Timestamp``.
+        accounts, regions : str or list of str, optional
+            Partitions to read (``None`` = all; an empty list is refused).
+        columns : str or list of str, optional
+            Column names to return (``None`` = all); an empty list is refused, a name given twice
+            or also covered by a selected struct (``src_endpoint`` and ``src_endpoint.ip``) comes
+            back once.
+        **options
+            The engine's own options, passed on (``on_error=`` of the local engine …).
+
+        Returns
+        -------
+        pandas.DataFrame
+            The source's columns flattened to dotted names, Arrow-backed, distinct; ``attrs``
+            record source, window, accounts, regions, files and lake.
+
+        Raises
+        ------
+        BadArgumentError
+            For an empty or mistyped ``columns``, ``accounts`` or ``regions``.
+        BadWindowError
+            For a time that is not ISO 8601, or ``start`` not before ``end``.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> waf = lake.load("waf", "2026-05-21T00:00Z", "2026-05-21T01:00Z",
+        ...                 columns=["time_dt", "src_endpoint", "src_endpoint.ip", "time_dt"])
+        >>> len(waf), list(waf.columns)
+        (80, ['time_dt', 'src_endpoint.svc_name', 'src_endpoint.uid', 'src_endpoint.ip', 'src_endpoint.location.country'])
+        >>> lake.load("waf", "2026-05-21T00:00Z", "2026-05-21T01:00Z", columns=[])
+        Traceback (most recent call last):
+        ...
+        slake_forensics.core.errors.BadArgumentError: columns=[] selects nothing: pass None for every column, or names such as ['time_dt', 'src_endpoint.ip'].
+        """
+        Window.of(start, end)  # refuse an ambiguous or reversed window before any engine work
+        id_list(accounts, "accounts")
+        id_list(regions, "regions")
+        # The engine class after Lake in the MRO (LocalEngine, S3Engine, AthenaEngine) implements load.
+        df = super().load(source, start, end, accounts, regions, column_list(columns), **options)  # type: ignore[safe-super]
+        if df.columns.duplicated().any():  # overlapping selections (a struct and one of its fields)
+            df = df.loc[:, ~df.columns.duplicated()]
+        return df
 
     # ---- investigation helpers: thin delegations to their modules --------------------------
 

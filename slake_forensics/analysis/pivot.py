@@ -12,14 +12,14 @@ from __future__ import annotations
 import operator
 import time
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from tqdm.auto import tqdm
 
 from slake_forensics.core.catalog import SOURCES, source as find_source
-from slake_forensics.core.errors import NoPartitionsError
+from slake_forensics.core.errors import BadArgumentError, NoPartitionsError
 from slake_forensics.analysis.entities import fields_for
 from slake_forensics.core.scope import id_list
 from slake_forensics.sql.build import scope_predicate
@@ -56,10 +56,9 @@ def entity_values(name: str, values: str | Iterable[str]) -> list[str]:
 
     Raises
     ------
-    TypeError
-        For a value that is not a string.
-    ValueError
-        For an empty list.
+    BadArgumentError
+        (a ``TypeError`` and ``ValueError``) for a mapping, a value that is not a string, a blank
+        value or an empty list.
 
     Examples
     --------
@@ -68,15 +67,50 @@ def entity_values(name: str, values: str | Iterable[str]) -> list[str]:
     >>> entity_values("domain", "pool.supportxmr.com.")
     ['pool.supportxmr.com', 'pool.supportxmr.com.']
     """
+    if isinstance(values, Mapping | bytes) or not isinstance(values, str | Iterable):
+        raise BadArgumentError(f"{name} must be a string or a list of strings (e.g. {name}=['{_EXAMPLE[name]}']), "
+                               f"not {type(values).__name__}.")
     items = [values] if isinstance(values, str) else list(values)
     for v in items:
         if not isinstance(v, str):
-            raise TypeError(f"{name} values must be strings, not {type(v).__name__} ({v!r}).")
+            raise BadArgumentError(f"{name} values must be strings such as '{_EXAMPLE[name]}', "
+                                   f"not {type(v).__name__} ({v!r:.60}).")
+        if not v.strip():
+            raise BadArgumentError(f"A blank {name} value was given; pass real values such as '{_EXAMPLE[name]}'.")
     if not items:
-        raise ValueError(f"Empty {name} list: pass None to leave it out, or at least one value.")
+        raise BadArgumentError(f"Empty {name} list: pass None to leave it out, or at least one value.")
     if name == "domain":
         items = [f for v in items for f in (v.rstrip("."), v.rstrip(".") + ".") if v.rstrip(".")] or items
     return list(dict.fromkeys(items))
+
+
+#: An example value of each entity, for error messages.
+_EXAMPLE = {"ip": "203.0.113.7", "principal": "arn:aws:iam::123456789012:user/alice",
+            "access_key": "AKIAIOSFODNN7EXAMPLE", "bucket": "my-bucket", "instance": "i-0123456789abcdef0",
+            "domain": "example.com"}
+
+
+def _index(value: Any) -> int:
+    """``value`` as an integer, or -1 when it is not one."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        return -1
+
+
+def _source_names(sources: Iterable[str] | str) -> list[str]:
+    """The catalog names of a pivot's ``sources`` argument (distinct, in order); refuses an empty or mistyped one."""
+    if isinstance(sources, Mapping | bytes) or not isinstance(sources, str | Iterable):
+        raise BadArgumentError(f"sources must be a source name or a list of them (e.g. ['cloud_trail_mgmt', "
+                               f"'vpc_flow']), not {type(sources).__name__}.")
+    items = [sources] if isinstance(sources, str) else list(sources)
+    if not items:
+        raise BadArgumentError(f"sources=[] selects no source: pass None for all of them, or names among "
+                               f"{', '.join(SOURCES)}.")
+    for s in items:
+        if not isinstance(s, str):
+            raise BadArgumentError(f"sources must be names such as 'vpc_flow', not {type(s).__name__} ({s!r:.60}).")
+    return list(dict.fromkeys(find_source(s).name for s in items))
 
 
 def build_query(
@@ -214,14 +248,13 @@ def pivot(
     raw = {"ip": ip, "principal": principal, "access_key": access_key, "bucket": bucket, "instance": instance, "domain": domain}
     given = {name: entity_values(name, v) for name, v in raw.items() if v is not None}
     accounts = id_list(account, "account")
-    if accounts is not None and not accounts:
-        raise ValueError("Empty account list: pass None for all accounts, or at least one.")
     if not given and accounts is None:
-        raise ValueError(f"pivot needs at least one entity ({', '.join(PIVOT_ENTITIES)}) or an account.")
-    if limit_per_source is not None and operator.index(limit_per_source) < 1:
-        raise ValueError("limit_per_source must be a positive integer or None.")
+        raise BadArgumentError(f"pivot needs at least one entity ({', '.join(PIVOT_ENTITIES)}) or an account, "
+                               "e.g. pivot(ip='203.0.113.7').")
+    if limit_per_source is not None and (isinstance(limit_per_source, bool) or _index(limit_per_source) < 1):
+        raise BadArgumentError(f"limit_per_source must be a positive integer or None, not {limit_per_source!r:.60}.")
     custom = [s.name for s in lake.custom_sources() if s.like]  # custom sources of a class a v2 source holds
-    names = [*SOURCES, *custom] if sources is None else [find_source(s).name for s in ([sources] if isinstance(sources, str) else sources)]
+    names = [*SOURCES, *custom] if sources is None else _source_names(sources)
 
     queries: dict[str, str] = {}
     params: dict[str, list[Any]] = {}

@@ -5,6 +5,7 @@ import datetime as dt
 import getpass
 import math
 import os
+import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -30,6 +31,8 @@ from slake_forensics.case.log import (
 )
 from slake_forensics.case.verify import VerifyReport, _verify
 from slake_forensics.case.views import _timeline, _view
+from slake_forensics.core import catalog
+from slake_forensics.core.errors import UnknownSourceError
 from slake_forensics.core.timewindow import TimeLike, to_utc
 
 
@@ -146,7 +149,9 @@ class Case:
             raise NotACaseError(f"{root} is a file, not a case folder; give a folder path.")
         root.mkdir(parents=True, exist_ok=True)
         if not (root / "case.json").exists():
-            _refuse_non_case(root)  # before the lock file, which would litter a folder that is not ours
+            # Before the lock file, which would litter a folder that is not ours; another process may be
+            # creating the case right now, so its files are let through until the check under the lock.
+            _refuse_non_case(root, creating=True)
             with _locked(root):
                 if not (root / "case.json").exists():
                     _refuse_non_case(root)
@@ -311,6 +316,7 @@ class Case:
             raise CaseInputError("The event has no uid: pass event_uid, or a row with a 'uid' or 'metadata.uid' value.")
         if not source:
             raise CaseInputError(f"Say which source event {uid!r} is from (source='cloud_trail_mgmt', …).")
+        _check_source(source)
         when = None
         if not _missing(time):
             when = (pd.Timestamp(int(time), unit="ms", tz="UTC") if isinstance(time, int | np.integer)
@@ -757,14 +763,45 @@ def _os_user() -> str:
         return f"uid-{os.getuid()}" if hasattr(os, "getuid") else "unknown"
 
 
-def _refuse_non_case(root: Path) -> None:
-    """Raise :class:`NotACaseError` if ``root`` (which has no ``case.json``) holds anything but a lock file."""
-    others = sorted(p.name for p in root.iterdir() if p.name != ".lock")
+#: What :func:`_create` writes, in that order (``case.json`` last, through a ``.case.json.*.tmp`` sibling).
+_CREATED = frozenset({".lock", "evidence", "reports", _LOG, "log.head.json"})
+
+
+def _refuse_non_case(root: Path, creating: bool = False) -> None:
+    """Raise :class:`NotACaseError` if ``root`` (which has no ``case.json``) holds anything but a lock file,
+    or, with ``creating`` (another process may hold the lock and be creating the case), anything but
+    the files a case creation writes."""
+    ours = _CREATED if creating else {".lock"}
+    others = sorted(p.name for p in root.iterdir()
+                    if p.name not in ours and not (creating and p.name.startswith((".case.json.", ".log.head.json."))))
+    if others and (root / "case.json").exists():  # created meanwhile
+        return
+    if others and not creating and set(others) <= _CREATED:
+        raise NotACaseError(
+            f"{root} holds a case whose creation was interrupted (it has {', '.join(others)} but no case.json). "
+            "Move those files away, or remove the folder, and open it again to create the case."
+        )
     if others:
         raise NotACaseError(
             f"{root} is not a case: it has no case.json but holds {', '.join(others[:5])}"
             f"{' …' if len(others) > 5 else ''}. Open an existing case folder, or a new or empty folder to create one."
         )
+
+
+_CUSTOM_NAME = re.compile(r"ext_[a-z0-9][a-z0-9_]{0,63}")
+
+
+def _check_source(source: Any) -> None:
+    """Raise :class:`CaseInputError` unless ``source`` names a catalog source or a custom ``ext_<name>`` one."""
+    if not isinstance(source, str):
+        raise CaseInputError(f"source must be a source name such as 'cloud_trail_mgmt', not {type(source).__name__}.")
+    if _CUSTOM_NAME.fullmatch(source):
+        return
+    try:
+        catalog.source(source)
+    except UnknownSourceError as exc:
+        raise CaseInputError(f"Cannot bookmark an event of source {source!r}: {exc} "
+                             "Custom sources are named 'ext_<name>' (lower case).") from None
 
 
 def _first(fields: Mapping[str, Any], *names: str) -> Any:

@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import math
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -85,6 +86,43 @@ def jsonable(value: Any) -> Any:
         items = value.to_pylist() if isinstance(value, pa.Array) else list(value)
         return [jsonable(v) for v in items]
     return str(value)
+
+
+def _lone_surrogate(value: Any, where: str) -> str | None:
+    """Where (``where`` extended by keys and indexes) the first text holding a lone surrogate lies in
+    plain JSON data ``value``, or ``None``: such text (``"\\ud800"``) cannot be encoded as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return where
+        return None
+    if isinstance(value, dict):
+        items: Any = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and _lone_surrogate(key, where) is not None:
+            return f"{where} (a key)"
+        if (found := _lone_surrogate(item, f"{where}[{key!r}]")) is not None:
+            return found
+    return None
+
+
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _escape_surrogates(value: Any) -> Any:
+    """``value`` (plain JSON data) with every lone surrogate in its text written as ``\\udXXX`` (printable, UTF-8 safe)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_escape_surrogates(k): _escape_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape_surrogates(v) for v in value]
+    return value
 
 
 def _dumps(obj: Any) -> bytes:

@@ -102,7 +102,7 @@ def _to_table(df: pd.DataFrame, name: str, provenance: dict[str, Any]) -> pa.Tab
     plain.attrs = {}
     try:
         with warnings.catch_warnings():  # pyarrow reads tz-aware numpy columns through the deprecated Series.values
-            warnings.filterwarnings("ignore", message="Series.values returning an ndarray that drops timezone")
+            warnings.filterwarnings("ignore", message="(Series|DatetimeIndex).values returning an ndarray that drops timezone")
             table = pa.Table.from_pandas(plain, preserve_index=None)
     except (pa.ArrowException, TypeError, ValueError) as exc:
         raise CaseInputError(f"Cannot write {name!r} as Parquet: {exc}. Convert mixed-type object columns "
@@ -117,6 +117,38 @@ def _to_table(df: pd.DataFrame, name: str, provenance: dict[str, Any]) -> pa.Tab
     return table.replace_schema_metadata({**(table.schema.metadata or {}), _PARQUET_KEY: _dumps(spec)})
 
 
+def _check_columns(df: pd.DataFrame, name: str) -> None:
+    """Refuse a frame whose column names Parquet cannot keep: not unique strings (nor a MultiIndex)."""
+    if isinstance(df.columns, pd.MultiIndex):
+        raise CaseInputError(f"Cannot export {name!r}: its columns are a MultiIndex, which Parquet evidence does not "
+                             "keep exactly. Flatten them first, e.g. df.columns = ['_'.join(map(str, c)) for c in "
+                             "df.columns], and export again.")
+    odd = [c for c in df.columns if not isinstance(c, str)]
+    if odd:
+        raise CaseInputError(f"Cannot export {name!r}: column names must be text, and {odd[:3]!r} are not "
+                             "(Parquet would read them back as text). Rename them, e.g. "
+                             "df.columns = df.columns.map(str), and export again.")
+    dup = sorted({c for c in df.columns if list(df.columns).count(c) > 1})
+    if dup:
+        raise CaseInputError(f"Cannot export {name!r}: duplicate column names {dup[:3]!r}. Rename or drop the "
+                             "duplicates (df.loc[:, ~df.columns.duplicated()]) and export again.")
+
+
+def _check_round_trip(df: pd.DataFrame, back: pd.DataFrame, name: str) -> None:
+    """Raise :class:`CaseInputError` unless ``back`` (the written file read back) equals ``df``."""
+    plain = df.copy(deep=False)
+    plain.attrs = {}
+    try:
+        pd.testing.assert_frame_equal(back, plain, check_exact=True, check_freq=False, check_flags=False)
+    except (AssertionError, TypeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CaseInputError(
+            f"Cannot export {name!r}: the Parquet file would not read back equal to the frame ({first}). Nothing "
+            "was exported; convert the column or index named there (e.g. .astype(str), .reset_index()) and "
+            "export again."
+        ) from None
+
+
 def _from_table(table: pa.Table) -> pd.DataFrame:
     """A frame from a table written by :func:`_to_table`, with each column's recorded pandas dtype.
 
@@ -127,6 +159,9 @@ def _from_table(table: pa.Table) -> pd.DataFrame:
     df = table.to_pandas(types_mapper=pd.ArrowDtype)
     for name, info in spec["columns"].items():
         if not info["arrow"] and name in table.column_names:
+            if info["dtype"] == "object":  # Python values as written (lists stay lists, None stays None)
+                df[name] = pd.Series(table.column(name).to_pylist(), index=df.index, dtype=object)
+                continue
             col = table.column(name).to_pandas()
             if str(col.dtype) != info["dtype"]:
                 with contextlib.suppress(TypeError, ValueError):
@@ -152,6 +187,7 @@ def _export(root: Path, case_id: str, analyst: str, df: pd.DataFrame, name: str,
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"export takes a DataFrame, not {type(df).__name__}.")
     _check_name(name)
+    _check_columns(df, name)
     folder = root / "evidence"
     with _locked(root):
         taken = {p.name.removesuffix(".parquet").removesuffix(".manifest.json").lower() for p in folder.iterdir()}
@@ -167,6 +203,7 @@ def _export(root: Path, case_id: str, analyst: str, df: pd.DataFrame, name: str,
         target = folder / f"{name}.parquet"
         with _staged(target) as tmp:
             pq.write_table(table, tmp, compression="zstd")
+            _check_round_trip(df, _from_table(pq.read_table(tmp)), name)
             digest, size = _file_sha256(tmp)
         manifest = jsonable({
             "format": EVIDENCE_FORMAT,
@@ -191,7 +228,7 @@ def _export(root: Path, case_id: str, analyst: str, df: pd.DataFrame, name: str,
         _atomic_write(manifest_path, _pretty(manifest))
         try:
             _append_locked(root, analyst, [("export", manifest)])
-        except CorruptCaseError:  # not recorded, so not evidence: leave no unexplained files behind
+        except (CorruptCaseError, CaseInputError):  # not recorded, so not evidence: leave no unexplained files behind
             target.unlink()
             manifest_path.unlink()
             raise

@@ -18,8 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from slake_forensics.case.encoding import _dumps, _now, _pretty, _sha256, jsonable
-from slake_forensics.case.errors import CorruptCaseError, NotACaseError
+from slake_forensics.case.encoding import (
+    _ESCAPED_SURROGATE,
+    _dumps,
+    _escape_surrogates,
+    _lone_surrogate,
+    _now,
+    _pretty,
+    _sha256,
+    jsonable,
+)
+from slake_forensics.case.errors import CaseInputError, CorruptCaseError, NotACaseError
 from slake_forensics.core.version import __version__
 
 FORMAT = "slake-forensics-case"
@@ -115,6 +124,8 @@ def _read_log(root: Path) -> _Log:
             entry = json.loads(line)
         except ValueError:
             entry = None
+        if entry is not None and _ESCAPED_SURROGATE.search(line):  # text no UTF-8 view could hold
+            entry = _escape_surrogates(entry)
         entries.append(entry if isinstance(entry, dict) else None)
     return _Log(entries, [_sha256(line) for line in lines], torn, len(data))
 
@@ -223,10 +234,19 @@ def _append_locked(
 ) -> list[int]:
     """Append ``(kind, payload)`` entries signed by ``analyst``; the caller holds the case lock.  Returns their seqs.
 
-    Raises :class:`CorruptCaseError` when the log is missing, ends with an incomplete line,
+    Raises :class:`CaseInputError` (before writing anything) when a payload holds text with a
+    lone surrogate, and :class:`CorruptCaseError` when the log is missing, ends with an incomplete line,
     its last line is unreadable, or (unless ``check_head`` is false, for :func:`_repair`) it
     ends before, or differs from, the last line ``log.head.json`` records.
     """
+    payloads = [jsonable(payload) for _, payload in items]
+    for (kind, _), payload in zip(items, payloads):
+        if (where := _lone_surrogate(payload, kind)) is not None:
+            raise CaseInputError(
+                f"The {kind}'s text at {where} holds a lone surrogate (e.g. '\\ud800', half of a UTF-16 pair), "
+                "which no UTF-8 file or view can hold; nothing was written. Pass valid text, e.g. "
+                "text.encode('utf-8', 'backslashreplace').decode() to keep it escaped."
+            )
     log = root / _LOG
     if not log.exists():
         raise CorruptCaseError(f"{log} is missing, so nothing can be appended; run case.verify().")
@@ -250,10 +270,10 @@ def _append_locked(
                 "or its last line changed. Nothing was written; run case.verify()."
             )
         seqs = []
-        for kind, payload in items:
+        for (kind, _), payload in zip(items, payloads):
             seq += 1
             entry = {"seq": seq, "time": _now(), "analyst": analyst, "kind": kind,
-                     "payload": jsonable(payload), "prev": prev}
+                     "payload": payload, "prev": prev}
             line = _dumps(entry)
             _write_all(fd, line + b"\n")
             prev = _sha256(line)

@@ -62,3 +62,7 @@ class SchemaMismatchError(SlakeError, ValueError):
 
 class MisplacedFileError(SlakeError, ValueError):
     """A readable data file that does not belong where it lies (e.g. its ``class_uid`` is not of the source in its key)."""
+
+
+class BadArgumentError(SlakeError, ValueError, TypeError):
+    """An argument of a public function has the wrong type, is empty, or is out of range; the message says what to pass."""

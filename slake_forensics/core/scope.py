@@ -9,12 +9,12 @@ predicate.  :func:`default_window` is the only place that decides what an omitte
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 
-from slake_forensics.core.errors import BadWindowError
+from slake_forensics.core.errors import BadArgumentError, BadWindowError
 from slake_forensics.core.timewindow import TimeLike, Window, to_utc
 
 #: Days a window spans when the caller gives no ``start``.
@@ -75,13 +75,63 @@ def id_list(values: Iterable[str] | str | int | None, what: str) -> list[str] | 
     """
     if values is None:
         return None
+    if isinstance(values, bool) or isinstance(values, Mapping | bytes) or not isinstance(values, str | int | Iterable):
+        raise BadArgumentError(f"{what} must be a string or a list of strings (e.g. {what}=['123456789012']), "
+                               f"not {type(values).__name__}.")
     items: Iterable[str | int] = [values] if isinstance(values, str | int) else values
     out: list[str] = []
     for v in items:
         if isinstance(v, bool) or not isinstance(v, str | int):
-            raise TypeError(f"{what} must be strings, not {type(v).__name__} ({v!r}).")
+            raise BadArgumentError(f"{what} must be strings, not {type(v).__name__} ({v!r:.60}).")
+        if isinstance(v, int) and not 0 <= v < 10**12:
+            raise BadArgumentError(f"{what}: {v} is not a 12-digit account id; pass it as a string such as '123456789012'.")
+        if isinstance(v, str) and not v.strip():
+            raise BadArgumentError(f"{what}: a blank value was given; pass real values or None for all.")
         out.append(f"{v:012d}" if isinstance(v, int) else v)
+    if not out:
+        raise BadArgumentError(f"Empty {what} list: pass None for all {what}, or at least one value.")
     return out
+
+
+def column_list(columns: Iterable[str] | str | None) -> list[str] | None:
+    """Normalise a ``columns`` argument to a list of distinct names, in first-seen order (``None`` stays ``None``).
+
+    Parameters
+    ----------
+    columns
+        One column name or several (top-level or dotted, such as ``src_endpoint.ip``).
+
+    Returns
+    -------
+    list of str or None
+
+    Raises
+    ------
+    BadArgumentError
+        For an empty selection, a blank name or a value that is not a string.
+
+    Examples
+    --------
+    >>> column_list(["time_dt", "src_endpoint.ip", "time_dt"])
+    ['time_dt', 'src_endpoint.ip']
+    >>> column_list([])
+    Traceback (most recent call last):
+    ...
+    slake_forensics.core.errors.BadArgumentError: columns=[] selects nothing: pass None for every column, or names such as ['time_dt', 'src_endpoint.ip'].
+    """
+    if columns is None:
+        return None
+    if isinstance(columns, Mapping | bytes) or not isinstance(columns, str | Iterable):
+        raise BadArgumentError(f"columns must be a column name or a list of names (e.g. ['time_dt', 'api.operation']), "
+                               f"not {type(columns).__name__}.")
+    items = [columns] if isinstance(columns, str) else list(columns)
+    for c in items:
+        if not isinstance(c, str) or not c.strip():
+            raise BadArgumentError(f"columns must be non-blank names such as 'time_dt', not {c!r:.60}.")
+    if not items:
+        raise BadArgumentError("columns=[] selects nothing: pass None for every column, "
+                               "or names such as ['time_dt', 'src_endpoint.ip'].")
+    return list(dict.fromkeys(items))
 
 
 @dataclass(frozen=True)
