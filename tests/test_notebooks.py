@@ -8,6 +8,7 @@ notebook on the bundled lake through nbval (``--nbval-lax notebooks/``).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import nbformat
@@ -47,6 +48,33 @@ def outputs_text(path: Path) -> str:
     return "\n".join(parts)
 
 
+#: Pictures each stage notebook must show at least (image/png outputs); besides, every cell that calls a
+#: ``plot_*`` function must show a picture (see :func:`missing_images`).
+EXPECTED_IMAGES = {"02_detection_analysis.ipynb": 3, "03_containment_eradication_recovery.ipynb": 1,
+                   "04_post_incident.ipynb": 1}
+PLOT_CALL = re.compile(r"\bplot_\w+\(")
+
+
+def missing_images(path: Path) -> tuple[list[int], int]:
+    """Cells of an executed notebook that call a ``plot_*`` function but show no image, and the images shown."""
+    nb = nbformat.read(path, as_version=4)
+    code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    images = {i: sum("image/png" in o.get("data", {}) for o in c.get("outputs", [])) for i, c in code}
+    missing = [i for i, c in code if PLOT_CALL.search(c.source) and not images[i]]
+    return missing, sum(images.values())
+
+
+def test_missing_images_finds_a_plot_cell_without_a_picture(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    shown = nbformat.v4.new_code_cell("display(sf.plot_timeline(tl))")
+    shown.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})]
+    lost = nbformat.v4.new_code_cell("sf.plot_timeline(tl)\nplt.show()")
+    lost.outputs = [nbformat.v4.new_output("display_data", data={"text/plain": "<Figure size 1200x400 with 1 Axes>"})]
+    nb.cells = [shown, nbformat.v4.new_code_cell("x = 1"), lost]
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    assert missing_images(tmp_path / "nb.ipynb") == ([2], 1)
+
+
 def test_every_notebook_is_stripped_and_has_a_parameters_cell() -> None:
     paths = notebooks_below(NOTEBOOKS)
     assert {p.name for p in paths} >= {"00_start_here.ipynb", "01_preparation.ipynb", "02_detection_analysis.ipynb",
@@ -84,6 +112,7 @@ def test_all_notebooks_run_on_a_fresh_lake_and_find_the_stories(fresh_lake: Path
     times.update({p.name: s for p, s in general})
     for p, _ in general:
         assert executed_errors(tmp_path / "general" / p.relative_to(NOTEBOOKS)) == []
+        assert missing_images(tmp_path / "general" / p.relative_to(NOTEBOOKS))[0] == [], p.name
 
     for story, pattern in STORY_FINDING.items():
         key = json.loads((fresh_lake / "answers" / f"{story}.json").read_text())
@@ -94,6 +123,9 @@ def test_all_notebooks_run_on_a_fresh_lake_and_find_the_stories(fresh_lake: Path
         times.update({f"{p.name} ({story})": s for p, s in ran})
         for p, _ in ran:
             assert executed_errors(out / p.name) == [], p.name
+            missing, images = missing_images(out / p.name)
+            assert missing == [], f"{p.name}: cells {missing} call a plot function but show no picture"
+            assert images >= EXPECTED_IMAGES[p.name], f"{p.name} shows {images} picture(s)"
 
         # 02: the story found and bookmarked; the case's metrics are the answer key's
         case = Case.open(case_dir)
