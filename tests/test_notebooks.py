@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -153,3 +154,26 @@ def test_all_notebooks_run_on_a_fresh_lake_and_find_the_stories(fresh_lake: Path
             assert pd.Timestamp(key[name]).strftime("%Y-%m-%d %H:%M:%S UTC") in report, (story, name)
         assert (case_dir / "reports" / "lessons_learned.html").stat().st_size > 10_000
     print("notebook seconds (timing targets are checked by bench/, not here):", {k: round(v, 1) for k, v in times.items()})
+
+
+def test_a_notebook_finds_slake_toml_in_a_parent_and_says_so_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from slake_forensics.core.config import lake_reason, read_config
+
+    repo, lake_dir = tmp_path / "repo", tmp_path / "lake"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "notebooks").mkdir()
+    lake_dir.mkdir()
+    (repo / "slake.toml").write_text(f'lake = "{lake_dir}"\n')
+    cfg = read_config({}, cwd=repo / "notebooks", home=tmp_path)
+    assert (cfg.kind, cfg.target) == ("local", str(lake_dir))
+    assert lake_reason(cfg) == f"lake = {lake_dir} from {repo / 'slake.toml'}"
+    (repo / "slake.toml").unlink()
+    monkeypatch.chdir(repo / "notebooks")
+    for name in ("SLAKE_LAKE", "SLAKE_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Lake.open(None) does not warn: the notebook prints opened_because
+        lake = Lake.open(None)
+    assert lake.opened_because.startswith(f"no slake.toml found in {repo / 'notebooks'}, {repo} (")
+    assert lake.opened_because.endswith("using the bundled sample lake")
