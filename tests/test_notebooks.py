@@ -177,3 +177,22 @@ def test_a_notebook_finds_slake_toml_in_a_parent_and_says_so_once(tmp_path: Path
         lake = Lake.open(None)
     assert lake.opened_because.startswith(f"no slake.toml found in {repo / 'notebooks'}, {repo} (")
     assert lake.opened_because.endswith("using the bundled sample lake")
+
+
+def test_the_finding_chosen_in_02_is_what_03_and_04_analyse(tmp_path: Path) -> None:
+    """02 follows the S3 finding (not the default, the cryptomining one); 03 and 04, given only the case, continue with it."""
+    lake = Lake.sample()
+    triage = findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+    default, s3 = triage.iloc[0], triage[triage["type"].str.startswith("Exfiltration:S3")].iloc[0]
+    assert default["finding_uid"] != s3["finding_uid"]
+    case_dir = tmp_path / "case"
+    run_notebooks(NOTEBOOKS, tmp_path, parameters={"LAKE": lake.location, "FINDING_ID": s3["finding_uid"], "CASE": str(case_dir)},
+                  only=["02_*"])
+    assert Case.open(case_dir).focus["finding_id"] == s3["finding_uid"]
+    run_notebooks(NOTEBOOKS, tmp_path, parameters={"LAKE": lake.location, "CASE": str(case_dir)}, only=["03_*", "04_*"])
+    for name in ("03_containment_eradication_recovery.ipynb", "04_post_incident.ipynb"):
+        assert executed_errors(tmp_path / name) == [], name
+        text = outputs_text(tmp_path / name)
+        assert f"Finding {s3['type']} ({s3['finding_uid']})" in text, name
+        assert default["finding_uid"] not in text, name
+    assert s3["access_keys"][0] in outputs_text(tmp_path / "03_containment_eradication_recovery.ipynb")
