@@ -13,11 +13,11 @@ from slake_forensics.workflows.investigation import (
 )
 from slake_forensics.workflows.triage import (
     SEVERITY_NAMES, THREAT_PRODUCTS, TRIAGE_COLUMNS, InvestigationError, choose_finding, finding_picker, findings,
-    plot_findings,
+    plot_findings, readable,
 )
 
 __all__ = [
     "findings", "plot_findings", "choose_finding", "finding_picker", "InvestigationError", "THREAT_PRODUCTS",
     "SEVERITY_NAMES", "TRIAGE_COLUMNS", "Incident", "investigate", "recovery_check", "correlations", "case_folder",
-    "KINDS", "PLAYBOOKS", "IOC_TYPES", "SCOPE_COLUMNS", "focus_scope", "continue_case",
+    "KINDS", "PLAYBOOKS", "IOC_TYPES", "SCOPE_COLUMNS", "focus_scope", "continue_case", "readable",
 ]

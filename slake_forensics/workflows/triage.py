@@ -11,6 +11,7 @@ The triage rules (which products detect threats, the names of the severities) ar
 from __future__ import annotations
 
 from collections.abc import Iterable
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -182,6 +183,57 @@ def plot_findings(triage: pd.DataFrame, *, top: int = 12) -> Figure:
         ax2.set(title=f"{kind.capitalize()} finding types" if len(counts) <= top else f"Top {top} {kind} finding types", xlabel="findings", ylabel="")
         ax2.tick_params(axis="y", labelsize="small")
     return fig
+
+
+def readable(df: pd.DataFrame, *, width: int = 40) -> Any:
+    """A notebook view of ``df``: short ARNs and long text with the full value on hover, times to the second.
+
+    ARNs show their last part (``…/finding/0a1b``), other text longer than ``width`` is cut with
+    ``…``; hovering a cut cell shows its full value (a ``title`` tooltip).  Times show as
+    ``YYYY-MM-DD HH:MM:SS`` in UTC, lists as ``[a, b]``.  The frame itself is unchanged.
+
+    Parameters
+    ----------
+    df
+        Any frame (a triage list, a scope, a timeline).
+    width
+        The longest text shown whole.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        Display it as a cell's value; ``.data`` is ``df``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"finding_uid": ["arn:aws:guardduty:us-east-1:111122223333:detector/d1/finding/0a1b"],
+    ...                    "first_seen": [pd.Timestamp("2026-05-14T20:36:01.123Z")], "instances": [["i-1", "i-2"]]})
+    >>> html = readable(df).to_html()
+    >>> "…/finding/0a1b" in html, "2026-05-14 20:36:01" in html, "[i-1, i-2]" in html
+    (True, True, True)
+    >>> 'title="arn:aws:guardduty:us-east-1:111122223333:detector/d1/finding/0a1b"' in html
+    True
+    """
+    def text(value: Any) -> str:
+        if isinstance(value, pd.Timestamp):
+            return (value.tz_convert("UTC") if value.tzinfo else value).strftime("%Y-%m-%d %H:%M:%S")
+        if isinstance(value, list | tuple) or (hasattr(value, "__len__") and hasattr(value, "dtype")
+                                                and not isinstance(value, str)):
+            return "[" + ", ".join(text(v) for v in value) + "]"
+        return "" if value is None or (not isinstance(value, str | bytes) and pd.isna(value)) else str(value)
+
+    def short(value: str) -> str:
+        if value.startswith("arn:") and ("/" in value or value.count(":") > 5):
+            tail = value.rsplit(":", 1)[-1]
+            return "…/" + "/".join(tail.split("/")[-2:]) if "/" in tail else "…:" + tail
+        return value if len(value) <= width else value[: width - 1] + "…"
+
+    def cell(value: Any) -> str:
+        full = text(value)
+        shown = escape(short(full))
+        return shown if short(full) == full else f'<span title="{escape(full, quote=True)}">{shown}</span>'
+
+    return df.style.format(cell)
 
 
 def choose_finding(triage: pd.DataFrame, finding_uid: str | None = None) -> pd.Series:
