@@ -20,7 +20,9 @@ import warnings
 import pandas as pd
 
 from slake_forensics.analysis import baseline as _baseline, graph as _graph, hunts as _hunts, pivot as _pivot, sigma as _sigma
-from slake_forensics.core.config import CONFIG_ENV, LOCAL_FILE, USER_FILE, SampleFallbackWarning, aws_region, read_config
+from slake_forensics.core.config import (
+    CONFIG_ENV, LOCAL_FILE, USER_FILE, SampleFallbackWarning, aws_region, lake_reason, read_config,
+)
 from slake_forensics.core.scope import column_list, id_list
 from slake_forensics.core.timewindow import TimeLike, Window
 from slake_forensics.engines.athena import AthenaEngine
@@ -61,6 +63,9 @@ class Lake(Engine):
     >>> lake.clock()
     Timestamp('2026-05-24 23:59:59.999000+0000', tz='UTC')
     """
+
+    #: Why this lake was opened (set by :meth:`open` and :func:`lake_from_config`), for notebooks to print.
+    opened_because: str = "opened directly"
 
     # ---- argument validation at the edge ---------------------------------------------------
 
@@ -557,9 +562,9 @@ class Lake(Engine):
     def open(cls, location: str | None = None, now: TimeLike | None = None) -> Lake:
         """The lake a notebook's ``LAKE`` parameter names.
 
-        ``None``: :meth:`from_config` (the bundled sample lake when nothing is configured).  A
-        local folder: :meth:`local` with its clock at ``now``, by default at its latest event, so
-        windows counted back from the clock land on the data of a copied or generated lake.
+        ``None``: :meth:`from_config` (the bundled sample lake when nothing is configured), without
+        its warning: a notebook prints ``lake.opened_because`` instead, one line.  A local folder:
+        :meth:`local` with its clock at ``now``, by default at its latest event, so windows counted back from the clock land on the data of a copied or generated lake.
 
         Parameters
         ----------
@@ -576,16 +581,18 @@ class Lake(Engine):
         --------
         >>> import slake_forensics as sf
         >>> lake = sf.Lake.open(sf.Lake.sample().location)
-        >>> lake.clock()
-        Timestamp('2026-05-24 23:59:59.999000+0000', tz='UTC')
+        >>> lake.clock(), lake.opened_because == "LAKE = " + lake.location
+        (Timestamp('2026-05-24 23:59:59.999000+0000', tz='UTC'), True)
         """
         if location is None:
-            return cls.from_config()
+            return lake_from_config(quiet=True)
         lake = cls.local(location)
         if now is None:
             last = lake.sources()["last_event"]
             now = last.max() if len(last) else None
-        return cls.local(location, now=now)
+        lake = cls.local(location, now=now)
+        lake.opened_because = f"LAKE = {location}"
+        return lake
 
 
 class LocalLake(Lake, LocalEngine):
@@ -627,13 +634,21 @@ class AthenaLake(Lake, AthenaEngine):
     """
 
 
-def lake_from_config() -> Lake:
+def lake_from_config(quiet: bool = False) -> Lake:
     """Build the :class:`~slake_forensics.lake.Lake` the environment and config file choose.
 
-    Returns ``Lake.sample()`` (with a logged message and a :class:`SampleFallbackWarning`)
-    when nothing sets a lake; ``Lake.local(path)``, ``Lake.s3(uri, region)`` or
+    Returns ``Lake.sample()`` (with a logged message and a :class:`SampleFallbackWarning`, unless
+    ``quiet``) when nothing sets a lake; ``Lake.local(path)``, ``Lake.s3(uri, region)`` or
     ``Lake.athena(region, workgroup, database, s3_output, tables)`` otherwise, with ``now`` applied
     when set.  Settings and their precedence: :mod:`slake_forensics.core.config`.
+
+    The lake's ``opened_because`` says which setting chose it, or where ``slake.toml`` was looked
+    for (:func:`~slake_forensics.core.config.lake_reason`).
+
+    Parameters
+    ----------
+    quiet
+        Neither log nor warn when falling back to the sample lake (the caller shows ``opened_because``).
 
     Returns
     -------
@@ -664,7 +679,7 @@ def lake_from_config() -> Lake:
             f"SLAKE_WORKGROUP, SLAKE_DATABASE, SLAKE_S3_OUTPUT) or write ./{LOCAL_FILE} or {USER_FILE} "
             f"(or point {CONFIG_ENV} at a file). See docs/configuration.md."
         )
-        if "lake" not in cfg.origin:
+        if "lake" not in cfg.origin and not quiet:
             _log.warning(message)
             warnings.warn(message, SampleFallbackWarning, stacklevel=2)
         lake = Lake.sample()
@@ -678,5 +693,6 @@ def lake_from_config() -> Lake:
         )
     if cfg.now is not None:
         lake.now = cfg.now
+    lake.opened_because = lake_reason(cfg)
     _log.info("Lake %s from %s", lake.location, cfg.origin.get("lake", "default"))
     return lake

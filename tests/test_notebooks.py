@@ -8,6 +8,8 @@ notebook on the bundled lake through nbval (``--nbval-lax notebooks/``).
 from __future__ import annotations
 
 import json
+import re
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -47,6 +49,33 @@ def outputs_text(path: Path) -> str:
     return "\n".join(parts)
 
 
+#: Pictures each stage notebook must show at least (image/png outputs); besides, every cell that calls a
+#: ``plot_*`` function must show a picture (see :func:`missing_images`).
+EXPECTED_IMAGES = {"02_detection_analysis.ipynb": 3, "03_containment_eradication_recovery.ipynb": 1,
+                   "04_post_incident.ipynb": 1}
+PLOT_CALL = re.compile(r"\bplot_\w+\(")
+
+
+def missing_images(path: Path) -> tuple[list[int], int]:
+    """Cells of an executed notebook that call a ``plot_*`` function but show no image, and the images shown."""
+    nb = nbformat.read(path, as_version=4)
+    code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    images = {i: sum("image/png" in o.get("data", {}) for o in c.get("outputs", [])) for i, c in code}
+    missing = [i for i, c in code if PLOT_CALL.search(c.source) and not images[i]]
+    return missing, sum(images.values())
+
+
+def test_missing_images_finds_a_plot_cell_without_a_picture(tmp_path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    shown = nbformat.v4.new_code_cell("display(sf.plot_timeline(tl))")
+    shown.outputs = [nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "<Figure>"})]
+    lost = nbformat.v4.new_code_cell("sf.plot_timeline(tl)\nplt.show()")
+    lost.outputs = [nbformat.v4.new_output("display_data", data={"text/plain": "<Figure size 1200x400 with 1 Axes>"})]
+    nb.cells = [shown, nbformat.v4.new_code_cell("x = 1"), lost]
+    nbformat.write(nb, tmp_path / "nb.ipynb")
+    assert missing_images(tmp_path / "nb.ipynb") == ([2], 1)
+
+
 def test_every_notebook_is_stripped_and_has_a_parameters_cell() -> None:
     paths = notebooks_below(NOTEBOOKS)
     assert {p.name for p in paths} >= {"00_start_here.ipynb", "01_preparation.ipynb", "02_detection_analysis.ipynb",
@@ -84,6 +113,7 @@ def test_all_notebooks_run_on_a_fresh_lake_and_find_the_stories(fresh_lake: Path
     times.update({p.name: s for p, s in general})
     for p, _ in general:
         assert executed_errors(tmp_path / "general" / p.relative_to(NOTEBOOKS)) == []
+        assert missing_images(tmp_path / "general" / p.relative_to(NOTEBOOKS))[0] == [], p.name
 
     for story, pattern in STORY_FINDING.items():
         key = json.loads((fresh_lake / "answers" / f"{story}.json").read_text())
@@ -94,6 +124,9 @@ def test_all_notebooks_run_on_a_fresh_lake_and_find_the_stories(fresh_lake: Path
         times.update({f"{p.name} ({story})": s for p, s in ran})
         for p, _ in ran:
             assert executed_errors(out / p.name) == [], p.name
+            missing, images = missing_images(out / p.name)
+            assert missing == [], f"{p.name}: cells {missing} call a plot function but show no picture"
+            assert images >= EXPECTED_IMAGES[p.name], f"{p.name} shows {images} picture(s)"
 
         # 02: the story found and bookmarked; the case's metrics are the answer key's
         case = Case.open(case_dir)
@@ -121,3 +154,45 @@ def test_all_notebooks_run_on_a_fresh_lake_and_find_the_stories(fresh_lake: Path
             assert pd.Timestamp(key[name]).strftime("%Y-%m-%d %H:%M:%S UTC") in report, (story, name)
         assert (case_dir / "reports" / "lessons_learned.html").stat().st_size > 10_000
     print("notebook seconds (timing targets are checked by bench/, not here):", {k: round(v, 1) for k, v in times.items()})
+
+
+def test_a_notebook_finds_slake_toml_in_a_parent_and_says_so_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from slake_forensics.core.config import lake_reason, read_config
+
+    repo, lake_dir = tmp_path / "repo", tmp_path / "lake"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "notebooks").mkdir()
+    lake_dir.mkdir()
+    (repo / "slake.toml").write_text(f'lake = "{lake_dir}"\n')
+    cfg = read_config({}, cwd=repo / "notebooks", home=tmp_path)
+    assert (cfg.kind, cfg.target) == ("local", str(lake_dir))
+    assert lake_reason(cfg) == f"lake = {lake_dir} from {repo / 'slake.toml'}"
+    (repo / "slake.toml").unlink()
+    monkeypatch.chdir(repo / "notebooks")
+    for name in ("SLAKE_LAKE", "SLAKE_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # Lake.open(None) does not warn: the notebook prints opened_because
+        lake = Lake.open(None)
+    assert lake.opened_because.startswith(f"no slake.toml found in {repo / 'notebooks'}, {repo} (")
+    assert lake.opened_because.endswith("using the bundled sample lake")
+
+
+def test_the_finding_chosen_in_02_is_what_03_and_04_analyse(tmp_path: Path) -> None:
+    """02 follows the S3 finding (not the default, the cryptomining one); 03 and 04, given only the case, continue with it."""
+    lake = Lake.sample()
+    triage = findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+    default, s3 = triage.iloc[0], triage[triage["type"].str.startswith("Exfiltration:S3")].iloc[0]
+    assert default["finding_uid"] != s3["finding_uid"]
+    case_dir = tmp_path / "case"
+    run_notebooks(NOTEBOOKS, tmp_path, parameters={"LAKE": lake.location, "FINDING_ID": s3["finding_uid"], "CASE": str(case_dir)},
+                  only=["02_*"])
+    assert Case.open(case_dir).focus["finding_id"] == s3["finding_uid"]
+    run_notebooks(NOTEBOOKS, tmp_path, parameters={"LAKE": lake.location, "CASE": str(case_dir)}, only=["03_*", "04_*"])
+    for name in ("03_containment_eradication_recovery.ipynb", "04_post_incident.ipynb"):
+        assert executed_errors(tmp_path / name) == [], name
+        text = outputs_text(tmp_path / name)
+        assert f"Finding {s3['type']} ({s3['finding_uid']})" in text, name
+        assert default["finding_uid"] not in text, name
+    assert s3["access_keys"][0] in outputs_text(tmp_path / "03_containment_eradication_recovery.ipynb")

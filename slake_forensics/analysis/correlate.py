@@ -122,6 +122,39 @@ def correlate(
     return out
 
 
+def gap_text(delta: pd.Series) -> pd.Series:
+    """Time gaps as an analyst reads them: ``+00:00:02``, ``-00:33:23``, ``+1d 02:00:00``.
+
+    pandas prints a negative gap of 33 minutes as ``-1 days +23:26:37``; this signs the whole
+    gap instead (``delta`` of :func:`correlate`: the right event's time minus the left's).
+
+    Parameters
+    ----------
+    delta
+        Timedeltas (``NaT`` gives ``<NA>``).
+
+    Returns
+    -------
+    pandas.Series
+        Text, ``±[Nd ]HH:MM:SS``, same index.
+
+    Examples
+    --------
+    >>> gap_text(pd.Series(pd.to_timedelta(["-00:33:23", "00:00:02", "26:00:00", None]))).tolist()
+    ['-00:33:23', '+00:00:02', '+1d 02:00:00', <NA>]
+    """
+    def one(value: pd.Timedelta) -> str | None:
+        if pd.isna(value):
+            return None
+        seconds = int(abs(value).total_seconds())
+        days, rest = divmod(seconds, 86_400)
+        hours, rest = divmod(rest, 3_600)
+        text = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+        return ("-" if value < pd.Timedelta(0) else "+") + (f"{days}d " if days else "") + text
+
+    return pd.Series([one(v) for v in pd.to_timedelta(delta)], index=delta.index, dtype="string")
+
+
 def key_values(df: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
     """The key elements of ``column``: ``(row positions, values as str)``, nulls dropped.
 

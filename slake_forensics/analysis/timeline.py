@@ -8,6 +8,8 @@ events build and draw in about a second.  :func:`explore` returns an ipywidgets 
 """
 from __future__ import annotations
 
+import functools
+import io
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -130,6 +132,49 @@ def is_finding(tl: pd.DataFrame) -> np.ndarray:
     return mask
 
 
+def new_figure(**kwargs: Any) -> Figure:
+    """A matplotlib Figure that displays itself as a PNG when it is a notebook cell's value.
+
+    The figure is not managed by pyplot (so nothing accumulates in ``plt`` and ``plt.show()`` does
+    not show it a second time): a notebook cell displays it by ending with it, or with
+    ``display(fig)``; a report saves it with ``fig.savefig``.  Every plotting function of the
+    toolkit that builds its own figure builds it here.
+
+    Parameters
+    ----------
+    **kwargs
+        Passed to :class:`matplotlib.figure.Figure` (``figsize``, ``layout`` …).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        An instance of a Figure subclass with ``_repr_png_``.
+
+    Examples
+    --------
+    >>> fig = new_figure(figsize=(2, 1))
+    >>> ax = fig.add_subplot()
+    >>> fig._repr_png_()[:8]
+    b'\\x89PNG\\r\\n\\x1a\\n'
+    """
+    return _display_figure_class()(**kwargs)
+
+
+@functools.cache
+def _display_figure_class() -> type[Figure]:
+    from matplotlib.figure import Figure
+
+    class DisplayFigure(Figure):
+        """A Figure with a PNG representation for IPython's display (see :func:`new_figure`)."""
+
+        def _repr_png_(self) -> bytes:
+            buf = io.BytesIO()
+            self.savefig(buf, format="png", dpi=100)
+            return buf.getvalue()
+
+    return DisplayFigure
+
+
 def plot_timeline(
     tl: pd.DataFrame,
     by: str = "source",
@@ -168,7 +213,8 @@ def plot_timeline(
     Returns
     -------
     matplotlib.figure.Figure
-        The figure holding the drawing (it is not shown; display it or ``savefig`` it).
+        The figure holding the drawing (:func:`new_figure`: a notebook cell displays it by ending
+        with it or with ``display(fig)``; ``savefig`` saves it).
 
     Examples
     --------
@@ -178,16 +224,15 @@ def plot_timeline(
     ...                             sources=["cloud_trail_mgmt", "sh_findings"], progress=False)
     >>> fig = sf.plot_timeline(tl, by="activity", bookmarks={"detection": "2026-05-21T04:03:52Z"})
     >>> type(fig).__name__, fig.axes[0].get_title()
-    ('Figure', '23 events by activity')
+    ('DisplayFigure', '23 events by activity')
     """
     import matplotlib.dates as mdates
     from matplotlib.colors import LogNorm
-    from matplotlib.figure import Figure
 
     if by not in tl.columns:
         raise KeyError(f"No column {by!r} to make lanes of; timeline columns are {list(tl.columns)}.")
     if ax is None:
-        ax = Figure(layout="constrained", figsize=(12, 1.2 + 0.35 * min(max_lanes, max(1, tl[by].nunique(dropna=False))))).add_subplot()
+        ax = new_figure(layout="constrained", figsize=(12, 1.2 + 0.35 * min(max_lanes, max(1, tl[by].nunique(dropna=False))))).add_subplot()
     fig = ax.figure  # the figure or subfigure holding ax
     ns = _ns(tl["time"]) if len(tl) else np.array([], dtype=np.int64)
     if (ns == np.iinfo(np.int64).min).any():  # rows without a time cannot be placed

@@ -355,6 +355,69 @@ class Case:
             raise CaseInputError("A note needs some text.")
         return _append(self.path, self.analyst, [("note", {"text": text})])[0]
 
+    def set_focus(self, finding_id: str, scope: Mapping[str, Any] | None = None) -> int:
+        """Record the finding this case follows and its scope, for the next stages to continue with.
+
+        Notebook 02 writes it; 03 and 04 read :attr:`focus`.  A later focus supersedes an earlier
+        one (both stay in the log).
+
+        Parameters
+        ----------
+        finding_id : str
+            The followed finding's ``finding_uid``.
+        scope : Mapping, optional
+            JSON-able facts of its scope, e.g. ``start`` and ``end`` (the window, ISO-8601 text or
+            timestamps), ``entities`` and ``accounts`` (lists of text).  Timestamps are stored as
+            UTC ISO-8601 text.
+
+        Returns
+        -------
+        int
+            The focus entry's seq.
+
+        Raises
+        ------
+        CaseInputError
+            For a blank finding id or a scope that is not a mapping with text keys.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> case = Case.open(tempfile.mkdtemp(), analyst="alice")
+        >>> case.set_focus("arn:aws:guardduty:us-east-1:111122223333:detector/d1/finding/f1",
+        ...                {"start": pd.Timestamp("2026-05-14T20:00Z"), "accounts": ["111122223333"]})
+        1
+        >>> case.focus["finding_id"].rsplit("/", 1)[-1], case.focus["scope"]
+        ('f1', {'accounts': ['111122223333'], 'start': '2026-05-14T20:00:00+00:00'})
+        """
+        if not isinstance(finding_id, str) or not finding_id.strip():
+            raise CaseInputError("set_focus needs the finding's id (its finding_uid).")
+        if scope is not None and not (isinstance(scope, Mapping) and all(isinstance(k, str) for k in scope)):
+            raise CaseInputError("The focus scope must be a mapping with text keys, e.g. {'start': …, 'accounts': […]}.")
+        facts = {k: _focus_value(v) for k, v in (scope or {}).items()}
+        return _append(self.path, self.analyst, [("focus", {"finding_id": finding_id.strip(), "scope": facts})])[0]
+
+    @property
+    def focus(self) -> dict[str, Any] | None:
+        """The latest :meth:`set_focus`: ``{"finding_id", "scope", "seq", "analyst", "logged_at"}``, or ``None``.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> case = Case.open(tempfile.mkdtemp(), analyst="alice")
+        >>> case.focus is None
+        True
+        >>> _ = case.set_focus("f1"); _ = case.set_focus("f2", {"entities": ["AKIAEXAMPLE"]})
+        >>> case.focus["finding_id"], case.focus["scope"], case.focus["seq"]
+        ('f2', {'entities': ['AKIAEXAMPLE']}, 2)
+        """
+        last = next((e for e in reversed(self._entries()) if e.get("kind") == "focus"), None)
+        if last is None:
+            return None
+        payload = last["payload"]
+        return {"finding_id": payload.get("finding_id"), "scope": payload.get("scope", {}), "seq": last.get("seq"),
+                "analyst": last.get("analyst"), "logged_at": last.get("time")}
+
     def add_ioc(self, type: str, value: str, note: str = "") -> int:
         """Record an indicator of compromise, validated and normalized by :func:`normalize_ioc`.
 
@@ -817,3 +880,14 @@ def _missing(value: Any) -> bool:
 def _is_time(value: Any) -> bool:
     """Whether a row's ``time`` holds a time (a timeline) rather than OCSF epoch milliseconds."""
     return isinstance(value, pd.Timestamp | dt.datetime | str) and value is not pd.NaT
+
+
+def _focus_value(value: Any) -> Any:
+    """A focus scope value as JSON: timestamps as UTC ISO-8601 text, sequences as lists of those."""
+    if isinstance(value, pd.Timestamp | dt.datetime):
+        return to_utc(value).isoformat()
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, Iterable):
+        return [_focus_value(v) for v in value]
+    return str(value)

@@ -34,7 +34,7 @@ from slake_forensics.core.version import __version__
 FORMAT = "slake-forensics-case"
 FORMAT_VERSION = 1
 RETRACTABLE = ("bookmark", "note", "ioc", "query", "export")
-KINDS = ("created", *RETRACTABLE, "retract", "repair")
+KINDS = ("created", *RETRACTABLE, "retract", "repair", "focus")
 GENESIS = "0" * 64
 _HEAD = "log.head.json"
 _LOG = "log.jsonl"

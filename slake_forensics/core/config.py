@@ -4,8 +4,10 @@ Settings and where they come from, highest precedence first:
 
 1. environment variables ``SLAKE_LAKE``, ``SLAKE_REGION``, ``SLAKE_WORKGROUP``,
    ``SLAKE_DATABASE``, ``SLAKE_S3_OUTPUT``, ``SLAKE_NOW``, ``SLAKE_TABLES``;
-2. the config file: ``$SLAKE_CONFIG`` if set (it must exist), else ``./slake.toml``,
-   else ``~/.config/slake-forensics/config.toml`` (the first that exists), with the keys
+2. the config file: ``$SLAKE_CONFIG`` if set (it must exist), else ``slake.toml`` in the
+   current folder or the nearest parent (up to the repository's root, the first folder holding
+   ``.git``, or the filesystem's root), else ``~/.config/slake-forensics/config.toml`` (the
+   first that exists), with the keys
    ``lake``, ``region``, ``workgroup``, ``database``, ``s3_output``, ``now`` and a
    ``[tables]`` table;
 3. for the region only: ``AWS_REGION`` / ``AWS_DEFAULT_REGION`` / the AWS profile's region
@@ -72,11 +74,43 @@ class LakeConfig:
     tables: dict[str, str] = field(default_factory=dict)
 
 
-def config_file(env: Mapping[str, str], cwd: Path, home: Path) -> Path | None:
-    """The config file in force: ``$SLAKE_CONFIG``, else ``<cwd>/slake.toml``, else the user file.
+def searched_folders(cwd: Path) -> list[Path]:
+    """The folders searched for ``slake.toml``: ``cwd``, then its parents up to the repository's root.
 
-    Returns ``None`` when none exists; raises :class:`BadConfigError` if ``SLAKE_CONFIG``
-    names a file that does not exist.
+    The search stops at the first folder holding ``.git`` (a repository's root), else at the
+    filesystem's root, so a notebook in ``notebooks/`` finds the repository's ``slake.toml``.
+
+    Parameters
+    ----------
+    cwd
+        The folder to start from (a notebook's folder).
+
+    Returns
+    -------
+    list of pathlib.Path
+        ``cwd`` first, nearest parents next.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / ".git").mkdir(); (root / "notebooks").mkdir()
+    >>> [p.relative_to(root).as_posix() for p in searched_folders(root / "notebooks")]
+    ['notebooks', '.']
+    """
+    folders = []
+    for folder in (cwd, *cwd.parents):
+        folders.append(folder)
+        if (folder / ".git").exists():
+            break
+    return folders
+
+
+def config_file(env: Mapping[str, str], cwd: Path, home: Path) -> Path | None:
+    """The config file in force: ``$SLAKE_CONFIG``, else the nearest ``slake.toml``, else the user file.
+
+    ``slake.toml`` is looked for in :func:`searched_folders` of ``cwd``.  Returns ``None`` when
+    none exists; raises :class:`BadConfigError` if ``SLAKE_CONFIG`` names a file that does not exist.
     """
     named = env.get(CONFIG_ENV, "").strip()
     if named:
@@ -85,10 +119,45 @@ def config_file(env: Mapping[str, str], cwd: Path, home: Path) -> Path | None:
         if not path.is_file():
             raise BadConfigError(f"{CONFIG_ENV}={named!r} does not name an existing file ({path}).")
         return path
-    for candidate in (cwd / LOCAL_FILE, home / USER_FILE.relative_to("~")):
+    for candidate in (*(folder / LOCAL_FILE for folder in searched_folders(cwd)), home / USER_FILE.relative_to("~")):
         if candidate.is_file():
             return candidate
     return None
+
+
+def lake_reason(cfg: LakeConfig, cwd: Path | None = None) -> str:
+    """Why this lake: the setting that chose it, or where a config file was looked for in vain.
+
+    Parameters
+    ----------
+    cfg
+        A :func:`read_config` result.
+    cwd
+        The folder the search started from (default: the current folder).
+
+    Returns
+    -------
+    str
+        ``"lake = … from <file or variable>"``, or for the sample lake without a setting
+        ``"no slake.toml found in <folders> (nor SLAKE_LAKE, SLAKE_CONFIG or the user file),
+        using the bundled sample lake"``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp())
+    >>> (root / ".git").mkdir()
+    >>> lake_reason(read_config({}, cwd=root, home=root), cwd=root).replace(str(root), "<repo>")
+    'no slake.toml found in <repo> (nor SLAKE_LAKE, SLAKE_CONFIG or ~/.config/slake-forensics/config.toml), using the bundled sample lake'
+    """
+    if "lake" in cfg.origin:
+        return f"lake = {cfg.target or cfg.kind} from {cfg.origin['lake']}"
+    files = sorted({where for where in cfg.origin.values() if where.endswith(".toml")})
+    if files:
+        return f"no lake set in {files[0]}, using the bundled sample lake"
+    folders = ", ".join(str(f) for f in searched_folders(Path.cwd() if cwd is None else cwd))
+    return (f"no slake.toml found in {folders} (nor {ENV['lake']}, {CONFIG_ENV} or {USER_FILE}), "
+            "using the bundled sample lake")
 
 
 def read_file(path: Path) -> dict[str, str | dict[str, str]]:

@@ -702,12 +702,24 @@ def _boto3(call: Call, receiver: str | None = None) -> str:
 
 
 def _why(item: _Item) -> str:
-    """One line citing the evidence of ``item``: kind, detail, first → last seen, rows, event uid."""
+    """One line citing the evidence of ``item``: kind, detail, when seen (if known), rows, event uid."""
     detail = f" ({', '.join(item.details)})" if item.details else ""
     more = f" (+{len(item.evidence) - 1} more)" if len(item.evidence) > 1 else ""
     evidence = f"evidence {item.evidence[0]}{more}" if item.evidence else "no event uid"
-    return _comment(f"{item.kind}{detail} seen {_ts(item.first_seen)} → {_ts(item.last_seen)} "
-                    f"in {item.rows} scope row(s), {evidence}")
+    return _comment(f"{item.kind}{detail}{_seen(item)} in {item.rows} scope row(s), {evidence}")
+
+
+def _seen(item: _Item) -> str:
+    """`` seen first → last``, `` seen first`` when both are one time or one is unknown, ``""`` when both are.
+
+    Instances and domains come from events that give no first and last use, so no ``? → ?``.
+    """
+    known = [t for t in (item.first_seen, item.last_seen) if pd.notna(t)]
+    if not known:
+        return ""
+    if len(known) == 1 or known[0] == known[1]:
+        return f" seen {_ts(known[0])}"
+    return f" seen {_ts(known[0])} → {_ts(known[1])}"
 
 
 def _comment(text: str) -> str:

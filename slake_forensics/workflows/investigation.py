@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from slake_forensics.lake import Lake
 
 __all__ = ["Incident", "InvestigationError", "investigate", "recovery_check", "correlations", "case_folder",
+           "focus_scope", "continue_case",
            "PLAYBOOKS", "IOC_TYPES", "SCOPE_COLUMNS"]
 
 #: The kinds of incident :func:`investigate` follows: from a finding on an access key, or on an instance.
@@ -377,6 +378,94 @@ def case_folder(finding_uid: str, root: str | Path = "cases") -> Path:
     """
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", str(finding_uid).rstrip("/").rsplit("/", 1)[-1]).strip("-.") or "case"
     return Path(root) / name[:64]
+
+
+def focus_scope(incident: Incident) -> dict[str, Any]:
+    """The scope of an incident as :meth:`slake_forensics.case.Case.set_focus` stores it.
+
+    Parameters
+    ----------
+    incident
+        An :func:`investigate` result.
+
+    Returns
+    -------
+    dict
+        ``start`` and ``end`` (the investigation window), ``accounts`` and ``entities`` (the
+        scope's account ids and values, sorted, without duplicates).
+
+    Examples
+    --------
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+    >>> scope = focus_scope(sf.investigate(lake, tri[tri["type"].str.startswith("Exfiltration:S3")].iloc[0]))
+    >>> sorted(scope), "AKIAYHYXCBKFKX3UQS3F" in scope["entities"]
+    (['accounts', 'end', 'entities', 'start'], True)
+    """
+    scope = incident.scope
+    return {"start": incident.window.start, "end": incident.window.end,
+            "accounts": sorted({str(a) for a in scope["account"].dropna()}),
+            "entities": sorted({str(v) for v in scope["value"].dropna()})}
+
+
+def continue_case(triage: pd.DataFrame, finding_id: str | None = None, case: str | Path | None = None,
+                  cases_root: str | Path = "cases") -> tuple[pd.Series, Path]:
+    """The finding and case folder a later stage (03, 04) continues with.
+
+    The case: ``case`` if given; else, with ``finding_id``, :func:`case_folder` of it; else the
+    case under ``cases_root`` whose log was written last and that has a focus (the one 02 just
+    worked on).  The finding: ``finding_id`` if given (parameters override), else the case's
+    focus (:attr:`slake_forensics.case.Case.focus`), else the triage list's first row.
+
+    Parameters
+    ----------
+    triage
+        A :func:`~slake_forensics.workflows.triage.findings` frame.
+    finding_id, case
+        The notebook's ``FINDING_ID`` and ``CASE`` parameters.
+    cases_root
+        The folder holding the cases.
+
+    Returns
+    -------
+    tuple of (pandas.Series, pathlib.Path)
+        The finding's triage row and the case folder (it may not exist yet).
+
+    Raises
+    ------
+    InvestigationError
+        As :func:`~slake_forensics.workflows.triage.choose_finding`.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import slake_forensics as sf
+    >>> lake = sf.Lake.sample()
+    >>> tri = sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z")
+    >>> root = Path(tempfile.mkdtemp())
+    >>> s3 = tri[tri["type"].str.startswith("Exfiltration:S3")].iloc[0]["finding_uid"]
+    >>> _ = sf.Case.open(case_folder(s3, root)).set_focus(s3)
+    >>> finding, folder = continue_case(tri, cases_root=root)
+    >>> finding["type"], folder == case_folder(s3, root)
+    ('Exfiltration:S3-AnomalousBehavior', True)
+    >>> continue_case(tri, finding_id=tri["finding_uid"].iloc[0], cases_root=root)[0]["type"]
+    'CryptoCurrency:EC2-BitcoinTool.B!DNS'
+    """
+    from slake_forensics.case import Case
+
+    if case is not None:
+        folder: Path | None = Path(case)
+    elif finding_id is not None:
+        folder = case_folder(finding_id, cases_root)
+    else:
+        logs = sorted(Path(cases_root).glob("*/log.jsonl"), key=lambda p: p.stat().st_mtime, reverse=True)
+        folder = next((p.parent for p in logs if Case.open(p.parent).focus is not None), None)
+    focus = Case.open(folder).focus if folder is not None and (folder / "case.json").exists() else None
+    if finding_id is None and focus is not None:
+        finding_id = str(focus["finding_id"])
+    finding = choose_finding(triage, finding_id)
+    return finding, folder if folder is not None else case_folder(finding["finding_uid"], cases_root)
 
 
 def correlations(lake: Lake, incident: Incident) -> pd.DataFrame:

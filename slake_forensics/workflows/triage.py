@@ -11,6 +11,7 @@ The triage rules (which products detect threats, the names of the severities) ar
 from __future__ import annotations
 
 from collections.abc import Iterable
+from html import escape
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -124,48 +125,115 @@ def findings(lake: Lake, start: TimeLike, end: TimeLike) -> pd.DataFrame:
 
 
 def plot_findings(triage: pd.DataFrame, *, top: int = 12) -> Figure:
-    """Draw the triage list: findings per day by severity, and the most frequent finding types.
+    """Draw the triage list: threat findings and posture findings in separate rows of panels.
+
+    Threat detectors' findings (``threat``) get their own row, so the day-one flood of posture
+    checks and vulnerability scans does not hide them.
 
     Parameters
     ----------
     triage
         A :func:`findings` frame.
     top
-        How many finding types the second panel shows.
+        How many finding types each row's second panel shows.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Two panels: findings first seen per day by severity (stacked bars), and the ``top``
-        finding types (``product: type``) by count.  An empty ``triage`` gives an empty first
-        panel titled so.
+        Four panels (a :func:`~slake_forensics.analysis.timeline.new_figure`: a notebook cell
+        displays it by ending with it): threat findings first seen per day by severity (stacked
+        bars) and their types (the ``top`` most frequent) (``product: type``) by count; then the same for the other
+        (posture) findings.  A row without findings says so in its title.
 
     Examples
     --------
     >>> import slake_forensics as sf
     >>> lake = sf.Lake.sample()
     >>> fig = sf.plot_findings(sf.findings(lake, "2026-05-11T00:00Z", "2026-05-25T00:00Z"))
-    >>> len(fig.axes), fig.axes[1].get_title()
-    (2, 'Top 12 finding types')
+    >>> [ax.get_title() for ax in fig.axes]  # doctest: +NORMALIZE_WHITESPACE
+    ['Threat findings (20) first seen per day, by severity', 'Threat finding types',
+     'Posture findings (239) first seen per day, by severity', 'Posture finding types']
+    >>> sorted({ax.get_ylabel() for ax in fig.axes} | {ax.get_xlabel() for ax in fig.axes})
+    ['', 'findings']
     """
-    import matplotlib.pyplot as plt
+    from slake_forensics.analysis.timeline import new_figure
 
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(13, 3.8), gridspec_kw={"width_ratios": [3, 2]})
-    if triage.empty:
-        ax1.set_title("No findings in the window")
-        return fig
-    day = triage["first_seen"].dt.floor("D").dt.tz_localize(None)
-    per_day = pd.crosstab(day, triage["severity"])
-    order = [s for s in SEVERITY_NAMES.values() if s in per_day.columns]
+    fig = new_figure(figsize=(13, 7.2), layout="constrained")
+    axes = fig.subplots(2, 2, gridspec_kw={"width_ratios": [3, 2]})
     colors = {"Informational": "#c7c7c7", "Low": "#9ecae1", "Medium": "#fdae6b", "High": "#e6550d", "Critical": "#a50f15"}
-    per_day[order].plot.bar(stacked=True, ax=ax1, width=0.9, color=[colors.get(s, "#777777") for s in order])
-    ax1.set_xticklabels([d.strftime("%m-%d") for d in per_day.index], rotation=90)
-    ax1.set(title="Findings first seen per day, by severity", xlabel="", ylabel="findings")
-    types = triage.assign(label=triage["product"] + ": " + triage["type"])["label"].value_counts().head(top)[::-1]
-    types.plot.barh(ax=ax2, color="#6a51a3")
-    ax2.set(title=f"Top {len(types)} finding types", xlabel="findings")
-    fig.tight_layout()
+    first_day = pd.to_datetime(triage["first_seen"], utc=True).dt.floor("D").dt.tz_localize(None)
+    days = pd.date_range(first_day.min(), first_day.max(), freq="D") if len(triage) else pd.DatetimeIndex([])
+    threat = triage["threat"].astype(bool) if len(triage) else pd.Series([], dtype=bool)
+    for (ax1, ax2), rows, kind in ((axes[0], triage[threat], "threat"), (axes[1], triage[~threat], "posture")):
+        if rows.empty:
+            ax1.set_title(f"No {kind} findings in the window")
+            ax2.set_axis_off()
+            continue
+        per_day = pd.crosstab(first_day[rows.index], rows["severity"]).reindex(days, fill_value=0)
+        per_day.index = [d.strftime("%m-%d") for d in per_day.index]
+        order = [s for s in SEVERITY_NAMES.values() if s in per_day.columns]
+        per_day[order].plot.bar(stacked=True, ax=ax1, width=0.9, color=[colors.get(s, "#777777") for s in order])
+        ax1.tick_params(axis="x", labelrotation=90)
+        ax1.set(title=f"{kind.capitalize()} findings ({len(rows):,}) first seen per day, by severity", xlabel="",
+                ylabel="findings")
+        ax1.legend(fontsize="small", title=None)
+        counts = (rows["product"] + ": " + rows["type"]).value_counts()
+        types = counts.head(top)[::-1]
+        types.plot.barh(ax=ax2, color="#6a51a3" if kind == "threat" else "#9e9ac8")
+        ax2.set(title=f"{kind.capitalize()} finding types" if len(counts) <= top else f"Top {top} {kind} finding types", xlabel="findings", ylabel="")
+        ax2.tick_params(axis="y", labelsize="small")
     return fig
+
+
+def readable(df: pd.DataFrame, *, width: int = 40) -> Any:
+    """A notebook view of ``df``: short ARNs and long text with the full value on hover, times to the second.
+
+    ARNs show their last part (``…/finding/0a1b``), other text longer than ``width`` is cut with
+    ``…``; hovering a cut cell shows its full value (a ``title`` tooltip).  Times show as
+    ``YYYY-MM-DD HH:MM:SS`` in UTC, lists as ``[a, b]``.  The frame itself is unchanged.
+
+    Parameters
+    ----------
+    df
+        Any frame (a triage list, a scope, a timeline).
+    width
+        The longest text shown whole.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        Display it as a cell's value; ``.data`` is ``df``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"finding_uid": ["arn:aws:guardduty:us-east-1:111122223333:detector/d1/finding/0a1b"],
+    ...                    "first_seen": [pd.Timestamp("2026-05-14T20:36:01.123Z")], "instances": [["i-1", "i-2"]]})
+    >>> html = readable(df).to_html()
+    >>> "…/finding/0a1b" in html, "2026-05-14 20:36:01" in html, "[i-1, i-2]" in html
+    (True, True, True)
+    >>> 'title="arn:aws:guardduty:us-east-1:111122223333:detector/d1/finding/0a1b"' in html
+    True
+    """
+    def text(value: Any) -> str:
+        if isinstance(value, pd.Timestamp):
+            return (value.tz_convert("UTC") if value.tzinfo else value).strftime("%Y-%m-%d %H:%M:%S")
+        if isinstance(value, list | tuple) or (hasattr(value, "__len__") and hasattr(value, "dtype")
+                                                and not isinstance(value, str)):
+            return "[" + ", ".join(text(v) for v in value) + "]"
+        return "" if value is None or (not isinstance(value, str | bytes) and pd.isna(value)) else str(value)
+
+    def short(value: str) -> str:
+        if value.startswith("arn:") and ("/" in value or value.count(":") > 5):
+            tail = value.rsplit(":", 1)[-1]
+            return "…/" + "/".join(tail.split("/")[-2:]) if "/" in tail else "…:" + tail
+        return value if len(value) <= width else value[: width - 1] + "…"
+
+    def cell(value: Any) -> str:
+        full = text(value)
+        shown = escape(short(full))
+        return shown if short(full) == full else f'<span title="{escape(full, quote=True)}">{shown}</span>'
+
+    return df.style.format(cell)
 
 
 def choose_finding(triage: pd.DataFrame, finding_uid: str | None = None) -> pd.Series:
