@@ -44,8 +44,8 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from slake_forensics.analysis.entities import ENTITY_FIELDS, Field
-from slake_forensics.core import ocsf
-from slake_forensics.core.catalog import SOURCES, Source, source as find_source
+from slake_forensics.core import layout, ocsf
+from slake_forensics.core.catalog import SOURCE_VERSION, SOURCES, Source, source as find_source
 from slake_forensics.core.timewindow import Window
 from slake_forensics.engines.local import LocalEngine, _read
 from slake_forensics.engines.s3 import S3Engine
@@ -153,10 +153,18 @@ def lookup_values(source: str, values: Iterable[str]) -> list[str] | None:
 
 @dataclass
 class _State:
-    """The loaded index: files and, per source, its value table (loaded on first use)."""
+    """The loaded index: files and, per source, its value table."""
 
     files: pa.Table
     values: dict[str, pa.Table] = field(default_factory=dict)
+    _known: dict[str, tuple[str, int]] | None = None
+
+    def known(self) -> dict[str, tuple[str, int]]:
+        """``{key: (stamp, file_id)}`` of the indexed files."""
+        if self._known is None:
+            f = self.files
+            self._known = dict(zip(f["key"].to_pylist(), zip(f["stamp"].to_pylist(), f["file_id"].to_pylist())))
+        return self._known
 
 
 class EntityIndex:
@@ -194,6 +202,7 @@ class EntityIndex:
         self.path = base / hashlib.sha256(lake.location.encode()).hexdigest()[:16]
         self._state: _State | None = None
         self._stamp: int | None = None
+        self._scope: tuple[dict[str, list[str]], dict[str, str | None]] = ({}, {})
         #: Figures of the last :meth:`update` (``files``, ``indexed``, ``dropped``).
         self.last_update: dict[str, int] = {}
 
@@ -254,8 +263,9 @@ class EntityIndex:
 
     def _keys(self, src: Source, window: Window | None, accounts: list[str] | None) -> list[str]:
         lake = self.lake
-        if isinstance(lake, LocalEngine):
-            return [p.relative_to(lake.root).as_posix() for p in lake.files(src, window, accounts)]
+        if isinstance(lake, LocalEngine):  # LocalEngine.files without building a Path per file
+            only = None if src.version == SOURCE_VERSION or src.custom else [src.version]
+            return layout.select(lake._keys, src, window, accounts, None, only)
         assert isinstance(lake, S3Engine)
         return lake.keys(src, window, accounts)
 
@@ -281,9 +291,10 @@ class EntityIndex:
         lake = self.lake
         out: dict[str, str | None] = {}
         if isinstance(lake, LocalEngine):
+            root = f"{lake.root}/"
             for key in keys:
                 try:
-                    st = (lake.root / key).stat()
+                    st = os.stat(root + key)
                     out[key] = f"{st.st_size}:{st.st_mtime_ns}"
                 except OSError:
                     out[key] = None
@@ -355,7 +366,8 @@ class EntityIndex:
         srcs = [find_source(n) for n in names]
         scope = {src.name: self._keys(src, window, accounts) for src in srcs}
         stamps = self._stamps([k for keys in scope.values() for k in keys])
-        known = dict(zip(state.files["key"].to_pylist(), zip(state.files["stamp"].to_pylist(), state.files["file_id"].to_pylist())))
+        self._scope = (scope, stamps)
+        known = state.known()
         todo = [(src, k) for src in srcs for k in scope[src.name] if stamps[k] is not None and known.get(k, (None, 0))[0] != stamps[k]]
         stale = {known[k][1] for _, k in todo if k in known}
         if prune:
@@ -424,6 +436,9 @@ class EntityIndex:
             The keys to scan, in the order of ``keys``; ``None`` when the index cannot narrow
             (a value it never records).
         """
+        return self._lookup(source, values, keys, self._stamps(keys))
+
+    def _lookup(self, source: str, values: Iterable[str], keys: list[str], stamps: dict[str, str | None]) -> list[str] | None:
         src = find_source(source)
         wanted = lookup_values(src.map_name, values)
         if wanted is None:
@@ -431,9 +446,49 @@ class EntityIndex:
         state = self._load()
         table = state.values.get(src.name, _SCHEMA.empty_table())
         hits = set(pc.unique(table.filter(pc.is_in(table["value"], pa.array(wanted, pa.string())))["file_id"]).to_pylist())
-        stamps = self._stamps(keys)
-        known = dict(zip(state.files["key"].to_pylist(), zip(state.files["stamp"].to_pylist(), state.files["file_id"].to_pylist())))
+        known = state.known()
         return [k for k in keys if k not in known or stamps[k] is None or known[k][0] != stamps[k] or known[k][1] in hits]
+
+    def narrow(
+        self, sources: list[str], window: Window, accounts: list[str] | None, values: list[str], progress: bool = True
+    ) -> dict[str, tuple[list[str], int]]:
+        """Bring the index up to date for a pivot's scope, then the files of each source it must read.
+
+        Parameters
+        ----------
+        sources
+            Source names.
+        window, accounts
+            The pivot's scope.
+        values
+            The pivot's values (all entity types).
+        progress
+            Show a progress bar over files read to update the index.
+
+        Returns
+        -------
+        dict
+            ``{source: (keys to read, files in scope)}``; a source the index cannot narrow is left out.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import slake_forensics as sf
+        >>> from slake_forensics.core.timewindow import Window
+        >>> lake = sf.Lake.sample()
+        >>> index = EntityIndex(lake, tempfile.mkdtemp())
+        >>> found = index.narrow(["waf"], Window.of("2026-05-14T00:00Z", "2026-05-15T00:00Z"), None, ["203.0.113.250"], progress=False)
+        >>> found["waf"][0], found["waf"][1] > 0
+        ([], True)
+        """
+        self.update(sources, window, accounts, progress)
+        scope, stamps = self._scope
+        out = {}
+        for name in sources:
+            only = self._lookup(name, values, scope[name], stamps)
+            if only is not None:
+                out[name] = (only, len(scope[name]))
+        return out
 
     def size_bytes(self) -> int:
         """Bytes the index takes on disk.
@@ -456,33 +511,43 @@ def _write(table: pa.Table, path: Path) -> None:
     partial.replace(path)
 
 
-#: Indexes opened in this process, per lake location and index folder.
-_OPEN: dict[tuple[str, str], EntityIndex] = {}
+#: The index last built or opened in this process, per lake location.
+_OPEN: dict[str, EntityIndex] = {}
 
 
 def index_of(lake: Engine, index_dir: str | os.PathLike[str] | None = None) -> EntityIndex | None:
     """The entity index of ``lake`` when one has been built (see :func:`build`), else ``None``.
+
+    Without ``index_dir``: the index last built or opened for this lake's location in this
+    process (whatever its folder), else the one in :func:`default_index_dir`.
 
     Parameters
     ----------
     lake
         Any lake (Athena lakes have none).
     index_dir
-        The indexes' folder (default :func:`default_index_dir`).
+        The indexes' folder.
 
     Returns
     -------
     EntityIndex or None
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> import slake_forensics as sf
+    >>> index_of(sf.Lake.sample(), tempfile.mkdtemp()) is None
+    True
     """
     if not isinstance(lake, (LocalEngine, S3Engine)):
         return None
-    base = str(Path(index_dir).expanduser() if index_dir is not None else default_index_dir())
-    index = _OPEN.get((lake.location, base))
-    if index is None or index.lake is not lake:
-        index = EntityIndex(lake, base)
-    if not index.exists:
-        return None
-    _OPEN[(lake.location, base)] = index
+    index = _OPEN.get(lake.location) if index_dir is None else None
+    if index is None or not index.exists:
+        index = EntityIndex(lake, index_dir)
+        if not index.exists:
+            return None
+    index.lake = lake  # the same lake location; this object's listing is the current one
+    _OPEN[lake.location] = index
     return index
 
 
@@ -516,6 +581,5 @@ def build(lake: Engine, index_dir: str | os.PathLike[str] | None = None, progres
     """
     index = EntityIndex(lake, index_dir)
     index.update(progress=progress, prune=True)
-    base = str(Path(index_dir).expanduser() if index_dir is not None else default_index_dir())
-    _OPEN[(lake.location, base)] = index
+    _OPEN[lake.location] = index
     return index

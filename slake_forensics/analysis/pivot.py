@@ -241,9 +241,10 @@ def pivot(
     frames = []
     built_queries = {name: build_query(lake, name, window, given, accounts, limit_per_source) for name in names}
     index = index_of(lake) if given else None
+    found: dict[str, tuple[list[str], int]] = {}
     if index is not None:
-        index.update([n for n, b in built_queries.items() if b is not None], window, accounts, progress=progress)
-    wanted = [v for values in given.values() for v in values]
+        wanted = [v for values in given.values() for v in values]
+        found = index.narrow([n for n, b in built_queries.items() if b is not None], window, accounts, wanted, progress=progress)
     bar = tqdm(names, desc="pivot", disable=not progress, leave=False)
     for name in bar:
         bar.set_postfix_str(name)
@@ -254,21 +255,18 @@ def pivot(
         sql, values = built
         queries[name], params[name] = sql, values
         t0 = time.perf_counter()
-        only = None
-        if index is not None:
-            in_window = index.window_keys(name, window, accounts)
-            only = index.files_for(name, wanted, in_window)
+        only = found[name][0] if name in found else None
+        if name in found:
+            narrowed[name] = (len(only or ()), found[name][1])
+        if only is not None and not only:  # the index says no file of the window can match
+            elapsed[name], rows[name] = time.perf_counter() - t0, 0
+            continue
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="This lake has no .* data; the query sees an empty table")
+            scope: dict[str, Any] = {"start": window.start, "end": window.end, "accounts": accounts}
             if only is not None:
-                narrowed[name] = (len(only), len(in_window))
-        if only is not None and not only:
-            result = empty_timeline()
-        else:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="This lake has no .* data; the query sees an empty table")
-                scope: dict[str, Any] = {"start": window.start, "end": window.end, "accounts": accounts}
-                if only is not None:
-                    scope["only_files"] = only
-                result = lake.sql(sql, values, **scope)
+                scope["only_files"] = only
+            result = lake.sql(sql, values, **scope)
         elapsed[name] = time.perf_counter() - t0
         rows[name] = len(result)
         if limit_per_source is not None and len(result) >= limit_per_source:

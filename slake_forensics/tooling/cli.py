@@ -126,6 +126,17 @@ def _add_import_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _index(args: argparse.Namespace) -> int:
+    from slake_forensics.lake import Lake
+
+    lake = Lake.open(args.lake)
+    index = lake.build_index(index_dir=args.index_dir, progress=not args.quiet)
+    figures = index.last_update
+    print(f"entity index of {lake.location} at {index.path}: {figures['files']} file(s), {figures['indexed']} read now, "
+          f"{figures['dropped']} dropped; {index.size_bytes():,} bytes")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m slake_forensics``."""
     parser = argparse.ArgumentParser(prog="python -m slake_forensics", description=__doc__,
@@ -169,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     ti.add_argument("--out", type=Path, required=True, help="new folder for the exercise lake (must not exist)")
     ti.add_argument("--background", type=Path, help="background lake to copy (default: the bundled sample lake)")
     ti.set_defaults(func=_training_import)
+    x = sub.add_parser("index", help="build or update the entity index of a local or S3 lake (pivots then read fewer files)")
+    x.add_argument("lake", help="a lake folder or s3://bucket[/prefix]")
+    x.add_argument("--index-dir", type=Path, help="folder of the indexes (default $SLAKE_INDEX_DIR or ~/.cache/slake-forensics/index)")
+    x.add_argument("--quiet", action="store_true", help="no progress bar")
+    x.set_defaults(func=_index)
     return parser
 
 
