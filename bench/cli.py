@@ -15,7 +15,7 @@ from . import plan, report, suite
 from .child import REPO
 from .lakes import FULL, SMOKE, ensure_lake
 
-MEASUREMENTS = ("window", "pivot", "memory", "timeline", "growth", "notebooks")
+MEASUREMENTS = ("window", "pivot", "index", "memory", "timeline", "growth", "notebooks")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,12 +53,14 @@ def main(argv: list[str] | None = None) -> int:
     info = plan.busiest_first(info, counts)
 
     window_p = plan.window_params(info)
-    pivot_p = plan.pivot_params(info, args.ip) if {"pivot", "growth"} & set(only) else {}
+    pivot_p = plan.pivot_params(info, args.ip) if {"pivot", "growth", "index"} & set(only) else {}
     groups: list[suite.Group] = []
     if "window" in only or "growth" in only:
         groups.append(suite.window(window_p, repeat))
-    if "pivot" in only or "growth" in only:
+    if "pivot" in only or "growth" in only or "index" in only:
         groups.append(suite.pivot(pivot_p, repeat))
+    if "index" in only:
+        groups.append(suite.index(pivot_p, repeat, groups[-1]))
     if "memory" in only:
         groups.append(suite.memory(plan.memory_params(info, args.memory_rows), repeat))
     if "timeline" in only:

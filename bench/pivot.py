@@ -93,6 +93,48 @@ def toolkit(p: dict[str, Any]) -> Op:
     return lambda: run(p["ip"], False)
 
 
+def _index_dir(p: dict[str, Any]) -> str:
+    """The bench's index folder (outside the lake: ``bench/index`` next to it, git-ignored like the lake)."""
+    from pathlib import Path
+
+    return str(Path(p["lake"]).parent / "index")
+
+
+def indexed(p: dict[str, Any]) -> Op:
+    """``Lake.pivot(ip=…)`` through the entity index (warm: built or brought up to date untimed); returns the op."""
+    import os
+
+    os.environ["SLAKE_INDEX_DIR"] = _index_dir(p)
+    import slake_forensics as sf
+
+    lake = sf.Lake.local(p["lake"])
+    lake.build_index(progress=False)
+
+    def run(ip: str, warm: bool) -> pd.DataFrame:
+        start, end = _times(p, warm)
+        return lake.pivot(ip=ip, start=start, end=end, progress=False)
+
+    run(p["warm_ip"], True)
+    return lambda: run(p["ip"], False)
+
+
+def index_build(p: dict[str, Any]) -> Op:
+    """Cold: build the entity index of the whole lake into a fresh folder; the op returns one row per file indexed."""
+    import tempfile
+
+    import slake_forensics as sf
+    from slake_forensics.analysis.entity_index import build
+
+    lake = sf.Lake.local(p["lake"])
+
+    def run() -> pd.DataFrame:
+        with tempfile.TemporaryDirectory() as folder:
+            index = build(lake, folder, progress=False)
+            return pd.DataFrame({"file": range(index.last_update["indexed"]), "time_dt": pd.NaT})
+
+    return run
+
+
 def peer_sql(lake: str) -> str:
     """The hand-written DuckDB query: one ``SELECT`` of timeline columns per source over its files, ``UNION ALL``, by time."""
     from slake_forensics.core.catalog import SOURCES

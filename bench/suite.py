@@ -79,6 +79,31 @@ def pivot(params: dict[str, Any], repeat: int) -> Group:
     return Group("pivot", out, checks, ok)
 
 
+def index(params: dict[str, Any], repeat: int, scan: Group) -> Group:
+    """Pivot through the entity index (warm) against the peer and naive of ``scan`` (the pivot group,
+    whose rows it must equal), and the cold index build (one run: it reads the whole lake) and
+    size against one full-window pivot scan and the lake's bytes."""
+    out = measure([Variant("indexed", "pivot.indexed", params)], repeat, "indexed pivot")
+    out.update(measure([Variant("build", "index.build", params)], 1, "index build"))
+    ok, rows = same_rows([out["indexed"], scan.outcomes["toolkit"], scan.outcomes["duckdb"]])
+    t = out["indexed"].median_s
+    name = "pivot with the entity index (warm)"
+    lake = Path(params["lake"])
+    lake_mb = sum(p.stat().st_size for p in lake.rglob("*.parquet")) / 1e6
+    index_mb = sum(p.stat().st_size for p in (lake.parent / "index").rglob("*") if p.is_file()) / 1e6
+    files = out["build"].rows
+    checks = [
+        Check(name, t, "s", "min_speedup", 5, "duckdb UNION ALL", scan.outcomes["duckdb"].median_s, rows),
+        Check(name, t, "s", "min_speedup", 100, "naive pandas", scan.outcomes["naive"].median_s, rows),
+        Check(name, t, "s", "max", 0.5, rows=rows),
+        Check(name, t, "s", "info", None, "pivot scan (toolkit)", scan.outcomes["toolkit"].median_s, rows),
+        Check("index build (cold, whole lake, 1 run)", out["build"].median_s, "s", "max_ratio", 1.5, "pivot scan (toolkit)",
+              scan.outcomes["toolkit"].median_s, f"{files:,} files" if files is not None else "n/a"),
+        Check("index size", index_mb, "MB", "max_ratio", 0.02, "lake Parquet", lake_mb),
+    ]
+    return Group("index", out, checks, ok)
+
+
 def memory(params: dict[str, Any], repeat: int) -> Group:
     """Memory for ~1M CloudTrail rows flattened: peak RSS growth and frame bytes, toolkit vs naive."""
     variants = [Variant("toolkit", "memory.toolkit", params, frame_bytes=True),

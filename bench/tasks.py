@@ -19,6 +19,8 @@ TASKS: dict[str, Callable[[dict[str, Any]], Callable[[], Any]]] = {
     "pivot.toolkit": pivot.toolkit,
     "pivot.duckdb": pivot.duckdb_peer,
     "pivot.naive": pivot.naive,
+    "pivot.indexed": pivot.indexed,
+    "index.build": pivot.index_build,
     "memory.toolkit": memory.toolkit,
     "memory.naive": memory.naive,
     "timeline.toolkit": timeline.toolkit,

@@ -20,6 +20,7 @@ import warnings
 import pandas as pd
 
 from slake_forensics.analysis import baseline as _baseline, graph as _graph, hunts as _hunts, pivot as _pivot, sigma as _sigma
+from slake_forensics.analysis import entity_index as _entity_index
 from slake_forensics.core.config import (
     CONFIG_ENV, LOCAL_FILE, USER_FILE, SampleFallbackWarning, aws_region, lake_reason, read_config,
 )
@@ -274,6 +275,39 @@ class Lake(Engine):
             domain=domain, account=account, start=start, end=end, sources=sources,
             limit_per_source=limit_per_source, progress=progress,
         )
+
+    def build_index(self, index_dir: str | Path | None = None, progress: bool = True) -> _entity_index.EntityIndex:
+        """Build or update this lake's entity index; from then on pivots read only the files it names.
+
+        Local and S3 lakes only (see :mod:`slake_forensics.analysis.entity_index` and
+        docs/entity_index.md).  The index is kept outside the lake; only new or changed files are
+        read, entries of removed files dropped.  Once built it is used automatically by
+        :meth:`pivot`, :meth:`expand` and the workflows, which keep it up to date.
+
+        Parameters
+        ----------
+        index_dir
+            Folder of the indexes (default ``$SLAKE_INDEX_DIR`` or ``~/.cache/slake-forensics/index``).
+        progress
+            Show a progress bar over the files read.
+
+        Returns
+        -------
+        slake_forensics.analysis.entity_index.EntityIndex
+            Its ``last_update`` holds ``files``, ``indexed`` and ``dropped``.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> index = lake.build_index(tempfile.mkdtemp(), progress=False)
+        >>> index.exists, index.last_update["indexed"] == index.last_update["files"] > 0
+        (True, True)
+        >>> lake.pivot(ip="94.130.27.54", start="2026-05-14T20:00Z", end="2026-05-14T21:00Z", progress=False).attrs["index"]["vpc_flow"]
+        (1, 4)
+        """
+        return _entity_index.build(self, index_dir, progress=progress)
 
     def fetch_rows(self, timeline_rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
         """The full events behind timeline rows (see :func:`slake_forensics.analysis.pivot.fetch_rows`).

@@ -15,6 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 MEASUREMENTS = {
     "window_load": {"toolkit", "duckdb", "pyarrow_limit", "naive"},
     "pivot": {"toolkit", "duckdb", "naive"},
+    "index": {"indexed", "build"},
     "memory": {"toolkit", "naive"},
     "timeline": {"toolkit"},
     "notebooks": {"tiny.ipynb"},
@@ -49,11 +50,11 @@ def test_bench_smoke_run(tmp_path: Path) -> None:
             assert isinstance(summary["median_s"], Number) and summary["median_s"] > 0, (name, variant)
             if name != "notebooks":  # a growth lake of the first day(s) may hold none of the pivot IP's events
                 assert isinstance(summary["rows"], int) and summary["rows"] >= (name != "growth"), (name, variant)
-    for name in ("window_load", "pivot", "memory", "growth"):
+    for name in ("window_load", "pivot", "index", "memory", "growth"):
         group = measured[name]
         assert group["rows_equal"] is True, name
         counts = {(s["rows"], s["time_sum_ms"]) for v, s in group["variants"].items()
-                  if name != "growth" or v.startswith("window")}
+                  if (name != "growth" or v.startswith("window")) and v != "build"}
         assert len(counts) == 1, (name, counts)
     assert {s["frame_mb"] > 0 for s in measured["memory"]["variants"].values()} == {True}
     timeline = measured["timeline"]["variants"]["toolkit"]

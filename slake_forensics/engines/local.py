@@ -387,6 +387,7 @@ class LocalEngine(Engine):
         end: TimeLike | None = None,
         accounts: Iterable[str] | str | None = None,
         regions: Iterable[str] | str | None = None,
+        only_files: Iterable[str] | None = None,
     ) -> pd.DataFrame:
         """Run Athena SQL on DuckDB over this lake's files (see :meth:`Lake.sql`).
 
@@ -408,7 +409,8 @@ class LocalEngine(Engine):
         column (``YYYYMMDD`` from the path) when the query mentions ``eventday``.  Raises
         :class:`UnknownSourceError` for unknown tables, :class:`UnknownColumnError` with the
         closest names for unknown columns, :class:`CorruptFileError` for unreadable files and
-        :class:`QueryError` (engine message + translated SQL) for anything else.
+        :class:`QueryError` (engine message + translated SQL) for anything else.  ``only_files``
+        (keys below the lake root) further restricts the files read: the entity index's narrowing.
         """
         started = time.perf_counter()
         params = list(params) if params is not None else []
@@ -423,6 +425,9 @@ class LocalEngine(Engine):
             if (start is None) != (end is None):
                 raise BadWindowError("Give both start and end to scope a query, or neither.")
             files = {key: self.files(src, window, accounts, regions) for key, src in wanted.items()}
+            if only_files is not None:
+                only = {self.root / k for k in only_files}
+                files = {key: [p for p in paths if p in only] for key, paths in files.items()}
             skipped = self._drop_misplaced(files)
             for src in wanted.values():
                 skipped.update(self._skipped_of(src))

@@ -460,6 +460,7 @@ class S3Engine(Engine):
         end: TimeLike | None = None,
         accounts: Iterable[str] | str | None = None,
         regions: Iterable[str] | str | None = None,
+        only_files: Iterable[str] | None = None,
     ) -> pd.DataFrame:
         """Run Athena SQL over the files of a window, with the local engine.
 
@@ -467,7 +468,8 @@ class S3Engine(Engine):
         :attr:`sql_days` days before the lake clock) and optional ``accounts`` / ``regions``
         into ``cache_dir``, then :class:`~slake_forensics.engines.local.LocalLake` runs the
         query over exactly those files (a per-query folder of hard links; whole event days,
-        so filter ``time_dt`` in the SQL for exact bounds).  Returns the local engine's frame
+        so filter ``time_dt`` in the SQL for exact bounds).  ``only_files`` (keys below the
+        lake prefix) restricts the files further: the entity index's narrowing.  Returns the local engine's frame
         with ``attrs`` extended by ``window`` and ``s3_files``.  Raises
         :class:`NoPartitionsError` when the window holds no file of any named source.
         """
@@ -475,6 +477,9 @@ class S3Engine(Engine):
         names = referenced_tables(text)
         wanted = {table_source(n) for n in names}
         keys = [k for src in wanted for k in self.keys(src, window, accounts, regions)]
+        if only_files is not None:
+            only = set(only_files)
+            keys = [k for k in keys if k in only]
         if not keys:
             raise NoPartitionsError(
                 f"No files of {', '.join(sorted(s.name for s in wanted)) or 'any source'} in {window} below "

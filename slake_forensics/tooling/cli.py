@@ -201,6 +201,17 @@ def _add_import_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def _index(args: argparse.Namespace) -> int:
+    from slake_forensics.lake import Lake
+
+    lake = Lake.open(args.lake)
+    index = lake.build_index(index_dir=args.index_dir, progress=not args.quiet)
+    figures = index.last_update
+    print(f"entity index of {lake.location} at {index.path}: {figures['files']} file(s), {figures['indexed']} read now, "
+          f"{figures['dropped']} dropped; {index.size_bytes():,} bytes")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``python -m slake_forensics``.
 
@@ -270,6 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("case", type=Path, metavar="CASE", help="the case folder (the one holding case.json)")
     rp.add_argument("--out", type=Path, help="folder for the report (default: CASE/reports)")
     rp.set_defaults(func=_report)
+
+    x = command("index", "build or update the entity index of a local or S3 lake (pivots then read fewer files)")
+    x.add_argument("lake", help="a lake folder or s3://bucket[/prefix]")
+    x.add_argument("--index-dir", type=Path, help="folder of the indexes (default: $SLAKE_INDEX_DIR or ~/.cache/slake-forensics/index)")
+    x.add_argument("--quiet", action="store_true", help="no progress bar")
+    x.set_defaults(func=_index)
     return parser
 
 
