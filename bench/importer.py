@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import statistics
@@ -106,7 +107,12 @@ def _child(mode: str, kind: str, inputs: list[str], out: str) -> dict:
             frame.astype(str).to_parquet(Path(out) / f"{i}.parquet")
             n += len(frame)
     secs = time.perf_counter() - t0
-    return {"seconds": secs, "events": n, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e3  # the largest worker process
+    workers = int(os.environ.get("BENCH_WORKERS", "0")) or (os.cpu_count() or 1)
+    # peak_rss_mb bounds the whole import: this process plus every worker process at its own peak at once
+    return {"seconds": secs, "events": n, "main_rss_mb": own, "worker_rss_mb": worker,
+            "peak_rss_mb": own + (worker * min(workers, len(inputs)) if mode == "importer" else 0)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--kind", default="cloudtrail")
+    ap.add_argument("--gz", action="store_true", help="gzip the generated files, as CloudTrail delivers them")
     ap.add_argument("--out", type=Path, help="write the JSON results here too")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -130,9 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"bench.importer: cannot measure: {e}", file=sys.stderr)
         return 2
-    results: dict = {"records": a.records, "files": a.files, "kind": a.kind}
+    import platform
+
+    results: dict = {"records": a.records, "files": a.files, "kind": a.kind, "gz": a.gz, "repeat": a.repeat,
+                     "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "machine": {"cpus": os.cpu_count(), "load_avg_at_start": os.getloadavg(),
+                                 "python": platform.python_version()}}
     with tempfile.TemporaryDirectory() as tmp:
-        inputs = [str(p) for p in generate(Path(tmp) / "in", a.records, a.files)]
+        inputs = [str(p) for p in generate(Path(tmp) / "in", a.records, a.files, gz=a.gz)]
         results["input_mb"] = sum(Path(p).stat().st_size for p in inputs) / 1e6
         for mode in ("importer", "naive"):
             runs = []
@@ -145,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             secs = statistics.median(x["seconds"] for x in runs)
             results[mode] = {"median_seconds": secs, "events_per_s": runs[0]["events"] / secs,
                              "peak_rss_mb": statistics.median(x["peak_rss_mb"] for x in runs),
-                             "events": runs[0]["events"]}
+                             "events": runs[0]["events"], "runs": runs}
     results["speedup"] = results["naive"]["median_seconds"] / results["importer"]["median_seconds"]
     text = json.dumps(results, indent=2)
     print(text)
