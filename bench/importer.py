@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
 import statistics
@@ -21,31 +22,70 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
-def generate(folder: Path, records: int, files: int, seed: int = 1) -> list[Path]:
-    """Write ``files`` CloudTrail-shaped Records files holding ``records`` events in all; return their paths."""
+STRATUS = REPO / "tests" / "fixtures" / "stratus"
+
+
+def _templates() -> list[dict]:
+    """The Stratus Red Team detonation records brought into the project, plus S3 and Lambda data events."""
+    recs: list[dict] = []
+    for f in sorted(STRATUS.glob("*.json")):
+        data = json.loads(f.read_text())
+        recs += data["Records"] if isinstance(data, dict) else data
+    ident = next(r["userIdentity"] for r in recs if r.get("userIdentity", {}).get("type") == "AssumedRole")
+    base = {"eventVersion": "1.09", "userIdentity": ident, "userAgent": "aws-cli/2.15.30 Python/3.11.8",
+            "readOnly": True, "eventType": "AwsApiCall", "managementEvent": False, "eventCategory": "Data",
+            "tlsDetails": {"tlsVersion": "TLSv1.3", "cipherSuite": "TLS_AES_128_GCM_SHA256",
+                           "clientProvidedHostHeader": "data.s3.amazonaws.com"}}
+    s3 = {**base, "eventSource": "s3.amazonaws.com", "eventName": "GetObject",
+          "requestParameters": {"bucketName": "data", "Host": "data.s3.amazonaws.com", "key": "k/0"},
+          "responseElements": None, "additionalEventData": {"bytesTransferredIn": 0, "bytesTransferredOut": 52311,
+                                                            "x-amz-id-2": "abc", "CipherSuite": "TLS_AES_128_GCM_SHA256"},
+          "resources": [{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::data/k/0"},
+                        {"accountId": "123456789012", "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::data"}]}
+    lam = {**base, "eventSource": "lambda.amazonaws.com", "eventName": "Invoke", "readOnly": False,
+           "requestParameters": {"functionName": "arn:aws:lambda:us-east-1:123456789012:function:etl",
+                                 "sourceArn": "arn:aws:s3:::data"}, "responseElements": None,
+           "resources": [{"type": "AWS::Lambda::Function",
+                          "ARN": "arn:aws:lambda:us-east-1:123456789012:function:etl"}]}
+    return recs + [s3] * (len(recs) // 3) + [lam] * (len(recs) // 10)
+
+
+def generate(folder: Path, records: int, files: int, seed: int = 1, gz: bool = False) -> list[Path]:
+    """Write ``files`` CloudTrail S3-delivery files (``{"Records": [...]}``, gzip when ``gz``) holding ``records``
+    events in all, replicated from the Stratus Red Team detonations (tests/fixtures/stratus) and S3/Lambda data
+    events with varied times (three days), ids, source IPs, principals, regions and object keys (one account);
+    return their paths."""
+    import gzip
+    import uuid
+
     rng = random.Random(seed)
+    templates = _templates()
     folder.mkdir(parents=True, exist_ok=True)
-    names = ["GetObject", "AssumeRole", "DescribeInstances", "ListBuckets", "ConsoleLogin", "PutObject"]
+    regions = ["us-east-1", "eu-west-1", "us-west-2"]
     out = []
     per = records // files
     for f in range(files):
-        recs = []
-        for i in range(per):
-            t = 1709251200 + rng.randrange(86400 * 3)
-            recs.append({
-                "eventVersion": "1.09", "eventTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)),
-                "eventSource": "s3.amazonaws.com", "eventName": rng.choice(names), "awsRegion": "us-east-1",
-                "sourceIPAddress": f"10.0.{rng.randrange(256)}.{rng.randrange(256)}", "userAgent": "aws-cli/2.15",
-                "userIdentity": {"type": "AssumedRole", "principalId": "AROAEXAMPLE:alice",
-                                 "arn": "arn:aws:sts::123456789012:assumed-role/Dev/alice", "accountId": "123456789012",
-                                 "accessKeyId": "ASIAEXAMPLE", "sessionContext": {"attributes": {
-                                     "creationDate": "2024-03-01T00:00:00Z", "mfaAuthenticated": "false"}}},
-                "requestParameters": {"bucketName": "data", "key": f"k/{i}"}, "responseElements": None,
-                "requestID": f"{f:04d}{i:010d}", "eventID": f"{f:08x}-{i:012x}", "readOnly": True,
-                "eventType": "AwsApiCall", "managementEvent": True, "recipientAccountId": "123456789012",
-                "eventCategory": "Management"})
-        p = folder / f"{f:04d}.json"
-        p.write_text(json.dumps({"Records": recs}))
+        p = folder / f"{f:04d}.json{'.gz' if gz else ''}"
+        with (gzip.open(p, "wt", compresslevel=1) if gz else open(p, "w")) as fh:
+            fh.write('{"Records":[')
+            for i in range(per):
+                r = dict(rng.choice(templates))
+                t = 1709251200 + rng.randrange(86400 * 3)
+                r["eventTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))
+                r["eventID"] = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+                r["requestID"] = f"{rng.getrandbits(64):016X}"
+                r["sourceIPAddress"] = f"{rng.randrange(1, 224)}.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(256)}"
+                r["recipientAccountId"] = "123456789012"
+                r["awsRegion"] = rng.choice(regions)
+                ident = r.get("userIdentity")
+                if isinstance(ident, dict):
+                    who = f"user{rng.randrange(500)}"
+                    r["userIdentity"] = {**ident, "principalId": f"AROA{rng.getrandbits(40):010X}:{who}",
+                                         "accessKeyId": f"ASIA{rng.getrandbits(64):016X}"}
+                if r.get("eventSource") == "s3.amazonaws.com" and isinstance(r.get("requestParameters"), dict):
+                    r["requestParameters"] = {**r["requestParameters"], "key": f"k/{rng.randrange(10**6)}"}
+                fh.write(("," if i else "") + json.dumps(r, separators=(",", ":")))
+            fh.write("]}")
         out.append(p)
     return out
 
@@ -67,7 +107,12 @@ def _child(mode: str, kind: str, inputs: list[str], out: str) -> dict:
             frame.astype(str).to_parquet(Path(out) / f"{i}.parquet")
             n += len(frame)
     secs = time.perf_counter() - t0
-    return {"seconds": secs, "events": n, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3}
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e3  # the largest worker process
+    workers = int(os.environ.get("BENCH_WORKERS", "0")) or (os.cpu_count() or 1)
+    # peak_rss_mb bounds the whole import: this process plus every worker process at its own peak at once
+    return {"seconds": secs, "events": n, "main_rss_mb": own, "worker_rss_mb": worker,
+            "peak_rss_mb": own + (worker * min(workers, len(inputs)) if mode == "importer" else 0)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--files", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--kind", default="cloudtrail")
+    ap.add_argument("--gz", action="store_true", help="gzip the generated files, as CloudTrail delivers them")
     ap.add_argument("--out", type=Path, help="write the JSON results here too")
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -91,9 +137,14 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         print(f"bench.importer: cannot measure: {e}", file=sys.stderr)
         return 2
-    results: dict = {"records": a.records, "files": a.files, "kind": a.kind}
+    import platform
+
+    results: dict = {"records": a.records, "files": a.files, "kind": a.kind, "gz": a.gz, "repeat": a.repeat,
+                     "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                     "machine": {"cpus": os.cpu_count(), "load_avg_at_start": os.getloadavg(),
+                                 "python": platform.python_version()}}
     with tempfile.TemporaryDirectory() as tmp:
-        inputs = [str(p) for p in generate(Path(tmp) / "in", a.records, a.files)]
+        inputs = [str(p) for p in generate(Path(tmp) / "in", a.records, a.files, gz=a.gz)]
         results["input_mb"] = sum(Path(p).stat().st_size for p in inputs) / 1e6
         for mode in ("importer", "naive"):
             runs = []
@@ -106,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             secs = statistics.median(x["seconds"] for x in runs)
             results[mode] = {"median_seconds": secs, "events_per_s": runs[0]["events"] / secs,
                              "peak_rss_mb": statistics.median(x["peak_rss_mb"] for x in runs),
-                             "events": runs[0]["events"]}
+                             "events": runs[0]["events"], "runs": runs}
     results["speedup"] = results["naive"]["median_seconds"] / results["importer"]["median_seconds"]
     text = json.dumps(results, indent=2)
     print(text)

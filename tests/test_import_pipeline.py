@@ -172,3 +172,44 @@ def test_bench_generator_feeds_the_reader(tmp_path: Path) -> None:
     files = generate(tmp_path, 50, 2)
     recs = [r for f in files for _, r in read_json(f)]
     assert len(recs) == 50 and all(r["eventTime"] and r["recipientAccountId"] == ACCT for r in recs)
+
+
+@pytest.mark.parametrize("pretty", [False, True])
+def test_batched_array_reading_matches_one_at_a_time(tmp_path: Path, pretty: bool) -> None:
+    """Records spanning several 1 MB buffers, read in orjson batches, come out exactly as ``json.loads`` reads them:
+    records split across buffers, nested ``},`` inside records and strings, and elements orjson refuses (NaN, an
+    integer beyond 64 bits) or that are not objects (decoded one at a time, as before) at batch boundaries."""
+    from slake_forensics.importers import readers
+
+    recs: list[Any] = []
+    for i in range(4000):
+        recs.append({"eventVersion": "1.09", "eventTime": f"2024-03-01T00:00:{i % 60:02d}Z", "n": i,
+                     "requestParameters": {"items": [{"a": i}, {"b": "x},{y"}], "s": "}, {\"eventVersion\": "},
+                     "resources": [{"ARN": f"arn:{i}"}, {"ARN": "z"}], "pad": "p" * (i % 1400)})
+    recs[1500] = {**recs[1500], "bad": float("nan")}
+    recs[2600] = {**recs[2600], "huge": 1 << 70}
+    recs[3100] = [1, 2]
+    text = json.dumps({"Records": recs}, indent=2 if pretty else None)
+    assert len(text) > 3 * readers.CHUNK
+    want = json.loads(text)["Records"]
+    for name, data in (("a.json", text.encode()), ("a.json.gz", gzip.compress(text.encode()))):
+        (tmp_path / name).write_bytes(data)
+        got = list(readers.read_json(tmp_path / name))
+        assert [o for o, _ in got] == [f"{tmp_path / name}#{i}" for i in range(len(want))]
+        assert isinstance(got[3100][1], RejectRecord) and "not a JSON object" in str(got[3100][1])
+        same = [r for i, (_, r) in enumerate(got) if i != 3100]
+        assert json.dumps(same) == json.dumps([r for i, r in enumerate(want) if i != 3100])  # NaN == NaN as text
+        assert same[2600]["huge"] == 1 << 70
+
+
+def test_batched_array_reading_falls_back_on_malformed_element(tmp_path: Path) -> None:
+    """A malformed element after many good ones, inside a batch window: every good record before it is read, then the
+    element is rejected as before (reading of an array stops there)."""
+    from slake_forensics.importers import readers
+
+    good = [json.dumps({"eventVersion": "1.09", "n": i, "pad": "q" * 300}) for i in range(5000)]
+    text = '{"Records": [' + ",".join(good[:3000]) + ',{"eventVersion": "1.09", "n": oops},' + ",".join(good[3000:]) + "]}"
+    (tmp_path / "m.json").write_text(text)
+    got = list(readers.read_json(tmp_path / "m.json"))
+    assert [r["n"] for _, r in got[:3000]] == list(range(3000))
+    assert len(got) == 3001 and isinstance(got[3000][1], RejectRecord) and "malformed JSON" in str(got[3000][1])

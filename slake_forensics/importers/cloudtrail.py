@@ -35,6 +35,7 @@ _CONSUMED = frozenset((
     "sourceIPAddress", "userAgent", "requestID", "requestParameters", "responseElements", "errorCode",
     "errorMessage", "vpcEndpointId", "resources", "apiVersion", "@timestamp",
 ))
+_TOP_CONSUMED = _CONSUMED | {"userIdentity", "additionalEventData"}
 _IDENTITY_CONSUMED = frozenset(("type", "arn", "principalId", "accountId", "accessKeyId", "userName", "invokedBy",
                                 "sessionContext", "identityProvider"))
 _AED_CONSUMED = frozenset(("LoginTo", "MFAUsed"))
@@ -249,8 +250,11 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
             if class_uid != 3002 or k not in _AED_CONSUMED:
                 _flatten(f"additionalEventData.{k}", v, unmapped)
     for k, v in raw.items():
-        if k not in _CONSUMED and k not in ("userIdentity", "additionalEventData"):
-            _flatten(k, v, unmapped)
+        if k not in _TOP_CONSUMED:
+            if isinstance(v, str):  # most unmapped top-level keys are plain texts: no call, no f-string
+                unmapped[k] = v
+            else:
+                _flatten(k, v, unmapped)
     row["unmapped"] = unmapped
 
     res = raw.get("resources")

@@ -191,14 +191,20 @@ _EXT_SOURCE = re.compile(r"ext/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 def _check_partition(m: Mapped) -> None:
     """Reject a row whose account or region is not a partition the lake readers parse back (core.layout's rules)."""
-    ext = m.source.startswith("ext/")
-    if ext and not _EXT_SOURCE.fullmatch(m.source):
-        raise ValueError(f"custom source {m.source!r} is not ext/<name> with a plain folder name")
-    if not (EXTERNAL_ACCOUNT_RE if ext else ACCOUNT_RE).fullmatch(m.account):
+    _check_folders(m.source, m.account, m.region)
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_folders(source: str, account: str, region: str) -> None:
+    """:func:`_check_partition` once per partition (an exception is not cached, so a bad one is checked each time)."""
+    ext = source.startswith("ext/")
+    if ext and not _EXT_SOURCE.fullmatch(source):
+        raise ValueError(f"custom source {source!r} is not ext/<name> with a plain folder name")
+    if not (EXTERNAL_ACCOUNT_RE if ext else ACCOUNT_RE).fullmatch(account):
         want = "12 digits, external or external_<id>" if ext else "a 12-digit AWS account id"
-        raise RejectRecord(f"account {m.account[:80]!r} cannot be a partition folder ({want})")
-    if not REGION_FOLDER_RE.fullmatch(m.region):
-        raise RejectRecord(f"region {m.region[:80]!r} cannot be a partition folder (an AWS region name such as us-east-1)")
+        raise RejectRecord(f"account {account[:80]!r} cannot be a partition folder ({want})")
+    if not REGION_FOLDER_RE.fullmatch(region):
+        raise RejectRecord(f"region {region[:80]!r} cannot be a partition folder (an AWS region name such as us-east-1)")
 
 
 _UNMAPPED = pa.map_(pa.string(), pa.string())

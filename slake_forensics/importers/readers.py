@@ -63,6 +63,7 @@ class _Stream:
 
     def __init__(self, f: BinaryIO) -> None:
         self.f, self.buf, self.pos, self.eof = f, "", 0, False
+        self.base = 0  # offset in the decoded text of buf[0]
         self.error: str | None = None
         self.dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
 
@@ -77,6 +78,7 @@ class _Stream:
             self.eof = True
             return False
         self.buf = self.buf[self.pos:] + self.dec.decode(chunk)
+        self.base += self.pos
         self.pos = 0
         return True
 
@@ -162,8 +164,70 @@ def _is_records(s: _Stream) -> bool:
     return True
 
 
+#: Every ASCII digit as ``0``: a run of 20 zeros in the translated text is 20 digits in a row (bytes.translate and
+#: bytes.find run at memory speed; a regular expression costs more than orjson's whole parse).
+_ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_TWENTY = b"0" * 20
+#: Cuts :func:`_batch` tries per buffer: the last ``},`` may sit inside a record the buffer holds only part of.
+BATCH_TRIES = 3
+
+
+def _cuts(s: _Stream) -> Iterator[int]:
+    """Candidate ends (a ``}``) of the last whole array element in the buffer, likeliest first.
+
+    First the ``}`` before the last place where the element at the cursor's opening text (``{"eventVersion"``)
+    recurs after a comma (records of one file start with the same key), then the last ``},`` of the buffer.
+    """
+    buf, pos = s.buf, s.pos
+    head = buf[pos:pos + 24]
+    j = buf.rfind(head, pos + 1) if head.startswith("{") and len(head) == 24 else -1
+    if j > 0:
+        k = j - 1
+        while k > pos and buf[k] in " \t\r\n":
+            k -= 1
+        if buf[k] == ",":
+            k -= 1
+            while k > pos and buf[k] in " \t\r\n":
+                k -= 1
+            if buf[k] == "}":
+                yield k
+    cut = len(buf)
+    for _ in range(BATCH_TRIES - 1):
+        cut = buf.rfind("},", pos, cut)
+        if cut < 0:
+            return
+        yield cut
+
+
+def _batch(s: _Stream) -> tuple[list[Any] | None, int]:
+    """Decode, in one ``orjson`` call, the whole array elements from the cursor to a cut of :func:`_cuts`.
+
+    Returns ``(elements, end)`` with ``s.pos`` moved past them, or ``(None, end)`` when no cut parsed; ``end`` (an
+    offset in the decoded text) is the furthest cut tried, up to which elements are then decoded one at a time. A
+    cut inside a string or inside a nested object leaves ``[text]`` unbalanced, so only a cut between two top-level
+    elements parses; text ``orjson`` refuses (NaN, a lone surrogate, malformed JSON) or would read otherwise (20 or
+    more digits in a row: an integer beyond 64 bits becomes a float) goes to the one-at-a-time decoder, as before.
+    """
+    while len(s.buf) - s.pos < CHUNK // 2 and s.fill():  # gzip's read1 may give far less than CHUNK
+        pass
+    furthest = -1
+    for cut in _cuts(s):
+        furthest = max(furthest, s.base + cut)
+        text = s.buf[s.pos:cut + 1]
+        if text.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS).find(_TWENTY) >= 0:
+            break  # orjson reads an integer beyond 64 bits as a float; json keeps it exact
+        try:
+            elements = orjson.loads("[" + text + "]")
+        except orjson.JSONDecodeError:
+            continue
+        s.pos = cut + 1  # peek() skips the comma and blanks after the cut
+        return elements, s.base + cut
+    return None, furthest
+
+
 def _array(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
     i = 0
+    slow_until = -1  # offset in the decoded text before which elements are decoded one at a time (a batch failed)
     while True:
         c = s.peek()
         if c is None:
@@ -172,6 +236,17 @@ def _array(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | Rejec
             return
         if c == "]":
             return
+        if s.base + s.pos > slow_until:
+            elements, slow_until = _batch(s)
+            if elements is not None:
+                for obj in elements:
+                    if isinstance(obj, dict):
+                        yield f"{path}#{i}", obj
+                    else:
+                        yield f"{path}#{i}", _reject(f"array element is not a JSON object: {str(obj)[:80]!r}",
+                                                     json.dumps(obj))
+                    i += 1
+                continue
         obj, why = s.value()
         if why is not None:
             yield f"{path}#{i}", _reject(why, obj)
