@@ -60,7 +60,7 @@ class Lake(Engine):
     >>> import slake_forensics as sf
     >>> lake = sf.Lake.sample()
     >>> sorted(lake.sources()["source"])[:3]
-    ['cloud_trail_mgmt', 'eks_audit', 'lambda_execution']
+    ['cloud_trail_mgmt', 'eks_audit', 'ext_onprem_firewall']
     >>> lake.clock()
     Timestamp('2026-05-24 23:59:59.999000+0000', tz='UTC')
     """
@@ -467,7 +467,8 @@ class Lake(Engine):
         Returns
         -------
         LocalLake
-            Fourteen days (2026-05-11 to 2026-05-24) of eight sources with two incidents in them;
+            Fourteen days (2026-05-11 to 2026-05-24) of eight sources and a custom one (an on-premises
+            firewall under ``ext/``) with two incidents in them;
             ``sample_data/answers`` holds their answer keys.
 
         Examples
@@ -477,7 +478,7 @@ class Lake(Engine):
         >>> lake.now
         Timestamp('2026-05-24 23:59:59.999000+0000', tz='UTC')
         >>> int(lake.sources()["rows"].sum())
-        542129
+        564551
         """
         from slake_forensics.sample.bundled import ensure_sample_lake, sample_now
 

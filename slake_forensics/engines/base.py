@@ -262,10 +262,46 @@ class Engine(ABC):
         Examples
         --------
         >>> import slake_forensics as sf
-        >>> sf.Lake.sample().custom_sources()
-        []
+        >>> [(s.name, s.classes, s.like) for s in sf.Lake.sample().custom_sources()]
+        [('ext_onprem_firewall', (4001,), 'vpc_flow')]
         """
         return []
+
+    def class_relation(self, source: str) -> str:
+        """What a query reads for ``source`` together with the lake's custom sources of its class.
+
+        A custom source (``ext/<name>/``) whose OCSF class a catalog source holds (an on-premises
+        firewall as Network Activity beside ``vpc_flow``) is read through that source's schema, so
+        a query over the class reads both: ``(SELECT <columns> FROM <table> UNION ALL SELECT
+        <columns> FROM <custom table> …)`` with the catalog source's top-level columns.  Without
+        such custom sources this is :meth:`table_name`.  Hunts read their sources through it.
+
+        Parameters
+        ----------
+        source
+            A catalog source name.
+
+        Returns
+        -------
+        str
+            A table name or a parenthesised ``UNION ALL`` to use in ``FROM``.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.sample()
+        >>> relation = lake.class_relation("vpc_flow")
+        >>> relation.startswith("(SELECT"), "ext_onprem_firewall" in relation
+        (True, True)
+        >>> lake.class_relation("waf") == lake.table_name("waf")
+        True
+        """
+        own = find_source(source)
+        like = [c for c in self.custom_sources() if c.like == own.name]
+        if not like:
+            return self.table_name(source)
+        columns = ", ".join(f'"{c}"' for c in own.schema.names)
+        return "(" + " UNION ALL ".join(f"SELECT {columns} FROM {self.table_name(s.name)}" for s in [own, *like]) + ")"
 
     def table_name(self, source: str) -> str:
         """Fully qualified, quoted Glue table of ``source`` for this lake's region.

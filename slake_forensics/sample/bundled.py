@@ -43,7 +43,7 @@ def sample_root() -> Path:
 
 def lake_files(root: Path) -> list[Path]:
     """Every file the generator wrote below ``root`` (data, answer keys, generation.json), sorted."""
-    found = [p for p in (root / "aws").rglob("*.parquet")] if (root / "aws").exists() else []
+    found = [p for top in ("aws", "ext") if (root / top).exists() for p in (root / top).rglob("*.parquet")]
     found += sorted((root / "answers").glob("*.json")) if (root / "answers").exists() else []
     if (root / "generation.json").exists():
         found.append(root / "generation.json")
@@ -111,7 +111,7 @@ def ensure_sample_lake(*, check: bool = True, progress: bool = True) -> Path:
         tmp = Path(tempfile.mkdtemp(prefix=".generating-", dir=root))
         try:
             generate(tmp, SEED, DAYS, scale=SCALE, progress=progress)
-            for child in ("aws", "answers", "generation.json"):
+            for child in ("aws", "ext", "answers", "generation.json"):
                 if (root / child).exists():
                     shutil.rmtree(root / child) if (root / child).is_dir() else (root / child).unlink()
                 (tmp / child).rename(root / child)
@@ -123,7 +123,7 @@ def ensure_sample_lake(*, check: bool = True, progress: bool = True) -> Path:
             shown = "\n  ".join(problems[:10])
             raise SampleDataError(
                 f"The sample lake in {root} does not match its manifest ({len(problems)} problem(s)):\n  {shown}\n"
-                f"Delete {root / 'aws'}, {root / 'answers'} and {root / 'generation.json'} and run "
+                f"Delete {root / 'aws'}, {root / 'ext'}, {root / 'answers'} and {root / 'generation.json'} and run "
                 "`python -m slake_forensics sample --bundled` to rebuild it."
             )
     return root

@@ -1,7 +1,7 @@
 """Generate a sample Security Lake: background activity of a fictional organization plus incident stories.
 
 ``generate(out, seed, days)`` writes ``out/aws/<SOURCE_NAME>/2.0/…`` Parquet in the real
-layout, ``out/answers/<story>.json`` (the answer key of each story: only tests and the
+layout, a custom source ``out/ext/onprem_firewall/1.0/…`` (:mod:`.custom`), ``out/answers/<story>.json`` (the answer key of each story: only tests and the
 training checker read it) and ``out/generation.json`` (seed, period, row counts).
 The same arguments give byte-identical files.
 """
@@ -19,6 +19,7 @@ from tqdm.auto import tqdm
 
 from slake_forensics.core.version import __version__
 from slake_forensics.core.catalog import SOURCES
+from slake_forensics.sample import custom
 from slake_forensics.sample.org import Org, build_org
 from slake_forensics.sample.writer import rotate_keys, write_source
 
@@ -86,6 +87,10 @@ def generate(out: Path | str, seed: int = 1, days: int = 14, *, scale: float = 1
         files = write_source(table, out, SOURCES[name], np.random.default_rng([seed, i, 99]))
         summary.rows[name] = table.num_rows
         summary.files += len(files)
+
+    firewall, rows, files = custom.write(org, np.random.default_rng([seed, 2000]), scale, answers, out)
+    summary.rows[firewall.name] = rows
+    summary.files += len(files)
 
     (out / "answers").mkdir(parents=True, exist_ok=True)
     for story, answer in answers.items():

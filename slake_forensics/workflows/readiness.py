@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from slake_forensics.core.catalog import SOURCES
+from slake_forensics.core.layout import ACCOUNT_RE
 from slake_forensics.sql.build import scope_predicate
 from slake_forensics.core.timewindow import TimeLike, Window, to_utc
 from slake_forensics.workflows import _data
@@ -152,23 +153,26 @@ def _survey(lake: Lake, start: TimeLike | None, end: TimeLike | None, unit: str)
 def _counts(lake: Lake, sources: pd.DataFrame, win: Window, unit: str) -> pd.DataFrame:
     """Events per ``source, account, region, bucket`` (``bucket`` = hour or day start) in ``win``,
     with ``first_event`` and ``last_event``: one SQL query over every source in ``sources``."""
-    names = [n for n in SOURCES if n in set(sources["source"])]
+    present = set(sources["source"])
+    names = [n for n in [*SOURCES, *(c.name for c in lake.custom_sources())] if n in present]
     columns = ["source", "account", "region", "bucket", "events", "first_event", "last_event"]
     if not names:
         return pd.DataFrame(columns=columns)
     part = (
-        "SELECT '{name}' AS source, accountid AS account, region, date_trunc('{unit}', time_dt) AS bucket, "
+        "SELECT {k} AS source_index, accountid AS account, region, date_trunc('{unit}', time_dt) AS bucket, "
         "count(*) AS events, min(time_dt) AS first_event, max(time_dt) AS last_event FROM {table} "
         "WHERE {scope} GROUP BY accountid, region, date_trunc('{unit}', time_dt)"
     )
-    # ``name`` and ``unit`` come from the catalog and from _UNITS, never from the caller.
+    # Sources are numbered (a custom source's name comes from a folder of the lake) and ``unit`` comes from
+    # _UNITS: nothing from the caller or the lake's keys is formatted into the SQL.
     scope, bound = scope_predicate(win)
-    text = "\nUNION ALL\n".join(part.format(name=n, unit=unit, table=lake.table_name(n), scope=" AND ".join(scope))
-                               for n in names)
+    text = "\nUNION ALL\n".join(part.format(k=k, unit=unit, table=lake.table_name(n), scope=" AND ".join(scope))
+                               for k, n in enumerate(names))
     params = bound * len(names)
     df = lake.sql(text, params, start=win.start, end=win.end)
     out = pd.DataFrame({
-        "source": df["source"].astype(str), "account": df["account"].astype(str), "region": df["region"].astype(str),
+        "source": [names[int(k)] for k in df["source_index"]], "account": df["account"].astype(str),
+        "region": df["region"].astype(str),
         **{c: pd.to_datetime(df[c], utc=True).astype("datetime64[ns, UTC]") for c in ("bucket", "first_event", "last_event")},
         "events": df["events"].astype("int64"),
     })[columns]
@@ -540,7 +544,7 @@ def playbook_readiness(
 ) -> pd.DataFrame:
     """Whether each playbook's sources deliver data in every account of ``[start, end)``.
 
-    The accounts judged are those with any event of any source in the window.  Per playbook and
+    The accounts judged are the AWS accounts with any event of any source in the window.  Per playbook and
     source it needs, ``status`` is ``missing`` (no event in any account), ``partial`` (no event
     in some accounts), ``gappy`` (whole UTC days without data in some account, where the
     account's daily average says at least one event was expected) or ``present``.
@@ -587,7 +591,7 @@ def playbook_readiness(
     if unknown:
         raise ValueError(f"Unknown playbook(s) {unknown}; known: {', '.join(PLAYBOOKS)}.")
     win, sources, counts = _survey(lake, start, end, "day")
-    universe = sorted(set(counts["account"]))
+    universe = sorted(a for a in set(counts["account"]) if ACCOUNT_RE.fullmatch(a))  # not a custom source's 'external'
     present = {s: sorted(set(g["account"])) for s, g in counts.groupby("source")}
     day_gaps = _gaps_from_counts(counts, _pairs(sources, counts), win, _UNITS["day"])
     real = day_gaps[(day_gaps["kind"] != "all") & (day_gaps["expected_events"] >= 1)]

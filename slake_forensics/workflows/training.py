@@ -123,7 +123,8 @@ QUESTIONS: tuple[Question, ...] = (
     Question("lake_accounts", "preparation", None,
              "Which AWS accounts does this lake hold logs for? (Know your scope before you hunt.)",
              "accounts", "set", "account",
-             tip="lake.sources() lists the accounts per source; take the union."),
+             tip="lake.sources() lists the accounts per source; take the union of the AWS account ids "
+                 "(12 digits: a custom source's 'external' is not an account)."),
     Question("s3_leaked_key", "detection_analysis", "s3_data_access",
              "S3 data-access incident: which access key was leaked and used by the attacker?",
              "leaked_keys", "set", "access_key",
@@ -584,8 +585,8 @@ class Exercise:
         >>> ex = Exercise(lake)
         >>> print(ex.check("lake_accounts", ["946492358841"]))
         ❌ not yet [lake_accounts] 1 of your 1 value(s) are right, 4 more are missing.
-           hint: lake.sources() lists the accounts per source; take the union.
-        >>> accounts = sorted({a for accts in lake.sources()["accounts"] for a in accts})
+           hint: lake.sources() lists the accounts per source; take the union of the AWS account ids (12 digits: a custom source's 'external' is not an account).
+        >>> accounts = sorted({a for accts in lake.sources()["accounts"] for a in accts if a.isdigit()})
         >>> bool(ex.check("lake_accounts", accounts))
         True
         """

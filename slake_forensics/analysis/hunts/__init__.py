@@ -7,8 +7,9 @@ severity, what a hit means, what a false positive looks like and what to do next
 Writing the SQL
 ---------------
 * ``{table:<source>}`` stands for a source's table (``{table:cloud_trail_mgmt}``).  It is
-  replaced by :meth:`Lake.table_name` -- an identifier built from the catalog, never from a
-  user value -- and the source must be listed under ``sources`` in the yaml.
+  replaced by :meth:`Lake.class_relation` -- the source's table (an identifier built from the
+  catalog, never from a user value), read together with the lake's custom sources of the same
+  OCSF class when it has some -- and the source must be listed under ``sources`` in the yaml.
 * ``:name`` is a named parameter declared under ``parameters`` in the yaml.  Compiling turns
   every occurrence into a positional ``?`` (in order of appearance) and binds the value, so no
   value is ever formatted into the SQL.  A list parameter becomes ``?, ?, …`` (one placeholder
@@ -369,7 +370,7 @@ class Hunt:
 
         def substitute(m: re.Match[str]) -> str:
             if m["table"] is not None:
-                return lake.table_name(m["table"])
+                return lake.class_relation(m["table"])
             if m["param"] is not None:
                 value = bound[m["param"]]
                 if isinstance(value, builtins.list):
