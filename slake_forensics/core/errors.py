@@ -62,3 +62,23 @@ class SchemaMismatchError(SlakeError, ValueError):
 
 class MisplacedFileError(SlakeError, ValueError):
     """A readable data file that does not belong where it lies (e.g. its ``class_uid`` is not of the source in its key)."""
+
+
+class QueryInterrupted(QueryError, KeyboardInterrupt):
+    """A running query was stopped by Ctrl-C or a notebook's interrupt (DuckDB interrupted, Athena ``StopQueryExecution``).
+
+    It is also a :class:`KeyboardInterrupt`, so ``except KeyboardInterrupt`` and a script's exit on Ctrl-C
+    behave as before; loops that catch :class:`SlakeError` per item must re-raise it to stop.
+    """
+
+
+class QueryTimeout(QueryError, TimeoutError):
+    """A query ran longer than its time limit (``timeout=`` or the ``query_timeout`` setting) and was stopped."""
+
+
+class TooManyRowsError(QueryError):
+    """A query's result has more rows than its limit (``max_rows=`` or the ``max_rows`` setting)."""
+
+
+class AwsEndpointError(SlakeError, ConnectionError):
+    """An AWS endpoint could not be reached or did not answer within the configured timeouts and retries."""

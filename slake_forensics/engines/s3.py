@@ -98,6 +98,7 @@ class S3Engine(Engine):
         boto3_session: boto3.Session | None = None,
         now: TimeLike | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
+        endpoint_url: str | None = None,
     ) -> None:
         m = _URI_RE.match(bucket_uri or "")
         if not m:
@@ -106,7 +107,7 @@ class S3Engine(Engine):
             )
         self.bucket = m["bucket"]
         self.prefix = f"{m['prefix']}/" if m["prefix"] else ""
-        self.session = aws_session(region, boto3_session)
+        self.session = aws_session(region, boto3_session, endpoint_url)  # bounded timeouts and retries
         self.region = check_region(self.session.region_name)
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         super().__init__(f"s3://{self.bucket}/{self.prefix}".rstrip("/"), now)
