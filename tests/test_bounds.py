@@ -83,7 +83,7 @@ def test_max_rows_raises_and_never_truncates(sample: sf.Lake) -> None:
     scope = {"start": "2026-05-20T00:00Z", "end": "2026-05-21T00:00Z"}
     every = sample.sql(query, **scope)
     assert len(sample.sql(query, **scope, max_rows=len(every))) == len(every)
-    with pytest.raises(TooManyRowsError, match=rf"more than max_rows={len(every) - 1} rows.*LIMIT.*SLAKE_MAX_ROWS"):
+    with pytest.raises(TooManyRowsError, match=rf"rows, more than max_rows={len(every) - 1}.*LIMIT.*SLAKE_MAX_ROWS"):
         sample.sql(query, **scope, max_rows=len(every) - 1)
 
 

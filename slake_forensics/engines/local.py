@@ -393,7 +393,7 @@ class LocalEngine(Engine):
         notebook's interrupt) interrupts DuckDB and raises :class:`QueryInterrupted` (also a
         :class:`KeyboardInterrupt`) within a second; past ``timeout`` seconds it is interrupted with
         :class:`QueryTimeout`; a result of more than ``max_rows`` rows raises
-        :class:`TooManyRowsError` as soon as the row past the limit arrives (never truncated).
+        :class:`TooManyRowsError` before any frame is built (never truncated).
         Both default to the ``query_timeout`` and ``max_rows`` settings
         (:func:`~slake_forensics.core.config.read_limits`).
 
@@ -444,13 +444,13 @@ class LocalEngine(Engine):
             except duckdb.Error as exc:
                 raise self._query_error(exc, translated, wanted, files) from None
 
-        with warnings.catch_warnings(record=True) as caught:  # the worker's warnings, shown to the caller below
-            warnings.simplefilter("always")
-            try:
+        try:
+            with warnings.catch_warnings(record=True) as caught:  # the worker's warnings, shown to the caller below
+                warnings.simplefilter("always")
                 table = _bounded(con, run, timeout)
-            finally:
-                for w in caught:
-                    warnings.warn(w.message, w.category, stacklevel=2)
+        finally:
+            for w in caught:
+                warnings.warn(w.message, w.category, stacklevel=2)
         df = ocsf.flatten(_ms_if_lossless(table))
         df.attrs = {
             "sql": text,
@@ -964,20 +964,17 @@ def _empty(src: Source, columns: list[str] | None) -> pa.Table:
 
 
 def _fetch(rel: duckdb.DuckDBPyRelation, max_rows: int | None) -> pa.Table:
-    """The rows of ``rel`` as one table; :class:`TooManyRowsError` once more than ``max_rows`` arrive (``None``: no limit)."""
-    if max_rows is None:
-        return rel.to_arrow_table()
-    reader = rel.to_arrow_reader(min(max_rows + 1, 1_000_000))
-    batches, rows = [], 0
-    for batch in reader:
-        batches.append(batch)
-        rows += batch.num_rows
-        if rows > max_rows:
-            raise TooManyRowsError(
-                f"The query returned more than max_rows={max_rows} rows. Add a LIMIT or an aggregate, narrow the "
-                f"window, or raise the limit: sql(..., max_rows=…) or {RAISE_LIMIT['max_rows']}."
-            )
-    return pa.Table.from_batches(batches, schema=reader.schema)
+    """The rows of ``rel`` as one Arrow table; :class:`TooManyRowsError` for more than ``max_rows`` (``None``: no limit).
+
+    The check is on DuckDB's Arrow result, before it becomes a pandas frame (the costly part).  It is not
+    streamed: a streaming reader deadlocks on views over Arrow tables registered from Python."""
+    table = rel.to_arrow_table()
+    if max_rows is not None and table.num_rows > max_rows:
+        raise TooManyRowsError(
+            f"The query returned {table.num_rows} rows, more than max_rows={max_rows}. Add a LIMIT or an aggregate, "
+            f"narrow the window, or raise the limit: sql(..., max_rows=…) or {RAISE_LIMIT['max_rows']}."
+        )
+    return table
 
 
 def _bounded(con: duckdb.DuckDBPyConnection, work: Callable[[], pa.Table], timeout: float | None) -> pa.Table:
