@@ -132,4 +132,4 @@ def test_the_default_aws_bounds_give_up_within_30_seconds() -> None:
     assert worst + backoff == limits.aws_worst_case_s < 30
     config = botocore_config(limits)
     assert (config.connect_timeout, config.read_timeout) == (limits.aws_connect_timeout, limits.aws_read_timeout)
-    assert config.retries == {"mode": "standard", "max_attempts": limits.aws_max_attempts}
+    assert config.retries == {"mode": "standard", "total_max_attempts": limits.aws_max_attempts}

@@ -247,13 +247,13 @@ def botocore_config(limits: Limits | None = None) -> botocore.config.Config:
     --------
     >>> config = botocore_config(Limits(aws_connect_timeout=2, aws_read_timeout=4, aws_max_attempts=2))
     >>> config.connect_timeout, config.read_timeout, config.retries
-    (2, 4, {'mode': 'standard', 'max_attempts': 2})
+    (2, 4, {'mode': 'standard', 'total_max_attempts': 2})
     """
     limits = read_limits() if limits is None else limits
     return botocore.config.Config(
         connect_timeout=limits.aws_connect_timeout,
         read_timeout=limits.aws_read_timeout,
-        retries={"mode": "standard", "max_attempts": limits.aws_max_attempts},
+        retries={"mode": "standard", "total_max_attempts": limits.aws_max_attempts},  # first call included
     )
 
 

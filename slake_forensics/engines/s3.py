@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -39,7 +40,8 @@ from slake_forensics.core.catalog import (
     source as find_source,
     table_source,
 )
-from slake_forensics.core.errors import BadConfigError, NoPartitionsError, NotALakeError, SchemaMismatchError
+from slake_forensics.core.config import RAISE_LIMIT, query_limits
+from slake_forensics.core.errors import BadConfigError, NoPartitionsError, NotALakeError, QueryTimeout, SchemaMismatchError
 from slake_forensics.core.scope import default_window, id_list
 from slake_forensics.engines.base import Engine, Explanation
 from slake_forensics.core.catalog import check_region
@@ -364,8 +366,15 @@ class S3Engine(Engine):
         end: TimeLike | None = None,
         accounts: Iterable[str] | str | None = None,
         regions: Iterable[str] | str | None = None,
+        timeout: float | None = None,
+        max_rows: int | None = None,
     ) -> pd.DataFrame:
         """Run Athena SQL over the files of a window, with the local engine.
+
+        ``timeout`` (seconds, downloads included) and ``max_rows`` bound the query as on the
+        local engine (defaults: the ``query_timeout`` and ``max_rows`` settings): past the time
+        limit :class:`QueryTimeout`, on Ctrl-C :class:`QueryInterrupted`, beyond ``max_rows``
+        :class:`TooManyRowsError`.  Each S3 call has the configured timeouts and retries.
 
         The sources the query names are downloaded for ``[start, end)`` (default: the
         :attr:`sql_days` days before the lake clock) and optional ``accounts`` / ``regions``
@@ -375,6 +384,8 @@ class S3Engine(Engine):
         with ``attrs`` extended by ``window`` and ``s3_files``.  Raises
         :class:`NoPartitionsError` when the window holds no file of any named source.
         """
+        started = time.monotonic()
+        timeout, max_rows = query_limits(timeout, max_rows)
         window = self._sql_window(start, end)
         names = referenced_tables(text)
         wanted = {table_source(n) for n in names}
@@ -386,13 +397,19 @@ class S3Engine(Engine):
             )
         _log.info("Query over %d file(s) of %s in %s; cache %s", len(keys), self.location, window, self.cache_dir)
         self._download(keys)
+        left = None if timeout is None else timeout - (time.monotonic() - started)
+        if left is not None and left <= 0:
+            raise QueryTimeout(
+                f"Downloading the {len(keys)} file(s) of the query took longer than its time limit of {timeout:g} s. "
+                f"Narrow the window, or raise the limit: sql(..., timeout=<seconds>) or {RAISE_LIMIT['timeout']}."
+            )
         view = Path(tempfile.mkdtemp(prefix="slake-s3-"))
         try:
             for key in keys:
                 target = view / key
                 target.parent.mkdir(parents=True, exist_ok=True)
                 _link(self._cached(key), target)
-            df = LocalEngine(view, now=self.now).sql(text, params)
+            df = LocalEngine(view, now=self.now).sql(text, params, timeout=left or float("inf"), max_rows=max_rows)
         finally:
             shutil.rmtree(view, ignore_errors=True)
         df.attrs.update(
