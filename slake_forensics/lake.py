@@ -490,7 +490,13 @@ class Lake(Engine):
         return LocalLake(root, now=now)
 
     @classmethod
-    def s3(cls, bucket_uri: str, region: str | None = None, boto3_session: boto3.Session | None = None) -> Lake:
+    def s3(
+        cls,
+        bucket_uri: str,
+        region: str | None = None,
+        boto3_session: boto3.Session | None = None,
+        endpoint_url: str | None = None,
+    ) -> Lake:
         """A lake read straight from its S3 bucket (``s3://aws-security-data-lake-…``).
 
         Nothing is read until the first call; credentials are resolved, not checked.
@@ -503,6 +509,9 @@ class Lake(Engine):
             The lake's region (default: the session's, then boto3's lookup).
         boto3_session
             The session whose credentials to use.
+        endpoint_url
+            The S3 endpoint (a VPC endpoint, a proxy, a test server); default AWS's (or ``AWS_ENDPOINT_URL``).
+            Every call has the configured timeouts and retries (docs/configuration.md).
 
         Returns
         -------
@@ -518,7 +527,7 @@ class Lake(Engine):
         >>> type(lake).__name__, lake.location, lake.region
         ('S3Lake', 's3://aws-security-data-lake-us-east-1-abc123', 'us-east-1')
         """
-        return S3Lake(bucket_uri, region, boto3_session=boto3_session)
+        return S3Lake(bucket_uri, region, boto3_session=boto3_session, endpoint_url=endpoint_url)
 
     @classmethod
     def athena(
@@ -529,6 +538,7 @@ class Lake(Engine):
         s3_output: str | None = None,
         boto3_session: boto3.Session | None = None,
         tables: Mapping[str, str] | None = None,
+        endpoint_url: str | None = None,
     ) -> Lake:
         """A lake queried through Athena in ``region`` (``None``: the session's or boto3's region).
 
@@ -552,6 +562,10 @@ class Lake(Engine):
             The session whose credentials to use.
         tables
             Source (or ``ext/<name>``) to the Glue table that holds it, where matching by name fails.
+        endpoint_url
+            The endpoint of every AWS call (Athena, Glue, S3 results): a VPC endpoint, a proxy, a test
+            server; default AWS's (or ``AWS_ENDPOINT_URL``).  Every call has the configured timeouts
+            and retries (docs/configuration.md).
 
         Returns
         -------
@@ -569,7 +583,7 @@ class Lake(Engine):
         """
         return AthenaLake(
             region, workgroup=workgroup, database=database, s3_output=s3_output, boto3_session=boto3_session,
-            tables=tables,
+            tables=tables, endpoint_url=endpoint_url,
         )
 
     @classmethod

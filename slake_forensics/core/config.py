@@ -15,6 +15,10 @@ Settings and where they come from, highest precedence first:
 
 With no ``lake`` anywhere, :func:`lake_from_config` returns the bundled sample lake and
 logs (and warns) which variables and files would choose another one.
+
+Limits on work (:func:`read_limits`, the same two places: ``SLAKE_QUERY_TIMEOUT`` /
+``query_timeout`` and so on) bound every query (``timeout``, ``max_rows``) and every AWS call
+(connect and read timeouts, attempts); see :class:`Limits`.
 """
 from __future__ import annotations
 
@@ -40,6 +44,10 @@ ENV = {key: f"SLAKE_{key.upper()}" for key in KEYS}
 CONFIG_ENV = "SLAKE_CONFIG"
 LOCAL_FILE = Path("slake.toml")
 USER_FILE = Path("~/.config/slake-forensics/config.toml")
+
+#: Settings that bound work (:class:`Limits`); numbers in the file, text in the environment.
+LIMIT_KEYS = ("query_timeout", "max_rows", "aws_connect_timeout", "aws_read_timeout", "aws_max_attempts")
+LIMIT_ENV = {key: f"SLAKE_{key.upper()}" for key in LIMIT_KEYS}
 
 _BUCKET_REGION_RE = re.compile(r"^aws-security-data-lake-(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)-[a-z0-9]+$")
 _DATABASE_RE = re.compile(r"^[A-Za-z0-9_]{1,255}$")
@@ -160,7 +168,7 @@ def lake_reason(cfg: LakeConfig, cwd: Path | None = None) -> str:
             "using the bundled sample lake")
 
 
-def read_file(path: Path) -> dict[str, str | dict[str, str]]:
+def read_file(path: Path) -> dict[str, str | int | float | dict[str, str]]:
     """The settings in a TOML config file as ``{key: value}``.
 
     Every value is a string except ``tables``, which may also be a TOML table of strings
@@ -171,11 +179,16 @@ def read_file(path: Path) -> dict[str, str | dict[str, str]]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise BadConfigError(f"{path} is not valid TOML: {exc}") from None
-    unknown = sorted(set(data) - set(KEYS))
+    unknown = sorted(set(data) - set(KEYS) - set(LIMIT_KEYS))
     if unknown:
-        raise BadConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}. Known settings: {', '.join(KEYS)}.")
+        raise BadConfigError(
+            f"{path}: unknown setting(s) {', '.join(unknown)}. Known settings: {', '.join(KEYS + LIMIT_KEYS)}."
+        )
     for key, value in data.items():
-        if key == "tables" and isinstance(value, dict):
+        if key in LIMIT_KEYS:
+            if isinstance(value, bool) or not isinstance(value, int | float | str):
+                raise BadConfigError(f"{path}: {key} must be a number, e.g. {key} = 60; got {value!r}.")
+        elif key == "tables" and isinstance(value, dict):
             for name, table in value.items():
                 if not isinstance(table, str):
                     raise BadConfigError(
@@ -374,3 +387,160 @@ def aws_region() -> str | None:
     import boto3
 
     return boto3.Session().region_name
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on work: how long a query may run, how many rows it may return, how long an AWS call may take.
+
+    Attributes
+    ----------
+    query_timeout
+        Seconds a query (``lake.sql``, and so hunts and pivots) may run before it is stopped with
+        :class:`~slake_forensics.core.errors.QueryTimeout`; ``None``: no limit.
+    max_rows
+        Rows a query may return before it is stopped with
+        :class:`~slake_forensics.core.errors.TooManyRowsError` (never truncated); ``None``: no limit.
+    aws_connect_timeout, aws_read_timeout
+        Seconds botocore waits to connect to an AWS endpoint, and for each answer on the socket.
+    aws_max_attempts
+        Attempts of each AWS call (botocore ``standard`` retries: the first call and its retries).
+    origin
+        Where each setting that is not a default came from, for messages.
+    """
+
+    query_timeout: float | None = 1800.0
+    max_rows: int | None = 5_000_000
+    aws_connect_timeout: float = 3.0
+    aws_read_timeout: float = 5.0
+    aws_max_attempts: int = 3
+    origin: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def aws_worst_case_s(self) -> float:
+        """The longest an AWS call can take against an endpoint that never answers.
+
+        Every attempt may wait ``aws_connect_timeout + aws_read_timeout``; botocore's standard
+        retry mode sleeps at most ``2**(k-1)`` seconds before retry ``k``.
+
+        Examples
+        --------
+        >>> Limits().aws_worst_case_s
+        27.0
+        """
+        backoff = sum(2.0 ** (k - 1) for k in range(1, self.aws_max_attempts))
+        return self.aws_max_attempts * (self.aws_connect_timeout + self.aws_read_timeout) + backoff
+
+
+def read_limits(env: Mapping[str, str] | None = None, cwd: Path | None = None, home: Path | None = None) -> Limits:
+    """The :class:`Limits` in force: environment (``SLAKE_QUERY_TIMEOUT`` …), else the config file, else defaults.
+
+    Parameters
+    ----------
+    env, cwd, home
+        The environment and folders to look in (default: the process's), as for :func:`read_config`.
+
+    Returns
+    -------
+    Limits
+        ``query_timeout`` and ``max_rows`` of ``0`` (or ``none``) mean no limit.
+
+    Raises
+    ------
+    BadConfigError
+        For a value that is not a positive number (an integer for ``max_rows`` and
+        ``aws_max_attempts``), naming the variable or file.
+
+    Examples
+    --------
+    >>> limits = read_limits({"SLAKE_QUERY_TIMEOUT": "60", "SLAKE_MAX_ROWS": "0"}, Path("/nonexistent"), Path("/nonexistent"))
+    >>> limits.query_timeout, limits.max_rows, limits.aws_read_timeout
+    (60.0, None, 5.0)
+    """
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    home = Path.home() if home is None else home
+    path = config_file(env, cwd, home)
+    from_file = read_file(path) if path else {}
+    values: dict[str, float | int | None] = {}
+    origin: dict[str, str] = {}
+    for key in LIMIT_KEYS:
+        raw: object = env.get(LIMIT_ENV[key], "").strip()
+        where = LIMIT_ENV[key]
+        if raw == "" and key in from_file:
+            raw, where = from_file[key], str(path)
+        if raw == "":
+            continue
+        values[key] = _limit(key, raw, where)
+        origin[key] = where
+    return Limits(**values, origin=origin)  # type: ignore[arg-type]
+
+
+def _limit(key: str, raw: object, where: str) -> float | int | None:
+    """One checked limit; ``None`` for "no limit" (``0``/``none``) where that is allowed."""
+    unlimited_ok = key in ("query_timeout", "max_rows")
+    whole = key in ("max_rows", "aws_max_attempts")
+    text = str(raw).strip().lower()
+    if unlimited_ok and text in ("none", "0", "0.0"):
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        number = float("nan")
+    if not number > 0 or (whole and not number.is_integer()) or number == float("inf"):
+        kind = "a positive whole number" if whole else "a positive number of seconds"
+        extra = " (0 or none: no limit)" if unlimited_ok else ""
+        raise BadConfigError(f"{where}: {key} must be {kind}{extra}; got {raw!r}.")
+    return int(number) if whole else number
+
+
+#: How to change a query limit, for messages.
+RAISE_LIMIT = {
+    "timeout": "SLAKE_QUERY_TIMEOUT / query_timeout in slake.toml (0: no limit)",
+    "max_rows": "SLAKE_MAX_ROWS / max_rows in slake.toml (0: no limit)",
+}
+
+
+def query_limits(
+    timeout: float | None, max_rows: int | None, limits: Limits | None = None
+) -> tuple[float | None, int | None]:
+    """A query's ``(timeout, max_rows)``: the arguments (checked), else the configured defaults.
+
+    Parameters
+    ----------
+    timeout
+        Seconds, or ``None`` for ``limits.query_timeout``.
+    max_rows
+        Rows, or ``None`` for ``limits.max_rows``.
+    limits
+        The defaults (default: :func:`read_limits`).
+
+    Returns
+    -------
+    tuple
+        ``(seconds or None, rows or None)``; ``None`` means no limit.
+
+    Raises
+    ------
+    ValueError
+        For a value that is not a positive number (a whole one for ``max_rows``).
+
+    Examples
+    --------
+    >>> query_limits(None, 10, Limits())
+    (1800.0, 10)
+    >>> query_limits(2, None, Limits(max_rows=None))
+    (2.0, None)
+    """
+    limits = read_limits() if limits is None else limits
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds (or None for the configured default), not {timeout!r}.")
+    if max_rows is not None and (
+        isinstance(max_rows, bool) or not isinstance(max_rows, int | float) or not max_rows > 0
+        or not float(max_rows).is_integer()
+    ):
+        raise ValueError(f"max_rows must be a positive whole number (or None for the configured default), not {max_rows!r}.")
+    return (
+        limits.query_timeout if timeout is None else float(timeout),
+        limits.max_rows if max_rows is None else int(max_rows),
+    )

@@ -66,3 +66,23 @@ class MisplacedFileError(SlakeError, ValueError):
 
 class BadArgumentError(SlakeError, ValueError, TypeError):
     """An argument of a public function has the wrong type, is empty, or is out of range; the message says what to pass."""
+
+
+class QueryInterrupted(QueryError, KeyboardInterrupt):
+    """A running query was stopped by Ctrl-C or a notebook's interrupt (DuckDB interrupted, Athena ``StopQueryExecution``).
+
+    It is also a :class:`KeyboardInterrupt`, so ``except KeyboardInterrupt`` and a script's exit on Ctrl-C
+    behave as before; loops that catch :class:`SlakeError` per item must re-raise it to stop.
+    """
+
+
+class QueryTimeout(QueryError, TimeoutError):
+    """A query ran longer than its time limit (``timeout=`` or the ``query_timeout`` setting) and was stopped."""
+
+
+class TooManyRowsError(QueryError):
+    """A query's result has more rows than its limit (``max_rows=`` or the ``max_rows`` setting)."""
+
+
+class AwsEndpointError(SlakeError, ConnectionError):
+    """An AWS endpoint could not be reached or did not answer within the configured timeouts and retries."""

@@ -3,7 +3,7 @@
 Result retrieval
 ----------------
 Queries run with awswrangler's plain (non-CTAS, non-UNLOAD) path:
-``wr.athena.start_query_execution`` → ``wr.athena.wait_query`` → the result Athena
+``wr.athena.start_query_execution`` → ``GetQueryExecution`` polls → the result Athena
 writes.  CTAS would need ``CREATE TABLE`` in a Glue database and UNLOAD write access to
 an S3 prefix; a Lake Formation subscriber of Security Lake usually has neither, while
 every Athena user can read the results of their own queries.  The result is read:
@@ -40,6 +40,15 @@ toolkit builds (``load``, ``table_name()`` and so pivots and hunts) reads the re
 table, and ``sql()`` rewrites Security Lake's standard table names of any region to it, so
 SQL written for Security Lake runs unchanged through a resource link.
 
+Bounds
+------
+Every AWS client of the lake's session (awswrangler's and the toolkit's own) gets botocore
+connect and read timeouts and ``standard`` retries of a bounded number of attempts
+(:class:`~slake_forensics.core.config.Limits`), so a silent or unreachable endpoint fails
+within about 30 s with :class:`~slake_forensics.core.errors.AwsEndpointError` naming it.  A
+query that runs past its ``timeout`` or is interrupted (Ctrl-C, a notebook's interrupt) is
+stopped with ``StopQueryExecution``; the error names its query execution id.
+
 Cost
 ----
 ``load`` scans only the selected columns of the window's partitions.  ``sources()``
@@ -58,6 +67,7 @@ from typing import Any
 
 import awswrangler as wr
 import boto3
+import botocore.config
 import botocore.exceptions
 import pandas as pd
 import pyarrow as pa
@@ -67,8 +77,17 @@ import sqlglot
 from sqlglot import exp
 
 from slake_forensics.core.catalog import SOURCE_VERSION, SOURCES, Source, database as default_database, source as find_source
-from slake_forensics.core.config import check_tables, source_key
-from slake_forensics.core.errors import AwsConfigError, BadConfigError, QueryError, UnknownSourceError
+from slake_forensics.core.config import RAISE_LIMIT, Limits, check_tables, query_limits, read_limits, source_key
+from slake_forensics.core.errors import (
+    AwsConfigError,
+    AwsEndpointError,
+    BadConfigError,
+    QueryError,
+    QueryInterrupted,
+    QueryTimeout,
+    TooManyRowsError,
+    UnknownSourceError,
+)
 from slake_forensics.core.scope import id_list
 from slake_forensics.engines.base import Engine, Explanation
 from slake_forensics.sql.build import (
@@ -211,15 +230,101 @@ class _Catalog:
     listed: bool  # False when Glue could not be listed (standard names are assumed then)
 
 
-def aws_session(region: str | None, boto3_session: boto3.Session | None) -> boto3.Session:
+def botocore_config(limits: Limits | None = None) -> botocore.config.Config:
+    """The botocore ``Config`` every client of the toolkit gets: connect and read timeouts, bounded retries.
+
+    Parameters
+    ----------
+    limits
+        The bounds to apply (default: :func:`~slake_forensics.core.config.read_limits`).
+
+    Returns
+    -------
+    botocore.config.Config
+        ``connect_timeout``, ``read_timeout`` and ``retries`` (``standard`` mode, ``max_attempts``).
+
+    Examples
+    --------
+    >>> config = botocore_config(Limits(aws_connect_timeout=2, aws_read_timeout=4, aws_max_attempts=2))
+    >>> config.connect_timeout, config.read_timeout, config.retries
+    (2, 4, {'mode': 'standard', 'total_max_attempts': 2})
+    """
+    limits = read_limits() if limits is None else limits
+    return botocore.config.Config(
+        connect_timeout=limits.aws_connect_timeout,
+        read_timeout=limits.aws_read_timeout,
+        retries={"mode": "standard", "total_max_attempts": limits.aws_max_attempts},  # first call included
+    )
+
+
+class BoundedSession(boto3.Session):
+    """A boto3 session whose every client gets :func:`botocore_config` (and ``endpoint_url`` when given).
+
+    It shares the wrapped session's botocore session (credentials, profile, region), so clients
+    that awswrangler creates from it are bounded too.  A ``config`` passed to :meth:`client`
+    keeps its other options; the timeouts and retries are the toolkit's.
+
+    Parameters
+    ----------
+    base
+        The session to wrap.
+    endpoint_url
+        An endpoint for every service (a proxy, a VPC endpoint, a test server); ``None``: AWS's.
+    limits
+        The bounds (default: read from the configuration when the session is made).
+
+    Examples
+    --------
+    >>> base = boto3.Session(aws_access_key_id="AKIAIOSFODNN7EXAMPLE", aws_secret_access_key="x", region_name="us-east-1")
+    >>> session = BoundedSession(base, limits=Limits(aws_read_timeout=7))
+    >>> session.client("athena").meta.config.read_timeout, session.region_name
+    (7, 'us-east-1')
+    """
+
+    def __init__(self, base: boto3.Session, endpoint_url: str | None = None, limits: Limits | None = None) -> None:
+        # the wrapped session's state as it is: boto3.Session.__init__ on its botocore session would
+        # register boto3's handlers a second time (and fail injecting upload_file)
+        self.__dict__.update(base.__dict__)
+        self.endpoint_url = endpoint_url
+        self.limits = read_limits() if limits is None else limits
+        self.config = botocore_config(self.limits)
+
+    def client(self, *args: Any, **kwargs: Any) -> Any:
+        given = kwargs.get("config")
+        kwargs["config"] = given.merge(self.config) if given is not None else self.config
+        if kwargs.get("endpoint_url") is None and self.endpoint_url:
+            kwargs["endpoint_url"] = self.endpoint_url
+        return super().client(*args, **kwargs)
+
+
+def bounded(session: boto3.Session, endpoint_url: str | None = None) -> BoundedSession:
+    """``session`` as a :class:`BoundedSession` (itself when it already is one and no other endpoint is asked).
+
+    Examples
+    --------
+    >>> s = bounded(boto3.Session(region_name="us-east-1"), "http://127.0.0.1:5000")
+    >>> bounded(s) is s, s.endpoint_url
+    (True, 'http://127.0.0.1:5000')
+    """
+    if isinstance(session, BoundedSession) and (endpoint_url is None or endpoint_url == session.endpoint_url):
+        return session
+    return BoundedSession(session, endpoint_url)
+
+
+def aws_session(
+    region: str | None, boto3_session: boto3.Session | None, endpoint_url: str | None = None
+) -> BoundedSession:
     """Return a boto3 session with a region and credentials, or raise :class:`AwsConfigError`.
 
     ``region`` wins; without it the session's region, then boto3's lookup (``AWS_REGION``,
     ``AWS_DEFAULT_REGION``, the profile) decides.  A given ``boto3_session`` without a region
     gets ``region`` set on it; one set to a different region is an error (its clients would
     talk to the wrong region).  Credentials are only resolved, not verified against AWS
-    (no network call).
+    (no network call).  The session is a :class:`BoundedSession`: its clients have the
+    configured timeouts and retries, and talk to ``endpoint_url`` when given (``http(s)://…``).
     """
+    if endpoint_url is not None and not re.match(r"^https?://[^/\s]+", endpoint_url):
+        raise BadConfigError(f"endpoint_url={endpoint_url!r} is not a URL; pass e.g. https://vpce-….athena.us-east-1.vpce.amazonaws.com.")
     try:
         session = boto3_session or boto3.Session(region_name=region)
     except botocore.exceptions.ProfileNotFound as exc:
@@ -241,11 +346,22 @@ def aws_session(region: str | None, boto3_session: boto3.Session | None) -> boto
         raise AwsConfigError(f"AWS credentials could not be loaded: {exc}. {HOW_TO_CONFIGURE}") from None
     if credentials is None:
         raise AwsConfigError(f"No AWS credentials found. {HOW_TO_CONFIGURE}")
-    return session
+    return bounded(session, endpoint_url)
 
 
-def aws_error(exc: Exception) -> AwsConfigError | None:
-    """The :class:`AwsConfigError` for a botocore credentials/region/auth failure, else ``None``."""
+def aws_error(exc: Exception) -> AwsConfigError | AwsEndpointError | None:
+    """The :class:`AwsConfigError` for a botocore credentials/region/auth failure, the
+    :class:`AwsEndpointError` for an endpoint that cannot be reached or does not answer, else ``None``."""
+    if isinstance(exc, botocore.exceptions.ConnectionError | botocore.exceptions.HTTPClientError):
+        endpoint = getattr(exc, "kwargs", {}).get("endpoint_url") or "the AWS endpoint"
+        limits = read_limits()
+        return AwsEndpointError(
+            f"No answer from {endpoint} ({exc}); gave up after {limits.aws_max_attempts} attempt(s) of at most "
+            f"{limits.aws_connect_timeout:g} s to connect and {limits.aws_read_timeout:g} s to read. Check the network "
+            "(VPN, firewall, security groups of a VPC endpoint), the endpoint_url (or AWS_ENDPOINT_URL) and region "
+            "of the lake, and a proxy (HTTPS_PROXY / NO_PROXY). The timeouts are SLAKE_AWS_CONNECT_TIMEOUT, "
+            "SLAKE_AWS_READ_TIMEOUT and SLAKE_AWS_MAX_ATTEMPTS (docs/configuration.md)."
+        )
     if isinstance(exc, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError):
         return AwsConfigError(f"No usable AWS credentials ({exc}). {HOW_TO_CONFIGURE}")
     if isinstance(exc, botocore.exceptions.NoRegionError):
@@ -291,9 +407,10 @@ class AthenaEngine(Engine):
         boto3_session: boto3.Session | None = None,
         now: TimeLike | None = None,
         tables: Mapping[str, str] | None = None,
+        endpoint_url: str | None = None,
     ) -> None:
         self.tables = check_tables(tables or {}, "tables=")
-        self.session = aws_session(region, boto3_session)
+        self.session = aws_session(region, boto3_session, endpoint_url)
         self.region = check_region(self.session.region_name)
         self.workgroup = workgroup
         self.database = database or default_database(self.region)
@@ -560,8 +677,16 @@ class AthenaEngine(Engine):
         end: TimeLike | None = None,
         accounts: Iterable[str] | str | None = None,
         regions: Iterable[str] | str | None = None,
+        timeout: float | None = None,
+        max_rows: int | None = None,
     ) -> pd.DataFrame:
         """Run Athena SQL as written (unqualified tables resolve in the lake's database).
+
+        ``timeout`` (seconds) and ``max_rows`` default to the ``query_timeout`` and ``max_rows``
+        settings (:func:`~slake_forensics.core.config.read_limits`).  A query still running at its
+        timeout, or interrupted (Ctrl-C), is stopped with ``StopQueryExecution`` and raises
+        :class:`QueryTimeout` / :class:`QueryInterrupted` naming its query execution id; a result of
+        more than ``max_rows`` rows raises :class:`TooManyRowsError` (never truncated).
 
         The scope arguments (``start``, ``end``, ``accounts``, ``regions``) are accepted for
         symmetry with the file-reading engines and ignored: on Athena the query's own
@@ -575,15 +700,18 @@ class AthenaEngine(Engine):
         Arrow-backed DataFrame typed from Athena's result metadata (timestamps tz-aware
         UTC); provenance in ``df.attrs``.  Raises :class:`QueryError` when Athena fails.
         """
+        timeout, max_rows = query_limits(timeout, max_rows)
         sent = self._rewrite(text)
-        df = self._query_frame(sent, [parameter(v) for v in params or []])
+        df = self._query_frame(sent, [parameter(v) for v in params or []], timeout, max_rows)
         if sent != text:
             df.attrs.update(sql=text, translated_sql=sent)
         return df
 
-    def _query_frame(self, sql: str, execution_params: list[str]) -> pd.DataFrame:
+    def _query_frame(
+        self, sql: str, execution_params: list[str], timeout: float | None = None, max_rows: int | None = None
+    ) -> pd.DataFrame:
         """Run ``sql`` with already-quoted execution parameters; the result typed from Athena's metadata."""
-        names, columns, types = self._execute(sql, execution_params)
+        names, columns, types = self._execute(sql, execution_params, timeout, max_rows)
         arrays = [_cast_athena(col, types.get(name, "varchar")) for name, col in zip(names, columns)]
         df = pa.Table.from_arrays(arrays, names=names).to_pandas(types_mapper=pd.ArrowDtype, ignore_metadata=True)
         df.attrs.update(self._last)
@@ -636,7 +764,7 @@ class AthenaEngine(Engine):
         src, window, accts, regs, wanted, fetch, sql, params = self._load_sql(
             source, start, end, accounts, regions, columns
         )
-        names, raw, _ = self._execute(sql, params)
+        names, raw, _ = self._execute(sql, params, read_limits().query_timeout)
         by_name = dict(zip(names, raw))
         types = dict(leaves(src))
         table = pa.Table.from_arrays([_cast_leaf(by_name[p], types[p]) for p in fetch], names=fetch)
@@ -680,10 +808,13 @@ class AthenaEngine(Engine):
         return Explanation(sql=sql, params=params, engine="athena")
 
     # -- execution ---------------------------------------------------------------------------------
-    def _execute(self, sql: str, params: list[str]) -> tuple[list[str], list[pa.Array], dict[str, str]]:
+    def _execute(
+        self, sql: str, params: list[str], timeout: float | None = None, max_rows: int | None = None
+    ) -> tuple[list[str], list[pa.Array], dict[str, str]]:
         """Run ``sql`` and return ``(column names, string columns, {name: athena type})``.
 
-        Sets ``self._last`` to the provenance of the run.
+        ``timeout`` (seconds) and ``max_rows``: ``None`` for no limit.  Sets ``self._last`` to the
+        provenance of the run.
         """
         started = time.monotonic()
         try:
@@ -699,15 +830,7 @@ class AthenaEngine(Engine):
             )
         except Exception as exc:
             raise aws_error(exc) or QueryError(f"Athena did not accept the query: {exc}") from None
-        try:
-            info = wr.athena.wait_query(
-                query_execution_id=query_id, boto3_session=self.session, athena_query_wait_polling_delay=self.poll_seconds
-            )
-        except (wr.exceptions.QueryFailed, wr.exceptions.QueryCancelled):
-            info = wr.athena.get_query_execution(query_execution_id=query_id, boto3_session=self.session)
-            raise QueryError(self._failure_message(query_id, info)) from None
-        except Exception as exc:
-            raise aws_error(exc) or QueryError(f"Waiting for Athena query {query_id} failed: {exc}") from None
+        info = self._wait(query_id, started, timeout)
         stats = info.get("Statistics", {})
         self._last = {
             "engine": "athena",
@@ -732,7 +855,48 @@ class AthenaEngine(Engine):
                 names, columns = self._read_api(query_id)
         except Exception as exc:
             raise aws_error(exc) or QueryError(f"Reading the result of Athena query {query_id} failed: {exc}") from None
+        rows = len(columns[0]) if columns else 0
+        if max_rows is not None and rows > max_rows:
+            raise TooManyRowsError(
+                f"Athena query {query_id} returned {rows} rows, more than max_rows={max_rows}. Add a LIMIT or an "
+                f"aggregate, narrow the window, or raise the limit: sql(..., max_rows=…) or {RAISE_LIMIT['max_rows']}."
+            )
         return names, columns, types
+
+    def _wait(self, query_id: str, started: float, timeout: float | None) -> dict[str, Any]:
+        """Poll ``GetQueryExecution`` until the query ends; stop it (``StopQueryExecution``) on timeout or Ctrl-C."""
+        deadline = None if timeout is None else started + timeout
+        try:
+            while True:
+                try:
+                    info = wr.athena.get_query_execution(query_execution_id=query_id, boto3_session=self.session)
+                except Exception as exc:
+                    raise aws_error(exc) or QueryError(f"Waiting for Athena query {query_id} failed: {exc}") from None
+                state = info.get("Status", {}).get("State")
+                if state == "SUCCEEDED":
+                    return info
+                if state in ("FAILED", "CANCELLED"):
+                    raise QueryError(self._failure_message(query_id, info))
+                now = time.monotonic()
+                if deadline is not None and now >= deadline:
+                    stopped = self._stop(query_id)
+                    raise QueryTimeout(
+                        f"Athena query {query_id} ran longer than its time limit of {timeout:g} s and {stopped}. "
+                        f"Narrow the window or the query, or raise the limit: sql(..., timeout=<seconds>) or "
+                        f"{RAISE_LIMIT['timeout']}."
+                    )
+                time.sleep(self.poll_seconds if deadline is None else max(0.0, min(self.poll_seconds, deadline - now)))
+        except KeyboardInterrupt:
+            stopped = self._stop(query_id)
+            raise QueryInterrupted(f"Athena query {query_id} was interrupted and {stopped}.") from None
+
+    def _stop(self, query_id: str) -> str:
+        """Send ``StopQueryExecution`` for ``query_id``; returns what happened, for the message."""
+        try:
+            self.session.client("athena").stop_query_execution(QueryExecutionId=query_id)
+        except Exception as exc:  # the stop is best effort: say why it failed
+            return f"could not be stopped ({exc}); stop it in the Athena console or with `aws athena stop-query-execution`"
+        return "was stopped (StopQueryExecution)"
 
     def _read_csv(self, output: str, types: dict[str, str]) -> tuple[list[str], list[pa.Array]]:
         buffer = io.BytesIO()

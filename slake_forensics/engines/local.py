@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 import time
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
@@ -50,12 +51,16 @@ from slake_forensics.core.errors import (
     NoPartitionsError,
     NotALakeError,
     QueryError,
+    QueryInterrupted,
+    QueryTimeout,
     SandboxError,
     SchemaMismatchError,
     SlakeError,
+    TooManyRowsError,
     UnknownColumnError,
     UnknownSourceError,
 )
+from slake_forensics.core.config import RAISE_LIMIT, query_limits
 from slake_forensics.core.scope import id_list
 from slake_forensics.engines.base import Engine, Explanation
 from slake_forensics.sql.build import load_query
@@ -75,6 +80,10 @@ GROUP BY file_name
 """
 #: Queries with more rows passing their filter than this run in one phase (see :mod:`.prefilter`).
 _PREFILTER_CAP = 100_000
+#: Seconds between the calling thread's checks for Ctrl-C and the deadline while a query runs.
+_POLL_S = 0.05
+#: Seconds a stopped query's worker is given to end before the caller gets control back anyway.
+_STOP_GRACE_S = 0.5
 OnError = Literal["raise", "skip"]
 
 
@@ -388,8 +397,18 @@ class LocalEngine(Engine):
         accounts: Iterable[str] | str | None = None,
         regions: Iterable[str] | str | None = None,
         only_files: Iterable[str] | None = None,
+        timeout: float | None = None,
+        max_rows: int | None = None,
     ) -> pd.DataFrame:
         """Run Athena SQL on DuckDB over this lake's files (see :meth:`Lake.sql`).
+
+        Bounds: the query runs on a worker thread while the calling thread waits, so Ctrl-C (a
+        notebook's interrupt) interrupts DuckDB and raises :class:`QueryInterrupted` (also a
+        :class:`KeyboardInterrupt`) within a second; past ``timeout`` seconds it is interrupted with
+        :class:`QueryTimeout`; a result of more than ``max_rows`` rows raises
+        :class:`TooManyRowsError` before any frame is built (never truncated).
+        Both default to the ``query_timeout`` and ``max_rows`` settings
+        (:func:`~slake_forensics.core.config.read_limits`).
 
         Any region's table name reads every file of that source (the local lake is a rollup;
         the ``region`` column tells regions apart), or, with a scope (``start`` and ``end``,
@@ -413,35 +432,43 @@ class LocalEngine(Engine):
         (keys below the lake root) further restricts the files read: the entity index's narrowing.
         """
         started = time.perf_counter()
+        timeout, max_rows = query_limits(timeout, max_rows)
         params = list(params) if params is not None else []
         translated, wanted = self._translate(text)
+        with_eventday = re.search(r"\beventday\b", text, re.IGNORECASE) is not None
+        window = Window.of(start, end) if start is not None and end is not None else None
+        if (start is None) != (end is None):
+            raise BadWindowError("Give both start and end to scope a query, or neither.")
+        files = {key: self.files(src, window, accounts, regions) for key, src in wanted.items()}
+        if only_files is not None:
+            only = {self.root / k for k in only_files}
+            files = {key: [p for p in paths if p in only] for key, paths in files.items()}
+        skipped = self._drop_misplaced(files)
+        for src in wanted.values():
+            skipped.update(self._skipped_of(src))
+        self._warn_skipped(skipped)
+        self._warn_outside(p for paths in files.values() for p in paths)
         con = _sandboxed_connection(self.root)
-        try:
+
+        def run() -> pa.Table:
             con.execute("SET TimeZone='UTC'")
             con.execute("SET integer_division=true")  # Trino: integer / integer is an integer
             con.execute("SET parquet_metadata_cache=true")  # footers read for the schema check serve the scan
-            with_eventday = re.search(r"\beventday\b", text, re.IGNORECASE) is not None
-            window = Window.of(start, end) if start is not None and end is not None else None
-            if (start is None) != (end is None):
-                raise BadWindowError("Give both start and end to scope a query, or neither.")
-            files = {key: self.files(src, window, accounts, regions) for key, src in wanted.items()}
-            if only_files is not None:
-                only = {self.root / k for k in only_files}
-                files = {key: [p for p in paths if p in only] for key, paths in files.items()}
-            skipped = self._drop_misplaced(files)
-            for src in wanted.values():
-                skipped.update(self._skipped_of(src))
-            self._warn_skipped(skipped)
-            self._warn_outside(p for paths in files.values() for p in paths)
             try:
                 if not self._restrict_to_hits(con, translated, params, wanted, files, with_eventday):
                     for key, src in wanted.items():
                         self._create_view(con, src, files[key], with_eventday, skipped)
-                table = con.sql(translated, params=params).to_arrow_table()
+                return _fetch(con.sql(translated, params=params), max_rows)
             except duckdb.Error as exc:
                 raise self._query_error(exc, translated, wanted, files) from None
+
+        try:
+            with warnings.catch_warnings(record=True) as caught:  # the worker's warnings, shown to the caller below
+                warnings.simplefilter("always")
+                table = _bounded(con, run, timeout)
         finally:
-            con.close()
+            for w in caught:
+                warnings.warn(w.message, w.category, stacklevel=2)
         df = ocsf.flatten(_ms_if_lossless(table))
         df.attrs = {
             "sql": text,
@@ -1044,6 +1071,74 @@ def _empty(src: Source, columns: list[str] | None) -> pa.Table:
     else:
         fields = [pa.field(c, ocsf.type_at(src.schema, c) or pa.null()) for c in columns]
     return pa.schema(fields + [pa.field(_SORT, pa.int64())]).empty_table()
+
+
+def _fetch(rel: duckdb.DuckDBPyRelation, max_rows: int | None) -> pa.Table:
+    """The rows of ``rel`` as one Arrow table; :class:`TooManyRowsError` for more than ``max_rows`` (``None``: no limit).
+
+    The check is on DuckDB's Arrow result, before it becomes a pandas frame (the costly part).  It is not
+    streamed: a streaming reader deadlocks on views over Arrow tables registered from Python."""
+    table = rel.to_arrow_table()
+    if max_rows is not None and table.num_rows > max_rows:
+        raise TooManyRowsError(
+            f"The query returned {table.num_rows} rows, more than max_rows={max_rows}. Add a LIMIT or an aggregate, "
+            f"narrow the window, or raise the limit: sql(..., max_rows=…) or {RAISE_LIMIT['max_rows']}."
+        )
+    return table
+
+
+def _bounded(con: duckdb.DuckDBPyConnection, work: Callable[[], pa.Table], timeout: float | None) -> pa.Table:
+    """``work()`` (which uses ``con``) on a worker thread, interrupted on Ctrl-C or past ``timeout`` seconds.
+
+    The calling thread waits in short steps, so a ``KeyboardInterrupt`` (SIGINT, a notebook's interrupt,
+    ``_thread.interrupt_main``) reaches it at once even while DuckDB runs: it then interrupts ``con``
+    (``DuckDBPyConnection.interrupt``, again until the worker ends, for a query started after the first)
+    and raises :class:`QueryInterrupted`; past the deadline, :class:`QueryTimeout`.  The worker closes
+    ``con`` when it ends; it is a daemon thread, so a worker still busy in pyarrow after
+    :data:`_STOP_GRACE_S` does not hold the caller.
+    """
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["table"] = work()
+        except BaseException as exc:  # handed to the calling thread
+            outcome["error"] = exc
+        finally:
+            con.close()
+            done.set()
+
+    started = time.monotonic()
+    threading.Thread(target=target, name="slake-duckdb-query", daemon=True).start()
+    try:
+        while not done.wait(_POLL_S):
+            if timeout is not None and time.monotonic() - started >= timeout:
+                _stop(con, done)
+                raise QueryTimeout(
+                    f"The query ran longer than its time limit of {timeout:g} s and was interrupted. Narrow the window "
+                    f"or the query, or raise the limit: sql(..., timeout=<seconds>) or {RAISE_LIMIT['timeout']}."
+                )
+    except KeyboardInterrupt:
+        _stop(con, done)
+        raise QueryInterrupted(
+            "The query was interrupted (Ctrl-C or the notebook's interrupt) and DuckDB stopped it."
+        ) from None
+    if "error" in outcome:
+        raise outcome["error"]
+    table: pa.Table = outcome["table"]
+    return table
+
+
+def _stop(con: duckdb.DuckDBPyConnection, done: threading.Event) -> None:
+    """Interrupt ``con`` until the worker using it ends, for at most :data:`_STOP_GRACE_S` seconds."""
+    deadline = time.monotonic() + _STOP_GRACE_S
+    while not done.is_set() and time.monotonic() < deadline:
+        try:
+            con.interrupt()
+        except duckdb.Error:  # the worker closed it meanwhile
+            return
+        done.wait(_POLL_S)
 
 
 def _sandboxed_connection(root: Path) -> duckdb.DuckDBPyConnection:

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import warnings
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -40,12 +41,14 @@ from slake_forensics.core.catalog import (
     source as find_source,
     table_source,
 )
+from slake_forensics.core.config import RAISE_LIMIT, query_limits
 from slake_forensics.core.errors import (
     BadConfigError,
     CorruptFileError,
     MisplacedFileError,
     NoPartitionsError,
     NotALakeError,
+    QueryTimeout,
     SchemaMismatchError,
     SlakeError,
 )
@@ -115,6 +118,7 @@ class S3Engine(Engine):
         boto3_session: boto3.Session | None = None,
         now: TimeLike | None = None,
         cache_dir: str | os.PathLike[str] | None = None,
+        endpoint_url: str | None = None,
     ) -> None:
         m = _URI_RE.match(bucket_uri or "")
         if not m:
@@ -123,7 +127,7 @@ class S3Engine(Engine):
             )
         self.bucket = m["bucket"]
         self.prefix = f"{m['prefix']}/" if m["prefix"] else ""
-        self.session = aws_session(region, boto3_session)
+        self.session = aws_session(region, boto3_session, endpoint_url)  # bounded timeouts and retries
         self.region = check_region(self.session.region_name)
         self.cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
         super().__init__(f"s3://{self.bucket}/{self.prefix}".rstrip("/"), now)
@@ -461,8 +465,15 @@ class S3Engine(Engine):
         accounts: Iterable[str] | str | None = None,
         regions: Iterable[str] | str | None = None,
         only_files: Iterable[str] | None = None,
+        timeout: float | None = None,
+        max_rows: int | None = None,
     ) -> pd.DataFrame:
         """Run Athena SQL over the files of a window, with the local engine.
+
+        ``timeout`` (seconds, downloads included) and ``max_rows`` bound the query as on the
+        local engine (defaults: the ``query_timeout`` and ``max_rows`` settings): past the time
+        limit :class:`QueryTimeout`, on Ctrl-C :class:`QueryInterrupted`, beyond ``max_rows``
+        :class:`TooManyRowsError`.  Each S3 call has the configured timeouts and retries.
 
         The sources the query names are downloaded for ``[start, end)`` (default: the
         :attr:`sql_days` days before the lake clock) and optional ``accounts`` / ``regions``
@@ -473,6 +484,8 @@ class S3Engine(Engine):
         with ``attrs`` extended by ``window`` and ``s3_files``.  Raises
         :class:`NoPartitionsError` when the window holds no file of any named source.
         """
+        started = time.monotonic()
+        timeout, max_rows = query_limits(timeout, max_rows)
         window = self._sql_window(start, end)
         names = referenced_tables(text)
         wanted = {table_source(n) for n in names}
@@ -489,6 +502,12 @@ class S3Engine(Engine):
         self._warn_bad_folders(bad)
         _log.info("Query over %d file(s) of %s in %s; cache %s", len(keys), self.location, window, self.cache_dir)
         self._download(keys)
+        left = None if timeout is None else timeout - (time.monotonic() - started)
+        if left is not None and left <= 0:
+            raise QueryTimeout(
+                f"Downloading the {len(keys)} file(s) of the query took longer than its time limit of {timeout:g} s. "
+                f"Narrow the window, or raise the limit: sql(..., timeout=<seconds>) or {RAISE_LIMIT['timeout']}."
+            )
         view = Path(tempfile.mkdtemp(prefix="slake-s3-")).resolve()
         local = f"{view}/"
         try:
@@ -499,7 +518,7 @@ class S3Engine(Engine):
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
-                    df = LocalEngine(view, now=self.now).sql(text, params)
+                    df = LocalEngine(view, now=self.now).sql(text, params, timeout=left or float("inf"), max_rows=max_rows)
                 except SlakeError as exc:  # name the objects, not the per-query folder
                     raise type(exc)(str(exc).replace(local, self._uri(""))) from None
         finally:

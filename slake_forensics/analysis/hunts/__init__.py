@@ -773,6 +773,8 @@ def run_all(lake: Engine, stage: str | None = None, start: TimeLike | None = Non
         else:
             try:
                 df = run(lake, name, win.start, win.end)
+            except KeyboardInterrupt:  # QueryInterrupted is a SlakeError too: Ctrl-C stops every hunt
+                raise
             except SlakeError as exc:
                 row["error"] = f"{type(exc).__name__}: {exc}"
             else:
