@@ -190,6 +190,8 @@ class Engine(ABC):
         end: TimeLike | None = None,
         accounts: Iterable[str] | str | None = None,
         regions: Iterable[str] | str | None = None,
+        timeout: float | None = None,
+        max_rows: int | None = None,
     ) -> pd.DataFrame:
         """Run Athena (Trino) SQL; ``params`` bind the ``?`` placeholders in order.
 
@@ -207,6 +209,12 @@ class Engine(ABC):
             Values of the ``?`` placeholders, in order.
         start, end, accounts, regions
             The scope: partitions an engine that reads files itself needs.
+        timeout
+            Seconds before the query is stopped with :class:`QueryTimeout` (Athena: ``StopQueryExecution``);
+            default the ``query_timeout`` setting (1800 s). Ctrl-C stops it too (:class:`QueryInterrupted`).
+        max_rows
+            Most rows the result may hold, else :class:`TooManyRowsError` (never truncated); default the
+            ``max_rows`` setting (5,000,000).
 
         Returns
         -------
