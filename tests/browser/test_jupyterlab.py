@@ -37,9 +37,10 @@ LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", 
 NOTEBOOKS = {
     "00_start_here.ipynb": 0,
     "01_preparation.ipynb": 0,
-    "02_detection_analysis.ipynb": 2,  # the triage picture and the interactive timeline (canvas) at least
-    "03_containment_eradication_recovery.ipynb": 0,
-    "04_post_incident.ipynb": 0,
+    # the triage and timeline pictures (tests/test_notebooks.py EXPECTED_IMAGES) and the interactive timeline (canvas)
+    "02_detection_analysis.ipynb": 4,
+    "03_containment_eradication_recovery.ipynb": 1,  # the recovery check's timeline
+    "04_post_incident.ipynb": 1,  # the lessons-learned timeline
     "training/exercise.ipynb": 0,
 }
 RUN_TIMEOUT_S = 180
