@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 import string
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,6 +15,8 @@ import pyarrow as pa
 import requests
 
 from slake_forensics.core.catalog import source
+from slake_forensics.engines.s3 import S3Engine
+from slake_forensics.lake import Lake
 from slake_forensics.sample.writer import build_table, list_of_structs
 
 REGION = "us-east-1"
@@ -69,6 +72,20 @@ def lake_bucket(region: str = REGION) -> str:
     """A bucket name shaped like Security Lake's: ``aws-security-data-lake-<region>-<30 lowercase alnum>``."""
     alphabet = string.ascii_lowercase + string.digits
     return f"aws-security-data-lake-{region}-" + "".join(secrets.choice(alphabet) for _ in range(30))
+
+
+def s3_copy_of(root: Path, tmp_path: Path) -> tuple[S3Engine, Lake]:
+    """``(S3 lake, local lake)`` over the same files: every Parquet file below ``root`` uploaded to a new
+    bucket of the moto server under its key, the S3 lake's download cache in ``tmp_path``."""
+    bucket = lake_bucket()
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=bucket)
+    for path in sorted(root.rglob("*.parquet")):
+        s3.upload_file(str(path), bucket, path.relative_to(root).as_posix())
+    remote = Lake.s3(f"s3://{bucket}", REGION)
+    assert isinstance(remote, S3Engine)
+    remote.cache_dir = tmp_path / "cache"
+    return remote, Lake.local(str(root))
 
 
 def cloudtrail_table(seed: int = 7, per_partition: int = 12) -> pa.Table:

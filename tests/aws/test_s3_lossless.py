@@ -8,16 +8,14 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
-import boto3
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
-from aws_fixtures import REGION, lake_bucket
+from aws_fixtures import s3_copy_of
 
 from slake_forensics.core.errors import CorruptFileError, MisplacedFileError, SchemaMismatchError
-from slake_forensics.engines.s3 import S3Engine
 from slake_forensics.lake import Lake
 
 START, END = pd.Timestamp("2026-03-01T00:00:00Z"), pd.Timestamp("2026-03-04T00:00:00Z")
@@ -44,18 +42,6 @@ DAMAGE: dict[str, tuple[Callable[[pa.Table], pa.Table] | None, type[Exception] |
 }
 
 
-def _lakes(root: Path, tmp_path: Path) -> tuple[S3Engine, Lake]:
-    bucket = lake_bucket()
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket=bucket)
-    for path in sorted(root.rglob("*.parquet")):
-        s3.upload_file(str(path), bucket, path.relative_to(root).as_posix())
-    remote = Lake.s3(f"s3://{bucket}", REGION)
-    assert isinstance(remote, S3Engine)
-    remote.cache_dir = tmp_path / "cache"
-    return remote, Lake.local(str(root))
-
-
 def _messages(call: Callable[[], object]) -> tuple[object, str]:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -76,7 +62,7 @@ def test_a_damaged_file_gives_the_same_rows_counts_and_report_on_s3_and_local(aw
         victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
     else:
         pq.write_table(change(pq.read_table(victim)), victim)
-    s3, local = _lakes(root, tmp_path)
+    s3, local = s3_copy_of(root, tmp_path)
     uri = f"{s3.location}/{key}"
 
     if error is not None:  # by default the load stops, naming the object
@@ -116,7 +102,7 @@ def test_a_damaged_file_gives_the_same_rows_counts_and_report_on_s3_and_local(aw
 
 
 def test_a_damaged_file_in_the_download_cache_is_fetched_again(aws, local_lake_root, tmp_path):
-    s3, local = _lakes(local_lake_root, tmp_path)
+    s3, local = s3_copy_of(local_lake_root, tmp_path)
     first = s3.sql(COUNT, start=START, end=END)
     cached = sorted((tmp_path / "cache").rglob("*.parquet"))
     assert len(cached) == len(list(local_lake_root.rglob("*.parquet")))
@@ -139,7 +125,7 @@ def test_a_bad_partition_folder_is_reported_alike_on_s3_and_local(aws, local_lak
     bad.parent.mkdir(parents=True)
     shutil.copyfile(good, bad)
     key = bad.relative_to(root).as_posix()
-    s3, local = _lakes(root, tmp_path)
+    s3, local = s3_copy_of(root, tmp_path)
     uri = f"{s3.location}/{key}"
     reason = f"bad partition folder 'eventDay={day}'"
     listed, said = _messages(s3.sources)

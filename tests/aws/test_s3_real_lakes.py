@@ -5,17 +5,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import boto3
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 from real_lakes import V1_FILES, custom_auth_table, day_of, set_leaf, write_v1
 
 from slake_forensics.engines.local import SkippedFileWarning
-from slake_forensics.engines.s3 import S3Engine
 from slake_forensics.lake import Lake
 
-from aws_fixtures import REGION, lake_bucket
+from aws_fixtures import s3_copy_of
 
 START, END = pd.Timestamp("2026-02-28T00:00:00Z"), pd.Timestamp("2026-03-04T00:00:00Z")
 IP = "198.51.100.250"
@@ -37,15 +35,8 @@ def real_lakes(aws, local_lake_root: Path, tmp_path: Path) -> tuple[Lake, Lake, 
     folder = root / f"ext/okta_auth/region=us-east-1/accountId=external/eventDay={day_of(t)}"
     folder.mkdir(parents=True)
     pq.write_table(custom_auth_table([t, t + 1], principal, IP), folder / "okta.parquet")
-    bucket = lake_bucket()
-    s3 = boto3.client("s3", region_name=REGION)
-    s3.create_bucket(Bucket=bucket)
-    for path in sorted(root.rglob("*.parquet")):
-        s3.upload_file(str(path), bucket, path.relative_to(root).as_posix())
-    remote = Lake.s3(f"s3://{bucket}", REGION)
-    assert isinstance(remote, S3Engine)
-    remote.cache_dir = tmp_path / "cache"
-    return remote, Lake.local(str(root)), principal
+    remote, local = s3_copy_of(root, tmp_path)
+    return remote, local, principal
 
 
 def test_s3_reads_v1_beside_v2_and_custom_sources_like_the_local_engine(real_lakes):
