@@ -300,7 +300,7 @@ class FakeBoto3(types.ModuleType):
             def __init__(self, profile_name: str | None = None) -> None:
                 self.profile = profile_name
 
-            def client(self, service: str, region_name: str) -> Any:
+            def client(self, service: str, region_name: str, **options: Any) -> Any:
                 session = self
 
                 class Client:
@@ -347,7 +347,7 @@ class StubSession:
     def __init__(self, account: str, fail: set[str], log: list) -> None:
         self.account, self.fail, self.log = account, fail, log
 
-    def client(self, service: str, region_name: str) -> Any:
+    def client(self, service: str, region_name: str, **options: Any) -> Any:
         return types.SimpleNamespace(**{m: self._method(m) for m in (
             "get_caller_identity", "update_access_key", "put_role_policy", "modify_instance_attribute",
             "put_public_access_block", "delete_login_profile", "detach_user_policy", "delete_access_key", "delete_user")})

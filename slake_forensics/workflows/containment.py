@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from slake_forensics.core.errors import SlakeError
 from slake_forensics.core.timewindow import TimeLike, to_utc
+from slake_forensics.engines.athena import botocore_config
 from slake_forensics.workflows import _data
 
 SCOPE_COLUMNS = ("kind", "value", "account", "region", "owner", "first_seen", "last_seen", "evidence_uid", "detail")
@@ -406,6 +407,7 @@ class _Clients:
     def __init__(self, factory: SessionFactory) -> None:
         self._factory = factory
         self._sessions: dict[str, boto3.session.Session] = {}
+        self._config = botocore_config()  # connect/read timeouts and bounded retries, as every client of a lake
         self._clients: dict[tuple[str, str, str], Any] = {}
 
     def run(self, account: str, region: str, call: Call) -> tuple[str, str, str]:
@@ -423,7 +425,7 @@ class _Clients:
     def _client(self, account: str, region: str, service: str) -> Any:
         if account not in self._sessions:
             session = self._factory(account)
-            got = session.client("sts", region_name=region).get_caller_identity()["Account"]
+            got = session.client("sts", region_name=region, config=self._config).get_caller_identity()["Account"]
             if got != account:
                 raise WrongAccountError(
                     f"the session for account {account} has credentials of account {got}; "
@@ -432,7 +434,7 @@ class _Clients:
             self._sessions[account] = session
         key = (account, region, service)
         if key not in self._clients:
-            self._clients[key] = self._sessions[account].client(service, region_name=region)
+            self._clients[key] = self._sessions[account].client(service, region_name=region, config=self._config)
         return self._clients[key]
 
 

@@ -121,3 +121,13 @@ def test_execute_reports_failures_and_foreign_accounts_and_goes_on(aws: Moto) ->
     assert len(foreign_rows) and (foreign_rows["status"] == "error").all()
     assert foreign_rows["message"].str.contains("credentials of account 123456789012").all()
     assert_contained(scope, group)  # everything after the failures still ran
+
+
+def test_containment_clients_are_bounded_like_the_lakes(aws: Moto, monkeypatch: pytest.MonkeyPatch) -> None:
+    """execute() makes its own clients from the session factory: each gets the configured timeouts and retries."""
+    monkeypatch.setenv("SLAKE_AWS_READ_TIMEOUT", "7")
+    monkeypatch.setenv("SLAKE_AWS_MAX_ATTEMPTS", "2")
+    clients = c._Clients(lambda account: boto3.Session(region_name=REGION))
+    iam = clients._client(ACCOUNT, REGION, "iam")
+    assert iam.meta.config.read_timeout == 7
+    assert iam.meta.config.retries["total_max_attempts"] == 2
