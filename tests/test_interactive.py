@@ -55,3 +55,26 @@ def test_page_is_offline(tl, tmp_path):
     page = sf.interactive_timeline(tl).save(tmp_path / "tl.html").read_text()
     assert "cdn.bokeh.org" not in page and "<script src=" not in page
     assert "Bokeh" in page and "@summary" in page
+
+
+def test_display_bundle_has_widget_view_and_offline_html(tl):
+    data = sf.interactive_timeline(tl, title="Incident timeline")._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data  # JupyterLab renders the widget only
+    html = data["text/html"]  # the fallback for renderers without the live widget (nbconvert)
+    assert "cdn.bokeh.org" not in html and "<script src=" not in html
+    assert "Bokeh" in html and "embed_items" in html and "@summary" in html and "Incident timeline" in html
+    # a fragment, not file_html's page: no <!DOCTYPE>, and its html/body styles do not leak into a notebook page
+    assert not html.lstrip().lower().startswith("<!doctype") and "html, body {" not in html
+
+
+def test_nbconvert_export_without_widget_state_shows_the_plot(tl):
+    nbformat = pytest.importorskip("nbformat")
+    from nbconvert import HTMLExporter
+
+    data = sf.interactive_timeline(tl, title="Incident timeline")._repr_mimebundle_()
+    cell = nbformat.v4.new_code_cell("sf.interactive_timeline(tl)", execution_count=1, outputs=[
+        nbformat.v4.new_output("execute_result", data=data, execution_count=1)])
+    html, _ = HTMLExporter().from_notebook_node(nbformat.v4.new_notebook(cells=[cell]))
+    assert 'type="application/vnd.jupyter.widget-view+json"' not in html  # no widget state: skipped
+    assert "data-root-id" in html and "embed_items" in html and "Incident timeline" in html
+    assert "cdn.bokeh.org" not in html

@@ -6,7 +6,10 @@ summary; the wheel zooms and dragging pans; a source picker and an entity box fi
 in the browser (client-side JavaScript, so they also work in a saved page); box or tap selection
 picks events, and in JupyterLab (through ``jupyter_bokeh``) the picked events, tags and a note
 are bookmarked into a case with one button.  BokehJS is inlined, never fetched from a CDN, so
-the picture works offline; :meth:`InteractiveTimeline.save` writes a standalone page.
+the picture works offline; :meth:`InteractiveTimeline.save` writes a standalone page.  As a
+cell's value its display bundle carries the widget view (what JupyterLab shows) and a
+``text/html`` rendering (:meth:`InteractiveTimeline.html_fragment`) that an nbconvert HTML export
+shows when the notebook holds no saved widget state.
 
 The static matplotlib picture for reports stays :func:`~slake_forensics.analysis.timeline.plot_timeline`.
 """
@@ -42,6 +45,16 @@ for (let i = 0; i < n; i++) {
     keep[i] = ok;
 }
 filter.booleans = keep;
+"""
+
+
+# file_html's page reduced to a fragment: no <html>/<body>, and none of the page's html/body styles.
+_FRAGMENT = """{{ bokeh_css if bokeh_css }}
+{{ bokeh_js if bokeh_js }}
+{% for doc in docs %}{% for root in doc.roots -%}
+<div id="{{ root.elementid }}" data-root-id="{{ root.id }}" style="display: contents;"></div>
+{% endfor %}{% endfor %}
+{{ plot_script }}
 """
 
 
@@ -189,8 +202,29 @@ class InteractiveTimeline:
         bar = w.HBox([self.tags, self.note, self.bookmark_button, self.status])
         return w.VBox([BokehModel(self.layout), bar])
 
+    def html_fragment(self) -> str:
+        """The figure and its filters as an HTML fragment (no ``<html>``/``<body>``, no page styles)
+        with BokehJS inlined (no CDN), to embed in another page such as a notebook's HTML export.
+
+        Returns
+        -------
+        str
+            BokehJS and its CSS, the root ``<div>`` and the script that renders the document.
+        """
+        from bokeh.embed import file_html
+        from bokeh.resources import INLINE
+        from jinja2 import Template
+
+        return file_html(self.layout, INLINE, title=self.title, template=Template(_FRAGMENT))
+
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        return self.widget()._repr_mimebundle_(**kwargs)
+        """The widget view for JupyterLab plus ``text/html`` (:meth:`html_fragment`) for renderers
+        without the live widget, e.g. nbconvert, which skips a widget view whose state the
+        executed notebook did not save.  JupyterLab shows only the richest type, the widget."""
+        bundle = self.widget()._repr_mimebundle_(**kwargs)
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, None)
+        data = {**data, "text/html": self.html_fragment()}
+        return (data, metadata) if metadata is not None else data
 
 
 def _columns(tl: pd.DataFrame) -> dict[str, list[Any]]:
