@@ -200,12 +200,13 @@ class Lake(Engine):
         """
         return _sigma.run(self, path, start, end, **kwargs)
 
-    def run_hunts(self, stage: str | None = None, start: TimeLike | None = None, end: TimeLike | None = None) -> pd.DataFrame:
+    def run_hunts(self, stage: str | None = None, start: TimeLike | None = None, end: TimeLike | None = None, *,
+                  progress: bool = False) -> pd.DataFrame:
         """Run every hunt, or those of one NIST stage: one summary row per hunt (see :func:`slake_forensics.analysis.hunts.run_all`).
 
         Parameters
         ----------
-        stage, start, end
+        stage, start, end, progress
             As for :func:`slake_forensics.analysis.hunts.run_all` (this lake is its ``lake``).
 
         Returns
@@ -224,7 +225,7 @@ class Lake(Engine):
         >>> sorted(summary.attrs["hits"])
         ['persistence_not_removed']
         """
-        return _hunts.run_all(self, stage, start, end)
+        return _hunts.run_all(self, stage, start, end, progress=progress)
 
     def pivot(
         self,

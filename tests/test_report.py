@@ -170,7 +170,7 @@ def test_hunts_that_would_have_fired_with_stub_hunts(case: Case, monkeypatch: py
     summary.attrs = {"hits": hits, "window": (at(-24), at(24))}
     seen: dict[str, object] = {}
 
-    def fake_run_all(lake, stage, start, end):
+    def fake_run_all(lake, stage, start, end, **options):
         seen.update(stage=stage, start=start, end=end)
         return summary
 
@@ -249,7 +249,7 @@ def test_containment_actions_are_not_credited_as_hunt_hits(tmp_path: Path, monke
                             "error": [None]})
     summary.attrs = {"hits": hunts.HitsByHunt({"containment_actions": pd.DataFrame(
         {"time_dt": [at(6)], "metadata.uid": ["ct-1"]})}), "window": (at(-24), at(24))}
-    monkeypatch.setattr(hunts, "run_all", lambda lake, stage, start, end: summary)
+    monkeypatch.setattr(hunts, "run_all", lambda lake, stage, start, end, **options: summary)
     row = report.hunts_that_would_have_fired(object(),  # type: ignore[arg-type]  # stubbed run_all never reads it
         c, at(-24), at(24)).iloc[0]
     assert row["malicious_hits"] == 0 and row["events_hit"] == 0

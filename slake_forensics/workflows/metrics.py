@@ -426,6 +426,7 @@ def hunts_that_would_have_fired(
     metrics: Mapping[str, Any] | None = None,
     malicious_tag: str = MALICIOUS,
     tolerance: pd.Timedelta = MATCH_TOLERANCE,
+    progress: bool = False,
 ) -> pd.DataFrame:
     """Run every packaged hunt over ``[start, end)`` and say which would have caught the attack.
 
@@ -450,6 +451,8 @@ def hunts_that_would_have_fired(
         The tag of the attacker's events.
     tolerance
         As :func:`match_hits`.
+    progress
+        Show a progress bar over the hunts.
 
     Returns
     -------
@@ -487,7 +490,7 @@ def hunts_that_would_have_fired(
     tag = malicious_tag.strip().lower()
     responders = metrics["tags"]["containment"]  # the responders' own actions are never the attacker's events
     malicious = bm[np.array([tag in t and responders not in t for t in bm["tagset"]], dtype=bool)]
-    summary = hunts.run_all(lake, None, start, end)
+    summary = hunts.run_all(lake, None, start, end, progress=progress)
     hits_by_hunt = summary.attrs.get("hits", {})
     rows = []
     for rec in summary.to_dict("records"):

@@ -50,6 +50,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import yaml
+from tqdm.auto import tqdm
 
 from slake_forensics.analysis import sigma as _sigma
 from slake_forensics.core.catalog import SOURCES
@@ -727,7 +728,8 @@ class HitsByHunt(dict):
         return self
 
 
-def run_all(lake: Engine, stage: str | None = None, start: TimeLike | None = None, end: TimeLike | None = None) -> pd.DataFrame:
+def run_all(lake: Engine, stage: str | None = None, start: TimeLike | None = None, end: TimeLike | None = None,
+            *, progress: bool = False) -> pd.DataFrame:
     """Run every hunt (or those of ``stage``) with default parameters over one window.
 
     Returns one row per hunt (and per Sigma rule registered with :func:`add_sigma`): ``name, title, stage,
@@ -745,6 +747,8 @@ def run_all(lake: Engine, stage: str | None = None, start: TimeLike | None = Non
         One of :data:`STAGES`, or ``None`` for every hunt.
     start, end
         The window ``[start, end)`` of every hunt.
+    progress
+        Show a progress bar over the hunts (notebook-aware; running all of them takes a while).
 
     Returns
     -------
@@ -764,8 +768,10 @@ def run_all(lake: Engine, stage: str | None = None, start: TimeLike | None = Non
     win = window(lake, start, end)
     present = set(lake.sources()["source"])
     rows, hits = [], HitsByHunt()
-    for entry in list(stage).to_dict("records"):  # the package's hunts, then registered Sigma rules
+    bar = tqdm(list(stage).to_dict("records"), desc="hunts", unit="hunt", disable=not progress, leave=False)
+    for entry in bar:  # the package's hunts, then registered Sigma rules
         name = entry["name"]
+        bar.set_postfix_str(name)
         row = {**{k: entry[k] for k in ("name", "title", "stage", "severity", "techniques")}, "hits": pd.NA, "error": None}
         missing = [s for s in entry["sources"] if s not in present]
         if missing:
