@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
@@ -157,3 +158,28 @@ def test_empty_timeline_plots_and_explores() -> None:
     assert fig.axes[0].get_title() == "0 events by source"
     plt.close(fig)
     assert explore(empty).status.value == "0 of 0 events"
+
+
+def test_explorer_bookmarks_with_tags_and_note_into_a_case(tmp_path: Path) -> None:
+    from slake_forensics import Case
+
+    ct = Lake.sample().load("cloud_trail_mgmt", "2026-05-21T03:30Z", "2026-05-21T03:34Z")
+    tl = timeline(ct)
+    case = Case.open(tmp_path / "case", analyst="alice")
+    ex = explore(tl, bookmark=case.bookmark)
+    assert all(w.style.description_width == "initial" for w in (ex.range, ex.sources, ex.field, ex.entity, ex.rows,
+                                                                  ex.tags, ex.note))
+    ex.rows.value = (1, 0)
+    ex.tags.value, ex.note.value = " recon, attacker ,", "  first calls from the attacker's IP  "
+    ex._bookmark()
+    marks = case.bookmarks
+    assert sorted(marks["uid"]) == sorted(ex.selected["uid"].iloc[[0, 1]])
+    assert [list(t) for t in marks["tags"]] == [["recon", "attacker"]] * 2
+    assert marks["note"].tolist() == ["first calls from the attacker's IP"] * 2
+    assert ex.status.value == "Bookmarked 2 row(s) tagged recon, attacker."
+
+    received: list[pd.DataFrame] = []  # empty tags and note: a one-argument callable still works
+    plain = explore(tl, bookmark=received.append)
+    plain.rows.value = (0,)
+    plain.bookmark_button.click()
+    assert len(received) == 1 and plain.status.value == "Bookmarked 1 row(s)."

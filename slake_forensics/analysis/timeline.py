@@ -339,14 +339,17 @@ class TimelineExplorer:
     selected means all), ``field`` and ``entity`` (case-insensitive substring of ``actor``,
     ``src_ip``, ``dst_ip``, ``target`` or any of them), ``rows`` (pick shown rows),
     ``bookmark_button``, ``status`` and ``table`` (HTML of the first ``page_size`` rows).
-    ``selected`` is the filtered frame; ``picked`` the rows picked in ``rows``.
+    ``selected`` is the filtered frame; ``picked`` the rows picked in ``rows``; ``tags``
+    (comma-separated) and ``note`` are passed with the bookmark.
 
     Parameters
     ----------
     tl
         The timeline to explore.
     bookmark
-        Called with the picked rows when the bookmark button is clicked.
+        Called as ``bookmark(rows, tags=[...], note="...")`` with the picked rows when the
+        bookmark button is clicked, e.g. ``case.bookmark``; ``tags`` and ``note`` are passed only
+        when filled in, so a one-argument callable (``list.append``) also works without them.
     page_size
         Rows shown in ``rows`` and ``table``.
     steps
@@ -363,9 +366,11 @@ class TimelineExplorer:
     '2 of 23 events'
     """
 
-    def __init__(self, tl: pd.DataFrame, bookmark: Callable[[pd.DataFrame], Any] | None = None,
+    def __init__(self, tl: pd.DataFrame, bookmark: Callable[..., Any] | None = None,
                  page_size: int = 200, steps: int = 200) -> None:
         import ipywidgets as w
+
+        label = {"description_width": "initial"}  # labels at their natural width, never cut off
 
         self.tl = tl
         self.page_size = page_size
@@ -376,13 +381,18 @@ class TimelineExplorer:
         edges = _edges(self._ns, steps)
         self.range = w.SelectionRangeSlider(
             options=[(t.strftime("%Y-%m-%d %H:%M:%S"), t) for t in edges], index=(0, len(edges) - 1),
-            description="time", continuous_update=False, layout=w.Layout(width="95%"),
+            description="time", continuous_update=False, layout=w.Layout(width="95%"), style=label,
         )
-        self.sources = w.SelectMultiple(options=sorted(set(self._sources)), description="sources", rows=6)
-        self.field = w.Dropdown(options=["any", *self._lower], value="any", description="field")
+        self.sources = w.SelectMultiple(options=sorted(set(self._sources)), description="sources", rows=6,
+                                        style=label)
+        self.field = w.Dropdown(options=["any", *self._lower], value="any", description="field", style=label)
         self.entity = w.Text(placeholder="IP, principal, resource… (substring)", description="entity",
-                             continuous_update=False)
-        self.rows = w.SelectMultiple(options=[], description="pick", rows=8, layout=w.Layout(width="95%"))
+                             continuous_update=False, style=label)
+        self.rows = w.SelectMultiple(options=[], description="pick", rows=8, layout=w.Layout(width="95%"),
+                                     style=label)
+        self.tags = w.Text(description="tags", placeholder="comma-separated, e.g. exfil, c2", style=label)
+        self.note = w.Text(description="note", placeholder="why these rows matter", style=label,
+                           layout=w.Layout(width="40%"))
         self.bookmark_button = w.Button(description="Bookmark picked rows", icon="bookmark",
                                         disabled=bookmark is None)
         self.status = w.Label()
@@ -395,7 +405,7 @@ class TimelineExplorer:
             self.range,
             w.HBox([self.sources, w.VBox([self.field, self.entity])]),
             self.rows,
-            w.HBox([self.bookmark_button, self.status]),
+            w.HBox([self.tags, self.note, self.bookmark_button, self.status]),
             self.table,
         ])
         self._refresh()
@@ -465,9 +475,14 @@ class TimelineExplorer:
         if picked.empty:
             self.status.value = "Pick rows to bookmark first."
             return
+        tags = [t.strip() for t in self.tags.value.split(",") if t.strip()]
+        note = self.note.value.strip()
+        extra: dict[str, Any] = {"tags": tags} if tags else {}
+        if note:
+            extra["note"] = note
         if self._callback is not None:
-            self._callback(picked)
-        self.status.value = f"Bookmarked {len(picked)} row(s)."
+            self._callback(picked, **extra)
+        self.status.value = f"Bookmarked {len(picked)} row(s)" + (f" tagged {', '.join(tags)}." if tags else ".")
 
 
 def _edges(ns: np.ndarray, steps: int) -> list[pd.Timestamp]:
@@ -490,11 +505,12 @@ def _row_label(row: Any) -> str:
     return f"{when}  {row.source}  {'' if pd.isna(summary) else summary}"[:160]
 
 
-def explore(tl: pd.DataFrame, bookmark: Callable[[pd.DataFrame], Any] | None = None) -> TimelineExplorer:
+def explore(tl: pd.DataFrame, bookmark: Callable[..., Any] | None = None) -> TimelineExplorer:
     """An interactive explorer of timeline ``tl`` for JupyterLab; returns a :class:`TimelineExplorer`.
 
-    ``bookmark`` is called with the picked rows (a timeline frame) when the bookmark button
-    is clicked, e.g. ``explore(tl, bookmark=case.bookmark)``.  Builds without a running kernel.
+    ``bookmark`` is called with the picked rows (a timeline frame), and the ``tags`` and ``note``
+    typed in when filled in, when the bookmark button is clicked, e.g.
+    ``explore(tl, bookmark=case.bookmark)``.  Builds without a running kernel.
 
     Parameters
     ----------
