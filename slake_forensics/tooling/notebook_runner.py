@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import fnmatch
 import time
+from copy import deepcopy
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,33 @@ def notebooks_below(src: Path, only: Iterable[str] | None = None) -> list[Path]:
     return paths
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def offline_view(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose outputs that carry both a widget view and ``text/html`` keep only the HTML.
+
+    An exported page renders a widget view from the saved widget state with scripts fetched from a CDN,
+    so offline it shows a blank area; outputs that also carry a self-contained HTML rendering (the
+    interactive timeline inlines BokehJS) show that instead.  Other widgets are left as they are.
+
+    Examples
+    --------
+    >>> cell = nbformat.v4.new_code_cell(outputs=[nbformat.v4.new_output(
+    ...     "display_data", data={WIDGET_VIEW: {"model_id": "m"}, "text/html": "<div>plot</div>", "text/plain": "p"})])
+    >>> nb = nbformat.v4.new_notebook(cells=[cell])
+    >>> sorted(offline_view(nb).cells[0].outputs[0].data), sorted(nb.cells[0].outputs[0].data)[0]
+    (['text/html', 'text/plain'], 'application/vnd.jupyter.widget-view+json')
+    """
+    copy = deepcopy(nb)
+    for cell in copy.cells:
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if WIDGET_VIEW in data and "text/html" in data:
+                del data[WIDGET_VIEW]
+    return copy
+
+
 def run_notebooks(
     src: Path,
     out: Path,
@@ -70,7 +98,7 @@ def run_notebooks(
         target = out / path.relative_to(src)
         target.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, target)
-        html, _ = HTMLExporter().from_notebook_node(nb)
+        html, _ = HTMLExporter().from_notebook_node(offline_view(nb))
         target.with_suffix(".html").write_text(html, encoding="utf-8")
         results.append((path, secs))
         print(f"{path.relative_to(src)}: {secs:.1f} s -> {target}", flush=True)
