@@ -230,3 +230,25 @@ def test_random_damage_to_one_file_gives_a_clear_error_or_a_skip_report(base, in
             lake.sql(COUNT)
         except SlakeError as exc:
             assert isinstance(exc, CorruptFileError | SchemaMismatchError) and victim.name in str(exc)
+
+
+def test_a_footer_byte_that_leaves_a_column_name_not_utf8_is_a_damaged_file(base, intact, tmp_path):
+    # the failure hypothesis found: pyarrow reads such a footer, then fails only when the name is decoded
+    root = _copy(base, tmp_path)
+    victim = _victim(root)
+    rows = pq.read_metadata(victim).num_rows
+    raw = bytearray(victim.read_bytes())
+    at = raw.find(b"\x18\x0ccategory_uid")  # the name's schema element in the footer (Thrift: type, length, bytes)
+    assert at > 0
+    raw[at + 2] ^= 0xFF
+    victim.write_bytes(bytes(raw))
+    lake = Lake.local(str(root))
+    with pytest.raises(CorruptFileError, match=victim.name):
+        lake.load("cloud_trail_mgmt", DAY0, END)
+    with pytest.warns(SkippedFileWarning, match=victim.name):
+        df = lake.load("cloud_trail_mgmt", DAY0, END, on_error="skip")
+    assert df.attrs["skipped_files"] == [str(victim)] and len(df) == intact["rows"] - rows
+    with pytest.warns(SkippedFileWarning):
+        listed = lake.sources()
+    reasons = {key: reason for key, reason in listed.attrs["skipped"].items() if key.endswith(victim.name)}
+    assert len(reasons) == 1 and next(iter(reasons.values())).startswith("unreadable"), listed.attrs["skipped"]

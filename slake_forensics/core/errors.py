@@ -1,6 +1,8 @@
 """Errors the toolkit raises.  Every message says what was wrong and what to do."""
 from __future__ import annotations
 
+import pyarrow as pa
+
 
 class SlakeError(Exception):
     """Base class of every error slake-forensics raises on purpose."""
@@ -54,6 +56,11 @@ class BadConfigError(SlakeError, ValueError):
 
 class CorruptFileError(SlakeError, OSError):
     """A data file of the lake cannot be read as Parquet (or cast to its source's schema)."""
+
+
+UNREADABLE_PARQUET: tuple[type[Exception], ...] = (pa.ArrowException, OSError, UnicodeDecodeError)
+"""What pyarrow raises on a file that is damaged, truncated or not Parquet: a flipped byte in a footer can
+also leave a column name that is not UTF-8, which pyarrow reports only when the name is read."""
 
 
 class SchemaMismatchError(SlakeError, ValueError):

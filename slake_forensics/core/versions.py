@@ -36,6 +36,7 @@ import pyarrow.parquet as pq
 from slake_forensics.core import ocsf
 from slake_forensics.core.catalog import PARTITION_COLUMNS, SOURCE_VERSION, TIMESTAMP_TYPE, Source
 from slake_forensics.core.layout import Partition
+from slake_forensics.core.errors import UNREADABLE_PARQUET
 
 CLOUDTRAIL = ("cloud_trail_mgmt", "s3_data", "lambda_execution")
 
@@ -319,7 +320,7 @@ def file_classes(paths: list[str] | list[Path]) -> tuple[int, ...]:
     for path in paths:
         try:
             column = pq.read_table(path, columns=["class_uid"])["class_uid"]
-        except (pa.ArrowException, OSError, KeyError):
+        except UNREADABLE_PARQUET + (KeyError,):
             continue
         counts = sorted(pc.value_counts(column).to_pylist(), key=lambda c: -c["counts"])
         found = tuple(int(c["values"]) for c in counts if c["values"] is not None)

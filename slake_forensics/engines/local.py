@@ -57,6 +57,7 @@ from slake_forensics.core.errors import (
     SchemaMismatchError,
     SlakeError,
     TooManyRowsError,
+    UNREADABLE_PARQUET,
     UnknownColumnError,
     UnknownSourceError,
 )
@@ -499,7 +500,7 @@ class LocalEngine(Engine):
         stats = _footer_stats(path)
         try:
             schema = pq.read_schema(path)
-        except (pa.ArrowException, OSError):
+        except UNREADABLE_PARQUET:
             result = (False, "", "")
         else:
             problem = "" if isinstance(stats, Exception) else _class_problem(stats[3], part)
@@ -513,7 +514,7 @@ class LocalEngine(Engine):
             if not problem and not isinstance(stats, Exception):
                 try:
                     outside = _outside_day(path, part, stats)[1]
-                except (pa.ArrowException, OSError):
+                except UNREADABLE_PARQUET:
                     outside = ""
             result = (plain, problem, outside)
         self._inspected[path] = (stamp, result)
@@ -800,7 +801,7 @@ def _missing_column(exc: duckdb.Error, message: str) -> str | None:
 def _schema_or_none(path: Path) -> pa.Schema | None:
     try:
         return pq.read_schema(path)
-    except (pa.ArrowException, OSError):
+    except UNREADABLE_PARQUET:
         return None
 
 
@@ -834,7 +835,7 @@ def _footer_stats(path: Path) -> FooterStats | Exception:
             times = _times_ms(path)
             lo, hi = _utc_stat(pc.min(times).as_py()), _utc_stat(pc.max(times).as_py())
         return meta.num_rows, lo, hi, classes
-    except (pa.ArrowException, OSError) as exc:
+    except UNREADABLE_PARQUET as exc:
         return exc
 
 
@@ -1061,7 +1062,7 @@ def _try_read(
 ) -> pa.Table | Exception:
     try:
         return _read(path, part, src, window, columns)
-    except (pa.ArrowException, OSError, SlakeError) as exc:
+    except UNREADABLE_PARQUET + (SlakeError,) as exc:
         return exc
 
 

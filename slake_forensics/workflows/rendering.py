@@ -18,18 +18,16 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import matplotlib.dates as mdates
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.text import Text
-from matplotlib.transforms import Bbox
 
 from slake_forensics.analysis.timeline import plot_timeline
 from slake_forensics.workflows.metrics import CONTAINMENT, DETECTION, MALICIOUS, bookmark_timeline, tagged_bookmarks
 
 if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+    from matplotlib.transforms import Bbox
+
     from slake_forensics.case import Case
 
 REPORT_NAME = "lessons_learned"
@@ -312,6 +310,10 @@ def timeline_figure(case: Case, tl: pd.DataFrame, max_labels: int = 40) -> Figur
     """
     if tl.empty:
         return None
+    import matplotlib.dates as mdates  # imported here: ``import slake_forensics`` loads no plotting library
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
     bm = tagged_bookmarks(case)
     kinds = [next((k for k in (MALICIOUS, DETECTION, CONTAINMENT) if k in t), None) for t in bm["tagset"]]
     marks = bm.assign(kind=kinds)
