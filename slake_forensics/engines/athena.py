@@ -60,6 +60,7 @@ import csv
 import io
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -817,19 +818,7 @@ class AthenaEngine(Engine):
         provenance of the run.
         """
         started = time.monotonic()
-        try:
-            query_id = wr.athena.start_query_execution(
-                sql=sql,
-                database=self.database,
-                s3_output=self.s3_output,
-                workgroup=self.workgroup,
-                params=params or None,
-                paramstyle="qmark",
-                athena_cache_settings={"max_cache_seconds": 0},
-                boto3_session=self.session,
-            )
-        except Exception as exc:
-            raise aws_error(exc) or QueryError(f"Athena did not accept the query: {exc}") from None
+        query_id = self._start(sql, params)
         info = self._wait(query_id, started, timeout)
         stats = info.get("Statistics", {})
         self._last = {
@@ -862,6 +851,51 @@ class AthenaEngine(Engine):
                 f"aggregate, narrow the window, or raise the limit: sql(..., max_rows=…) or {RAISE_LIMIT['max_rows']}."
             )
         return names, columns, types
+
+    def _start(self, sql: str, params: list[str]) -> str:
+        """``StartQueryExecution`` of ``sql``; its query id.
+
+        The call runs on a worker thread while this one waits in short steps: a Ctrl-C that arrives
+        while Athena is accepting the query lets the call finish (it is bounded by the client's
+        timeouts), then stops the query it started and raises :class:`QueryInterrupted`, so no
+        query is left running unseen.
+        """
+        outcome: dict[str, Any] = {}
+        done = threading.Event()  # not Thread.join: on Python 3.11 a Ctrl-C inside join() marks the thread ended
+
+        def start() -> None:
+            try:
+                outcome["id"] = wr.athena.start_query_execution(
+                    sql=sql,
+                    database=self.database,
+                    s3_output=self.s3_output,
+                    workgroup=self.workgroup,
+                    params=params or None,
+                    paramstyle="qmark",
+                    athena_cache_settings={"max_cache_seconds": 0},
+                    boto3_session=self.session,
+                )
+            except Exception as exc:  # noqa: BLE001 - handed to the waiting thread, which raises it
+                outcome["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=start, name="athena-start", daemon=True).start()
+        try:
+            while not done.wait(0.05):
+                pass
+        except KeyboardInterrupt:
+            done.wait()
+            if "id" not in outcome:
+                raise QueryInterrupted("The Athena query was interrupted before Athena accepted it; nothing runs.") from None
+            stopped = self._stop(outcome["id"])
+            raise QueryInterrupted(
+                f"Athena query {outcome['id']} was interrupted while it was being started and {stopped}."
+            ) from None
+        if "error" in outcome:
+            exc = outcome["error"]
+            raise aws_error(exc) or QueryError(f"Athena did not accept the query: {exc}") from None
+        return str(outcome["id"])
 
     def _wait(self, query_id: str, started: float, timeout: float | None) -> dict[str, Any]:
         """Poll ``GetQueryExecution`` until the query ends; stop it (``StopQueryExecution``) on timeout or Ctrl-C."""

@@ -129,6 +129,25 @@ def test_interrupted_athena_query_is_stopped(aws, athena, queries_stay_queued):
     assert _state(_query_id(str(caught.value))) == "CANCELLED"
 
 
+def test_athena_query_interrupted_while_athena_accepts_it_is_stopped(aws, athena, queries_stay_queued, monkeypatch):
+    # Ctrl-C during StartQueryExecution (a slow endpoint): the call finishes, then its query is stopped
+    import awswrangler as wr
+
+    real_start = wr.athena.start_query_execution
+
+    def slow_start(**kwargs):
+        time.sleep(1.0)
+        return real_start(**kwargs)
+
+    monkeypatch.setattr(wr.athena, "start_query_execution", slow_start)
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    with pytest.raises(QueryInterrupted, match="interrupted while it was being started.*StopQueryExecution") as caught:
+        athena.sql("SELECT 1", timeout=60)
+    timer.join()
+    assert _state(_query_id(str(caught.value))) == "CANCELLED"
+
+
 def test_athena_max_rows(aws, athena):
     rows = [["a"], ["b"], ["c"]]
     aws.queue_athena_result([("x", "varchar")], rows)
