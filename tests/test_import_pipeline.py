@@ -213,3 +213,22 @@ def test_batched_array_reading_falls_back_on_malformed_element(tmp_path: Path) -
     got = list(readers.read_json(tmp_path / "m.json"))
     assert [r["n"] for _, r in got[:3000]] == list(range(3000))
     assert len(got) == 3001 and isinstance(got[3000][1], RejectRecord) and "malformed JSON" in str(got[3000][1])
+
+
+def test_long_digit_runs_inside_strings_keep_batched_reading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strings full of digits (Terraform's ``tf-…-20240731142344425800000001`` request ids) still decode in orjson
+    batches; only a JSON *number* of 20 or more digits (after ``:``, ``[`` or ``,``) is decoded one at a time, exactly."""
+    from slake_forensics.importers import readers
+
+    one_at_a_time = []
+    real_value = readers._Stream.value
+    monkeypatch.setattr(readers._Stream, "value", lambda s: one_at_a_time.append(1) or real_value(s))
+    recs = [{"eventTime": "2024-03-01T00:00:00Z", "requestParameters": {"creatorRequestId": f"tf-cfg-2024073114234442580000{i:04d}"}}
+            for i in range(3000)]
+    (tmp_path / "ids.json").write_text(json.dumps({"Records": recs}))
+    assert [r for _, r in readers.read_json(tmp_path / "ids.json")] == recs
+    assert len(one_at_a_time) <= 1, len(one_at_a_time)  # at most the last element, which no "}," follows
+    recs[10] = {**recs[10], "huge": [-(1 << 70), 1]}
+    (tmp_path / "big.json").write_text(json.dumps({"Records": recs}))
+    got = [r for _, r in readers.read_json(tmp_path / "big.json")]
+    assert got == recs and got[10]["huge"][0] == -(1 << 70) and len(one_at_a_time) > 10

@@ -4,6 +4,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -168,6 +169,10 @@ def _is_records(s: _Stream) -> bool:
 #: bytes.find run at memory speed; a regular expression costs more than orjson's whole parse).
 _ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _TWENTY = b"0" * 20
+#: A JSON number of 20 or more digits: numbers stand only after ``:``, ``[`` or ``,``, so this finds every one (and
+#: the rare string holding such a run after one of those); checked only where :data:`_TWENTY` found a run, since
+#: strings full of digits (Terraform's request ids, timestamps in names) are common and decode fine in orjson.
+_BIG_NUMBER = re.compile(r"[:\[,]\s*-?\d{20}")
 #: Cuts :func:`_batch` tries per buffer: the last ``},`` may sit inside a record the buffer holds only part of.
 BATCH_TRIES = 3
 
@@ -214,7 +219,7 @@ def _batch(s: _Stream) -> tuple[list[Any] | None, int]:
     for cut in _cuts(s):
         furthest = max(furthest, s.base + cut)
         text = s.buf[s.pos:cut + 1]
-        if text.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS).find(_TWENTY) >= 0:
+        if text.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS).find(_TWENTY) >= 0 and _BIG_NUMBER.search(text):
             break  # orjson reads an integer beyond 64 bits as a float; json keeps it exact
         try:
             elements = orjson.loads("[" + text + "]")
