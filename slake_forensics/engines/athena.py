@@ -998,19 +998,8 @@ class AthenaEngine(Engine):
         The select list is :func:`~slake_forensics.core.versions.v2_origins` of the table's Glue
         columns (the catalog's v1 schema when Glue does not give them) rendered with :func:`project`;
         rows are limited to the window's ``eventday`` partitions by two placeholders."""
-        v1 = V1_SOURCES[src.name]
         schema = self._table_schema(table)
-        tree = v2_origins(schema if schema is not None else v1.schema, v1)
-        items, nulled = [], []
-        for field in src.schema:
-            if field.name == "asl_version":  # AWS's v1 tables have it only in the key: the version prefix
-                expr = f"COALESCE({project(field.type, tree.get(field.name))[0]}, '{v1.version}')"
-            else:
-                expr, blocked = project(field.type, tree.get(field.name))
-                nulled += blocked
-                for step in reclass_steps(v1) if field.name in _RECLASSED else []:
-                    expr = _reclassed(field.name, expr, step)
-            items.append(f"{expr} AS {quote_identifier(field.name)}")
+        items, nulled = v1_projection(src, schema if schema is not None else V1_SOURCES[src.name].schema)
         relation = f"{quote_identifier(self.database)}.{quote_identifier(table.name)}"
         sql = f"SELECT {', '.join(items)} FROM {relation} WHERE \"eventday\" >= ? AND \"eventday\" <= ?"
         note: dict[str, Any] = {"table": table.name, "version": table.version, "columns_from": "glue" if schema is not None else "catalog"}
@@ -1075,48 +1064,31 @@ class AthenaEngine(Engine):
         name = self._lookup(source, version)
         return next(t for t in self._catalog().tables if t.name == name)
 
-    def _custom_classes(self, tables: list[LakeTable]) -> dict[str, tuple[int, ...]]:
-        """``{table: OCSF classes}`` of custom-source tables, from the ``class_uid`` of up to 100 rows each
-        (one Athena query for the tables not asked yet; cached)."""
-        known: dict[str, tuple[int, ...]] = self.__dict__.setdefault("_classes", {})
-        ask = [t for t in tables if t.name not in known]
-        if ask:
-            parts, params = [], []
-            for t in ask:
-                relation = f"{quote_identifier(self.database)}.{quote_identifier(t.name)}"
-                parts.append(f'SELECT ? AS "table", "class_uid" FROM (SELECT "class_uid" FROM {relation} LIMIT 100)')
-                params.append(literal(t.name))
-            df = self._query_frame("\nUNION ALL\n".join(parts), params)
-            for t in ask:
-                found = df.loc[df["table"] == t.name, "class_uid"].dropna().astype(int).value_counts()
-                known[t.name] = tuple(int(c) for c in found.index)
-        return {t.name: known[t.name] for t in tables}
-
     def class_relation(self, source: str) -> str:
         """What a hunt reads for ``source``: its table, and the custom-source tables of its OCSF class.
 
         As on the other engines (:meth:`Engine.class_relation`), a ``UNION ALL`` over the catalog
-        source's top-level columns; each custom table's Glue columns are cast to the catalog's
-        (:func:`project`: missing columns as typed nulls).  A custom table with a column that cannot
-        be cast is left out with a :class:`SkippedTableWarning` naming the column; what was read and
-        skipped is in the ``attrs["custom_tables"]`` of the query's frame.  Custom tables' classes
-        come from their data (``class_uid`` of a few rows; one small Athena query, once).
+        source's top-level columns.  Glue does not say which class a custom table holds, so each
+        custom table joins with its rows of the classes ``source`` stands for (``class_uid IN (…)``,
+        the classes whose first catalog source is ``source``, as a custom source's ``like``), its
+        Glue columns cast to the catalog's (:func:`project`: missing columns as typed nulls).  A
+        custom table whose columns cannot be read, that has no ``class_uid``, or with a column that
+        cannot be cast is left out with a :class:`SkippedTableWarning` naming the column; what was
+        read and skipped is in the ``attrs["custom_tables"]`` of the query's frame.  Only Glue is
+        asked (``GetTable``, once per table).
         """
         own = find_source(source)
+        classes = [c for c in own.classes if next(s.name for s in SOURCES.values() if c in s.classes) == own.name]
         customs = [t for t in self._catalog().tables if t.source.startswith("ext/")]
-        if not customs:
+        if not customs or not classes:
             return self.table_name(source)
-        classes = self._custom_classes(customs)
         columns = ", ".join(quote_identifier(c) for c in own.schema.names)
         parts = [f"SELECT {columns} FROM {self.table_name(own.name)}"]
         read, skipped = [], {}
         for t in customs:
-            like = next((s.name for c in classes[t.name] for s in SOURCES.values() if c in s.classes), "")
-            if like != own.name:
-                continue
             schema = self._table_schema(t)
-            if schema is None:
-                skipped[t.name] = "its Glue columns could not be read"
+            if schema is None or "class_uid" not in schema.names:
+                skipped[t.name] = "its Glue columns could not be read" if schema is None else "it has no class_uid column"
                 continue
             tree = origin_tree(schema)
             items, blocked = [], []
@@ -1127,13 +1099,16 @@ class AthenaEngine(Engine):
             if blocked:
                 skipped[t.name] = f"column {blocked[0]} cannot be cast to the {own.name} type"
                 continue
-            parts.append(f"SELECT {', '.join(items)} FROM {quote_identifier(self.database)}.{quote_identifier(t.name)}")
+            relation = f"{quote_identifier(self.database)}.{quote_identifier(t.name)}"
+            wanted = ", ".join(str(c) for c in classes)
+            parts.append(f'SELECT {", ".join(items)} FROM {relation} WHERE "class_uid" IN ({wanted})')
             read.append(t.name)
-        for name, reason in skipped.items():
-            warnings.warn(f"{name} (custom source of {own.name}'s class) is left out of the query: {reason}.",
-                          SkippedTableWarning, stacklevel=2)
         relation = "(" + " UNION ALL ".join(parts) + ")" if read else self.table_name(source)
         notes: dict[str, dict[str, Any]] = self.__dict__.setdefault("_relations", {})
+        if relation not in notes:  # said once per lake and relation
+            for name, reason in skipped.items():
+                warnings.warn(f"{name} (a custom source; it may hold {own.name}'s classes) is left out of the "
+                              f"query: {reason}.", SkippedTableWarning, stacklevel=2)
         notes[relation] = {"source": own.name, "read": read, "skipped": skipped}
         return relation
 
@@ -1333,3 +1308,35 @@ def _reclassed(column: str, expr: str, step: Reclass) -> str:
         "type_uid": f"{expr} + {(step.new - step.old) * 100}",
     }[column]
     return f'CASE WHEN "class_uid" = {step.old} THEN {new} ELSE {expr} END'
+
+
+def v1_projection(src: Source, schema: pa.Schema) -> tuple[list[str], list[str]]:
+    """The ``SELECT`` items that present a version-1 table of ``src`` (Glue columns ``schema``) as
+    ``src``'s version-2 top-level columns, and the v1 paths whose type cannot be cast (``NULL`` there).
+
+    :func:`~slake_forensics.core.versions.v2_origins` applies the renaming of
+    :data:`~slake_forensics.core.versions.V1_TO_V2` to the schema, :func:`project` casts each column
+    to the v2 type, and the ``Reclass`` steps renumber v1 API Activity.  ``asl_version``, absent from
+    AWS's v1 tables, is the version (``'1.0'``).  Fields without a v2 place are not selected.
+
+    Examples
+    --------
+    >>> from slake_forensics.core.catalog import V1_SOURCES
+    >>> items, nulled = v1_projection(SOURCES["cloud_trail_mgmt"], V1_SOURCES["cloud_trail_mgmt"].schema)
+    >>> len(items) == len(SOURCES["cloud_trail_mgmt"].schema), nulled
+    (True, [])
+    >>> [i for i in items if i.endswith('"category_uid"')]
+    ['CASE WHEN "class_uid" = 3005 THEN 6 ELSE "category_uid" END AS "category_uid"']
+    """
+    v1 = V1_SOURCES[src.name]
+    tree = v2_origins(schema, v1)
+    items, nulled = [], []
+    for field in src.schema:
+        expr, blocked = project(field.type, tree.get(field.name))
+        nulled += blocked
+        if field.name == "asl_version":
+            expr = f"COALESCE({expr}, {literal(v1.version)})"
+        for step in reclass_steps(v1) if field.name in _RECLASSED else []:
+            expr = _reclassed(field.name, expr, step)
+        items.append(f"{expr} AS {quote_identifier(field.name)}")
+    return items, nulled
