@@ -40,6 +40,12 @@ toolkit builds (``load``, ``table_name()`` and so pivots and hunts) reads the re
 table, and ``sql()`` rewrites Security Lake's standard table names of any region to it, so
 SQL written for Security Lake runs unchanged through a resource link.
 
+When a source also has a version-1 table, ``load`` and every ``sql()`` given a window (pivots,
+hunts) read its version-2 table as a ``UNION ALL`` with the v1 rows in v2 names
+(:func:`v1_projection`, from :data:`~slake_forensics.core.versions.V1_TO_V2`), pruned to the
+window's ``eventday`` partitions; hunts also read the custom-source tables of their class
+(:meth:`AthenaEngine.class_relation`).  ``docs/source_versions.md`` shows the SQL.
+
 Bounds
 ------
 Every AWS client of the lake's session (awswrangler's and the toolkit's own) gets botocore

@@ -221,3 +221,18 @@ def test_hunts_read_custom_tables_of_their_class_cast_to_the_catalog_columns(aws
         AZURE: "column src_endpoint (string in Glue) cannot be cast to the vpc_flow type"}}]
 
     assert mixed.class_relation("s3_data") == mixed.table_name("s3_data")  # its class is cloud_trail_mgmt's
+
+
+def test_a_hunt_over_the_upgrade_reads_v1_rows_of_its_window(aws: Moto, upgraded: AthenaLake):
+    hunt = hunts.get("cloudtrail_tampering")
+    window = Window.of("2026-02-28T00:00:00Z", "2026-03-02T00:00:00Z")
+    text, params = hunt.compile(upgraded, window, hunt.resolve({}))
+    aws.queue_athena_result([("time_dt", "timestamp")], [])
+    df = upgraded.sql(text, params, start=window.start, end=window.end)
+    [run] = executions()
+    sent, sent_params = run["Query"], run["ExecutionParameters"]
+    assert sent.count(f'FROM "{DB}"."{CT1}" WHERE "eventday" >= ? AND "eventday" <= ?') == text.count(CT2) >= 1
+    assert len(sent_params) == len(params) + 2 * text.count(CT2)
+    assert sent_params.count("'20260228'") == text.count(CT2) and sent_params.count("'20260301'") == text.count(CT2)
+    sqlglot.parse_one(sent, read="trino")
+    assert df.attrs["source_tables"]["cloud_trail_mgmt"][1]["table"] == CT1
