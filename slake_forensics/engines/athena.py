@@ -1051,7 +1051,7 @@ class AthenaEngine(Engine):
                 src = find_source(key)
                 v1 = self._catalog_table(key, "1.0")
                 branch, note = self._v1_branch(src, v1)
-                columns = ", ".join(quote_identifier(c) for c in src.schema.names)
+                columns = self._v2_columns(src, self._catalog_table(key, SOURCE_VERSION))
                 relation = f"{quote_identifier(self.database)}.{quote_identifier(ref.name)}"
                 union = f"(SELECT {columns} FROM {relation} UNION ALL {branch})"
                 union += "" if ref.alias else f" AS {quote_identifier(ref.name)}"
@@ -1064,6 +1064,16 @@ class AthenaEngine(Engine):
             at = sum(1 for m in marks if m < start)
             params[at:at] = values
         return text, params, read
+
+    def _v2_columns(self, src: Source, table: LakeTable) -> str:
+        """The v2 branch's select list: ``src``'s top-level columns as the v2 table has them, a column
+        its Glue columns lack as a typed ``NULL`` (an older table), so the union's columns line up."""
+        schema = self._table_schema(table)
+        return ", ".join(
+            quote_identifier(f.name) if schema is None or f.name in schema.names
+            else f"CAST(NULL AS {athena_type(f.type)}) AS {quote_identifier(f.name)}"
+            for f in src.schema
+        )
 
     def _catalog_table(self, source: str, version: str) -> LakeTable:
         """The :class:`LakeTable` :meth:`_lookup` chooses for ``source`` at ``version`` (it exists)."""
@@ -1264,7 +1274,7 @@ def project(want: pa.DataType, node: Any, base: str = "", depth: int = 0) -> tup
         return f"CAST(NULL AS {athena_type(want)})", []
     if isinstance(node, dict):
         if not pa.types.is_struct(want):
-            return f"CAST(NULL AS {athena_type(want)})", sorted(node)[:1]
+            return f"CAST(NULL AS {athena_type(want)})", [_first_path(node)]
         parts = [project(f.type, node.get(f.name), base, depth) for f in want]
         items = ", ".join(p[0] for p in parts)
         return f"CAST(ROW({items}) AS {athena_type(want)})", [b for p in parts for b in p[1]]
@@ -1288,6 +1298,14 @@ def project(want: pa.DataType, node: Any, base: str = "", depth: int = 0) -> tup
     if node.type is None or not _castable(node.type, want):
         return null, [node.path]
     return f"CAST({ref} AS {athena_type(want)})", []
+
+
+def _first_path(node: dict[str, Any]) -> str:
+    """The v1 (or Glue) path of a struct node: its first field's path without that field's name."""
+    child = next(iter(node.values()), None)
+    if isinstance(child, dict):
+        return _first_path(child).rsplit(".", 1)[0]
+    return child.path.rsplit(".", 1)[0] if child is not None else "?"
 
 
 def _glue_schema(columns: Iterable[dict[str, Any]]) -> pa.Schema:

@@ -236,3 +236,14 @@ def test_a_hunt_over_the_upgrade_reads_v1_rows_of_its_window(aws: Moto, upgraded
     assert sent_params.count("'20260228'") == text.count(CT2) and sent_params.count("'20260301'") == text.count(CT2)
     sqlglot.parse_one(sent, read="trino")
     assert df.attrs["source_tables"]["cloud_trail_mgmt"][1]["table"] == CT1
+
+
+def test_a_v2_table_lacking_a_catalog_column_gives_it_as_a_typed_null_in_the_union(aws: Moto, session: boto3.Session):
+    boto3.client("glue", region_name=REGION).create_database(DatabaseInput={"Name": DB})
+    glue_table(CT2, catalog_columns("cloud_trail_mgmt_2_0", ("unmapped",)))
+    glue_table(CT1, catalog_columns("cloud_trail_mgmt_1_0", ("accountid", "region", "asl_version")), PARTITIONS)
+    lake = Lake.athena(REGION, s3_output=OUTPUT, boto3_session=session)
+    plan = lake.explain("cloud_trail_mgmt", *WINDOW, columns=["time_dt", "unmapped"])
+    v2_branch, v1_branch = plan.sql.split(" UNION ALL ")
+    assert 'CAST(NULL AS map(varchar, varchar)) AS "unmapped"' in v2_branch and '"unmapped" AS "unmapped"' in v1_branch
+    assert executions() == []
