@@ -998,27 +998,36 @@ class AthenaEngine(Engine):
             cache[table.name] = _glue_schema(columns) if columns else None
         return cache[table.name]
 
-    def _v1_branch(self, src: Source, table: LakeTable) -> tuple[str, dict[str, Any]]:
-        """``SELECT`` of ``table`` (``src``'s version-1 table) in ``src``'s version-2 columns, and its provenance.
+    def _v1_branch(self, src: Source, table: LakeTable, window: Window) -> tuple[str, list[str], dict[str, Any]]:
+        """``SELECT`` of ``table`` (``src``'s version-1 table) in ``src``'s version-2 columns, the values
+        of its two placeholders, and its provenance.
 
-        The select list is :func:`~slake_forensics.core.versions.v2_origins` of the table's Glue
-        columns (the catalog's v1 schema when Glue does not give them) rendered with :func:`project`;
-        rows are limited to the window's ``eventday`` partitions by two placeholders."""
+        The select list is :func:`v1_projection` of the table's Glue columns (the catalog's v1
+        schema when Glue does not give them).  Rows are limited to the window's ``eventday``
+        partitions (``YYYYMMDD``), or, for a table without that partition key, to its ``time``
+        (epoch milliseconds) in the window."""
         schema = self._table_schema(table)
         items, nulled = v1_projection(src, schema if schema is not None else V1_SOURCES[src.name].schema)
         relation = f"{quote_identifier(self.database)}.{quote_identifier(table.name)}"
-        sql = f"SELECT {', '.join(items)} FROM {relation} WHERE \"eventday\" >= ? AND \"eventday\" <= ?"
-        note: dict[str, Any] = {"table": table.name, "version": table.version, "columns_from": "glue" if schema is not None else "catalog"}
+        note: dict[str, Any] = {"table": table.name, "version": table.version,
+                                "columns_from": "glue" if schema is not None else "catalog"}
+        if schema is None or "eventday" in schema.names:
+            days = window.days()
+            where, values = '"eventday" >= ? AND "eventday" <= ?', [literal(days[0]), literal(days[-1])]
+            note["eventdays"] = [days[0], days[-1]]
+        else:
+            where = '"time" >= ? AND "time" < ?'
+            values = [parameter(-(-t.value // 1_000_000)) for t in (window.start, window.end)]  # up to the ms
         if nulled:
             note["null_columns"] = nulled
-        return sql, note
+        return f"SELECT {', '.join(items)} FROM {relation} WHERE {where}", values, note
 
     def _with_older_versions(
         self, text: str, params: list[str], window: Window | None
     ) -> tuple[str, list[str], dict[str, list[dict[str, Any]]]]:
         """``text`` reading each version-2 table whose source also has a version-1 table as a
         ``UNION ALL`` of both (v1 rows in v2 names, pruned to the window's days), ``params`` with the
-        day bounds inserted at their placeholders, and ``{source: [tables read, with versions]}``.
+        v1 branch's bounds inserted at their placeholders, and ``{source: [tables read, with versions]}``.
 
         Without a window, or without version-1 tables, ``text`` and ``params`` are returned as they are.
         """
@@ -1035,8 +1044,6 @@ class AthenaEngine(Engine):
         except sqlglot.errors.SqlglotError:
             return text, params, {}
         marks = [t.start for t in tokens if t.token_type == TokenType.PLACEHOLDER]
-        days = window.days()
-        bounds = [literal(days[0]), literal(days[-1])]
         edits: list[tuple[int, int, str, list[str]]] = []
         read: dict[str, list[dict[str, Any]]] = {}
         for tree in trees:
@@ -1050,14 +1057,14 @@ class AthenaEngine(Engine):
                     continue
                 src = find_source(key)
                 v1 = self._catalog_table(key, "1.0")
-                branch, note = self._v1_branch(src, v1)
+                branch, bounds, note = self._v1_branch(src, v1, window)
                 columns = self._v2_columns(src, self._catalog_table(key, SOURCE_VERSION))
                 relation = f"{quote_identifier(self.database)}.{quote_identifier(ref.name)}"
                 union = f"(SELECT {columns} FROM {relation} UNION ALL {branch})"
                 union += "" if ref.alias else f" AS {quote_identifier(ref.name)}"
                 parts = [p for p in (ref.args.get("catalog"), db, ref.this) if isinstance(p, exp.Identifier) and "start" in p.meta]
                 edits.append((parts[0].meta["start"], ref.this.meta["end"], union, bounds))
-                read[src.name] = [{"table": ref.name, "version": SOURCE_VERSION}, {**note, "eventdays": [days[0], days[-1]]}]
+                read[src.name] = [{"table": ref.name, "version": SOURCE_VERSION}, note]
         params = list(params)
         for start, end, replacement, values in sorted(edits, key=lambda e: e[0], reverse=True):
             text = text[:start] + replacement + text[end + 1:]
@@ -1111,7 +1118,7 @@ class AthenaEngine(Engine):
             for field in own.schema:
                 expr, bad = project(field.type, tree.get(field.name))
                 items.append(f"{expr} AS {quote_identifier(field.name)}")
-                blocked += [f"{b} ({schema.field(b.split('.')[0]).type} in Glue)" for b in bad]
+                blocked += [f"{b} ({schema.field(b.split('.')[0].split('[')[0]).type} in Glue)" for b in bad]
             if blocked:
                 skipped[t.name] = f"column {blocked[0]} cannot be cast to the {own.name} type"
                 continue
@@ -1292,7 +1299,7 @@ def project(want: pa.DataType, node: Any, base: str = "", depth: int = 0) -> tup
             return f"IF({ref} IS NULL, NULL, ARRAY[{inner}])", blocked
         var = f"x{depth + 1}"
         inner, blocked = project(want.value_type, node.element, var, depth + 1)
-        return f"transform({ref}, {var} -> {inner})", blocked
+        return f"transform({ref}, {var} -> {inner})", [f"{node.path}[].{b}" for b in blocked]
     if node.type == want:
         return ref, []
     if node.type is None or not _castable(node.type, want):

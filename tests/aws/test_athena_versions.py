@@ -247,3 +247,14 @@ def test_a_v2_table_lacking_a_catalog_column_gives_it_as_a_typed_null_in_the_uni
     v2_branch, v1_branch = plan.sql.split(" UNION ALL ")
     assert 'CAST(NULL AS map(varchar, varchar)) AS "unmapped"' in v2_branch and '"unmapped" AS "unmapped"' in v1_branch
     assert executions() == []
+
+
+def test_a_v1_table_without_an_eventday_partition_is_bounded_on_its_time(aws: Moto, session: boto3.Session):
+    boto3.client("glue", region_name=REGION).create_database(DatabaseInput={"Name": DB})
+    glue_table(CT2, catalog_columns("cloud_trail_mgmt_2_0"))
+    glue_table(CT1, catalog_columns("cloud_trail_mgmt_1_0"))  # accountid and region as columns, no eventday
+    lake = Lake.athena(REGION, s3_output=OUTPUT, boto3_session=session)
+    plan = lake.explain("cloud_trail_mgmt", *WINDOW, columns=["time_dt"])
+    assert f'FROM "{DB}"."{CT1}" WHERE "time" >= ? AND "time" < ?) AS "{CT2}"' in plan.sql
+    assert plan.params[:2] == [str(int(pd.Timestamp(t).value // 1_000_000)) for t in WINDOW]
+    assert plan.sql.count("?") == len(plan.params) == 4
