@@ -711,7 +711,7 @@ class AthenaEngine(Engine):
         ``time_dt``/``accountid``/``region`` predicates prune partitions.  With ``start`` and
         ``end`` (as pivots and hunts pass them), a version-2 table whose source also has a
         version-1 table in the database is read as a ``UNION ALL`` of both, v1 rows in v2 names
-        and pruned to the window's ``eventday`` partitions (``df.attrs["source_tables"]``
+        and pruned to the window's ``eventday`` partitions (``df.attrs["tables_read"]``
         names the tables and versions read); without them the SQL reads what it names.
 
         ``params`` fill the ``?`` placeholders in order, as Athena execution parameters
@@ -1136,10 +1136,10 @@ class AthenaEngine(Engine):
         return relation
 
     def _provenance(self, df: pd.DataFrame, text: str, read: dict[str, list[dict[str, Any]]]) -> None:
-        """Record in ``df.attrs`` the version-1 tables read (``source_tables``) and the custom tables of
+        """Record in ``df.attrs`` the version-1 tables read (``tables_read``) and the custom tables of
         class relations in ``text`` (``custom_tables``: read and skipped with the reason)."""
         if read:
-            df.attrs["source_tables"] = read
+            df.attrs["tables_read"] = read
         notes: dict[str, dict[str, Any]] = self.__dict__.get("_relations", {})
         used = [n for rel, n in notes.items() if rel in text and (n["read"] or n["skipped"])]
         if used:

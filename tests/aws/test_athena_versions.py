@@ -99,7 +99,7 @@ def test_load_reads_the_v1_table_in_v2_names_beside_v2(aws: Moto, upgraded: Athe
 
     assert df["metadata.version"].tolist() == ["1.0.0-rc.2", "1.1.0"]  # sorted by time_dt, across the upgrade
     assert df["actor.user.uid"].tolist() == [arn, arn]
-    assert df.attrs["source_tables"] == {"cloud_trail_mgmt": [
+    assert df.attrs["tables_read"] == {"cloud_trail_mgmt": [
         {"table": CT2, "version": "2.0"},
         {"table": CT1, "version": "1.0", "columns_from": "glue", "eventdays": ["20260227", "20260301"]},
     ]}
@@ -118,6 +118,7 @@ def test_pivot_reads_v1_rows_with_the_day_bounds_bound_before_its_values(aws: Mo
     assert params[:3] == ["'20260227'", "'20260301'", "'2026-02-27T12:00:00.000Z'"]
     assert "'arn:aws:iam::111122223333:user/alice'" in params and "alice" not in sent
     assert tl.attrs["rows"] == {"cloud_trail_mgmt": 0}
+    assert [t["table"] for t in tl.attrs["tables_read"]["cloud_trail_mgmt"]] == [CT2, CT1]
     assert tl.attrs["queries"]["cloud_trail_mgmt"] != sent  # the pivot's own SQL; Athena got the union
 
 
@@ -132,9 +133,9 @@ def test_sql_inserts_day_bounds_at_their_placeholder_and_reads_as_written_withou
     assert first["ExecutionParameters"] == ["'a'", "'20260228'", "'20260228'", "'2026-02-28T00:00:00.000Z'"]
     assert first["Query"].replace("'?'", "").replace("-- ?", "").count("?") == 4 and f'AS "{CT2}" WHERE api.operation' in first["Query"]
     assert df.attrs["sql"] == text and df.attrs["translated_sql"] == first["Query"]
-    assert set(df.attrs["source_tables"]) == {"cloud_trail_mgmt"}
+    assert set(df.attrs["tables_read"]) == {"cloud_trail_mgmt"}
     assert second["Query"] == text and second["ExecutionParameters"] == ["'a'", "'2026-02-28T00:00:00.000Z'"]
-    assert "source_tables" not in plain.attrs
+    assert "tables_read" not in plain.attrs
 
 
 def _in(value: Any, typ: pa.DataType) -> Any:
@@ -238,7 +239,7 @@ def test_a_hunt_over_the_upgrade_reads_v1_rows_of_its_window(aws: Moto, upgraded
     assert len(sent_params) == len(params) + 2 * text.count(CT2)
     assert sent_params.count("'20260228'") == text.count(CT2) and sent_params.count("'20260301'") == text.count(CT2)
     sqlglot.parse_one(sent, read="trino")
-    assert df.attrs["source_tables"]["cloud_trail_mgmt"][1]["table"] == CT1
+    assert df.attrs["tables_read"]["cloud_trail_mgmt"][1]["table"] == CT1
 
 
 def test_a_v2_table_lacking_a_catalog_column_gives_it_as_a_typed_null_in_the_union(aws: Moto, session: boto3.Session):
