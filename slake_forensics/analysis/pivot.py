@@ -209,7 +209,9 @@ def pivot(
     and ``params`` (per source: the SQL and its bound values), ``rows`` (per source row count),
     ``truncated`` (sources that hit the limit), ``skipped`` (sources without a field),
     ``elapsed_s`` (per source) and ``index`` (per source, the files the entity index let the query
-    read, out of the window's: ``(read, in window)``; empty without an index).  Raises
+    read, out of the window's: ``(read, in window)``; empty without an index), and on Athena
+    ``tables_read`` when a source's version-1 table was read beside its version-2 table (per
+    source, the tables and versions).  Raises
     ``ValueError`` when no entity and no account is given.
 
     On a local or S3 lake with an entity index (:mod:`slake_forensics.analysis.entity_index`,
@@ -271,6 +273,7 @@ def pivot(
     skipped: list[str] = []
     truncated: list[str] = []
     narrowed: dict[str, tuple[int, int]] = {}
+    tables: dict[str, Any] = {}  # Athena: the tables and source versions read, when a v1 table joined
     frames = []
     built_queries = {name: build_query(lake, name, window, given, accounts, limit_per_source) for name in names}
     index = index_of(lake) if given else None
@@ -301,6 +304,7 @@ def pivot(
                 scope["only_files"] = only
             result = lake.sql(sql, values, **scope)
         elapsed[name] = time.perf_counter() - t0
+        tables.update(result.attrs.get("tables_read", {}))
         rows[name] = len(result)
         if limit_per_source is not None and len(result) >= limit_per_source:
             truncated.append(name)
@@ -320,6 +324,8 @@ def pivot(
         "elapsed_s": elapsed,
         "index": narrowed,
     }
+    if tables:
+        out.attrs["tables_read"] = tables
     return out
 
 

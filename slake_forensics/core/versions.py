@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Union
+from typing import Any, Union
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -332,3 +332,138 @@ def file_classes(paths: list[str] | list[Path]) -> tuple[int, ...]:
 def foreign_classes(found: set[int], part: Partition) -> list[int]:
     """The ``class_uid`` values of a file that its source (from the key) does not hold (empty when all fit)."""
     return sorted(c for c in found if c not in part.source.classes)
+
+
+# ---- the same table as a map of paths, for engines that render it as a projection (Athena) ----------
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where one field of a version-2 row comes from in a version-1 row (see :func:`v2_origins`).
+
+    ``path`` is the dotted v1 path, relative to the table or, inside a list, to the list's
+    element; ``type`` its v1 type.  ``millis``: a v2 timestamp derived from int64 epoch
+    milliseconds at ``path``.  ``element``: for a list of structs, its element's fields (inner
+    renames applied); with ``as_list`` the struct at ``path`` itself, wrapped into a one-element list.
+    """
+
+    path: str
+    type: pa.DataType | None
+    millis: bool = False
+    as_list: bool = False
+    element: dict[str, Any] | None = None
+
+
+def origin_tree(typ: pa.StructType | pa.Schema, prefix: str = "") -> dict[str, Any]:
+    """The fields of ``typ`` as they are: a dict per struct, an :class:`Origin` per other field (paths from ``prefix``)."""
+    tree: dict[str, Any] = {}
+    for field in typ:
+        path = prefix + field.name
+        if pa.types.is_struct(field.type):
+            tree[field.name] = origin_tree(field.type, path + ".")
+        elif pa.types.is_list(field.type) and pa.types.is_struct(field.type.value_type):
+            tree[field.name] = Origin(path, field.type, element=origin_tree(field.type.value_type))
+        else:
+            tree[field.name] = Origin(path, field.type)
+    return tree
+
+
+def _tree_get(tree: dict[str, Any], path: str) -> Any:
+    node: Any = tree
+    for name in path.split("."):
+        if not isinstance(node, dict) or name not in node:
+            return None
+        node = node[name]
+    return node
+
+
+def _tree_pop(tree: dict[str, Any], path: str) -> Any:
+    *parents, last = path.split(".")
+    parent = _tree_get(tree, ".".join(parents)) if parents else tree
+    return parent.pop(last, None) if isinstance(parent, dict) else None
+
+
+def _tree_put(tree: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    node = tree
+    for name in parents:
+        if not isinstance(node.get(name), dict):
+            node[name] = {}
+        node = node[name]
+    node[last] = value
+
+
+def _origin_step(tree: dict[str, Any], step: Rename | Millis | AsList) -> None:
+    path = step.path if isinstance(step, AsList) else step.old
+    head, rest = _split(path)
+    if rest is not None:  # a step into the elements of the list at ``head``
+        lists = _tree_get(tree, head)
+        if not isinstance(lists, Origin) or lists.element is None:
+            return
+        inner: Rename | Millis | AsList = AsList(rest) if isinstance(step, AsList) else type(step)(rest, _split(step.new)[1] or "")
+        _origin_step(lists.element, inner)
+        return
+    if isinstance(step, Rename):
+        node = _tree_pop(tree, step.old)
+        if node is not None:
+            _tree_put(tree, step.new, node)
+    elif isinstance(step, Millis):
+        node = _tree_get(tree, step.old)
+        if isinstance(node, Origin) and node.type is not None and pa.types.is_integer(node.type) \
+                and _tree_get(tree, step.new) is None:
+            _tree_put(tree, step.new, Origin(node.path, node.type, millis=True))
+    else:
+        node = _tree_get(tree, step.path)
+        if isinstance(node, dict):
+            _tree_put(tree, step.path, Origin(step.path, None, as_list=True, element=node))
+
+
+def v2_origins(schema: pa.Schema, source: Source) -> dict[str, Any]:
+    """The fields of a version-1 table of ``source`` in version-2 names: :data:`V1_TO_V2` as a map of paths.
+
+    What :func:`to_v2` does to a table's values, this does to its schema, so an engine that
+    does not read files itself (Athena) can render the renaming as a projection.  ``Reclass``
+    steps change values, not names: see :func:`reclass_steps`.
+
+    Parameters
+    ----------
+    schema
+        The version-1 table's schema (its Glue columns).
+    source
+        The version-1 source (steps limited to some sources apply to theirs only).
+
+    Returns
+    -------
+    dict
+        Version-2 field name to a nested dict (a struct) or an :class:`Origin`.
+
+    Examples
+    --------
+    >>> from slake_forensics.core.catalog import V1_SOURCES
+    >>> src = V1_SOURCES["cloud_trail_mgmt"]
+    >>> tree = v2_origins(src.schema, src)
+    >>> tree["actor"]["user"]["uid"].path, tree["actor"]["user"]["uid_alt"].path
+    ('actor.user.uuid', 'actor.user.uid')
+    >>> tree["time_dt"].path, tree["time_dt"].millis
+    ('time', True)
+    >>> tree["resources"].element["owner"]["account"]["uid"].path
+    'account_uid'
+    """
+    tree = origin_tree(schema)
+    for step in V1_TO_V2:
+        if isinstance(step, Reclass) or (step.sources and source.name not in step.sources):
+            continue
+        _origin_step(tree, step)
+    return tree
+
+
+def reclass_steps(source: Source) -> list[Reclass]:
+    """The :class:`Reclass` steps of :data:`V1_TO_V2` that apply to ``source``.
+
+    Examples
+    --------
+    >>> from slake_forensics.core.catalog import V1_SOURCES
+    >>> [(r.old, r.new) for r in reclass_steps(V1_SOURCES["s3_data"])], reclass_steps(V1_SOURCES["vpc_flow"])
+    ([(3005, 6003)], [])
+    """
+    return [s for s in V1_TO_V2 if isinstance(s, Reclass) and (not s.sources or source.name in s.sources)]

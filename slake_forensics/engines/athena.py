@@ -40,6 +40,12 @@ toolkit builds (``load``, ``table_name()`` and so pivots and hunts) reads the re
 table, and ``sql()`` rewrites Security Lake's standard table names of any region to it, so
 SQL written for Security Lake runs unchanged through a resource link.
 
+When a source also has a version-1 table, ``load`` and every ``sql()`` given a window (pivots,
+hunts) read its version-2 table as a ``UNION ALL`` with the v1 rows in v2 names
+(:func:`v1_projection`, from :data:`~slake_forensics.core.versions.V1_TO_V2`), pruned to the
+window's ``eventday`` partitions; hunts also read the custom-source tables of their class
+(:meth:`AthenaEngine.class_relation`).  ``docs/source_versions.md`` shows the SQL.
+
 Bounds
 ------
 Every AWS client of the lake's session (awswrangler's and the toolkit's own) gets botocore
@@ -62,6 +68,7 @@ import logging
 import re
 import threading
 import time
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -76,8 +83,18 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.tokens import TokenType
 
-from slake_forensics.core.catalog import SOURCE_VERSION, SOURCES, Source, database as default_database, source as find_source
+from slake_forensics.core.catalog import (
+    SOURCE_VERSION,
+    SOURCES,
+    V1_SOURCES,
+    Source,
+    database as default_database,
+    hive_to_arrow,
+    source as find_source,
+)
 from slake_forensics.core.config import RAISE_LIMIT, Limits, check_tables, query_limits, read_limits, source_key
 from slake_forensics.core.errors import (
     AwsConfigError,
@@ -90,6 +107,7 @@ from slake_forensics.core.errors import (
     UnknownSourceError,
 )
 from slake_forensics.core.scope import id_list
+from slake_forensics.core.versions import Reclass, origin_tree, reclass_steps, v2_origins
 from slake_forensics.engines.base import Engine, Explanation
 from slake_forensics.sql.build import (
     check_region,
@@ -690,8 +708,12 @@ class AthenaEngine(Engine):
         more than ``max_rows`` rows raises :class:`TooManyRowsError` (never truncated).
 
         The scope arguments (``start``, ``end``, ``accounts``, ``regions``) are accepted for
-        symmetry with the file-reading engines and ignored: on Athena the query's own
-        ``time_dt``/``accountid``/``region`` predicates prune partitions.
+        symmetry with the file-reading engines: on Athena the query's own
+        ``time_dt``/``accountid``/``region`` predicates prune partitions.  With ``start`` and
+        ``end`` (as pivots and hunts pass them), a version-2 table whose source also has a
+        version-1 table in the database is read as a ``UNION ALL`` of both, v1 rows in v2 names
+        and pruned to the window's ``eventday`` partitions (``df.attrs["tables_read"]``
+        names the tables and versions read); without them the SQL reads what it names.
 
         ``params`` fill the ``?`` placeholders in order, as Athena execution parameters
         (see :func:`~slake_forensics.sql.build.parameter` for the accepted types).  Security
@@ -702,10 +724,12 @@ class AthenaEngine(Engine):
         UTC); provenance in ``df.attrs``.  Raises :class:`QueryError` when Athena fails.
         """
         timeout, max_rows = query_limits(timeout, max_rows)
-        sent = self._rewrite(text)
-        df = self._query_frame(sent, [parameter(v) for v in params or []], timeout, max_rows)
+        window = Window.of(start, end) if start is not None and end is not None else None
+        sent, values, read = self._with_older_versions(self._rewrite(text), [parameter(v) for v in params or []], window)
+        df = self._query_frame(sent, values, timeout, max_rows)
         if sent != text:
             df.attrs.update(sql=text, translated_sql=sent)
+        self._provenance(df, text, read)
         return df
 
     def _query_frame(
@@ -765,6 +789,7 @@ class AthenaEngine(Engine):
         src, window, accts, regs, wanted, fetch, sql, params = self._load_sql(
             source, start, end, accounts, regions, columns
         )
+        sql, params, read = self._with_older_versions(sql, params, window)
         names, raw, _ = self._execute(sql, params, read_limits().query_timeout)
         by_name = dict(zip(names, raw))
         types = dict(leaves(src))
@@ -781,6 +806,7 @@ class AthenaEngine(Engine):
             columns=None if columns is None else ([columns] if isinstance(columns, str) else list(columns)),
             files=[],
         )
+        self._provenance(df, sql, read)
         return df
 
     def explain(self, what: str, *args: Any, **kwargs: Any) -> Explanation:
@@ -805,7 +831,8 @@ class AthenaEngine(Engine):
         regions: Iterable[str] | str | None = None,
         columns: Iterable[str] | str | None = None,
     ) -> Explanation:
-        *_, sql, params = self._load_sql(source, start, end, accounts, regions, columns)
+        _, window, *_, sql, params = self._load_sql(source, start, end, accounts, regions, columns)
+        sql, params, _ = self._with_older_versions(sql, params, window)
         return Explanation(sql=sql, params=params, engine="athena")
 
     # -- execution ---------------------------------------------------------------------------------
@@ -985,6 +1012,173 @@ class AthenaEngine(Engine):
             message += " Nested fields are addressed with dots, e.g. actor.user.uid."
         return message
 
+    # -- source version 1 and custom sources -------------------------------------------------------
+    def _table_schema(self, table: LakeTable) -> pa.Schema | None:
+        """The Glue columns (partition keys included) of ``table``; a resource link without columns
+        is followed to its ``TargetTable``.  ``None`` when Glue does not give them (cached)."""
+        cache: dict[str, pa.Schema | None] = self.__dict__.setdefault("_schemas", {})
+        if table.name not in cache:
+            glue = self.session.client("glue")
+            try:
+                got = glue.get_table(DatabaseName=self.database, Name=table.name)["Table"]
+                target = got.get("TargetTable")
+                if not got.get("StorageDescriptor", {}).get("Columns") and target:
+                    where = {"CatalogId": target["CatalogId"]} if target.get("CatalogId") else {}
+                    got = glue.get_table(**where, DatabaseName=target["DatabaseName"], Name=target["Name"])["Table"]
+                columns = [*got.get("StorageDescriptor", {}).get("Columns", []), *got.get("PartitionKeys", [])]
+            except Exception as exc:  # botocore and Lake Formation errors alike: say so where it is used
+                _log.info("Glue columns of %s could not be read: %s", table.label, exc)
+                columns = []
+            cache[table.name] = _glue_schema(columns) if columns else None
+        return cache[table.name]
+
+    def _v1_branch(self, src: Source, table: LakeTable, window: Window) -> tuple[str, list[str], dict[str, Any]]:
+        """``SELECT`` of ``table`` (``src``'s version-1 table) in ``src``'s version-2 columns, the values
+        of its two placeholders, and its provenance.
+
+        The select list is :func:`v1_projection` of the table's Glue columns (the catalog's v1
+        schema when Glue does not give them).  Rows are limited to the window's ``eventday``
+        partitions (``YYYYMMDD``), or, for a table without that partition key, to its ``time``
+        (epoch milliseconds) in the window."""
+        schema = self._table_schema(table)
+        items, nulled = v1_projection(src, schema if schema is not None else V1_SOURCES[src.name].schema)
+        relation = f"{quote_identifier(self.database)}.{quote_identifier(table.name)}"
+        note: dict[str, Any] = {"table": table.name, "version": table.version,
+                                "columns_from": "glue" if schema is not None else "catalog"}
+        if schema is None or "eventday" in schema.names:
+            days = window.days()
+            where, values = '"eventday" >= ? AND "eventday" <= ?', [literal(days[0]), literal(days[-1])]
+            note["eventdays"] = [days[0], days[-1]]
+        else:
+            where = '"time" >= ? AND "time" < ?'
+            values = [parameter(-(-t.value // 1_000_000)) for t in (window.start, window.end)]  # up to the ms
+        if nulled:
+            note["null_columns"] = nulled
+        return f"SELECT {', '.join(items)} FROM {relation} WHERE {where}", values, note
+
+    def _with_older_versions(
+        self, text: str, params: list[str], window: Window | None
+    ) -> tuple[str, list[str], dict[str, list[dict[str, Any]]]]:
+        """``text`` reading each version-2 table whose source also has a version-1 table as a
+        ``UNION ALL`` of both (v1 rows in v2 names, pruned to the window's days), ``params`` with the
+        v1 branch's bounds inserted at their placeholders, and ``{source: [tables read, with versions]}``.
+
+        Without a window, or without version-1 tables, ``text`` and ``params`` are returned as they are.
+        """
+        if window is None:
+            return text, params, {}
+        listing = self._catalog()
+        older = {t.source for t in listing.tables if t.version == "1.0" and t.source in V1_SOURCES}
+        current = {name.lower(): key for key in sorted(older) if (name := self._lookup(key, SOURCE_VERSION))}
+        if not current:
+            return text, params, {}
+        try:
+            trees = [t for t in sqlglot.parse(text, read="trino") if t is not None]
+            tokens = Dialect.get_or_raise("trino").tokenize(text)
+        except sqlglot.errors.SqlglotError:
+            return text, params, {}
+        marks = [t.start for t in tokens if t.token_type == TokenType.PLACEHOLDER]
+        edits: list[tuple[int, int, str, list[str]]] = []
+        read: dict[str, list[dict[str, Any]]] = {}
+        for tree in trees:
+            ctes = {cte.alias_or_name.lower() for cte in tree.find_all(exp.CTE)}
+            for ref in tree.find_all(exp.Table):
+                db = ref.args.get("db")
+                dbname = db.name.lower() if isinstance(db, exp.Identifier) else None
+                key = current.get(ref.name.lower())
+                if key is None or "start" not in ref.this.meta or (dbname is None and ref.name.lower() in ctes) \
+                        or dbname not in (None, self.database.lower()):
+                    continue
+                src = find_source(key)
+                v1 = self._catalog_table(key, "1.0")
+                branch, bounds, note = self._v1_branch(src, v1, window)
+                columns = self._v2_columns(src, self._catalog_table(key, SOURCE_VERSION))
+                relation = f"{quote_identifier(self.database)}.{quote_identifier(ref.name)}"
+                union = f"(SELECT {columns} FROM {relation} UNION ALL {branch})"
+                union += "" if ref.alias else f" AS {quote_identifier(ref.name)}"
+                parts = [p for p in (ref.args.get("catalog"), db, ref.this) if isinstance(p, exp.Identifier) and "start" in p.meta]
+                edits.append((parts[0].meta["start"], ref.this.meta["end"], union, bounds))
+                read[src.name] = [{"table": ref.name, "version": SOURCE_VERSION}, note]
+        params = list(params)
+        for start, end, replacement, values in sorted(edits, key=lambda e: e[0], reverse=True):
+            text = text[:start] + replacement + text[end + 1:]
+            at = sum(1 for m in marks if m < start)
+            params[at:at] = values
+        return text, params, read
+
+    def _v2_columns(self, src: Source, table: LakeTable) -> str:
+        """The v2 branch's select list: ``src``'s top-level columns as the v2 table has them, a column
+        its Glue columns lack as a typed ``NULL`` (an older table), so the union's columns line up."""
+        schema = self._table_schema(table)
+        return ", ".join(
+            quote_identifier(f.name) if schema is None or f.name in schema.names
+            else f"CAST(NULL AS {athena_type(f.type)}) AS {quote_identifier(f.name)}"
+            for f in src.schema
+        )
+
+    def _catalog_table(self, source: str, version: str) -> LakeTable:
+        """The :class:`LakeTable` :meth:`_lookup` chooses for ``source`` at ``version`` (it exists)."""
+        name = self._lookup(source, version)
+        return next(t for t in self._catalog().tables if t.name == name)
+
+    def class_relation(self, source: str) -> str:
+        """What a hunt reads for ``source``: its table, and the custom-source tables of its OCSF class.
+
+        As on the other engines (:meth:`Engine.class_relation`), a ``UNION ALL`` over the catalog
+        source's top-level columns.  Glue does not say which class a custom table holds, so each
+        custom table joins with its rows of the classes ``source`` stands for (``class_uid IN (…)``,
+        the classes whose first catalog source is ``source``, as a custom source's ``like``), its
+        Glue columns cast to the catalog's (:func:`project`: missing columns as typed nulls).  A
+        custom table whose columns cannot be read, that has no ``class_uid``, or with a column that
+        cannot be cast is left out with a :class:`SkippedTableWarning` naming the column; what was
+        read and skipped is in the ``attrs["custom_tables"]`` of the query's frame.  Only Glue is
+        asked (``GetTable``, once per table).
+        """
+        own = find_source(source)
+        classes = [c for c in own.classes if next(s.name for s in SOURCES.values() if c in s.classes) == own.name]
+        customs = [t for t in self._catalog().tables if t.source.startswith("ext/")]
+        if not customs or not classes:
+            return self.table_name(source)
+        columns = ", ".join(quote_identifier(c) for c in own.schema.names)
+        parts = [f"SELECT {columns} FROM {self.table_name(own.name)}"]
+        read, skipped = [], {}
+        for t in customs:
+            schema = self._table_schema(t)
+            if schema is None or "class_uid" not in schema.names:
+                skipped[t.name] = "its Glue columns could not be read" if schema is None else "it has no class_uid column"
+                continue
+            tree = origin_tree(schema)
+            items, blocked = [], []
+            for field in own.schema:
+                expr, bad = project(field.type, tree.get(field.name))
+                items.append(f"{expr} AS {quote_identifier(field.name)}")
+                blocked += [f"{b} ({schema.field(b.split('.')[0].split('[')[0]).type} in Glue)" for b in bad]
+            if blocked:
+                skipped[t.name] = f"column {blocked[0]} cannot be cast to the {own.name} type"
+                continue
+            relation = f"{quote_identifier(self.database)}.{quote_identifier(t.name)}"
+            wanted = ", ".join(str(c) for c in classes)
+            parts.append(f'SELECT {", ".join(items)} FROM {relation} WHERE "class_uid" IN ({wanted})')
+            read.append(t.name)
+        relation = "(" + " UNION ALL ".join(parts) + ")" if read else self.table_name(source)
+        notes: dict[str, dict[str, Any]] = self.__dict__.setdefault("_relations", {})
+        if relation not in notes:  # said once per lake and relation
+            for name, reason in skipped.items():
+                warnings.warn(f"{name} (a custom source; it may hold {own.name}'s classes) is left out of the "
+                              f"query: {reason}.", SkippedTableWarning, stacklevel=2)
+        notes[relation] = {"source": own.name, "read": read, "skipped": skipped}
+        return relation
+
+    def _provenance(self, df: pd.DataFrame, text: str, read: dict[str, list[dict[str, Any]]]) -> None:
+        """Record in ``df.attrs`` the version-1 tables read (``tables_read``) and the custom tables of
+        class relations in ``text`` (``custom_tables``: read and skipped with the reason)."""
+        if read:
+            df.attrs["tables_read"] = read
+        notes: dict[str, dict[str, Any]] = self.__dict__.get("_relations", {})
+        used = [n for rel, n in notes.items() if rel in text and (n["read"] or n["skipped"])]
+        if used:
+            df.attrs["custom_tables"] = used
+
 
 def _time_aggregates(has_time_dt: bool, window: Window | None) -> tuple[str, str, str, list[str]]:
     """``(first, last, where, params)`` of one :meth:`AthenaEngine.sources` aggregate.
@@ -1036,3 +1230,178 @@ def _timestamps(column: pa.Array) -> pa.Array:
     except pa.ArrowInvalid:  # another zone or offset: let pandas read it
         values = pd.to_datetime(pd.Series(column.to_pylist(), dtype=object), utc=True, format="mixed")
         return pa.array(values, pa.timestamp("ms", tz="UTC"))
+
+
+# -- source version 1 and custom sources as rows of a version-2 source ------------------------------
+
+
+class SkippedTableWarning(UserWarning):
+    """A custom-source table left out of a query over its class: a Glue column cannot be cast to the catalog's."""
+
+
+def athena_type(typ: pa.DataType) -> str:
+    """The Athena (Trino) type name of an Arrow type, for ``CAST``.
+
+    Examples
+    --------
+    >>> athena_type(pa.list_(pa.struct([("uid", pa.string()), ("n", pa.int32())])))
+    'array(row("uid" varchar, "n" integer))'
+    >>> athena_type(pa.map_(pa.string(), pa.string())), athena_type(pa.timestamp("ms", tz="UTC"))
+    ('map(varchar, varchar)', 'timestamp')
+    """
+    if pa.types.is_struct(typ):
+        return "row(" + ", ".join(f"{quote_identifier(f.name)} {athena_type(f.type)}" for f in typ) + ")"
+    if pa.types.is_list(typ) or pa.types.is_large_list(typ):
+        return f"array({athena_type(typ.value_type)})"
+    if pa.types.is_map(typ):
+        return f"map({athena_type(typ.key_type)}, {athena_type(typ.item_type)})"
+    if pa.types.is_timestamp(typ):
+        return "timestamp"
+    if pa.types.is_decimal(typ):
+        return f"decimal({typ.precision}, {typ.scale})"
+    names = {v: k for k, v in _ARROW_TYPES.items() if k not in ("int", "float")}
+    names[pa.string()] = "varchar"
+    if typ not in names:
+        raise ValueError(f"No Athena type for {typ}")
+    return names[typ]
+
+
+def _castable(have: pa.DataType, want: pa.DataType) -> bool:
+    """Whether a ``CAST`` of ``have`` to ``want`` keeps every value (or turns it into text)."""
+    if have == want:
+        return True
+    nested = (pa.types.is_struct, pa.types.is_list, pa.types.is_map)
+    if any(f(have) for f in nested) or any(f(want) for f in nested):
+        if pa.types.is_list(have) and pa.types.is_list(want):
+            return _castable(have.value_type, want.value_type)
+        if pa.types.is_map(have) and pa.types.is_map(want):
+            return _castable(have.key_type, want.key_type) and _castable(have.item_type, want.item_type)
+        return False
+    if pa.types.is_null(have):  # a Glue type the toolkit cannot read
+        return False
+    if pa.types.is_string(want):
+        return True
+    if pa.types.is_integer(have) and pa.types.is_integer(want):
+        return have.bit_width <= want.bit_width
+    if pa.types.is_decimal(want):  # a score as float in v1, decimal(3, 1) in v2
+        return pa.types.is_integer(have) or pa.types.is_floating(have) or pa.types.is_decimal(have)
+    return (pa.types.is_integer(have) or pa.types.is_floating(have)) and pa.types.is_floating(want) \
+        and (pa.types.is_integer(have) or have.bit_width <= want.bit_width)
+
+
+def _ref(base: str, path: str) -> str:
+    return ".".join([base] * bool(base) + [quote_identifier(p) for p in path.split(".")])
+
+
+def project(want: pa.DataType, node: Any, base: str = "", depth: int = 0) -> tuple[str, list[str]]:
+    """An Athena expression of type ``want`` from ``node`` (a struct as a dict, an
+    :class:`~slake_forensics.core.versions.Origin`, or ``None``: a typed ``NULL``), and the paths
+    that block it (a type that cannot be cast; empty when the expression is good).
+
+    ``base`` is the expression paths are relative to (a list element's lambda variable inside
+    ``transform``); structs are built field by field (``CAST(ROW(…) AS row(…))``) so fields
+    missing from ``node`` come out as typed nulls and extra ones are left out.
+
+    Examples
+    --------
+    >>> from slake_forensics.core.versions import Origin
+    >>> want = pa.struct([("uid", pa.string()), ("n", pa.int64())])
+    >>> project(want, {"uid": Origin("actor.user.uuid", pa.string()), "n": Origin("x", pa.int32())})
+    ('CAST(ROW("actor"."user"."uuid", CAST("x" AS bigint)) AS row("uid" varchar, "n" bigint))', [])
+    >>> project(pa.int32(), Origin("name", pa.string()))
+    ('CAST(NULL AS integer)', ['name'])
+    """
+    if node is None:
+        return f"CAST(NULL AS {athena_type(want)})", []
+    if isinstance(node, dict):
+        if not pa.types.is_struct(want):
+            return f"CAST(NULL AS {athena_type(want)})", [_first_path(node)]
+        parts = [project(f.type, node.get(f.name), base, depth) for f in want]
+        items = ", ".join(p[0] for p in parts)
+        return f"CAST(ROW({items}) AS {athena_type(want)})", [b for p in parts for b in p[1]]
+    ref = _ref(base, node.path)
+    null = f"CAST(NULL AS {athena_type(want)})"
+    if node.millis:
+        if not pa.types.is_timestamp(want):
+            return null, [node.path]
+        return f"CAST(from_unixtime({ref} / 1e3, 'UTC') AS timestamp)", []
+    if node.element is not None:
+        if not pa.types.is_list(want):
+            return null, [node.path]
+        if node.as_list:
+            inner, blocked = project(want.value_type, node.element, base, depth)
+            return f"IF({ref} IS NULL, NULL, ARRAY[{inner}])", blocked
+        var = f"x{depth + 1}"
+        inner, blocked = project(want.value_type, node.element, var, depth + 1)
+        return f"transform({ref}, {var} -> {inner})", [f"{node.path}[].{b}" for b in blocked]
+    if node.type == want:
+        return ref, []
+    if node.type is None or not _castable(node.type, want):
+        return null, [node.path]
+    return f"CAST({ref} AS {athena_type(want)})", []
+
+
+def _first_path(node: dict[str, Any]) -> str:
+    """The v1 (or Glue) path of a struct node: its first field's path without that field's name."""
+    child = next(iter(node.values()), None)
+    if isinstance(child, dict):
+        return _first_path(child).rsplit(".", 1)[0]
+    return child.path.rsplit(".", 1)[0] if child is not None else "?"
+
+
+def _glue_schema(columns: Iterable[dict[str, Any]]) -> pa.Schema:
+    """Glue ``Columns`` (and ``PartitionKeys``) as an Arrow schema; a type the toolkit cannot read is ``null``."""
+    fields = []
+    for column in columns:
+        try:
+            typ = hive_to_arrow(str(column.get("Type", "")).lower())
+        except ValueError:
+            typ = pa.null()
+        fields.append(pa.field(str(column["Name"]).lower(), typ))
+    return pa.schema(fields)
+
+
+_RECLASSED = ("class_uid", "category_uid", "category_name", "type_uid")
+
+
+def _reclassed(column: str, expr: str, step: Reclass) -> str:
+    """``expr`` (the v1 value of ``column``) renumbered by ``step`` on the rows of its class."""
+    new = {
+        "class_uid": str(step.new),
+        "category_uid": str(step.category_uid),
+        "category_name": literal(step.category_name),
+        "type_uid": f"{expr} + {(step.new - step.old) * 100}",
+    }[column]
+    return f'CASE WHEN "class_uid" = {step.old} THEN {new} ELSE {expr} END'
+
+
+def v1_projection(src: Source, schema: pa.Schema) -> tuple[list[str], list[str]]:
+    """The ``SELECT`` items that present a version-1 table of ``src`` (Glue columns ``schema``) as
+    ``src``'s version-2 top-level columns, and the v1 paths whose type cannot be cast (``NULL`` there).
+
+    :func:`~slake_forensics.core.versions.v2_origins` applies the renaming of
+    :data:`~slake_forensics.core.versions.V1_TO_V2` to the schema, :func:`project` casts each column
+    to the v2 type, and the ``Reclass`` steps renumber v1 API Activity.  ``asl_version``, absent from
+    AWS's v1 tables, is the version (``'1.0'``).  Fields without a v2 place are not selected.
+
+    Examples
+    --------
+    >>> from slake_forensics.core.catalog import V1_SOURCES
+    >>> items, nulled = v1_projection(SOURCES["cloud_trail_mgmt"], V1_SOURCES["cloud_trail_mgmt"].schema)
+    >>> len(items) == len(SOURCES["cloud_trail_mgmt"].schema), nulled
+    (True, [])
+    >>> [i for i in items if i.endswith('"category_uid"')]
+    ['CASE WHEN "class_uid" = 3005 THEN 6 ELSE "category_uid" END AS "category_uid"']
+    """
+    v1 = V1_SOURCES[src.name]
+    tree = v2_origins(schema, v1)
+    items, nulled = [], []
+    for field in src.schema:
+        expr, blocked = project(field.type, tree.get(field.name))
+        nulled += blocked
+        if field.name == "asl_version":
+            expr = f"COALESCE({expr}, {literal(v1.version)})"
+        for step in reclass_steps(v1) if field.name in _RECLASSED else []:
+            expr = _reclassed(field.name, expr, step)
+        items.append(f"{expr} AS {quote_identifier(field.name)}")
+    return items, nulled
