@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import shutil
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +12,18 @@ import pytest
 from fixture_lake import DAY0, DAYS, NOW, build_fixture_lake
 
 from slake_forensics.lake import Lake
+
+
+@pytest.fixture
+def ctrl_c() -> Iterator[None]:
+    """SIGINT raises KeyboardInterrupt, as in a terminal or a notebook kernel, for the tests that press Ctrl-C.
+
+    A shell starts a background job with SIGINT ignored, and Python then leaves it ignored: a CI script
+    that runs pytest in the background would otherwise make ``_thread.interrupt_main`` and SIGINT do nothing.
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="session")

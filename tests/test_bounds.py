@@ -17,6 +17,8 @@ from slake_forensics.core.config import Limits, query_limits, read_limits
 from slake_forensics.core.errors import BadConfigError, QueryInterrupted, QueryTimeout, SlakeError, TooManyRowsError
 from slake_forensics.engines.athena import botocore_config
 
+pytestmark = pytest.mark.usefixtures("ctrl_c")  # the tests press Ctrl-C
+
 #: A cross join of three copies of the sample lake's WAF rows (~3,000 per day): hours of work for DuckDB.
 RUNAWAY = (
     "SELECT sum(length(a.action) * length(b.action) * length(c.action)) AS n "

@@ -17,6 +17,8 @@ from aws_fixtures import DAYS, OUTPUT, REGION, Moto
 from slake_forensics.core.errors import AwsEndpointError, QueryInterrupted, QueryTimeout, TooManyRowsError
 from slake_forensics.lake import Lake
 
+pytestmark = pytest.mark.usefixtures("ctrl_c")  # the tests press Ctrl-C
+
 CHECKS = r"network.*endpoint_url.*region.*proxy"
 
 
