@@ -15,7 +15,8 @@ from . import plan, report, suite
 from .child import REPO
 from .lakes import FULL, SMOKE, ensure_lake
 
-MEASUREMENTS = ("window", "pivot", "index", "memory", "timeline", "growth", "notebooks")
+MEASUREMENTS = ("window", "pivot", "index", "expand", "index_update", "athena_bytes", "memory", "timeline", "growth",
+                "notebooks")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     info = plan.busiest_first(info, counts)
 
     window_p = plan.window_params(info)
-    pivot_p = plan.pivot_params(info, args.ip) if {"pivot", "growth", "index"} & set(only) else {}
+    pivot_p = plan.pivot_params(info, args.ip) if {"pivot", "growth", "index", "expand", "index_update", "athena_bytes"} & set(only) else {}
     groups: list[suite.Group] = []
     if "window" in only or "growth" in only:
         groups.append(suite.window(window_p, repeat))
@@ -61,6 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         groups.append(suite.pivot(pivot_p, repeat))
     if "index" in only:
         groups.append(suite.index(pivot_p, repeat, groups[-1]))
+    if "expand" in only:
+        groups.append(suite.expand(pivot_p, repeat))
+    if "index_update" in only:
+        groups.append(suite.index_update(pivot_p, next((g for g in groups if g.name == "index"), None)))
+    if "athena_bytes" in only:
+        groups.append(suite.athena_bytes(pivot_p))
     if "memory" in only:
         groups.append(suite.memory(plan.memory_params(info, args.memory_rows), repeat))
     if "timeline" in only:
