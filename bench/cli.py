@@ -15,7 +15,11 @@ from . import plan, report, suite
 from .child import REPO
 from .lakes import FULL, SMOKE, ensure_lake
 
-MEASUREMENTS = ("window", "pivot", "index", "memory", "timeline", "growth", "notebooks")
+MEASUREMENTS = ("window", "pivot", "index", "expand", "index_update", "athena_bytes", "memory", "timeline", "growth",
+                "notebooks")
+#: What runs without ``--only``: the issue-16 additions after ``index`` are opt-in (each reads or
+#: indexes the whole lake once more; ``athena_bytes`` needs the index ``index`` builds).
+DEFAULT = ("window", "pivot", "index", "memory", "timeline", "growth", "notebooks")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--repeat", type=int, help="child processes per variant (default 5; 1 with --smoke)")
     p.add_argument("--smoke", action="store_true", help="a tiny lake and one run each: checks the suite works, "
                    "its figures mean nothing")
-    p.add_argument("--only", default=",".join(MEASUREMENTS), help=f"comma-separated subset of {','.join(MEASUREMENTS)}")
+    p.add_argument("--only", default=",".join(DEFAULT), help=f"comma-separated subset of {','.join(MEASUREMENTS)} "
+                   f"(default {','.join(DEFAULT)})")
     p.add_argument("--results", type=Path, default=REPO / "bench" / "results", help="folder for the JSON result")
     p.add_argument("--notebooks", type=Path, default=REPO / "notebooks", help="notebooks to time (default notebooks/)")
     p.add_argument("--notebook-timeout", type=int, default=1800, help="seconds allowed per notebook cell")
@@ -53,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     info = plan.busiest_first(info, counts)
 
     window_p = plan.window_params(info)
-    pivot_p = plan.pivot_params(info, args.ip) if {"pivot", "growth", "index"} & set(only) else {}
+    pivot_p = plan.pivot_params(info, args.ip) if {"pivot", "growth", "index", "expand", "index_update", "athena_bytes"} & set(only) else {}
     groups: list[suite.Group] = []
     if "window" in only or "growth" in only:
         groups.append(suite.window(window_p, repeat))
@@ -61,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         groups.append(suite.pivot(pivot_p, repeat))
     if "index" in only:
         groups.append(suite.index(pivot_p, repeat, groups[-1]))
+    if "expand" in only:
+        groups.append(suite.expand(pivot_p, repeat))
+    if "index_update" in only:
+        groups.append(suite.index_update(pivot_p, next((g for g in groups if g.name == "index"), None)))
+    if "athena_bytes" in only:
+        groups.append(suite.athena_bytes(pivot_p))
     if "memory" in only:
         groups.append(suite.memory(plan.memory_params(info, args.memory_rows), repeat))
     if "timeline" in only:

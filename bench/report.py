@@ -38,7 +38,7 @@ class Check:
     @property
     def met(self) -> bool | None:
         """Whether the target is met (``None`` for ``info`` lines and missing figures)."""
-        if self.kind == "info" or self.value is None:
+        if self.kind == "info" or self.value is None or self.limit is None:
             return None
         if self.kind == "max":
             return self.value <= self.limit

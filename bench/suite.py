@@ -24,6 +24,8 @@ class Group:
     outcomes: dict[str, Outcome]
     checks: list[Check] = field(default_factory=list)
     rows_equal: bool | None = None
+    #: Figures that are not timed variants (the Athena bytes model), written to the JSON as they are.
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def failed(self) -> bool:
@@ -32,7 +34,8 @@ class Group:
 
     def as_json(self) -> dict[str, Any]:
         """Variants' summaries and the row verdict."""
-        return {"variants": {k: o.summary() for k, o in self.outcomes.items()}, "rows_equal": self.rows_equal}
+        out = {"variants": {k: o.summary() for k, o in self.outcomes.items()}, "rows_equal": self.rows_equal}
+        return {**out, **self.extra}
 
 
 def same_rows(outcomes: list[Outcome]) -> tuple[bool, str]:
@@ -102,6 +105,44 @@ def index(params: dict[str, Any], repeat: int, scan: Group) -> Group:
         Check("index size", index_mb, "MB", "max_ratio", 0.02, "lake Parquet", lake_mb),
     ]
     return Group("index", out, checks, ok)
+
+
+def expand(params: dict[str, Any], repeat: int) -> Group:
+    """The 2-hop expansion graph from the pivot's IP over the period, through the entity index (warm), under 2 s."""
+    out = measure([Variant("indexed", "expand.indexed", params)], repeat, "expand")
+    ex = out["indexed"]
+    rows = f"{ex.rows:,} nodes" if ex.rows is not None else "n/a"
+    checks = [Check("expand 2 hops from the IP (indexed, warm)", ex.median_s, "s", "max", 2.0, rows=rows)]
+    return Group("expand", out, checks)
+
+
+def index_update(params: dict[str, Any], index_group: Group | None) -> Group:
+    """Incremental index update after one new day (one run: the untimed preparation builds the other
+    days' index), against the day's share of the cold build when the index group ran."""
+    out = measure([Variant("update", "index.update", params)], 1, "index update")
+    up = out["update"]
+    files = f"{up.rows:,} files" if up.rows is not None else "n/a"
+    build = index_group.outcomes.get("build") if index_group is not None else None
+    share = None
+    if build is not None and build.median_s is not None and build.rows and up.rows is not None:
+        share = build.median_s * up.rows / build.rows
+    kind, limit = ("max_ratio", 1.5) if share is not None else ("info", None)
+    checks = [Check("index update after one new day (1 run)", up.median_s, "s", kind, limit,
+                    "the day's share of the cold build" if share is not None else None, share, files)]
+    return Group("index_update", out, checks)
+
+
+def athena_bytes(params: dict[str, Any]) -> Group:
+    """The Athena bytes-scanned model (:mod:`bench.athena`) for an IP seen on 3 of the days: narrowed
+    to its partitions against the unindexed pivot, at most 15 %.  Needs the bench index (``bench/index``)."""
+    from .athena import model
+
+    lake = Path(params["lake"])
+    m = model(str(lake), str(lake.parent / "index"), params["start"], params["end"])
+    note = f"{m['ip']}: {m['days']} days, {m['partitions']} partitions"
+    checks = [Check("athena bytes scanned, pivot narrowed by the entity summary", m["narrowed_bytes"] / 1e6, "MB",
+                    "max_ratio", 0.15, "unindexed pivot", m["unindexed_bytes"] / 1e6, note=note)]
+    return Group("athena_bytes", {}, checks, extra={"model": m})
 
 
 def memory(params: dict[str, Any], repeat: int) -> Group:

@@ -21,6 +21,8 @@ TASKS: dict[str, Callable[[dict[str, Any]], Callable[[], Any]]] = {
     "pivot.naive": pivot.naive,
     "pivot.indexed": pivot.indexed,
     "index.build": pivot.index_build,
+    "index.update": pivot.index_update,
+    "expand.indexed": pivot.expand_indexed,
     "memory.toolkit": memory.toolkit,
     "memory.naive": memory.naive,
     "timeline.toolkit": timeline.toolkit,

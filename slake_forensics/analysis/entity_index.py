@@ -316,7 +316,13 @@ class EntityIndex:
         return {k: etags.get(k) for k in keys}
 
     def _extract(self, src: Source, key: str) -> pa.Array:
-        """Distinct values of the indexed fields in one file."""
+        """Distinct values of the indexed fields in one file.
+
+        Each field's :meth:`~slake_forensics.analysis.entities.Field.extract` runs on one of two
+        frames: the scalar columns reduced to their distinct values (padded with nulls to one
+        length; JSON texts that cannot hold a key looked up nulled first), and the list columns
+        as read.  The values are those of the whole file, from a fraction of the rows.
+        """
         lake = self.lake
         if isinstance(lake, LocalEngine):
             path, part = lake.root / key, lake._part(lake.root / key)
@@ -328,9 +334,20 @@ class EntityIndex:
             part = found
         fields = indexed_fields(src.map_name)
         columns = list(dict.fromkeys(f.path for f in fields))
-        df = ocsf.flatten(_read(path, part, src, None, columns).drop_columns(["__slake_time"]))
-        arrays = [f.extract(df, src)[1] for f in fields]
-        return pc.unique(pa.concat_arrays([a.cast(pa.string()) for a in arrays])) if arrays else pa.array([], pa.string())
+        table = _read(path, part, src, None, columns)
+        json_keys: dict[str, set[str]] = {}
+        for f in fields:
+            json_keys.setdefault(f.path, set()).update(f.json)
+        nested = [c for c in columns if pa.types.is_nested(table[c].type)]
+        scalars = {c: pc.unique(table[c]) for c in columns if c not in nested}
+        scalars = {c: _may_hold(v, json_keys[c]) if json_keys[c] else v for c, v in scalars.items()}
+        size = max((len(v) for v in scalars.values()), default=0)  # padded with nulls, which name no value
+        frames = {
+            False: ocsf.flatten(pa.table({c: pa.concat_arrays([v, pa.nulls(size - len(v), v.type)]) for c, v in scalars.items()})),
+            True: ocsf.flatten(table.select(nested)),
+        }
+        arrays = [f.extract(frames[f.path in nested], src)[1].cast(pa.string()) for f in fields]
+        return pc.unique(pa.concat_arrays(arrays)) if arrays else pa.array([], pa.string())
 
     # ---- build and use --------------------------------------------------------------------
 
@@ -497,6 +514,14 @@ class EntityIndex:
         int
         """
         return sum(p.stat().st_size for p in self.path.glob("*") if p.is_file()) if self.path.is_dir() else 0
+
+
+def _may_hold(texts: pa.Array, keys: set[str]) -> pa.Array:
+    """``texts`` (JSON) with those that cannot hold a top-level key in ``keys`` nulled (nor any ``\\u`` escape that could spell one)."""
+    hold = pc.match_substring(texts, "\\u")
+    for key in sorted(keys):
+        hold = pc.or_(hold, pc.match_substring(texts, f'"{key}"'))
+    return pc.if_else(pc.fill_null(hold, False), texts, pa.nulls(len(texts), texts.type))
 
 
 def _source_of(state: _State, file_id: int) -> str:

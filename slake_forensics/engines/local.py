@@ -456,7 +456,8 @@ class LocalEngine(Engine):
             con.execute("SET integer_division=true")  # Trino: integer / integer is an integer
             con.execute("SET parquet_metadata_cache=true")  # footers read for the schema check serve the scan
             try:
-                if not self._restrict_to_hits(con, translated, params, wanted, files, with_eventday):
+                # files the entity index already narrowed to are few: the prefilter's extra scan costs more than it saves
+                if only_files is not None or not self._restrict_to_hits(con, translated, params, wanted, files, with_eventday):
                     for key, src in wanted.items():
                         self._create_view(con, src, files[key], with_eventday, skipped)
                 return _fetch(con.sql(translated, params=params), max_rows)
