@@ -772,7 +772,11 @@ class AthenaEngine(Engine):
             for key, (sent, values, text) in prepared.items()
         }
         try:
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            pending: set[Future[pd.DataFrame]] = set(futures)
+            while pending:  # short waits: the main thread sees a Ctrl-C between them
+                done, pending = wait(futures, timeout=0.2, return_when=FIRST_EXCEPTION)
+                if any(f.exception() is not None for f in done):
+                    break
             failed = [f for f in futures if f in done and f.exception() is not None]
             if failed:
                 error = failed[0].exception()
@@ -795,7 +799,7 @@ class AthenaEngine(Engine):
         pool.shutdown(wait=False, cancel_futures=True)
         wait(futures)
         notes = [f"{key}: {f.exception()}" for f, key in futures.items()
-                 if f is not skip and not f.cancelled() and isinstance(f.exception(), QueryInterrupted)]
+                 if f is not skip and not f.cancelled() and f.exception() is not None]
         return (" Other queries of the batch: " + " ".join(notes)) if notes else ""
 
     def _query_frame(
