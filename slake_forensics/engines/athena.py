@@ -55,6 +55,17 @@ within about 30 s with :class:`~slake_forensics.core.errors.AwsEndpointError` na
 query that runs past its ``timeout`` or is interrupted (Ctrl-C, a notebook's interrupt) is
 stopped with ``StopQueryExecution``; the error names its query execution id.
 
+Concurrency
+-----------
+:meth:`AthenaEngine.sql_concurrently` (what a pivot uses: one query per source) runs up to
+:attr:`AthenaEngine.max_concurrent_queries` queries at once in a thread pool.  A boto3 session is
+not thread-safe, its clients are: one thread at a time starts a query through awswrangler and
+makes that query's clients (a lock), and everything else (polls, results, stops) goes through
+those clients.  Provenance (query id, bytes scanned, SQL, parameters) is per call, carried by
+the frame that call returned, never by the lake.  A Ctrl-C, a timeout or a failure of one query
+stops every query of the batch still running (``StopQueryExecution`` each) and starts none of
+those still waiting.
+
 Cost
 ----
 ``load`` scans only the selected columns of the window's partitions.  ``sources()``
@@ -70,6 +81,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -416,6 +428,8 @@ class AthenaEngine(Engine):
     poll_seconds: float = 0.5
     #: Days before the lake clock that :meth:`sources` aggregates over (``None``: whole tables).
     sources_days: int | None = 7
+    #: Queries :meth:`sql_concurrently` runs at once (Athena's default quota is 20-25 active DML queries).
+    max_concurrent_queries: int = 8
 
     def __init__(
         self,
@@ -434,7 +448,7 @@ class AthenaEngine(Engine):
         self.workgroup = workgroup
         self.database = database or default_database(self.region)
         self.s3_output = s3_output
-        self._last: dict[str, Any] = {}
+        self._session_lock = threading.RLock()  # boto3 sessions are not thread-safe (their clients are)
         self._listing: _Catalog | None = None
         super().__init__(f"athena://{workgroup}/{self.database}", now=now)
 
@@ -445,7 +459,8 @@ class AthenaEngine(Engine):
     def _glue_tables(self) -> list[dict[str, Any]]:
         """Glue ``GetTables`` of the lake's database (a missing database lists as empty)."""
         try:
-            return list(wr.catalog.get_tables(database=self.database, boto3_session=self.session))
+            with self._session_lock:
+                return list(wr.catalog.get_tables(database=self.database, boto3_session=self.session))
         except Exception as exc:  # botocore errors and awswrangler's wrappers alike
             raise aws_error(exc) or QueryError(
                 f"Cannot list the tables of Glue database {self.database!r} in {self.region}: {exc}"
@@ -628,12 +643,13 @@ class AthenaEngine(Engine):
             )
             params += bounds
         stats = self._query_frame("\nUNION ALL\n".join(parts), params)
+        provenance = dict(stats.attrs)
         merged = rows.merge(stats.astype({"source": object}).rename(columns={"source": "key"}), on="key", how="left")
         merged = merged.drop(columns="key")
         for col in ("accounts", "regions"):
             merged[col] = [sorted(v.split(",")) if isinstance(v, str) and v else [] for v in merged[col]]
         merged["rows"] = merged["rows"].fillna(0).astype("int64")
-        merged.attrs.update(self._last, window=None if window is None else str(window))
+        merged.attrs.update(provenance, window=None if window is None else str(window))
         return merged
 
     def _rewrite(self, text: str) -> str:
@@ -726,20 +742,120 @@ class AthenaEngine(Engine):
         timeout, max_rows = query_limits(timeout, max_rows)
         window = Window.of(start, end) if start is not None and end is not None else None
         sent, values, read = self._with_older_versions(self._rewrite(text), [parameter(v) for v in params or []], window)
-        df = self._query_frame(sent, values, timeout, max_rows)
-        if sent != text:
-            df.attrs.update(sql=text, translated_sql=sent)
+        df = self._query_frame(sent, values, timeout, max_rows, written=text)
         self._provenance(df, text, read)
         return df
 
+    def sql_concurrently(
+        self,
+        queries: Mapping[str, tuple[str, Sequence[Any]]],
+        *,
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        timeout: float | None = None,
+        max_rows: int | None = None,
+    ) -> dict[str, pd.DataFrame]:
+        """Run several queries at once: ``{key: frame}``, each frame with its own provenance.
+
+        Up to :attr:`max_concurrent_queries` run at a time (a thread pool).  Each query is run
+        as :meth:`sql` runs it (table names rewritten, values bound as execution parameters,
+        ``timeout`` and ``max_rows`` per query, defaults from the settings; with ``start`` and
+        ``end``, version-1 tables beside version-2 ones are read too) and its frame's
+        ``attrs`` carry its own ``query_execution_id``, ``data_scanned_bytes``, ``sql`` and
+        ``params``.  When one query fails or times out, or the caller is interrupted (Ctrl-C),
+        every query still running is stopped with ``StopQueryExecution``, none still waiting
+        starts, and the error (naming the query ids) is raised.
+
+        Parameters
+        ----------
+        queries
+            ``{key: (sql, params)}``: Athena SQL with ``?`` placeholders and their values.
+        start, end
+            The window, as for :meth:`sql` (pivots and hunts pass it).
+        timeout, max_rows
+            As for :meth:`sql`, per query.
+
+        Returns
+        -------
+        dict of str to pandas.DataFrame
+            ``{key: frame}`` in the order of ``queries``; each frame as :meth:`sql` returns it.
+
+        Examples
+        --------
+        >>> import boto3
+        >>> import slake_forensics as sf
+        >>> lake = sf.Lake.athena("us-east-1", boto3_session=boto3.Session(aws_access_key_id="x", aws_secret_access_key="y"))
+        >>> frames = lake.sql_concurrently({"ct": ("SELECT 1", []), "waf": ("SELECT 2", [])})  # doctest: +SKIP
+        >>> {key: df.attrs["query_execution_id"] for key, df in frames.items()}  # doctest: +SKIP
+        {'ct': '6f0e…', 'waf': '91ab…'}
+        """
+        timeout, max_rows = query_limits(timeout, max_rows)
+        window = Window.of(start, end) if start is not None and end is not None else None
+        prepared = {key: (*self._with_older_versions(self._rewrite(text), [parameter(v) for v in params or []], window), text)
+                    for key, (text, params) in queries.items()}  # bad values refused before anything starts
+        if not prepared:
+            return {}
+        cancel = threading.Event()
+        pool = ThreadPoolExecutor(max_workers=max(1, min(self.max_concurrent_queries, len(prepared))),
+                                  thread_name_prefix="slake-athena")
+        futures: dict[Future[pd.DataFrame], str] = {
+            pool.submit(self._query_frame, sent, values, timeout, max_rows, cancel, text): key
+            for key, (sent, values, _, text) in prepared.items()
+        }
+        try:
+            pending: set[Future[pd.DataFrame]] = set(futures)
+            while pending:  # short waits: the main thread sees a Ctrl-C between them
+                done, pending = wait(futures, timeout=0.2, return_when=FIRST_EXCEPTION)
+                if any(f.exception() is not None for f in done):
+                    break
+            failed = [f for f in futures if f in done and f.exception() is not None]
+            if failed:
+                error = failed[0].exception()
+                assert error is not None
+                stopped = self._cancel(pool, futures, cancel, skip=failed[0])
+                raise type(error)(f"{error}{stopped}") from None
+        except KeyboardInterrupt:
+            stopped = self._cancel(pool, futures, cancel)
+            raise QueryInterrupted(f"The concurrent Athena queries were interrupted.{stopped}") from None
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        frames = {key: future.result() for future, key in futures.items()}
+        for key, frame in frames.items():
+            self._provenance(frame, prepared[key][3], prepared[key][2])
+        return frames
+
+    def _cancel(
+        self, pool: ThreadPoolExecutor, futures: Mapping[Future[pd.DataFrame], str], cancel: threading.Event,
+        skip: Future[pd.DataFrame] | None = None,
+    ) -> str:
+        """Stop every query of a batch (its workers stop their own), wait for them; what happened, for the message."""
+        cancel.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        wait(futures)
+        notes = [f"{key}: {f.exception()}" for f, key in futures.items()
+                 if f is not skip and not f.cancelled() and f.exception() is not None]
+        return (" Other queries of the batch: " + " ".join(notes)) if notes else ""
+
     def _query_frame(
-        self, sql: str, execution_params: list[str], timeout: float | None = None, max_rows: int | None = None
+        self,
+        sql: str,
+        execution_params: list[str],
+        timeout: float | None = None,
+        max_rows: int | None = None,
+        cancel: threading.Event | None = None,
+        written: str | None = None,
     ) -> pd.DataFrame:
-        """Run ``sql`` with already-quoted execution parameters; the result typed from Athena's metadata."""
-        names, columns, types = self._execute(sql, execution_params, timeout, max_rows)
+        """Run ``sql`` with already-quoted execution parameters; the result typed from Athena's metadata.
+
+        ``written``: the SQL as the caller wrote it, when ``sql`` is its rewrite (``attrs["sql"]``
+        is then ``written`` and ``attrs["translated_sql"]`` what ran).
+        """
+        names, columns, types, provenance = self._execute(sql, execution_params, timeout, max_rows, cancel)
         arrays = [_cast_athena(col, types.get(name, "varchar")) for name, col in zip(names, columns)]
         df = pa.Table.from_arrays(arrays, names=names).to_pandas(types_mapper=pd.ArrowDtype, ignore_metadata=True)
-        df.attrs.update(self._last)
+        df.attrs.update(provenance)
+        if written is not None and written != sql:
+            df.attrs.update(sql=written, translated_sql=sql)
         return df
 
     def _load_sql(
@@ -790,7 +906,7 @@ class AthenaEngine(Engine):
             source, start, end, accounts, regions, columns
         )
         sql, params, read = self._with_older_versions(sql, params, window)
-        names, raw, _ = self._execute(sql, params, read_limits().query_timeout)
+        names, raw, _, provenance = self._execute(sql, params, read_limits().query_timeout)
         by_name = dict(zip(names, raw))
         types = dict(leaves(src))
         table = pa.Table.from_arrays([_cast_leaf(by_name[p], types[p]) for p in fetch], names=fetch)
@@ -798,7 +914,7 @@ class AthenaEngine(Engine):
             table = table.take(pc.sort_indices(table["time_dt"], sort_keys=[("time_dt", "ascending")]))
         df = table.select(wanted).to_pandas(types_mapper=pd.ArrowDtype, ignore_metadata=True)
         df.attrs.update(
-            self._last,
+            provenance,
             source=src.name,
             window=(window.start, window.end),
             accounts=accts,
@@ -837,18 +953,25 @@ class AthenaEngine(Engine):
 
     # -- execution ---------------------------------------------------------------------------------
     def _execute(
-        self, sql: str, params: list[str], timeout: float | None = None, max_rows: int | None = None
-    ) -> tuple[list[str], list[pa.Array], dict[str, str]]:
-        """Run ``sql`` and return ``(column names, string columns, {name: athena type})``.
+        self,
+        sql: str,
+        params: list[str],
+        timeout: float | None = None,
+        max_rows: int | None = None,
+        cancel: threading.Event | None = None,
+    ) -> tuple[list[str], list[pa.Array], dict[str, str], dict[str, Any]]:
+        """Run ``sql``: ``(column names, string columns, {name: athena type}, provenance)``.
 
-        ``timeout`` (seconds) and ``max_rows``: ``None`` for no limit.  Sets ``self._last`` to the
-        provenance of the run.
+        ``timeout`` (seconds) and ``max_rows``: ``None`` for no limit.  ``cancel``: set by
+        :meth:`sql_concurrently` to stop this query (or not start it).  The provenance (query id,
+        bytes scanned, SQL, parameters …) is this run's: it is returned, never kept on the lake,
+        so concurrent calls cannot mix them up.
         """
         started = time.monotonic()
-        query_id = self._start(sql, params)
-        info = self._wait(query_id, started, timeout)
+        query_id, clients = self._start(sql, params, cancel)
+        info = self._wait(query_id, started, timeout, clients, cancel)
         stats = info.get("Statistics", {})
-        self._last = {
+        provenance = {
             "engine": "athena",
             "lake": self.location,
             "sql": sql,
@@ -861,14 +984,14 @@ class AthenaEngine(Engine):
             "workgroup": self.workgroup,
             "database": self.database,
         }
-        _log.info("Athena query %s succeeded: %d bytes scanned", query_id, self._last["data_scanned_bytes"])
+        _log.info("Athena query %s succeeded: %d bytes scanned", query_id, provenance["data_scanned_bytes"])
         try:
-            types = wr.athena.get_query_columns_types(query_execution_id=query_id, boto3_session=self.session)
+            types = _column_types(clients.athena, query_id)
             output = info.get("ResultConfiguration", {}).get("OutputLocation")
             if output:
-                names, columns = self._read_csv(output, types)
+                names, columns = self._read_csv(output, types, clients.s3)
             else:
-                names, columns = self._read_api(query_id)
+                names, columns = self._read_api(query_id, clients.athena)
         except Exception as exc:
             raise aws_error(exc) or QueryError(f"Reading the result of Athena query {query_id} failed: {exc}") from None
         rows = len(columns[0]) if columns else 0
@@ -877,37 +1000,44 @@ class AthenaEngine(Engine):
                 f"Athena query {query_id} returned {rows} rows, more than max_rows={max_rows}. Add a LIMIT or an "
                 f"aggregate, narrow the window, or raise the limit: sql(..., max_rows=…) or {RAISE_LIMIT['max_rows']}."
             )
-        return names, columns, types
+        return names, columns, types, provenance
 
-    def _start(self, sql: str, params: list[str]) -> str:
-        """``StartQueryExecution`` of ``sql``; its query id.
+    def _start(self, sql: str, params: list[str], cancel: threading.Event | None = None) -> tuple[str, _Clients]:
+        """``StartQueryExecution`` of ``sql``: its query id and the clients that follow it.
 
         The call runs on a worker thread while this one waits in short steps: a Ctrl-C that arrives
         while Athena is accepting the query lets the call finish (it is bounded by the client's
         timeouts), then stops the query it started and raises :class:`QueryInterrupted`, so no
-        query is left running unseen.
+        query is left running unseen.  The session is used under the lake's lock (the threads of
+        :meth:`sql_concurrently` share it); a set ``cancel`` (its batch was interrupted) starts nothing.
         """
         outcome: dict[str, Any] = {}
         done = threading.Event()  # not Thread.join: on Python 3.11 a Ctrl-C inside join() marks the thread ended
 
         def start() -> None:
             try:
-                outcome["id"] = wr.athena.start_query_execution(
-                    sql=sql,
-                    database=self.database,
-                    s3_output=self.s3_output,
-                    workgroup=self.workgroup,
-                    params=params or None,
-                    paramstyle="qmark",
-                    athena_cache_settings={"max_cache_seconds": 0},
-                    boto3_session=self.session,
-                )
+                with self._session_lock:
+                    if cancel is not None and cancel.is_set():
+                        outcome["error"] = QueryInterrupted("An Athena query was not started: its batch was interrupted.")
+                        return
+                    clients = _Clients(self.session.client("athena"), self.session.client("s3"))
+                    outcome["id"] = wr.athena.start_query_execution(
+                        sql=sql,
+                        database=self.database,
+                        s3_output=self.s3_output,
+                        workgroup=self.workgroup,
+                        params=params or None,
+                        paramstyle="qmark",
+                        athena_cache_settings={"max_cache_seconds": 0},
+                        boto3_session=self.session,
+                    )
+                    outcome["clients"] = clients
             except Exception as exc:  # noqa: BLE001 - handed to the waiting thread, which raises it
                 outcome["error"] = exc
             finally:
                 done.set()
 
-        threading.Thread(target=start, name="athena-start", daemon=True).start()
+        threading.Thread(target=start, name=f"{threading.current_thread().name}-start", daemon=True).start()
         try:
             while not done.wait(0.05):
                 pass
@@ -915,22 +1045,27 @@ class AthenaEngine(Engine):
             done.wait()
             if "id" not in outcome:
                 raise QueryInterrupted("The Athena query was interrupted before Athena accepted it; nothing runs.") from None
-            stopped = self._stop(outcome["id"])
+            stopped = self._stop(outcome["id"], outcome["clients"])
             raise QueryInterrupted(
                 f"Athena query {outcome['id']} was interrupted while it was being started and {stopped}."
             ) from None
         if "error" in outcome:
             exc = outcome["error"]
+            if isinstance(exc, QueryInterrupted):
+                raise exc
             raise aws_error(exc) or QueryError(f"Athena did not accept the query: {exc}") from None
-        return str(outcome["id"])
+        return str(outcome["id"]), outcome["clients"]
 
-    def _wait(self, query_id: str, started: float, timeout: float | None) -> dict[str, Any]:
-        """Poll ``GetQueryExecution`` until the query ends; stop it (``StopQueryExecution``) on timeout or Ctrl-C."""
+    def _wait(
+        self, query_id: str, started: float, timeout: float | None, clients: _Clients,
+        cancel: threading.Event | None = None,
+    ) -> dict[str, Any]:
+        """Poll ``GetQueryExecution`` until the query ends; stop it (``StopQueryExecution``) on timeout, Ctrl-C or ``cancel``."""
         deadline = None if timeout is None else started + timeout
         try:
             while True:
                 try:
-                    info = wr.athena.get_query_execution(query_execution_id=query_id, boto3_session=self.session)
+                    info: dict[str, Any] = clients.athena.get_query_execution(QueryExecutionId=query_id)["QueryExecution"]
                 except Exception as exc:
                     raise aws_error(exc) or QueryError(f"Waiting for Athena query {query_id} failed: {exc}") from None
                 state = info.get("Status", {}).get("State")
@@ -938,30 +1073,36 @@ class AthenaEngine(Engine):
                     return info
                 if state in ("FAILED", "CANCELLED"):
                     raise QueryError(self._failure_message(query_id, info))
+                if cancel is not None and cancel.is_set():
+                    raise QueryInterrupted(f"Athena query {query_id} was interrupted and {self._stop(query_id, clients)}.")
                 now = time.monotonic()
                 if deadline is not None and now >= deadline:
-                    stopped = self._stop(query_id)
+                    stopped = self._stop(query_id, clients)
                     raise QueryTimeout(
                         f"Athena query {query_id} ran longer than its time limit of {timeout:g} s and {stopped}. "
                         f"Narrow the window or the query, or raise the limit: sql(..., timeout=<seconds>) or "
                         f"{RAISE_LIMIT['timeout']}."
                     )
-                time.sleep(self.poll_seconds if deadline is None else max(0.0, min(self.poll_seconds, deadline - now)))
+                pause = self.poll_seconds if deadline is None else max(0.0, min(self.poll_seconds, deadline - now))
+                if cancel is None:
+                    time.sleep(pause)
+                else:
+                    cancel.wait(pause)
         except KeyboardInterrupt:
-            stopped = self._stop(query_id)
+            stopped = self._stop(query_id, clients)
             raise QueryInterrupted(f"Athena query {query_id} was interrupted and {stopped}.") from None
 
-    def _stop(self, query_id: str) -> str:
+    def _stop(self, query_id: str, clients: _Clients) -> str:
         """Send ``StopQueryExecution`` for ``query_id``; returns what happened, for the message."""
         try:
-            self.session.client("athena").stop_query_execution(QueryExecutionId=query_id)
+            clients.athena.stop_query_execution(QueryExecutionId=query_id)
         except Exception as exc:  # the stop is best effort: say why it failed
             return f"could not be stopped ({exc}); stop it in the Athena console or with `aws athena stop-query-execution`"
         return "was stopped (StopQueryExecution)"
 
-    def _read_csv(self, output: str, types: dict[str, str]) -> tuple[list[str], list[pa.Array]]:
-        buffer = io.BytesIO()
-        wr.s3.download(path=output, local_file=buffer, boto3_session=self.session)
+    def _read_csv(self, output: str, types: dict[str, str], s3: Any) -> tuple[list[str], list[pa.Array]]:
+        bucket, _, key = output.removeprefix("s3://").partition("/")
+        buffer = io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
         if not buffer.getvalue():
             return list(types), [pa.array([], pa.string()) for _ in types]
         header = next(csv.reader(io.StringIO(buffer.getvalue().split(b"\n", 1)[0].decode("utf-8"))))
@@ -980,8 +1121,7 @@ class AthenaEngine(Engine):
         )
         return header, [table[n].combine_chunks() for n in renamed]
 
-    def _read_api(self, query_id: str) -> tuple[list[str], list[pa.Array]]:
-        client = self.session.client("athena")
+    def _read_api(self, query_id: str, client: Any) -> tuple[list[str], list[pa.Array]]:
         names: list[str] = []
         rows: list[list[str | None]] = []
         first = True
@@ -1178,6 +1318,21 @@ class AthenaEngine(Engine):
         used = [n for rel, n in notes.items() if rel in text and (n["read"] or n["skipped"])]
         if used:
             df.attrs["custom_tables"] = used
+
+
+@dataclass(frozen=True)
+class _Clients:
+    """The Athena and S3 clients of one query (clients are thread-safe; the session they came from is not)."""
+
+    athena: Any
+    s3: Any
+
+
+def _column_types(athena: Any, query_id: str) -> dict[str, str]:
+    """``{column: Athena type}`` of a query's result (``GetQueryResults`` metadata, as awswrangler reads it)."""
+    info = athena.get_query_results(QueryExecutionId=query_id, MaxResults=1)["ResultSet"]["ResultSetMetadata"]
+    return {c["Name"]: f"{c['Type']}({c['Precision']},{c.get('Scale', 0)})" if c["Type"] == "decimal" else c["Type"]
+            for c in info["ColumnInfo"]}
 
 
 def _time_aggregates(has_time_dt: bool, window: Window | None) -> tuple[str, str, str, list[str]]:
