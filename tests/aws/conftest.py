@@ -14,6 +14,7 @@ from pathlib import Path
 import boto3
 import numpy as np
 import pytest
+import requests
 from aws_fixtures import REGION, RESULTS, Moto, cloudtrail_table, lake_bucket
 from moto.server import ThreadedMotoServer
 
@@ -45,6 +46,16 @@ def aws(moto_server: Moto, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> I
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     moto_server.reset()
     yield moto_server
+
+
+@pytest.fixture
+def queries_stay_queued(aws: Moto) -> Iterator[None]:
+    """Athena executions on moto stay QUEUED (as a long query would run) until stopped."""
+    api = f"{aws.endpoint}/moto-api/state-manager"
+    body = {"model_name": "athena::execution", "transition": {"progression": "manual", "times": 10_000}}
+    requests.post(f"{api}/set-transition", json=body, timeout=10).raise_for_status()
+    yield
+    requests.post(f"{api}/unset-transition", json={"model_name": "athena::execution"}, timeout=10).raise_for_status()
 
 
 @pytest.fixture

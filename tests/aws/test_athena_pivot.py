@@ -10,13 +10,11 @@ from __future__ import annotations
 import _thread
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
-import requests
-from aws_fixtures import OUTPUT, REGION, RESULTS, Moto, executions
+from aws_fixtures import OUTPUT, REGION, RESULTS, executions
 
 from slake_forensics.core.catalog import SOURCES
 from slake_forensics.core.errors import QueryInterrupted, QueryTimeout
@@ -42,16 +40,6 @@ def empty_results(session: boto3.Session) -> None:
         boto3.client("s3", region_name=REGION).put_object(Bucket=RESULTS, Key=key, Body=b"")
 
     session.events.register_first("after-call.athena.StartQueryExecution", write)
-
-
-@pytest.fixture
-def queries_stay_queued(aws: Moto) -> Iterator[None]:
-    """Athena executions on moto stay QUEUED (as long queries would run) until stopped."""
-    api = f"{aws.endpoint}/moto-api/state-manager"
-    body = {"model_name": "athena::execution", "transition": {"progression": "manual", "times": 10_000}}
-    requests.post(f"{api}/set-transition", json=body, timeout=10).raise_for_status()
-    yield
-    requests.post(f"{api}/unset-transition", json={"model_name": "athena::execution"}, timeout=10).raise_for_status()
 
 
 def _source_of(sql: str) -> str:

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import boto3
 import pytest
-import requests
-from aws_fixtures import DAYS, OUTPUT, REGION, Moto
+from aws_fixtures import DAYS, OUTPUT, REGION
 
 from slake_forensics.core.errors import AwsEndpointError, QueryInterrupted, QueryTimeout, TooManyRowsError
 from slake_forensics.lake import Lake
@@ -63,16 +62,6 @@ def athena(session: boto3.Session) -> Lake:
     lake = Lake.athena(REGION, s3_output=OUTPUT, boto3_session=session)
     lake.poll_seconds = 0.05
     return lake
-
-
-@pytest.fixture
-def queries_stay_queued(aws: Moto) -> Iterator[None]:
-    """Athena executions on moto stay QUEUED (as a long query would run) until stopped."""
-    api = f"{aws.endpoint}/moto-api/state-manager"
-    body = {"model_name": "athena::execution", "transition": {"progression": "manual", "times": 10_000}}
-    requests.post(f"{api}/set-transition", json=body, timeout=10).raise_for_status()
-    yield
-    requests.post(f"{api}/unset-transition", json={"model_name": "athena::execution"}, timeout=10).raise_for_status()
 
 
 def _state(query_id: str) -> str:
