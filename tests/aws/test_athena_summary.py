@@ -17,11 +17,13 @@ import sqlglot
 from aws_fixtures import ACCOUNTS, HOSTILE, OUTPUT, REGION, RESULTS, executions
 
 from slake_forensics.analysis.entity_summary import EntitySummary
+from slake_forensics.core.catalog import glue_columns
 from slake_forensics.core.errors import BadArgumentError
 from slake_forensics.lake import AthenaLake, Lake
 
 DB = "amazon_security_lake_glue_db_us_east_1"
 CT2 = "amazon_security_lake_table_us_east_1_cloud_trail_mgmt_2_0"
+CT1 = "amazon_security_lake_table_us_east_1_cloud_trail_mgmt_1_0"
 VPC2 = "amazon_security_lake_table_us_east_1_vpc_flow_2_0"
 IR, TABLE = "ir", "ents"
 WHERE = "s3://ir-athena-work/entity-summary/"
@@ -111,14 +113,20 @@ def test_names_and_location_are_checked_before_anything_runs(aws, lake, kwargs):
     assert executions() == []
 
 
-def test_confirm_creates_the_table_and_inserts_each_source_with_bound_bounds(aws, session, lake, served):
-    def create_in_glue(parsed: dict[str, Any], **_: Any) -> None:  # what Athena's CTAS leaves in Glue
+@pytest.fixture
+def ctas_in_glue(session: boto3.Session) -> None:
+    """The Glue table Athena's ``CREATE TABLE … AS`` leaves (moto runs no SQL)."""
+
+    def create(parsed: dict[str, Any], **_: Any) -> None:
         if _query(parsed["QueryExecutionId"]).startswith("CREATE TABLE"):
             boto3.client("glue", region_name=REGION).create_table(DatabaseName=IR, TableInput={
                 "Name": TABLE, "StorageDescriptor": {"Columns": [], "Location": WHERE},
                 "Parameters": {"classification": "parquet"}})
 
-    session.events.register("after-call.athena.StartQueryExecution", create_in_glue)
+    session.events.register("after-call.athena.StartQueryExecution", create)
+
+
+def test_confirm_creates_the_table_and_inserts_each_source_with_bound_bounds(aws, session, lake, served, ctas_in_glue):
     built = lake.build_entity_summary("2026-03-01T06:00Z", "2026-03-03T00:00Z", location=WHERE, database=IR,
                                       table=TABLE, confirm=True)
     create, *inserts = executions()
@@ -253,3 +261,22 @@ def test_values_with_quotes_travel_only_as_parameters(aws, lake, served):
     assert "'it''s-a-bucket'" in params and "'arn:aws:s3:::it''s-a-bucket'" in params  # the prefix stripped too
     assert "'''; DROP TABLE x; --'" in params
     assert tl.attrs["entity_summary"]["partitions"]["cloud_trail_mgmt"] == [(ACCOUNTS[0], "us-east-1", "20260302")]
+
+
+def test_the_insert_of_a_source_with_a_version_1_table_reads_both(aws, session, lake, ctas_in_glue):
+    """A v1 table beside the v2 one (kept for retention): its rows join the summary in v2 names, pruned to the days."""
+    columns = [{"Name": c["name"], "Type": c["type"]} for c in glue_columns("cloud_trail_mgmt_1_0")
+               if c["name"] not in ("accountid", "region", "asl_version")]
+    partitions = [{"Name": n, "Type": "string"} for n in ("region", "accountid", "eventday")]
+    boto3.client("glue", region_name=REGION).create_table(DatabaseName=DB, TableInput={
+        "Name": CT1, "StorageDescriptor": {"Columns": columns}, "PartitionKeys": partitions})
+    lake.present_sources()  # list the database again
+    built = lake.build_entity_summary("2026-03-01T00:00Z", "2026-03-02T00:00Z", location=WHERE, database=IR,
+                                      table=TABLE, sources=["cloud_trail_mgmt"], confirm=True)
+    assert built.attrs["unknown"] == ["cloud_trail_mgmt"]  # the v1 table has no S3 location in Glue: no upper bound
+    assert built["tables"].tolist() == [[CT2, CT1]]
+    [insert] = [run for run in executions() if run["Query"].startswith("INSERT")]
+    assert f'FROM "{DB}"."{CT1}" WHERE "eventday" >= ? AND "eventday" <= ?) AS "{CT2}"' in insert["Query"]
+    assert insert["ExecutionParameters"] == ["'20260301'", "'20260301'", "'2026-03-01T00:00:00.000Z'",
+                                             "'2026-03-02T00:00:00.000Z'"]
+    assert insert["Query"].count("?") == 4
