@@ -80,7 +80,27 @@ class EntitySummary:
         return f"{quote_identifier(self.database)}.{quote_identifier(self.table)}"
 
     def parameters(self, lake: AthenaEngine) -> dict[str, str]:
-        """The Glue table parameters that record it (see :func:`attach`)."""
+        """The Glue table parameters that record it (see :func:`attach`).
+
+        Parameters
+        ----------
+        lake
+            The lake it summarizes (its region and database are recorded).
+
+        Returns
+        -------
+        dict of str to str
+            ``slake_entity_summary`` (format), ``slake_lake``, ``slake_start``, ``slake_end``,
+            ``slake_sources``, ``slake_types`` and ``slake_fields`` (:func:`fingerprint`).
+
+        Examples
+        --------
+        >>> import boto3
+        >>> lake = AthenaEngine("us-east-1", boto3_session=boto3.Session(aws_access_key_id="x", aws_secret_access_key="y"))
+        >>> s = EntitySummary("ir", "ents", pd.Timestamp("2026-03-01", tz="UTC"), pd.Timestamp("2026-03-02", tz="UTC"), ("waf",), ("ip",))
+        >>> s.parameters(lake)["slake_lake"], s.parameters(lake)["slake_end"]
+        ('us-east-1/amazon_security_lake_glue_db_us_east_1', '2026-03-02T00:00:00+00:00')
+        """
         return {"slake_entity_summary": _FORMAT, "slake_lake": _lake_key(lake),
                 "slake_start": self.start.isoformat(), "slake_end": self.end.isoformat(),
                 "slake_sources": ",".join(self.sources), "slake_types": ",".join(self.types),
@@ -210,11 +230,31 @@ def insert_sql(lake: AthenaEngine, summary: EntitySummary, source: str) -> tuple
 def estimate(lake: AthenaEngine, window: Window, sources: list[str]) -> pd.DataFrame:
     """What building the summary over ``window`` would scan at most: the S3 bytes of the window's partitions.
 
+    An upper bound: Athena reads only the projected columns (the entity fields, ``accountid``,
+    ``region``, ``time_dt``) of these Parquet files.  Only Glue and S3 listings are asked
+    (:meth:`~slake_forensics.engines.athena.AthenaEngine.window_objects`).
+
+    Parameters
+    ----------
+    lake
+        The Athena lake.
+    window
+        The days to count.
+    sources
+        Source names.
+
     Returns
     -------
     pandas.DataFrame
         One row per source: ``source, tables, partitions, files, bytes`` (``bytes`` is ``None``
-        when Glue did not give a table's location); ``attrs["bytes"]`` the known total.
+        when Glue did not give a table's location); ``attrs["bytes"]`` the known total,
+        ``attrs["unknown"]`` the sources without a figure.
+
+    Examples
+    --------
+    >>> est = estimate(lake, Window.of("2026-11-01T00:00Z", "2026-12-01T00:00Z"), ["vpc_flow"])  # doctest: +SKIP
+    >>> est.attrs["bytes"]  # doctest: +SKIP
+    94038465
     """
     rows = []
     for name in sources:
@@ -245,7 +285,36 @@ def build(
 ) -> pd.DataFrame:
     """Estimate, and with ``confirm`` build, the entity summary of ``lake`` over the whole days of ``[start, end)``.
 
-    See :meth:`slake_forensics.lake.Lake.build_entity_summary`.
+    :meth:`slake_forensics.lake.Lake.build_entity_summary` documents it; ``types`` are the entity
+    types to record (the pivot's entities).
+
+    Parameters
+    ----------
+    lake
+        The Athena lake.
+    start, end
+        The window, widened to whole UTC days.
+    location, database, table
+        Where the summary is written (checked: :func:`check_location`, :func:`check_name`).
+    types
+        Entity types to record.
+    sources
+        Sources to summarize (default every catalog source with a table).
+    confirm
+        Run the build; otherwise only print and return the estimate.
+    timeout
+        Seconds per statement.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The :func:`estimate` (``source, tables, partitions, files, bytes``), with ``confirm``
+        also ``query_execution_id, data_scanned_bytes`` per source.
+
+    Examples
+    --------
+    >>> est = build(lake, "2026-11-01T00:00Z", "2026-12-01T00:00Z", location="s3://ir-work/ents/", database="ir",
+    ...             table="ents", types=("ip",))  # doctest: +SKIP
     """
     check_name(database, "database")
     check_name(table, "table")
@@ -282,8 +351,28 @@ def build(
 def attach(lake: AthenaEngine, database: str, table: str) -> EntitySummary:
     """The summary ``database.table`` built for ``lake`` (read from its Glue parameters), set as the lake's.
 
-    Raises :class:`BadArgumentError` when the table is not a complete summary of this lake, or was built
-    from other entity field definitions (rebuild it then).
+    Parameters
+    ----------
+    lake
+        The Athena lake.
+    database, table
+        Where the summary is.
+
+    Returns
+    -------
+    EntitySummary
+        What it covers.
+
+    Raises
+    ------
+    BadArgumentError
+        When the table is not a complete summary of this lake, or was built from other entity
+        field definitions (build a new one then).
+
+    Examples
+    --------
+    >>> attach(lake, "ir", "ents").sources  # doctest: +SKIP
+    ('cloud_trail_mgmt', 's3_data', 'lambda_execution', 'vpc_flow', 'route53', 'sh_findings', 'eks_audit', 'waf')
     """
     params = lake.table_parameters(check_name(database, "database"), check_name(table, "table"))
     if params.get("slake_entity_summary") != _FORMAT or params.get("slake_lake") != _lake_key(lake):
@@ -325,7 +414,18 @@ def lookup_values(source: str, entity_type: str, values: list[str]) -> list[str]
 
 @dataclass
 class Narrowing:
-    """What the summary said for one pivot: per source the extra predicate (``None``: no query), and the attrs."""
+    """What the summary said for one pivot.
+
+    Attributes
+    ----------
+    predicates
+        Per source the summary holds: the conjunct (and its values) that keeps the source's query
+        to the partitions named and the uncovered days; ``None``: the source needs no query.
+    info
+        The pivot's ``attrs["entity_summary"]``: ``table``, ``covered``, ``uncovered``,
+        ``partitions`` (per source), ``skipped``, and the summary query's ``query_execution_id``,
+        ``sql``, ``params`` and ``data_scanned_bytes``.
+    """
 
     predicates: dict[str, tuple[str, list[Any]] | None]
     info: dict[str, Any]
@@ -396,6 +496,33 @@ def narrow(
     :func:`partition_predicate` (the days the summary does not cover read unnarrowed), or ``None``
     (no query) when no partition holds a value and the summary covers the whole window.  Sources
     the summary does not hold (custom sources, ones added later) are left as they are.
+
+    Parameters
+    ----------
+    lake
+        The Athena lake (its ``entity_summary``).
+    window
+        The pivot's window.
+    given
+        Entity types to values (the pivot's).
+    accounts
+        The pivot's accounts, or ``None``.
+    names
+        The sources the pivot queries.
+
+    Returns
+    -------
+    Narrowing or None
+        ``None`` when the lake has no summary, it covers no part of the window or holds none
+        of the sources or not every given entity type, or a value is one the summary cannot
+        record (``""``, ``"-"``).
+
+    Examples
+    --------
+    >>> found = narrow(lake, Window.of("2026-11-01T00:00Z", "2026-12-01T00:00Z"), {"ip": ["45.77.204.32"]},
+    ...                None, ["vpc_flow", "waf"])  # doctest: +SKIP
+    >>> found.info["skipped"]  # doctest: +SKIP
+    ['waf']
     """
     summary: EntitySummary | None = getattr(lake, "entity_summary", None)
     if summary is None:

@@ -1350,6 +1350,11 @@ class AthenaEngine(Engine):
         list of dict
             One per table: ``table``, ``location`` (``None`` when Glue does not give it: then
             ``bytes`` is ``None``), ``partitions`` (day folders of the window), ``files`` and ``bytes``.
+
+        Examples
+        --------
+        >>> lake.window_objects("waf", Window.of("2026-11-01T00:00Z", "2026-11-02T00:00Z"))  # doctest: +SKIP
+        [{'table': 'amazon_security_lake_table_us_east_1_waf_2_0', 'location': 's3://…/aws/WAF/2.0/', 'partitions': 2, 'files': 96, 'bytes': 1228800}]
         """
         key = find_source(source).name
         tables = [self._catalog_table(key, v) for v in (SOURCE_VERSION, "1.0") if self._lookup(key, v) is not None]
@@ -1377,7 +1382,22 @@ class AthenaEngine(Engine):
         return out
 
     def table_parameters(self, database: str, table: str) -> dict[str, str]:
-        """The Glue ``Parameters`` of ``database.table`` (``GetTable``; free)."""
+        """The Glue ``Parameters`` of ``database.table`` (``GetTable``; free).
+
+        Parameters
+        ----------
+        database, table
+            The Glue table.
+
+        Returns
+        -------
+        dict of str to str
+
+        Examples
+        --------
+        >>> lake.table_parameters("ir", "slake_entity_summary")["slake_start"]  # doctest: +SKIP
+        '2026-11-01T00:00:00+00:00'
+        """
         try:
             with self._session_lock:
                 return dict(wr.catalog.get_table_parameters(database=database, table=table, boto3_session=self.session))
@@ -1385,7 +1405,19 @@ class AthenaEngine(Engine):
             raise aws_error(exc) or QueryError(f"Cannot read Glue table {database}.{table}: {exc}") from None
 
     def set_table_parameters(self, database: str, table: str, parameters: Mapping[str, str]) -> None:
-        """Add or update Glue ``Parameters`` of ``database.table`` (``GetTable`` + ``UpdateTable``)."""
+        """Add or update Glue ``Parameters`` of ``database.table`` (``GetTable`` + ``UpdateTable``).
+
+        Parameters
+        ----------
+        database, table
+            The Glue table (it has ``Parameters``, as every table Athena creates).
+        parameters
+            The keys to set.
+
+        Examples
+        --------
+        >>> lake.set_table_parameters("ir", "slake_entity_summary", {"note": "case 42"})  # doctest: +SKIP
+        """
         try:
             with self._session_lock:
                 wr.catalog.upsert_table_parameters(dict(parameters), database=database, table=table,
@@ -1408,6 +1440,11 @@ class AthenaEngine(Engine):
         dict
             ``sql``, ``params``, ``query_execution_id``, ``data_scanned_bytes``,
             ``engine_execution_ms``, ``elapsed_s`` (and ``tables_read`` when a v1 table was read).
+
+        Examples
+        --------
+        >>> lake.run_statement('INSERT INTO "ir"."notes" SELECT ?', ["case 42"])["data_scanned_bytes"]  # doctest: +SKIP
+        0
         """
         timeout, _ = query_limits(timeout, None)
         window = Window.of(start, end) if start is not None and end is not None else None
