@@ -1357,7 +1357,9 @@ class AthenaEngine(Engine):
         [{'table': 'amazon_security_lake_table_us_east_1_waf_2_0', 'location': 's3://…/aws/WAF/2.0/', 'partitions': 2, 'files': 96, 'bytes': 1228800}]
         """
         key = find_source(source).name
-        tables = [self._catalog_table(key, v) for v in (SOURCE_VERSION, "1.0") if self._lookup(key, v) is not None]
+        listed = {t.name: t for t in self._catalog().tables}
+        names = [(v, name) for v in (SOURCE_VERSION, "1.0") if (name := self._lookup(key, v)) is not None]
+        tables = [listed.get(name) or LakeTable(key, v, name, name, self.region) for v, name in names]  # an override
         s3 = self.session.client("s3")
         days = set(window.days())
         out: list[dict[str, Any]] = []

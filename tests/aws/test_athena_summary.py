@@ -280,3 +280,15 @@ def test_the_insert_of_a_source_with_a_version_1_table_reads_both(aws, session, 
     assert insert["ExecutionParameters"] == ["'20260301'", "'20260301'", "'2026-03-01T00:00:00.000Z'",
                                              "'2026-03-02T00:00:00.000Z'"]
     assert insert["Query"].count("?") == 4
+
+
+def test_the_pivots_accounts_narrow_the_summary_query_too(aws, lake, served):
+    lake.entity_summary = _summary()
+    tl = lake.pivot(instance="i-0123456789abcdef0", account=ACCOUNTS[1], start="2026-03-01T00:00Z",
+                    end="2026-03-02T00:00Z", progress=False, sources=["cloud_trail_mgmt", "vpc_flow"])
+    [run] = executions()  # no partition holds the instance: neither source is queried
+    assert run["Query"].endswith('\n  AND "accountid" IN (?)')
+    assert run["ExecutionParameters"] == ["'20260301'", "'20260301'", "'cloud_trail_mgmt'", "'vpc_flow'", "'instance'",
+                                          "'i-0123456789abcdef0'", f"'{ACCOUNTS[1]}'"]
+    assert tl.attrs["entity_summary"]["skipped"] == ["cloud_trail_mgmt", "vpc_flow"]
+    assert tl.attrs["data_scanned_bytes"] == 10 and tl.attrs["query_execution_ids"] == {}
