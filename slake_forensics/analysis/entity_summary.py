@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+import warnings
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -35,7 +36,7 @@ import pandas as pd
 
 from slake_forensics.analysis.entities import ENTITY_FIELDS, fields_for
 from slake_forensics.core.catalog import SOURCES, source as find_source
-from slake_forensics.core.errors import BadArgumentError
+from slake_forensics.core.errors import BadArgumentError, QueryError, QueryInterrupted
 from slake_forensics.core.timewindow import TimeLike, Window
 from slake_forensics.engines.athena import AthenaEngine
 from slake_forensics.sql.build import literal, quote_identifier, timestamp_text
@@ -49,6 +50,10 @@ _NAME_RE = re.compile(r"[a-z0-9_]{1,255}")
 _LOCATION_RE = re.compile(r"s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/(?:[A-Za-z0-9!_.*()=-]+/)*")
 _DAY = pd.Timedelta(days=1)
 _FORMAT = "1"
+
+
+class SummaryUnusedWarning(UserWarning):
+    """The lake's entity summary could not be read: the pivot ran unnarrowed."""
 
 
 @dataclass(frozen=True)
@@ -514,8 +519,9 @@ def narrow(
     -------
     Narrowing or None
         ``None`` when the lake has no summary, it covers no part of the window or holds none
-        of the sources or not every given entity type, or a value is one the summary cannot
-        record (``""``, ``"-"``).
+        of the sources or not every given entity type, a value is one the summary cannot
+        record (``""``, ``"-"``), or the summary query failed (a :class:`SummaryUnusedWarning`
+        says why; an interrupt is raised).
 
     Examples
     --------
@@ -549,7 +555,15 @@ def narrow(
     if accounts is not None:
         sql += f'\n  AND "accountid" IN ({", ".join("?" for _ in accounts)})'
         params += accounts
-    found = lake.sql(sql, params)
+    try:
+        found = lake.sql(sql, params)
+    except QueryInterrupted:
+        raise
+    except QueryError as exc:  # the summary only narrows: without it the pivot reads everything, as before
+        warnings.warn(f"The entity summary {summary.database}.{summary.table} could not be read ({exc}); the pivot "
+                      "reads its sources unnarrowed. lake.entity_summary = None stops using it.",
+                      SummaryUnusedWarning, stacklevel=3)
+        return None
     partitions: dict[str, list[tuple[str, str, str]]] = {n: [] for n in held}
     for source, account, region, day in found[["source", "accountid", "region", "eventday"]].itertuples(index=False):
         partitions[str(source)].append((str(account), str(region), str(day)))

@@ -16,7 +16,7 @@ import pytest
 import sqlglot
 from aws_fixtures import ACCOUNTS, HOSTILE, OUTPUT, REGION, RESULTS, executions
 
-from slake_forensics.analysis.entity_summary import EntitySummary
+from slake_forensics.analysis.entity_summary import EntitySummary, SummaryUnusedWarning
 from slake_forensics.core.catalog import glue_columns
 from slake_forensics.core.errors import BadArgumentError
 from slake_forensics.lake import AthenaLake, Lake
@@ -292,3 +292,20 @@ def test_the_pivots_accounts_narrow_the_summary_query_too(aws, lake, served):
                                           "'i-0123456789abcdef0'", f"'{ACCOUNTS[1]}'"]
     assert tl.attrs["entity_summary"]["skipped"] == ["cloud_trail_mgmt", "vpc_flow"]
     assert tl.attrs["data_scanned_bytes"] == 10 and tl.attrs["query_execution_ids"] == {}
+
+
+def test_a_summary_that_cannot_be_read_leaves_the_pivot_unnarrowed(aws, session, lake, served):
+    lake.entity_summary = _summary()
+
+    def fail_summary_query(parsed: dict[str, Any], **_: Any) -> None:
+        execution = parsed["QueryExecution"]
+        if execution["Query"].startswith('SELECT DISTINCT "source"'):
+            execution["Status"].update(State="FAILED", StateChangeReason="TABLE_NOT_FOUND: ir.ents does not exist")
+
+    session.events.register("after-call.athena.GetQueryExecution", fail_summary_query)
+    with pytest.warns(SummaryUnusedWarning, match="could not be read.*unnarrowed"):
+        tl = lake.pivot(ip=IP, start="2026-03-01T00:00Z", end="2026-03-02T00:00Z", progress=False, sources="vpc_flow")
+    off = lake.pivot(ip=IP, start="2026-03-01T00:00Z", end="2026-03-02T00:00Z", progress=False, sources="vpc_flow",
+                     use_summary=False)
+    assert "entity_summary" not in tl.attrs and len(executions()) == 3  # summary query, then one unnarrowed query each
+    assert (tl.attrs["queries"], tl.attrs["params"]) == (off.attrs["queries"], off.attrs["params"])
