@@ -330,7 +330,8 @@ def build(
              if s in present and any(fields_for(s, t) for t in types)]
     summary = EntitySummary(database, table, window.start, window.end, tuple(names), tuple(types))
     est = estimate(lake, window, names)
-    unknown = f" (and {', '.join(est.attrs['unknown'])}, whose S3 location Glue did not give)" if est.attrs["unknown"] else ""
+    unknown = (f" (and {', '.join(est.attrs['unknown'])}, whose S3 objects could not be counted: no location in "
+               "Glue, or no partition folders below it)") if est.attrs["unknown"] else ""
     print(f"Building the entity summary {database}.{table} over {window} would scan at most "
           f"{est.attrs['bytes'] / 1e6:,.1f} MB in {int(est['files'].sum())} files of {len(names)} sources{unknown}."
           + ("" if confirm else " Nothing was run: pass confirm=True to build it."))

@@ -1349,7 +1349,8 @@ class AthenaEngine(Engine):
         -------
         list of dict
             One per table: ``table``, ``location`` (``None`` when Glue does not give it: then
-            ``bytes`` is ``None``), ``partitions`` (day folders of the window), ``files`` and ``bytes``.
+            ``bytes`` is ``None``), ``partitions`` (day folders of the window), ``files`` and ``bytes``
+            (``None`` with a ``note`` too when the location holds objects but no partition folders).
 
         Examples
         --------
@@ -1373,9 +1374,13 @@ class AthenaEngine(Engine):
             base = base if not base or base.endswith("/") else base + "/"
             try:
                 folders = [base]
-                for _ in range(2):  # region=…/, then accountId=…/
-                    folders = [sub for f in folders for sub in _subfolders(s3, bucket, f)]
-                wanted = [d for f in folders for d in _subfolders(s3, bucket, f) if d.rstrip("/").rsplit("=", 1)[-1] in days]
+                for level in ("region=", "accountid=", "eventday="):
+                    folders = [sub for f in folders for sub in _subfolders(s3, bucket, f)
+                               if sub[len(f):].lower().startswith(level)]
+                if not folders and s3.list_objects_v2(Bucket=bucket, Prefix=base, MaxKeys=1).get("KeyCount", 0):
+                    entry["note"] = "no region=/accountId=/eventDay= folders below the location: no upper bound"
+                    continue  # its bytes stay unknown rather than 0
+                wanted = [d for d in folders if d.rstrip("/").rsplit("=", 1)[-1] in days]
                 with ThreadPoolExecutor(max_workers=8, thread_name_prefix="slake-s3-list") as pool:
                     sizes = list(pool.map(lambda prefix: _object_sizes(s3, bucket, prefix), wanted))
             except Exception as exc:

@@ -19,6 +19,7 @@ from aws_fixtures import ACCOUNTS, HOSTILE, OUTPUT, REGION, RESULTS, executions
 from slake_forensics.analysis.entity_summary import EntitySummary, SummaryUnusedWarning
 from slake_forensics.core.catalog import glue_columns
 from slake_forensics.core.errors import BadArgumentError
+from slake_forensics.core.timewindow import Window
 from slake_forensics.lake import AthenaLake, Lake
 
 DB = "amazon_security_lake_glue_db_us_east_1"
@@ -309,3 +310,13 @@ def test_a_summary_that_cannot_be_read_leaves_the_pivot_unnarrowed(aws, session,
                      use_summary=False)
     assert "entity_summary" not in tl.attrs and len(executions()) == 3  # summary query, then one unnarrowed query each
     assert (tl.attrs["queries"], tl.attrs["params"]) == (off.attrs["queries"], off.attrs["params"])
+
+
+def test_a_location_without_partition_folders_has_no_estimate_rather_than_zero(aws, lake, s3_lake_bucket):
+    boto3.client("s3", region_name=REGION).put_object(Bucket=s3_lake_bucket, Key="aws/VPC_FLOW/2.0/data/00001.parquet",
+                                                      Body=b"x" * 100)
+    [vpc] = lake.window_objects("vpc_flow", Window.of("2026-03-01T00:00Z", "2026-03-02T00:00Z"))
+    assert vpc["bytes"] is None and "no region=/accountId=/eventDay= folders" in vpc["note"]
+    est = lake.build_entity_summary("2026-03-01T00:00Z", "2026-03-02T00:00Z", location=WHERE, database=IR, table=TABLE)
+    assert est.attrs["unknown"] == ["vpc_flow"] and pd.isna(est.set_index("source").loc["vpc_flow", "bytes"])
+    assert executions() == []
