@@ -20,10 +20,11 @@ import warnings
 import pandas as pd
 
 from slake_forensics.analysis import baseline as _baseline, graph as _graph, hunts as _hunts, pivot as _pivot, sigma as _sigma
-from slake_forensics.analysis import entity_index as _entity_index
+from slake_forensics.analysis import entity_index as _entity_index, entity_summary as _entity_summary
 from slake_forensics.core.config import (
     CONFIG_ENV, LOCAL_FILE, USER_FILE, SampleFallbackWarning, aws_region, lake_reason, read_config,
 )
+from slake_forensics.core.errors import BadArgumentError
 from slake_forensics.core.scope import column_list, id_list
 from slake_forensics.core.timewindow import TimeLike, Window
 from slake_forensics.engines.athena import AthenaEngine
@@ -242,6 +243,7 @@ class Lake(Engine):
         sources: Iterable[str] | str | None = None,
         limit_per_source: int | None = None,
         progress: bool = True,
+        use_summary: bool = True,
     ) -> pd.DataFrame:
         """Every event in ``[start, end)`` mentioning the given entities, as one normalized timeline.
 
@@ -249,7 +251,7 @@ class Lake(Engine):
 
         Parameters
         ----------
-        ip, principal, access_key, bucket, instance, domain, account, start, end, sources, limit_per_source, progress
+        ip, principal, access_key, bucket, instance, domain, account, start, end, sources, limit_per_source, progress, use_summary
             As for :func:`slake_forensics.analysis.pivot.pivot` (this lake is its ``lake``): entity
             values (events matching any are returned), accounts, the window ``[start, end)``, …
 
@@ -274,7 +276,7 @@ class Lake(Engine):
         return _pivot.pivot(
             self, ip=ip, principal=principal, access_key=access_key, bucket=bucket, instance=instance,
             domain=domain, account=account, start=start, end=end, sources=sources,
-            limit_per_source=limit_per_source, progress=progress,
+            limit_per_source=limit_per_source, progress=progress, use_summary=use_summary,
         )
 
     def build_index(self, index_dir: str | Path | None = None, progress: bool = True) -> _entity_index.EntityIndex:
@@ -309,6 +311,103 @@ class Lake(Engine):
         (1, 4)
         """
         return _entity_index.build(self, index_dir, progress=progress)
+
+    def build_entity_summary(
+        self,
+        start: TimeLike,
+        end: TimeLike,
+        *,
+        location: str,
+        database: str,
+        table: str = "slake_entity_summary",
+        sources: Iterable[str] | None = None,
+        confirm: bool = False,
+        timeout: float | None = None,
+    ) -> pd.DataFrame:
+        """Athena: estimate, then (``confirm=True``) build the per-day entity summary that narrows pivots.
+
+        The summary (:mod:`slake_forensics.analysis.entity_summary`, docs/entity_index.md) is a small
+        Glue table ``database.table`` written at ``location``: one row per distinct ``(entity_type,
+        value, source, accountid, region, eventday)`` of the pivot entities over the whole UTC days of
+        ``[start, end)``.  Later :meth:`pivot` calls on this lake read only the partitions holding
+        their values (``use_summary=False`` to compare without it).
+
+        Without ``confirm`` nothing runs: the estimate is printed and returned.  It is the sum of the
+        sizes of the S3 objects under each source table's partitions of those days (Glue ``GetTable``
+        for the table's location, ``ListObjectsV2`` of its day folders; nothing read, no Athena
+        query): an upper bound of what Athena scans, which reads only the entity columns and
+        ``accountid``, ``region``, ``time_dt`` of those Parquet files.  With ``confirm`` one
+        ``CREATE TABLE … WITH NO DATA`` and one ``INSERT INTO`` per source run (window bounds bound
+        as parameters), then the summary's coverage is written to the Glue table's parameters.
+
+        Parameters
+        ----------
+        start, end
+            The window, widened to whole UTC days.
+        location
+            An empty ``s3://bucket/prefix/`` the summary's files are written to.
+        database, table
+            Glue database (it must exist; the lake's own is usually read-only) and the new table's name.
+        sources
+            Sources to summarize (default every source with a table).
+        confirm
+            Run the build (default: only estimate).
+        timeout
+            Seconds per statement (default the ``query_timeout`` setting).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per source: ``source, tables, partitions, files, bytes`` (the estimate), and
+            with ``confirm`` ``query_execution_id, data_scanned_bytes`` of its ``INSERT``;
+            ``attrs`` ``bytes`` (estimated total), ``window``, ``table``, ``location``,
+            ``confirmed`` and with ``confirm`` ``data_scanned_bytes`` (the build's total).
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> sf.Lake.sample().build_entity_summary("2026-05-14", "2026-05-15", location="s3://ir-work/ents/", database="ir")
+        Traceback (most recent call last):
+        ...
+        slake_forensics.core.errors.BadArgumentError: build_entity_summary is for Athena lakes; a local or S3 lake has lake.build_index().
+        >>> lake = sf.Lake.athena("us-east-1", workgroup="ir")  # doctest: +SKIP
+        >>> est = lake.build_entity_summary("2026-11-01", "2026-12-01", location="s3://ir-work/ents/", database="ir")  # doctest: +SKIP
+        Building the entity summary ir.slake_entity_summary over [2026-11-01T00:00:00+00:00, 2026-12-01T00:00:00+00:00) would scan at most 584.2 MB in 1170 files of 8 sources. Nothing was run: pass confirm=True to build it.
+        >>> lake.build_entity_summary("2026-11-01", "2026-12-01", location="s3://ir-work/ents/", database="ir", confirm=True)  # doctest: +SKIP
+        """
+        if not isinstance(self, AthenaEngine):
+            raise BadArgumentError("build_entity_summary is for Athena lakes; a local or S3 lake has lake.build_index().")
+        return _entity_summary.build(
+            self, start, end, location=location, database=database, table=table, types=_pivot.PIVOT_ENTITIES,
+            sources=None if sources is None else list(sources), confirm=confirm, timeout=timeout,
+        )
+
+    def use_entity_summary(self, database: str, table: str = "slake_entity_summary") -> _entity_summary.EntitySummary:
+        """Athena: let later pivots use the entity summary ``database.table`` built earlier for this lake.
+
+        Its coverage is read from the Glue table's parameters; a table that is not a complete
+        summary of this lake, or was built from other entity field definitions, is refused.
+
+        Parameters
+        ----------
+        database, table
+            Where :meth:`build_entity_summary` wrote it.
+
+        Returns
+        -------
+        slake_forensics.analysis.entity_summary.EntitySummary
+            Its days (``start``, ``end``), sources and entity types.
+
+        Examples
+        --------
+        >>> import slake_forensics as sf
+        >>> summary = sf.Lake.athena("us-east-1").use_entity_summary("ir")  # doctest: +SKIP
+        >>> summary.start, summary.end  # doctest: +SKIP
+        (Timestamp('2026-11-01 00:00:00+0000', tz='UTC'), Timestamp('2026-12-01 00:00:00+0000', tz='UTC'))
+        """
+        if not isinstance(self, AthenaEngine):
+            raise BadArgumentError("use_entity_summary is for Athena lakes; a local or S3 lake has lake.build_index().")
+        return _entity_summary.attach(self, database, table)
 
     def fetch_rows(self, timeline_rows: pd.DataFrame) -> dict[str, pd.DataFrame]:
         """The full events behind timeline rows (see :func:`slake_forensics.analysis.pivot.fetch_rows`).

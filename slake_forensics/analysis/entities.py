@@ -49,7 +49,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from slake_forensics.core.catalog import Source, source as find_source
-from slake_forensics.sql.build import quote_identifier
+from slake_forensics.sql.build import literal, quote_identifier
 from slake_forensics.analysis.normalize import Json, STRING, TIME, column_array, expressions
 from slake_forensics.core.ocsf import type_at
 
@@ -179,6 +179,52 @@ class Field:
             cond += f" AND {kind} IN ({', '.join('?' for _ in self.types)})"
             params += list(self.types)
         return f"any_match({_ref(self.path)}, x -> {cond})", params
+
+    def athena_values_sql(self) -> str:
+        """An Athena (Trino) expression of type ``array(varchar)``: the values the field holds in one row.
+
+        The SQL twin of :meth:`extract`, for building the per-day entity summary on Athena
+        (:mod:`slake_forensics.analysis.entity_summary`): a scalar column gives a one-element array,
+        a list column its elements (of the struct elements whose ``type_field`` is one of
+        ``types``), a JSON text column the scalar values of ``json`` keys joined with ``/``; each
+        of ``prefixes`` is stripped in turn and nulls, ``""`` and ``"-"`` are dropped, as
+        :meth:`extract` does.  Only the field's own definition (column paths, types, keys,
+        prefixes: constants of this module) is written into the SQL; no value from a user.
+
+        Returns
+        -------
+        str
+            The expression (never null: an empty array when the field holds nothing).
+
+        Examples
+        --------
+        >>> print(Field("src_endpoint.ip").athena_values_sql())
+        filter(ARRAY[CAST("src_endpoint"."ip" AS varchar)], v -> v IS NOT NULL AND v NOT IN ('', '-'))
+        >>> sql = Field("resources", "uid", "type", ("AWS::S3::Bucket",), prefixes=("arn:aws:s3:::",)).athena_values_sql()
+        >>> "IN ('AWS::S3::Bucket')" in sql, 'substr(CAST(x."uid" AS varchar), 14)' in sql
+        (True, True)
+        >>> print(Field("api.request.data", json=("bucketName", "key")).athena_values_sql().split(", v ->")[0])
+        filter(ARRAY[json_extract_scalar("api"."request"."data", '$.bucketName') || '/' || json_extract_scalar("api"."request"."data", '$.key')]
+        """
+        if self.json:
+            parts = [f"json_extract_scalar({_ref(self.path)}, {literal('$.' + k)})" for k in self.json]
+            values = "ARRAY[" + f" || {literal('/')} || ".join(parts) + "]"
+        elif self.item is None:
+            values = f"ARRAY[CAST({_ref(self.path)} AS varchar)]"
+        else:
+            lists = f"COALESCE({_ref(self.path)}, ARRAY[])"
+            if self.types:
+                kind = "x" + "".join(f".{quote_identifier(p)}" for p in self.type_field.split("."))
+                wanted = ", ".join(str(t) if isinstance(t, int) else literal(t) for t in self.types)
+                lists = f"filter({lists}, x -> {kind} IN ({wanted}))"
+            elem = "CAST(x" + "".join(f".{quote_identifier(p)}" for p in self.item.split(".") if p) + " AS varchar)"
+            for prefix in self.prefixes:
+                elem = f"IF(starts_with({elem}, {literal(prefix)}), substr({elem}, {len(prefix) + 1}), {elem})"
+            values = f"transform({lists}, x -> {elem})"
+            return f"filter({values}, v -> v IS NOT NULL AND v NOT IN ('', '-'))"
+        for prefix in self.prefixes:  # scalar and JSON values: strip inside the one-element array
+            values = f"transform({values}, v -> IF(starts_with(v, {literal(prefix)}), substr(v, {len(prefix) + 1}), v))"
+        return f"filter({values}, v -> v IS NOT NULL AND v NOT IN ('', '-'))"
 
     # ---- extraction ----------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from slake_forensics.core.catalog import SOURCES, source as find_source
 from slake_forensics.core.errors import BadArgumentError, NoPartitionsError
 from slake_forensics.analysis.entities import fields_for
+from slake_forensics.analysis import entity_summary as _summary
 from slake_forensics.analysis.entity_index import index_of
 from slake_forensics.core.scope import id_list
 from slake_forensics.sql.build import scope_predicate
@@ -122,6 +123,7 @@ def build_query(
     entities: dict[str, list[str]],
     accounts: list[str] | None = None,
     limit: int | None = None,
+    narrowing: tuple[str, list[Any]] | None = None,
 ) -> tuple[str, list[Any]] | None:
     """The Athena query of one source of a pivot and its parameters.
 
@@ -141,6 +143,9 @@ def build_query(
         Adds ``accountid IN (…)``.
     limit
         Keeps the first rows by time.
+    narrowing
+        One more conjunct and its values (Athena: the partitions the entity summary names,
+        :func:`~slake_forensics.analysis.entity_summary.partition_predicate`).
 
     Returns
     -------
@@ -173,6 +178,9 @@ def build_query(
         return None
     if ors:
         where.append("(" + "\n    OR ".join(ors) + ")")
+    if narrowing is not None:
+        where.append(narrowing[0])
+        params += narrowing[1]
     sql = f"SELECT\n  {projection(src.name)}\nFROM {lake.table_name(src.name)}\nWHERE " + "\n  AND ".join(where)
     if limit is not None:
         sql += f'\nORDER BY "time_dt"\nLIMIT {operator.index(limit)}'
@@ -194,6 +202,7 @@ def pivot(
     sources: Iterable[str] | str | None = None,
     limit_per_source: int | None = None,
     progress: bool = True,
+    use_summary: bool = True,
 ) -> pd.DataFrame:
     """Every event in ``[start, end)`` that mentions one of the given entities, as one timeline.
 
@@ -217,7 +226,14 @@ def pivot(
 
     On Athena the sources' queries run concurrently (``AthenaEngine.sql_concurrently``) and
     ``attrs`` adds ``query_execution_ids`` (per source), ``data_scanned_bytes_per_source`` and
-    ``data_scanned_bytes`` (their total).
+    ``data_scanned_bytes`` (their total).  When the lake has an entity summary
+    (:mod:`slake_forensics.analysis.entity_summary`, ``lake.build_entity_summary``) covering part
+    of the window and ``use_summary`` is true, one query on the summary first gives the
+    ``(accountid, region, day)`` partitions holding the values; each source's query reads only
+    those (and the days the summary does not cover), a source with none is not queried, and
+    ``attrs["entity_summary"]`` holds the summary query's id and bytes, the partitions per source
+    and the sources skipped; ``data_scanned_bytes`` then includes the summary query.  Pass
+    ``use_summary=False`` to compare the bytes scanned without it.
 
     On a local or S3 lake with an entity index (:mod:`slake_forensics.analysis.entity_index`,
     ``lake.build_index()``), the index is first brought up to date for the window's files (only
@@ -240,6 +256,8 @@ def pivot(
         Keep the first rows by time of each source.
     progress
         Show a progress bar over the sources.
+    use_summary
+        On Athena, narrow the queries with the lake's entity summary when it has one.
 
     Returns
     -------
@@ -281,6 +299,14 @@ def pivot(
     tables: dict[str, Any] = {}  # Athena: the tables and source versions read, when a v1 table joined
     frames = []
     built_queries = {name: build_query(lake, name, window, given, accounts, limit_per_source) for name in names}
+    summary = None  # Athena: the partitions the lake's entity summary names
+    if isinstance(lake, AthenaEngine) and given and use_summary:
+        summary = _summary.narrow(lake, window, given, accounts, [n for n, b in built_queries.items() if b is not None])
+    unread: set[str] = set()
+    if summary is not None:
+        unread = {n for n, p in summary.predicates.items() if p is None}
+        built_queries.update({n: build_query(lake, n, window, given, accounts, limit_per_source, narrowing=p)
+                              for n, p in summary.predicates.items() if p is not None})
     index = index_of(lake) if given else None
     found: dict[str, tuple[list[str], int]] = {}
     if index is not None:
@@ -288,7 +314,7 @@ def pivot(
         found = index.narrow([n for n, b in built_queries.items() if b is not None], window, accounts, wanted, progress=progress)
     ran: dict[str, pd.DataFrame] = {}
     if isinstance(lake, AthenaEngine):  # Athena: the sources' queries run at once, each with its own provenance
-        ran = lake.sql_concurrently({n: b for n, b in built_queries.items() if b is not None},
+        ran = lake.sql_concurrently({n: b for n, b in built_queries.items() if b is not None and n not in unread},
                                     start=window.start, end=window.end)
     bar = tqdm(names, desc="pivot", disable=not progress, leave=False)
     for name in bar:
@@ -303,7 +329,7 @@ def pivot(
         only = found[name][0] if name in found else None
         if name in found:
             narrowed[name] = (len(only or ()), found[name][1])
-        if only is not None and not only:  # the index says no file of the window can match
+        if (only is not None and not only) or name in unread:  # the index (summary) says nothing can match
             elapsed[name], rows[name] = time.perf_counter() - t0, 0
             continue
         with warnings.catch_warnings():
@@ -335,8 +361,11 @@ def pivot(
     }
     if tables:
         out.attrs["tables_read"] = tables
-    if ran:
+    if ran or summary is not None:
         out.attrs.update(_athena_provenance(ran))
+    if summary is not None:
+        out.attrs["entity_summary"] = summary.info
+        out.attrs["data_scanned_bytes"] += summary.info["data_scanned_bytes"]
     return out
 
 

@@ -430,6 +430,10 @@ class AthenaEngine(Engine):
     sources_days: int | None = 7
     #: Queries :meth:`sql_concurrently` runs at once (Athena's default quota is 20-25 active DML queries).
     max_concurrent_queries: int = 8
+    #: The per-day entity summary pivots narrow their queries with
+    #: (:class:`~slake_forensics.analysis.entity_summary.EntitySummary`, set by ``build_entity_summary``
+    #: or ``use_entity_summary``); ``None``: none.
+    entity_summary: Any = None
 
     def __init__(
         self,
@@ -1309,6 +1313,161 @@ class AthenaEngine(Engine):
         notes[relation] = {"source": own.name, "read": read, "skipped": skipped}
         return relation
 
+    # -- what a window of a source's tables holds in S3, and statements -----------------------------
+    def _table_location(self, table: LakeTable) -> str | None:
+        """The S3 ``Location`` of ``table`` (a resource link followed to its target), or ``None``."""
+        glue = self.session.client("glue")
+        try:
+            got = glue.get_table(DatabaseName=self.database, Name=table.name)["Table"]
+            target = got.get("TargetTable")
+            if not got.get("StorageDescriptor", {}).get("Location") and target:
+                where = {"CatalogId": target["CatalogId"]} if target.get("CatalogId") else {}
+                got = glue.get_table(**where, DatabaseName=target["DatabaseName"], Name=target["Name"])["Table"]
+        except Exception as exc:  # botocore and Lake Formation errors alike: the estimate says so
+            _log.info("Glue location of %s could not be read: %s", table.label, exc)
+            return None
+        location = got.get("StorageDescriptor", {}).get("Location")
+        return str(location) if location else None
+
+    def window_objects(self, source: str, window: Window) -> list[dict[str, Any]]:
+        """What the S3 objects of ``source``'s tables under the window's day partitions add up to.
+
+        For the source's version-2 table and its version-1 table (when the database has one), the
+        table's S3 ``Location`` comes from Glue (``GetTable``, a resource link followed to its
+        target) and the partition folders below it (``region=…/accountId=…/eventDay=…/``) from
+        ``ListObjectsV2`` with a delimiter; the objects of each day folder of the window are
+        listed and their sizes summed.  Nothing is read and Athena is not asked.
+
+        Parameters
+        ----------
+        source
+            A catalog source name.
+        window
+            The window whose UTC days are counted (whole days).
+
+        Returns
+        -------
+        list of dict
+            One per table: ``table``, ``location`` (``None`` when Glue does not give it: then
+            ``bytes`` is ``None``), ``partitions`` (day folders of the window), ``files`` and ``bytes``
+            (``None`` with a ``note`` too when the location holds objects but no partition folders).
+
+        Examples
+        --------
+        >>> lake.window_objects("waf", Window.of("2026-11-01T00:00Z", "2026-11-02T00:00Z"))  # doctest: +SKIP
+        [{'table': 'amazon_security_lake_table_us_east_1_waf_2_0', 'location': 's3://…/aws/WAF/2.0/', 'partitions': 2, 'files': 96, 'bytes': 1228800}]
+        """
+        key = find_source(source).name
+        listed = {t.name: t for t in self._catalog().tables}
+        names = [(v, name) for v in (SOURCE_VERSION, "1.0") if (name := self._lookup(key, v)) is not None]
+        tables = [listed.get(name) or LakeTable(key, v, name, name, self.region) for v, name in names]  # an override
+        s3 = self.session.client("s3")
+        days = set(window.days())
+        out: list[dict[str, Any]] = []
+        for table in tables:
+            location = self._table_location(table)
+            entry: dict[str, Any] = {"table": table.name, "location": location, "partitions": 0, "files": 0, "bytes": None}
+            out.append(entry)
+            if location is None or not location.startswith("s3://"):
+                continue
+            bucket, _, base = location.removeprefix("s3://").partition("/")
+            base = base if not base or base.endswith("/") else base + "/"
+            try:
+                folders = [base]
+                for level in ("region=", "accountid=", "eventday="):
+                    folders = [sub for f in folders for sub in _subfolders(s3, bucket, f)
+                               if sub[len(f):].lower().startswith(level)]
+                if not folders and s3.list_objects_v2(Bucket=bucket, Prefix=base, MaxKeys=1).get("KeyCount", 0):
+                    entry["note"] = "no region=/accountId=/eventDay= folders below the location: no upper bound"
+                    continue  # its bytes stay unknown rather than 0
+                wanted = [d for d in folders if d.rstrip("/").rsplit("=", 1)[-1] in days]
+                with ThreadPoolExecutor(max_workers=8, thread_name_prefix="slake-s3-list") as pool:
+                    sizes = list(pool.map(lambda prefix: _object_sizes(s3, bucket, prefix), wanted))
+            except Exception as exc:
+                raise aws_error(exc) or QueryError(f"Listing {location} of {table.label} failed: {exc}") from None
+            entry.update(partitions=len(wanted), files=sum(len(z) for z in sizes), bytes=sum(sum(z) for z in sizes))
+        return out
+
+    def table_parameters(self, database: str, table: str) -> dict[str, str]:
+        """The Glue ``Parameters`` of ``database.table`` (``GetTable``; free).
+
+        Parameters
+        ----------
+        database, table
+            The Glue table.
+
+        Returns
+        -------
+        dict of str to str
+
+        Examples
+        --------
+        >>> lake.table_parameters("ir", "slake_entity_summary")["slake_start"]  # doctest: +SKIP
+        '2026-11-01T00:00:00+00:00'
+        """
+        try:
+            with self._session_lock:
+                return dict(wr.catalog.get_table_parameters(database=database, table=table, boto3_session=self.session))
+        except Exception as exc:
+            raise aws_error(exc) or QueryError(f"Cannot read Glue table {database}.{table}: {exc}") from None
+
+    def set_table_parameters(self, database: str, table: str, parameters: Mapping[str, str]) -> None:
+        """Add or update Glue ``Parameters`` of ``database.table`` (``GetTable`` + ``UpdateTable``).
+
+        Parameters
+        ----------
+        database, table
+            The Glue table (it has ``Parameters``, as every table Athena creates).
+        parameters
+            The keys to set.
+
+        Examples
+        --------
+        >>> lake.set_table_parameters("ir", "slake_entity_summary", {"note": "case 42"})  # doctest: +SKIP
+        """
+        try:
+            with self._session_lock:
+                wr.catalog.upsert_table_parameters(dict(parameters), database=database, table=table,
+                                                   boto3_session=self.session)
+        except Exception as exc:
+            raise aws_error(exc) or QueryError(f"Cannot update Glue table {database}.{table}: {exc}") from None
+
+    def run_statement(
+        self, text: str, params: Sequence[Any] | None = None, *, start: TimeLike | None = None,
+        end: TimeLike | None = None, timeout: float | None = None,
+    ) -> dict[str, Any]:
+        """Run a statement that returns no rows (``CREATE TABLE … AS``, ``INSERT INTO``): its provenance.
+
+        As :meth:`sql` runs a query (standard table names rewritten, ``params`` bound as execution
+        parameters, with ``start`` and ``end`` version-1 tables read beside version-2 ones, stopped
+        at ``timeout`` or on Ctrl-C), but no result is read: Athena writes none for these.
+
+        Returns
+        -------
+        dict
+            ``sql``, ``params``, ``query_execution_id``, ``data_scanned_bytes``,
+            ``engine_execution_ms``, ``elapsed_s`` (and ``tables_read`` when a v1 table was read).
+
+        Examples
+        --------
+        >>> lake.run_statement('INSERT INTO "ir"."notes" SELECT ?', ["case 42"])["data_scanned_bytes"]  # doctest: +SKIP
+        0
+        """
+        timeout, _ = query_limits(timeout, None)
+        window = Window.of(start, end) if start is not None and end is not None else None
+        sent, values, read = self._with_older_versions(self._rewrite(text), [parameter(v) for v in params or []], window)
+        started = time.monotonic()
+        query_id, clients = self._start(sent, values)
+        stats = self._wait(query_id, started, timeout, clients).get("Statistics", {})
+        out = {"sql": sent, "params": values, "query_execution_id": query_id,
+               "data_scanned_bytes": int(stats.get("DataScannedInBytes", 0)),
+               "engine_execution_ms": int(stats.get("EngineExecutionTimeInMillis", 0)),
+               "elapsed_s": time.monotonic() - started}
+        if read:
+            out["tables_read"] = read
+        _log.info("Athena statement %s succeeded: %d bytes scanned", query_id, out["data_scanned_bytes"])
+        return out
+
     def _provenance(self, df: pd.DataFrame, text: str, read: dict[str, list[dict[str, Any]]]) -> None:
         """Record in ``df.attrs`` the version-1 tables read (``tables_read``) and the custom tables of
         class relations in ``text`` (``custom_tables``: read and skipped with the reason)."""
@@ -1326,6 +1485,18 @@ class _Clients:
 
     athena: Any
     s3: Any
+
+
+def _subfolders(s3: Any, bucket: str, prefix: str) -> list[str]:
+    """The folder prefixes right below ``prefix`` (``ListObjectsV2`` with ``Delimiter="/"``)."""
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+    return [c["Prefix"] for page in pages for c in page.get("CommonPrefixes", [])]
+
+
+def _object_sizes(s3: Any, bucket: str, prefix: str) -> list[int]:
+    """The sizes of every object below ``prefix``."""
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    return [int(o["Size"]) for page in pages for o in page.get("Contents", [])]
 
 
 def _column_types(athena: Any, query_id: str) -> dict[str, str]:
