@@ -1,4 +1,4 @@
-"""The fast window load of a local lake (issue 16): one scan of plain files, footers remembered, the
+"""The fast window load of a local lake (issue 16): one scan of plain files, footer facts remembered, the
 sort skipped when the rows are in order; every result the same as the file-by-file read (rows,
 order, dtypes, attrs).  Behaviour only: the timing is the bench's (``python -m bench --only window``)."""
 from __future__ import annotations
@@ -77,7 +77,7 @@ def test_rows_of_equal_time_keep_the_files_order(lake_copy: Path) -> None:
     assert set(first) == {"eu-west-1"}
 
 
-def test_footers_are_read_once_and_again_after_a_change(lake_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_footer_facts_are_read_once_and_again_after_a_change(lake_copy: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     opened: list[Path] = []
     real = local._plain_file
 
@@ -92,7 +92,7 @@ def test_footers_are_read_once_and_again_after_a_change(lake_copy: Path, monkeyp
     assert sorted(opened) == paths
     opened.clear()
     again = lake.load("vpc_flow", DAY0, END, columns=["time_dt", "src_endpoint.ip"])
-    assert opened == []  # footers remembered
+    assert opened == []  # schema, classes and time span remembered
     pd.testing.assert_frame_equal(again, first, check_exact=True)
     # a file replaced by one with fewer rows (new size and modification time) is read again, and its rows change
     changed = paths[0]
