@@ -15,6 +15,7 @@ TASKS: dict[str, Callable[[dict[str, Any]], Callable[[], Any]]] = {
     "window.toolkit": window.toolkit,
     "window.duckdb": window.duckdb_sql,
     "window.pyarrow": window.pyarrow_limit,
+    "window.pyarrow_sorted": window.pyarrow_limit_sorted,
     "window.naive": window.naive,
     "pivot.toolkit": pivot.toolkit,
     "pivot.duckdb": pivot.duckdb_peer,

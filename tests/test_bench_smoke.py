@@ -13,7 +13,7 @@ import nbformat
 
 REPO = Path(__file__).resolve().parents[1]
 MEASUREMENTS = {
-    "window_load": {"toolkit", "duckdb", "pyarrow_limit", "naive"},
+    "window_load": {"toolkit", "duckdb", "pyarrow_limit", "pyarrow_limit_sorted", "naive"},
     "pivot": {"toolkit", "duckdb", "naive"},
     "index": {"indexed", "build"},
     "memory": {"toolkit", "naive"},

@@ -114,13 +114,18 @@ def test_unknown_column_suggests_closest(lake: Lake) -> None:
 
 def test_one_day_one_account_opens_only_its_files(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
     opened: list[Path] = []
-    real = local._read
 
-    def counting(path, *args):
-        opened.append(path)
-        return real(path, *args)
+    def counting(real):
+        def opening(path, *args):
+            opened.append(path)
+            return real(path, *args)
 
-    monkeypatch.setattr(local, "_read", counting)
+        return opening
+
+    # a load opens a file either in one scan of plain files (footer read once by _plain_file) or file by file (_read)
+    monkeypatch.setattr(local, "_read", counting(local._read))
+    monkeypatch.setattr(local, "_plain_file", counting(local._plain_file))
+    lake = Lake.local(lake.location)  # a fresh lake: what footers say is remembered per lake
     day = DAY0 + pd.Timedelta(days=1)
     df = lake.load("vpc_flow", day, day + pd.Timedelta(days=1), accounts=[ACCOUNTS[1]])
     expected = sorted(Path(lake.location).glob(f"aws/VPC_FLOW/2.0/region=*/accountId={ACCOUNTS[1]}/eventDay={day:%Y%m%d}/*.parquet"))

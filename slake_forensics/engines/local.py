@@ -22,13 +22,14 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import duckdb
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
+import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from slake_forensics.core import layout, ocsf, versions
@@ -86,6 +87,20 @@ _POLL_S = 0.05
 #: Seconds a stopped query's worker is given to end before the caller gets control back anyway.
 _STOP_GRACE_S = 0.5
 OnError = Literal["raise", "skip"]
+_PARQUET = ds.ParquetFileFormat()
+_LOCAL_FS = pafs.LocalFileSystem()
+
+
+class _PlainFile(NamedTuple):
+    """What a load needs of a data file that holds its source's classes, read once from its footer.
+
+    Only this is kept, not the parsed footer: that costs ~300 kB a file, and a scan reads it again
+    faster than that would save (no difference measured on the bench window)."""
+
+    #: Its Arrow schema (one object per distinct schema of the lake).
+    schema: pa.Schema
+    #: First and last ``time_dt`` from the statistics of every row group, ``None`` when one is missing.
+    span: tuple[pd.Timestamp, pd.Timestamp] | None
 
 
 class SkippedFileWarning(UserWarning):
@@ -108,6 +123,8 @@ class LocalEngine(Engine):
         self.root = root
         self._schemas: dict[Path, tuple[tuple[int, int], str | None]] = {}
         self._inspected: dict[Path, tuple[tuple[int, int], tuple[bool, str, str]]] = {}
+        self._plain_files: dict[Path, tuple[tuple[int, int], _PlainFile | None]] = {}
+        self._distinct_schemas: dict[pa.Schema, pa.Schema] = {}
         self.refresh()
 
     def refresh(self) -> None:
@@ -140,6 +157,10 @@ class LocalEngine(Engine):
         if not keys:
             raise NotALakeError(self._not_a_lake_message(skipped))
         self._keys = keys
+        #: The data files' keys per source name (both versions), for :meth:`files`.
+        self._keys_of: dict[str, dict[str, layout.Partition]] = {}
+        for key, part in keys.items():
+            self._keys_of.setdefault(part.source.name, {})[key] = part
         #: Files below ``aws/`` and ``ext/`` that are not data files of a known source, with the reason.
         self.skipped: dict[str, str] = skipped
 
@@ -195,7 +216,7 @@ class LocalEngine(Engine):
         """
         src = source if isinstance(source, Source) else find_source(source)
         only = None if src.version == SOURCE_VERSION or src.custom else [src.version]
-        keys = layout.select(self._keys, src, window, id_list(accounts, "accounts"), id_list(regions, "regions"), only)
+        keys = layout.select(self._keys_of.get(src.name, {}), src, window, id_list(accounts, "accounts"), id_list(regions, "regions"), only)
         return [self.root / k for k in keys]
 
     def _part(self, path: Path) -> layout.Partition:
@@ -336,22 +357,15 @@ class LocalEngine(Engine):
         if on_error not in ("raise", "skip"):
             raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}.")
         src, window, accts, regs, cols, paths = self._plan(source, start, end, accounts, regions, columns)
-        with ThreadPoolExecutor(_workers(len(paths))) as pool:
-            results = list(pool.map(lambda p: _try_read(p, self._part(p), src, window, cols), paths))
-        tables, skipped = [], []
-        for path, result in zip(paths, results):
-            if isinstance(result, pa.Table):
-                tables.append(result)
-                continue
-            error = self._file_error(path, result)
-            if on_error == "raise":
-                raise error from result
-            skipped.append(str(path))
-            warnings.warn(f"Skipping a file: {error}", SkippedFileWarning, stacklevel=2)
+        table, skipped = self._read_plain(src, window, cols, paths), list[str]()
+        if table is None:
+            table, skipped = self._read_each(src, window, cols, paths, on_error)
         self._warn_skipped(self._skipped_of(src))
         outside = self._warn_outside([p for p in paths if str(p) not in skipped])
-        table = pa.concat_tables(tables, promote_options="permissive") if tables else _empty(src, cols)
-        table = table.sort_by([(_SORT, "ascending")]).drop_columns([_SORT])
+        times = table[_SORT]
+        table = table.drop_columns([_SORT])
+        if not _ascending(times):  # a stable sort: rows of equal time keep the files' order
+            table = table.take(pc.sort_indices(times))
         df = ocsf.flatten(table)
         sql, params = self._athena_sql(src, window, accts, regs, cols)
         df.attrs = {
@@ -369,6 +383,69 @@ class LocalEngine(Engine):
             "params": params,
         }
         return df
+
+    def _read_each(
+        self, src: Source, window: Window, cols: list[str] | None, paths: list[Path], on_error: OnError
+    ) -> tuple[pa.Table, list[str]]:
+        """The rows of ``paths`` read file by file (:func:`_read`) with the sort column, and the files
+        skipped (``on_error="skip"``, with a :class:`SkippedFileWarning` each)."""
+        with ThreadPoolExecutor(_workers(len(paths))) as pool:
+            results = list(pool.map(lambda p: _try_read(p, self._part(p), src, window, cols), paths))
+        tables, skipped = [], []
+        for path, result in zip(paths, results):
+            if isinstance(result, pa.Table):
+                tables.append(result)
+                continue
+            error = self._file_error(path, result)
+            if on_error == "raise":
+                raise error from result
+            skipped.append(str(path))
+            warnings.warn(f"Skipping a file: {error}", SkippedFileWarning, stacklevel=3)
+        return (pa.concat_tables(tables, promote_options="permissive") if tables else _empty(src, cols)), skipped
+
+    def _read_plain(self, src: Source, window: Window, cols: list[str] | None, paths: list[Path]) -> pa.Table | None:
+        """The rows of ``paths`` read in one scan, as :meth:`_read_each` would return them, when every file
+        is plain (one Parquet schema, readable, needing no reconciling, holding its source's classes);
+        ``None`` otherwise, or when a column does not take its catalog type (the file-by-file read then
+        names the file).
+
+        What the footers say (schema, classes, time span) is remembered per size and modification time,
+        so a repeated load only scans; the time filter is applied only when a file's footer statistics
+        do not place it wholly inside the window."""
+        found = [self._plain_file(p) for p in paths]
+        plain = [f for f in found if f is not None]
+        if len(plain) < len(paths) or any(f.schema != plain[0].schema for f in plain):
+            return None
+        schema = plain[0].schema
+        if any(_needs_reconcile(schema, self._part(p), src) for p in paths):
+            return None
+        inside = all(f.span is not None and window.start <= f.span[0] and f.span[1] < window.end for f in plain)
+        flt = None if inside else _time_filter(schema, window)
+        dataset = ds.FileSystemDataset([_PARQUET.make_fragment(str(p), _LOCAL_FS) for p in paths], schema, _PARQUET, _LOCAL_FS)
+        try:
+            return _shaped(dataset, schema, src, flt, cols, str)
+        except UNREADABLE_PARQUET + (SlakeError,):
+            return None
+
+    def _plain_file(self, path: Path) -> _PlainFile | None:
+        """:class:`_PlainFile` of a data file, remembered per size and modification time; ``None`` when
+        its footer cannot be read or it holds a class its source does not."""
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        stamp = (st.st_size, st.st_mtime_ns)
+        seen = self._plain_files.get(path)
+        if seen is not None and seen[0] == stamp:
+            return seen[1]
+        try:
+            found = _plain_file(path, self._part(path))
+        except UNREADABLE_PARQUET:
+            found = None
+        if found is not None:
+            found = found._replace(schema=self._distinct_schemas.setdefault(found.schema, found.schema))
+        self._plain_files[path] = (stamp, found)
+        return found
 
     def _file_error(self, path: Path, exc: Exception) -> SlakeError:
         """The error to raise for a file that :func:`_try_read` could not turn into rows."""
@@ -700,8 +777,9 @@ class LocalEngine(Engine):
         self, src: Source, window: Window, accounts: list[str] | None, regions: list[str] | None, columns: list[str] | None
     ) -> tuple[str, list[str]]:
         """The Athena query (and execution parameters) that this load amounts to, via :func:`load_query`."""
-        known = None if columns is None else [c for c in columns if ocsf.type_at(src.schema, c) is not None]
-        return load_query(src, region=self.region or "us-east-1", window=window, accounts=accounts, regions=regions, columns=known)
+        known = None if columns is None else tuple(c for c in columns if ocsf.type_at(src.schema, c) is not None)
+        sql, params = _load_query(src, self.region or "us-east-1", window, _tuple(accounts), _tuple(regions), known)
+        return sql, list(params)
 
 
 # ---- helpers ----------------------------------------------------------------------------------
@@ -724,6 +802,20 @@ def _translated(text: str, now: pd.Timestamp | None) -> tuple[str, tuple[Source,
         return _view_name(src)
 
     return translate(text, now=now, resolve_table=resolve), tuple(wanted.values())
+
+
+@lru_cache(maxsize=256)
+def _load_query(
+    src: Source, region: str, window: Window, accounts: tuple[str, ...] | None, regions: tuple[str, ...] | None,
+    columns: tuple[str, ...] | None,
+) -> tuple[str, tuple[str, ...]]:
+    """:func:`load_query` of a load, remembered (a load repeated on the same window builds the same text)."""
+    sql, params = load_query(src, region=region, window=window, accounts=accounts, regions=regions, columns=columns)
+    return sql, tuple(params)
+
+
+def _tuple(values: list[str] | None) -> tuple[str, ...] | None:
+    return None if values is None else tuple(values)
 
 
 def _eventday(wanted: bool) -> str:
@@ -931,6 +1023,39 @@ def _inside(dataset: ds.FileSystemDataset, schema: pa.Schema, window: Window) ->
     return True
 
 
+def _plain_file(path: Path, part: layout.Partition) -> _PlainFile | None:
+    """:class:`_PlainFile` of ``path`` from its footer; ``None`` when it holds a class ``part``'s source
+    does not (the class column is read only when a statistic is missing, as :func:`_file_classes` does)."""
+    fragment = _PARQUET.make_fragment(str(path), _LOCAL_FS)
+    fragment.ensure_complete_metadata()
+    schema = fragment.physical_schema
+    if _class_problem(_file_classes(ds.FileSystemDataset([fragment], schema, _PARQUET, _LOCAL_FS)), part):
+        return None
+    return _PlainFile(schema, _time_span(fragment, schema))
+
+
+def _time_span(fragment: ds.ParquetFileFragment, schema: pa.Schema) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """First and last ``time_dt`` (UTC) of a file from its row groups' statistics, ``None`` when the file
+    has no timestamp ``time_dt`` or a row group lacks a statistic (the same test as :func:`_inside`)."""
+    if "time_dt" not in schema.names or not pa.types.is_timestamp(schema.field("time_dt").type):
+        return None
+    lo = hi = None
+    for group in fragment.row_groups:
+        stats = (group.statistics or {}).get("time_dt")
+        if not stats or stats.get("min") is None or stats.get("max") is None:
+            return None
+        a, b = _utc(stats["min"]), _utc(stats["max"])
+        lo, hi = (a, b) if lo is None or hi is None else (min(lo, a), max(hi, b))
+    return None if lo is None or hi is None else (lo, hi)
+
+
+def _ascending(values: pa.ChunkedArray) -> bool:
+    """Whether ``values`` hold no null and never decrease, so that a stable sort would keep their order."""
+    if values.null_count:
+        return False
+    return len(values) < 2 or bool(pc.all(pc.less_equal(values[:-1], values[1:])).as_py())
+
+
 def _drift_problem(path: Path, part: layout.Partition) -> str:
     """Why a file whose column types drifted from the catalog cannot be read as its source's rows (``""``
     when it can, or has no drift): the file is then read whole once, as a load or query would read it."""
@@ -964,12 +1089,26 @@ def _read(path: Path, part: layout.Partition, src: Source, window: Window | None
         except pa.ArrowInvalid as exc:
             raise SchemaMismatchError(str(exc)) from None
         dataset, schema, flt = ds.dataset(table), table.schema, None
-    sort_ref = ds.field(_time_column(schema) or "time")
+    return _shaped(dataset, schema, src, flt, columns, lambda exc: _mismatch(path, part, src, exc))
+
+
+def _shaped(
+    dataset: ds.Dataset, schema: pa.Schema, src: Source, flt: ds.Expression | None, columns: list[str] | None,
+    mismatch: Callable[[Exception], str],
+) -> pa.Table:
+    """The rows of ``dataset`` (files of one ``schema`` needing no reconciling) passing ``flt``, as rows
+    of ``src``: its ``columns`` (every column when ``None``) in catalog types, plus the sort column.
+
+    Raises :class:`SchemaMismatchError` with ``mismatch(exc)`` when a column cannot take its catalog type."""
     if columns is None:
-        table = _conform(dataset.to_table(filter=flt), part, src, path)
+        table = dataset.to_table(filter=flt)
+        try:
+            table = ocsf.conform(table, src)
+        except pa.ArrowInvalid as exc:
+            raise SchemaMismatchError(mismatch(exc)) from None
         return table.append_column(_SORT, _epoch_ms(table["time_dt"] if "time_dt" in table.column_names else table["time"]))
     refs = {c: ds.field(*c.split(".")) for c in columns if ocsf.type_at(schema, c) is not None}
-    refs[_SORT] = sort_ref
+    refs[_SORT] = ds.field(_time_column(schema) or "time")
     raw = dataset.to_table(columns=refs, filter=flt)
     arrays, fields = [], []
     for c in columns:
@@ -978,7 +1117,7 @@ def _read(path: Path, part: layout.Partition, src: Source, window: Window | None
             try:
                 arr = ocsf.conform_array(raw[c], target, c)
             except pa.ArrowInvalid as exc:
-                raise SchemaMismatchError(_mismatch(path, part, src, exc)) from None
+                raise SchemaMismatchError(mismatch(exc)) from None
         else:
             arr = pa.chunked_array([pa.nulls(raw.num_rows, target)], target)
         arrays.append(arr)
@@ -986,7 +1125,7 @@ def _read(path: Path, part: layout.Partition, src: Source, window: Window | None
     try:
         arrays.append(_epoch_ms(raw[_SORT]))
     except pa.ArrowInvalid as exc:
-        raise SchemaMismatchError(_mismatch(path, part, src, exc)) from None
+        raise SchemaMismatchError(mismatch(exc)) from None
     fields.append(pa.field(_SORT, pa.int64()))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
@@ -1011,13 +1150,6 @@ def _epoch_ms(times: pa.ChunkedArray) -> pa.ChunkedArray:
     if pa.types.is_timestamp(times.type):
         times = ocsf.conform_array(times, TIMESTAMP_TYPE, "time_dt")
     return times.cast(pa.int64())
-
-
-def _conform(table: pa.Table, part: layout.Partition, src: Source, path: Path) -> pa.Table:
-    try:
-        return ocsf.conform(table, src)
-    except pa.ArrowInvalid as exc:
-        raise SchemaMismatchError(_mismatch(path, part, src, exc)) from None
 
 
 def _mismatch(path: Path, part: layout.Partition, src: Source, exc: Exception) -> str:
