@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import numpy as np
@@ -51,7 +51,7 @@ from slake_forensics.core.catalog import SOURCE_VERSION, SOURCES, Source, source
 from slake_forensics.core.timewindow import Window
 from slake_forensics.engines.local import LocalEngine, _read
 from slake_forensics.engines.s3 import S3Engine
-from slake_forensics.sql.build import quote_identifier
+from slake_forensics.sql.build import literal, quote_identifier
 
 if TYPE_CHECKING:
     from slake_forensics.engines.base import Engine
@@ -374,7 +374,7 @@ class EntityIndex:
         assert isinstance(lake, LocalEngine)
         fields = indexed_fields(src.map_name)
         nested = {f.path for f in fields if f.item is not None}
-        scalars = list(dict.fromkeys(f.path for f in fields if f.path not in nested))
+        scalars = list(dict.fromkeys(f.path for f in fields if f.path not in nested and not f.json))
         paths = {str(lake.root / k): k for k in keys}
         con = duckdb.connect()
         try:
@@ -382,27 +382,32 @@ class EntityIndex:
             union = not lake._same_schema(con, [lake.root / k for k in keys])
             rel = con.read_parquet(list(paths), union_by_name=union, hive_partitioning=False, filename=True)
             rel.create_view("files")
-            frames: list[tuple[pa.Table, pa.Array]] = []
+            frames: list[tuple[list[Field], pa.Table, pa.Array]] = []
             if scalars:
                 cols = ", ".join(f"{_ref(c)} AS c{i}" for i, c in enumerate(scalars))
                 sets = ", ".join(f"(filename, c{i})" for i in range(len(scalars)))
                 picked = ", ".join(f"c{i}" for i in range(len(scalars)))
                 got = con.sql(f"SELECT filename, {picked} FROM (SELECT filename, {cols} FROM files) GROUP BY GROUPING SETS ({sets})")
                 table = got.to_arrow_table()
-                frames.append((table.select(range(1, len(scalars) + 1)).rename_columns(scalars), table["filename"]))
-            for c in sorted(nested):
-                got = con.sql(f"SELECT DISTINCT filename, unnest({_ref(c)}) AS e FROM files").to_arrow_table()
-                elements = got["e"].combine_chunks()
-                singletons = pa.ListArray.from_arrays(pa.array(range(len(elements) + 1), pa.int32()), elements)
-                frames.append((pa.table({c: singletons}), got["filename"]))
+                scalar_fields = [f for f in fields if f.path not in nested and not f.json]
+                frames.append((scalar_fields, table.select(range(1, len(scalars) + 1)).rename_columns(scalars), table["filename"]))
+            for f in fields:
+                if f.json:
+                    got = con.sql(_json_sql(f)).to_arrow_table()
+                    frames.append(([f], pa.table({f.path: _json_texts(f, got)}), got["filename"]))
+                elif f.path in nested:
+                    got = con.sql(f"SELECT DISTINCT filename, unnest({_elements_sql(f)}) AS e FROM files").to_arrow_table()
+                    elements = got["e"].combine_chunks()
+                    singletons = pa.ListArray.from_arrays(pa.array(range(len(elements) + 1), pa.int32()), elements)
+                    frames.append(([f], pa.table({f.path: singletons}), got["filename"]))
         except duckdb.Error:
             return None
         finally:
             con.close()
         pairs = []
-        for frame, names in frames:
+        for some, frame, names in frames:
             file_ids = pa.array([ids[paths[n]] for n in names.to_pylist()], pa.int32())
-            for rows, values in _values(fields, frame, src):
+            for rows, values in _values(some, frame, src):
                 pairs.append(pa.table({"value": values, "file_id": file_ids.take(pa.array(rows, pa.int64()))}, schema=_SCHEMA))
         if not pairs:
             return _SCHEMA.empty_table()
@@ -456,15 +461,22 @@ class EntityIndex:
         bar = tqdm(total=len(todo), desc="indexing", unit="file", disable=not progress or not todo)
         pairs: dict[str, list[pa.Table]] = {}
         single: list[tuple[Source, str]] = []
-        for src in srcs:
-            keys = [k for s, k in todo if s is src]
-            plain = self._plain_keys(src, keys)
+
+        def batch(src: Source) -> tuple[list[str], pa.Table | None]:
+            plain = self._plain_keys(src, [k for s, k in todo if s is src])
             found = self._extract_plain(src, plain, ids) if plain else None
+            if found is not None:
+                bar.update(len(plain))
+            return plain, found
+
+        # two sources at a time: one's Python (footer checks, JSON parsing) runs while DuckDB reads another's files
+        with ThreadPoolExecutor(2) as pool:
+            batches = list(pool.map(batch, srcs))
+        for src, (plain, found) in zip(srcs, batches):
             if found is not None:  # else DuckDB could not read them as one table: file by file
                 pairs.setdefault(src.name, []).append(found)
-                bar.update(len(plain))
             done = set(plain) if found is not None else set()
-            single += [(src, k) for k in keys if k not in done]
+            single += [(src, k) for s, k in todo if s is src and k not in done]
         with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
 
             def one(item: tuple[Source, str]) -> pa.Array:
@@ -585,6 +597,66 @@ class EntityIndex:
 
 def _ref(path: str) -> str:
     return ".".join(quote_identifier(p) for p in path.split("."))
+
+
+def _elements_sql(f: Field) -> str:
+    """DuckDB SQL of the elements of list field ``f`` that may hold its values: those whose
+    ``type_field`` is one of its ``types``, each reduced to the struct fields its ``item`` and
+    ``type_field`` name (a list of strings as it is).  The struct reads back as the catalog's element
+    type with the other fields null, and :meth:`~slake_forensics.analysis.entities.Field.extract`
+    applies its own filter again: this only makes the distinct elements fewer."""
+    tree: dict[str, Any] = {}
+    for dotted in filter(None, (f.item, f.type_field if f.types else "")):
+        node = tree
+        for name in dotted.split("."):
+            node = node.setdefault(name, {})
+    if not tree:
+        return _ref(f.path)
+
+    def render(node: dict[str, Any], ref: str) -> str:
+        items = (f"{literal(name)}: {render(sub, f'{ref}.{quote_identifier(name)}') if sub else f'{ref}.{quote_identifier(name)}'}"
+                 for name, sub in node.items())
+        return "{" + ", ".join(items) + "}"
+
+    kind = "x." + _ref(f.type_field)
+    cond = f" if {kind} IN ({', '.join(literal(t) if isinstance(t, str) else str(int(t)) for t in f.types)})" if f.types else ""
+    return f"[{render(tree, 'x')} for x in {_ref(f.path)}{cond}]"
+
+
+def _json_sql(f: Field) -> str:
+    """DuckDB SQL of the distinct ``(filename, text, v0, v1, …)`` of JSON field ``f`` over view ``files``.
+
+    Texts that cannot hold one of its keys (:func:`_may_hold`) are left out.  Where DuckDB's JSON
+    reader provably reads a text as Python's ``json.loads`` does, ``text`` is null and ``v<i>`` are
+    the string values of the keys: a valid JSON object without ``\\u`` escapes nor a comma
+    before ``]``/``}`` (DuckDB accepts trailing commas, Python does not) where each key is spelled
+    once (so it is not duplicated: DuckDB reads the first, Python the last) and holds a string.
+    Any other text is returned as it is, for :meth:`~slake_forensics.analysis.entities.Field.extract`.
+    """
+    text = _ref(f.path)
+    spelled = [literal(f'"{k}"') for k in f.json]
+    may = " OR ".join([f"contains({text}, '\\u')", *(f"contains({text}, {q})" for q in spelled)])
+    once = " AND ".join(f"length({text}) - length(replace({text}, {q}, '')) = length({q})" for q in spelled)
+    typed = " AND ".join(f"json_type({text}, {literal('$.' + k)}) = 'VARCHAR'" for k in f.json)
+    simple = (
+        f"CASE WHEN NOT contains({text}, '\\u') AND NOT regexp_matches({text}, ',\\s*[\\]}}]') AND {once} "
+        f"AND json_valid({text}) THEN json_type({text}) = 'OBJECT' AND {typed} ELSE false END"
+    )
+    values = ", ".join(f"CASE WHEN simple THEN json_extract_string(t, {literal('$.' + k)}) END AS v{i}" for i, k in enumerate(f.json))
+    return (
+        f"SELECT DISTINCT filename, CASE WHEN simple THEN NULL ELSE t END AS text, {values} "
+        f"FROM (SELECT filename, {text} AS t, {simple} AS simple FROM files WHERE {may})"
+    )
+
+
+def _json_texts(f: Field, got: pa.Table) -> pa.Array:
+    """The texts of a :func:`_json_sql` result: each as returned, or rebuilt from its key values as
+    the JSON object of those keys alone (whose extraction gives the same values)."""
+    texts = got["text"].to_pylist()
+    keys = [got[f"v{i}"].to_pylist() for i in range(len(f.json))]
+    return pa.array(
+        [t if t is not None else json.dumps(dict(zip(f.json, vs))) for t, *vs in zip(texts, *keys)], pa.string()
+    )
 
 
 def _values(fields: list[Field], table: pa.Table, src: Source) -> list[tuple[np.ndarray, pa.Array]]:
