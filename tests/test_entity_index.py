@@ -7,12 +7,14 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 import slake_forensics as sf
 from slake_forensics.analysis import entity_index, pivot as pivot_module
 from slake_forensics.analysis.entity_index import EntityIndex, IndexRebuiltWarning, lookup_values
+from slake_forensics.core.catalog import Source
 
 sys.path.insert(0, str(Path(__file__).parent))
 from entity_lake import ACCOUNTS, ARNS, BUCKETS, DAY0, DOMAINS, INSTANCES, IPS, KEYS, NOW, ROLES, build_entity_lake  # noqa: E402
@@ -191,10 +193,15 @@ def _pairs(index: EntityIndex) -> dict[str, set[tuple[str, str]]]:
 def _built_both_ways(lake: sf.Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[EntityIndex, EntityIndex, int]:
     """The index built as ``build`` does, and built reading every file with pyarrow (``_extract``);
     with how many files the first read file by file."""
-    singles = []
+    singles: list[str] = []
     extract = EntityIndex._extract
+
+    def counted(self: EntityIndex, src: Source, key: str) -> pa.Array:
+        singles.append(key)
+        return extract(self, src, key)
+
     with monkeypatch.context() as m:
-        m.setattr(EntityIndex, "_extract", lambda self, src, key: singles.append(key) or extract(self, src, key))
+        m.setattr(EntityIndex, "_extract", counted)
         batch = entity_index.build(lake, tmp_path / "batch", progress=False)
     with monkeypatch.context() as m:
         m.setattr(EntityIndex, "_plain_keys", lambda self, src, keys: [])
@@ -210,7 +217,6 @@ def test_the_batch_build_equals_the_file_by_file_build_on_the_bundled_lake(tmp_p
 
 
 def test_the_batch_build_equals_the_file_by_file_build_with_v1_files_and_drift(tmp_path, monkeypatch):
-    import pyarrow as pa
     from real_lakes import V1_FILES, place_v1
 
     root = tmp_path / "lake"
@@ -242,12 +248,13 @@ TRICKY_JSON = [
     '["bucketName"]', '{"bucketName": "b11"', '{"bucketName": "b12"} trailing', '{"bucketName": NaN}',
     '{"a": NaN, "bucketName": "b13"}', '{"bucketName": "b14", "a": [1,]}', '{"bucketName": "-"}', '{"bucketName": ""}',
     '{"bucketName": "arn:aws:s3:::b15"}', "not json", '{"bucketName": "\u00e9t\u00e9"}',
+    '{"bucketName": "b16", "a": nan}', '{"bucketName": "b17", "a": -inf}', '{"bucketName": "b18", "a": [Infinity]}',
+    '{"bucketName": "b19", "a": -Infinity}', '{"bucketName": "b20", "a": null}', '{"bucketName": "b21, nan"}',
 ]
 
 
 def test_json_values_read_by_duckdb_are_those_of_field_extract():
     import duckdb
-    import pyarrow as pa
 
     from slake_forensics.analysis.entities import Field
     from slake_forensics.core.catalog import source

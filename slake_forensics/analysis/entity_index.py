@@ -623,14 +623,20 @@ def _elements_sql(f: Field) -> str:
     return f"[{render(tree, 'x')} for x in {_ref(f.path)}{cond}]"
 
 
+#: What DuckDB's JSON reader accepts and ``json.loads`` does not (a comma before ``]``/``}``; ``nan``,
+#: ``inf`` in any case), as a regular expression; a text matching it (even inside a string) is parsed
+#: by Python.
+_LENIENT = r"(?i),\s*[\]}]|[:,\[]\s*[-+]?(nan|inf)"
+
+
 def _json_sql(f: Field) -> str:
     """DuckDB SQL of the distinct ``(filename, text, v0, v1, …)`` of JSON field ``f`` over view ``files``.
 
     Texts that cannot hold one of its keys (:func:`_may_hold`) are left out.  Where DuckDB's JSON
     reader provably reads a text as Python's ``json.loads`` does, ``text`` is null and ``v<i>`` are
-    the string values of the keys: a valid JSON object without ``\\u`` escapes nor a comma
-    before ``]``/``}`` (DuckDB accepts trailing commas, Python does not) where each key is spelled
-    once (so it is not duplicated: DuckDB reads the first, Python the last) and holds a string.
+    the string values of the keys: a valid JSON object without ``\\u`` escapes nor what DuckDB
+    accepts and Python does not (:data:`_LENIENT`) where each key is spelled once (so it is not
+    duplicated: DuckDB reads the first, Python the last) and holds a string.
     Any other text is returned as it is, for :meth:`~slake_forensics.analysis.entities.Field.extract`.
     """
     text = _ref(f.path)
@@ -639,7 +645,7 @@ def _json_sql(f: Field) -> str:
     once = " AND ".join(f"length({text}) - length(replace({text}, {q}, '')) = length({q})" for q in spelled)
     typed = " AND ".join(f"json_type({text}, {literal('$.' + k)}) = 'VARCHAR'" for k in f.json)
     simple = (
-        f"CASE WHEN NOT contains({text}, '\\u') AND NOT regexp_matches({text}, ',\\s*[\\]}}]') AND {once} "
+        f"CASE WHEN NOT contains({text}, '\\u') AND NOT regexp_matches({text}, {literal(_LENIENT)}) AND {once} "
         f"AND json_valid({text}) THEN json_type({text}) = 'OBJECT' AND {typed} ELSE false END"
     )
     values = ", ".join(f"CASE WHEN simple THEN json_extract_string(t, {literal('$.' + k)}) END AS v{i}" for i, k in enumerate(f.json))
