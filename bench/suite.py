@@ -2,6 +2,7 @@
 table lines with targets (:class:`bench.report.Check`)."""
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,8 @@ def index(params: dict[str, Any], repeat: int, scan: Group) -> Group:
     t = out["indexed"].median_s
     name = "pivot with the entity index (warm)"
     lake = Path(params["lake"])
-    lake_mb = sum(p.stat().st_size for p in lake.rglob("*.parquet")) / 1e6
+    lake_mb = sum((Path(d) / f).stat().st_size for d, _, names in os.walk(lake, followlinks=True)  # a lake may link its folders
+                  for f in names if f.endswith(".parquet")) / 1e6
     index_mb = sum(p.stat().st_size for p in (lake.parent / "index").rglob("*") if p.is_file()) / 1e6
     files = out["build"].rows
     checks = [

@@ -7,12 +7,14 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 import slake_forensics as sf
 from slake_forensics.analysis import entity_index, pivot as pivot_module
 from slake_forensics.analysis.entity_index import EntityIndex, IndexRebuiltWarning, lookup_values
+from slake_forensics.core.catalog import Source
 
 sys.path.insert(0, str(Path(__file__).parent))
 from entity_lake import ACCOUNTS, ARNS, BUCKETS, DAY0, DOMAINS, INSTANCES, IPS, KEYS, NOW, ROLES, build_entity_lake  # noqa: E402
@@ -176,3 +178,97 @@ def test_cli_builds_the_index(sample_copy, index_dir, capsys):
     assert main(["index", str(sample_copy), "--quiet"]) == 0
     assert "entity index of" in capsys.readouterr().out
     assert EntityIndex(sf.Lake.local(str(sample_copy))).exists
+
+
+def _pairs(index: EntityIndex) -> dict[str, set[tuple[str, str]]]:
+    """Every ``(value, file key)`` pair of the index, per source."""
+    state = index._load()
+    keys = dict(zip(state.files["file_id"].to_pylist(), state.files["key"].to_pylist()))
+    return {
+        name: {(v, keys[f]) for v, f in zip(table["value"].to_pylist(), table["file_id"].to_pylist())}
+        for name, table in state.values.items()
+    }
+
+
+def _built_both_ways(lake: sf.Lake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[EntityIndex, EntityIndex, int]:
+    """The index built as ``build`` does, and built reading every file with pyarrow (``_extract``);
+    with how many files the first read file by file."""
+    singles: list[str] = []
+    extract = EntityIndex._extract
+
+    def counted(self: EntityIndex, src: Source, key: str) -> pa.Array:
+        singles.append(key)
+        return extract(self, src, key)
+
+    with monkeypatch.context() as m:
+        m.setattr(EntityIndex, "_extract", counted)
+        batch = entity_index.build(lake, tmp_path / "batch", progress=False)
+    with monkeypatch.context() as m:
+        m.setattr(EntityIndex, "_plain_keys", lambda self, src, keys: [])
+        single = entity_index.build(lake, tmp_path / "single", progress=False)
+    return batch, single, len(singles)
+
+
+def test_the_batch_build_equals_the_file_by_file_build_on_the_bundled_lake(tmp_path, monkeypatch):
+    batch, single, read_singly = _built_both_ways(sf.Lake.sample(), tmp_path, monkeypatch)
+    want = _pairs(single)
+    assert _pairs(batch) == want and len(want) == 9 and all(want.values())
+    assert read_singly == sum(1 for k in single._load().files["source"].to_pylist() if k.startswith("ext_"))  # custom source only
+
+
+def test_the_batch_build_equals_the_file_by_file_build_with_v1_files_and_drift(tmp_path, monkeypatch):
+    from real_lakes import V1_FILES, place_v1
+
+    root = tmp_path / "lake"
+    build_entity_lake(root)
+    for source_name, path in V1_FILES:
+        place_v1(root, source_name, path)
+    flows = sorted((root / "aws" / "VPC_FLOW" / "2.0").rglob("*.parquet"))
+    drifted = pq.read_table(flows[0]).drop_columns(["dst_endpoint"])  # time_dt in microseconds, a column missing
+    drifted = drifted.set_column(
+        drifted.schema.get_field_index("time_dt"), "time_dt", drifted["time_dt"].cast(pa.timestamp("us", tz="UTC"))
+    )
+    pq.write_table(drifted, flows[0])
+    extra = pq.read_table(flows[1])  # an extra column: still plain, but the source's files differ in schema
+    pq.write_table(extra.append_column("vendor_extra", pa.array(range(extra.num_rows))), flows[1])
+    lake = sf.Lake.local(str(root), now=NOW)
+    batch, single, read_singly = _built_both_ways(lake, tmp_path, monkeypatch)
+    want = _pairs(single)
+    assert _pairs(batch) == want and all(want.values())
+    assert read_singly == len(V1_FILES) + 1
+    assert any(k == flows[1].relative_to(root).as_posix() for _, k in want["vpc_flow"])
+
+
+#: JSON texts where DuckDB's and Python's JSON readers could disagree, each holding ``bucketName``.
+TRICKY_JSON = [
+    '{"bucketName": "b1"}', '{"bucketName": "b1", "key": "k"}', ' {"bucketName" : "b\\"2\\n"} ',
+    '{"bucketName": "b3",}', '{"bucketName": "b4", "bucketName": "b5"}', '{"bucketName": "\\u0062\\u0036"}',
+    '{"bucket\\u004eame": "b7"}', '{"bucketName": 8}', '{"bucketName": 9.50}', '{"bucketName": true}',
+    '{"bucketName": null}', '{"bucketName": {"x": 1}}', '{"x": {"bucketName": "b10"}}', '{"x": "\\"bucketName\\""}',
+    '["bucketName"]', '{"bucketName": "b11"', '{"bucketName": "b12"} trailing', '{"bucketName": NaN}',
+    '{"a": NaN, "bucketName": "b13"}', '{"bucketName": "b14", "a": [1,]}', '{"bucketName": "-"}', '{"bucketName": ""}',
+    '{"bucketName": "arn:aws:s3:::b15"}', "not json", '{"bucketName": "\u00e9t\u00e9"}',
+    '{"bucketName": "b16", "a": nan}', '{"bucketName": "b17", "a": -inf}', '{"bucketName": "b18", "a": [Infinity]}',
+    '{"bucketName": "b19", "a": -Infinity}', '{"bucketName": "b20", "a": null}', '{"bucketName": "b21, nan"}',
+]
+
+
+def test_json_values_read_by_duckdb_are_those_of_field_extract():
+    import duckdb
+
+    from slake_forensics.analysis.entities import Field
+    from slake_forensics.core.catalog import source
+
+    src = source("cloud_trail_mgmt")
+    data = pa.array(TRICKY_JSON + [None], pa.string())
+    files = pa.table({"filename": ["f"] * len(data), "api": pa.StructArray.from_arrays(
+        [pa.StructArray.from_arrays([data], names=["data"])], names=["request"])})
+    con = duckdb.connect()
+    con.register("files", files)
+    for field in (Field("api.request.data", json=("bucketName",)), Field("api.request.data", json=("bucketName", "key"))):
+        got = con.sql(entity_index._json_sql(field)).to_arrow_table()
+        texts = entity_index._json_texts(field, got)
+        [(_, found)] = entity_index._values([field], pa.table({field.path: texts}), src)
+        want = field.extract(pd.DataFrame({field.path: pd.Series(data, dtype=pd.ArrowDtype(pa.string()))}), src)[1]
+        assert sorted(set(found.to_pylist())) == sorted(set(want.to_pylist())), field
+    assert got["text"].null_count > 0  # some texts were read by DuckDB alone

@@ -36,8 +36,10 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -49,6 +51,7 @@ from slake_forensics.core.catalog import SOURCE_VERSION, SOURCES, Source, source
 from slake_forensics.core.timewindow import Window
 from slake_forensics.engines.local import LocalEngine, _read
 from slake_forensics.engines.s3 import S3Engine
+from slake_forensics.sql.build import literal, quote_identifier
 
 if TYPE_CHECKING:
     from slake_forensics.engines.base import Engine
@@ -316,12 +319,13 @@ class EntityIndex:
         return {k: etags.get(k) for k in keys}
 
     def _extract(self, src: Source, key: str) -> pa.Array:
-        """Distinct values of the indexed fields in one file.
+        """Distinct values of the indexed fields in one file, read with pyarrow (:func:`_read`).
 
-        Each field's :meth:`~slake_forensics.analysis.entities.Field.extract` runs on one of two
-        frames: the scalar columns reduced to their distinct values (padded with nulls to one
-        length; JSON texts that cannot hold a key looked up nulled first), and the list columns
-        as read.  The values are those of the whole file, from a fraction of the rows.
+        The path of files :meth:`_plain_keys` leaves out: S3 objects, other source versions,
+        custom sources, drifted or misplaced files (``_read`` reconciles them or raises as a scan
+        would).  Each field's :meth:`~slake_forensics.analysis.entities.Field.extract` runs on
+        two frames: the scalar columns reduced to their distinct values (padded with nulls to one
+        length) and the list columns as read.
         """
         lake = self.lake
         if isinstance(lake, LocalEngine):
@@ -335,19 +339,79 @@ class EntityIndex:
         fields = indexed_fields(src.map_name)
         columns = list(dict.fromkeys(f.path for f in fields))
         table = _read(path, part, src, None, columns)
-        json_keys: dict[str, set[str]] = {}
-        for f in fields:
-            json_keys.setdefault(f.path, set()).update(f.json)
         nested = [c for c in columns if pa.types.is_nested(table[c].type)]
         scalars = {c: pc.unique(table[c]) for c in columns if c not in nested}
-        scalars = {c: _may_hold(v, json_keys[c]) if json_keys[c] else v for c, v in scalars.items()}
         size = max((len(v) for v in scalars.values()), default=0)  # padded with nulls, which name no value
         frames = {
-            False: ocsf.flatten(pa.table({c: pa.concat_arrays([v, pa.nulls(size - len(v), v.type)]) for c, v in scalars.items()})),
-            True: ocsf.flatten(table.select(nested)),
+            False: pa.table({c: pa.concat_arrays([v, pa.nulls(size - len(v), v.type)]) for c, v in scalars.items()}),
+            True: table.select(nested),
         }
-        arrays = [f.extract(frames[f.path in nested], src)[1].cast(pa.string()) for f in fields]
+        arrays = [values for frame in frames.values() for _, values in _values(fields, frame, src)]
         return pc.unique(pa.concat_arrays(arrays)) if arrays else pa.array([], pa.string())
+
+    def _plain_keys(self, src: Source, keys: list[str]) -> list[str]:
+        """Of ``keys`` (files of ``src``), those DuckDB reads as they are: files of a local lake
+        that the engine's footer check (``LocalEngine._inspect``, cached per size and mtime, shared
+        with its scans) finds plain (version 2, catalog types, no drift) and in their right source."""
+        lake = self.lake
+        if not isinstance(lake, LocalEngine) or src.version != SOURCE_VERSION or src.custom or not keys:
+            return []
+        with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
+            found = list(pool.map(lambda k: lake._inspect(lake.root / k), keys))
+        return [k for k, (plain, problem, _) in zip(keys, found) if plain and not problem]
+
+    def _extract_plain(self, src: Source, keys: list[str], ids: dict[str, int]) -> pa.Table | None:
+        """``value, file_id`` pairs (distinct) of plain files of one source, read by DuckDB in one go.
+
+        DuckDB reads every file of ``keys`` at once (C++, all cores) and returns the distinct
+        ``(file, value)`` pairs of each scalar column (``GROUPING SETS``) and the distinct
+        ``(file, element)`` pairs of each list column; each field's
+        :meth:`~slake_forensics.analysis.entities.Field.extract` then runs on those, so the
+        values are those :meth:`_extract` finds file by file.  ``None`` when DuckDB cannot read
+        them as one table (a column no file has): the caller reads them file by file.
+        """
+        lake = self.lake
+        assert isinstance(lake, LocalEngine)
+        fields = indexed_fields(src.map_name)
+        nested = {f.path for f in fields if f.item is not None}
+        scalars = list(dict.fromkeys(f.path for f in fields if f.path not in nested and not f.json))
+        paths = {str(lake.root / k): k for k in keys}
+        con = duckdb.connect()
+        try:
+            con.execute("SET parquet_metadata_cache=true")  # footers parsed once for every query below
+            union = not lake._same_schema(con, [lake.root / k for k in keys])
+            rel = con.read_parquet(list(paths), union_by_name=union, hive_partitioning=False, filename=True)
+            rel.create_view("files")
+            frames: list[tuple[list[Field], pa.Table, pa.Array]] = []
+            if scalars:
+                cols = ", ".join(f"{_ref(c)} AS c{i}" for i, c in enumerate(scalars))
+                sets = ", ".join(f"(filename, c{i})" for i in range(len(scalars)))
+                picked = ", ".join(f"c{i}" for i in range(len(scalars)))
+                got = con.sql(f"SELECT filename, {picked} FROM (SELECT filename, {cols} FROM files) GROUP BY GROUPING SETS ({sets})")
+                table = got.to_arrow_table()
+                scalar_fields = [f for f in fields if f.path not in nested and not f.json]
+                frames.append((scalar_fields, table.select(range(1, len(scalars) + 1)).rename_columns(scalars), table["filename"]))
+            for f in fields:
+                if f.json:
+                    got = con.sql(_json_sql(f)).to_arrow_table()
+                    frames.append(([f], pa.table({f.path: _json_texts(f, got)}), got["filename"]))
+                elif f.path in nested:
+                    got = con.sql(f"SELECT DISTINCT filename, unnest({_elements_sql(f)}) AS e FROM files").to_arrow_table()
+                    elements = got["e"].combine_chunks()
+                    singletons = pa.ListArray.from_arrays(pa.array(range(len(elements) + 1), pa.int32()), elements)
+                    frames.append(([f], pa.table({f.path: singletons}), got["filename"]))
+        except duckdb.Error:
+            return None
+        finally:
+            con.close()
+        pairs = []
+        for some, frame, names in frames:
+            file_ids = pa.array([ids[paths[n]] for n in names.to_pylist()], pa.int32())
+            for rows, values in _values(some, frame, src):
+                pairs.append(pa.table({"value": values, "file_id": file_ids.take(pa.array(rows, pa.int64()))}, schema=_SCHEMA))
+        if not pairs:
+            return _SCHEMA.empty_table()
+        return pa.concat_tables(pairs).group_by(["value", "file_id"], use_threads=False).aggregate([]).select(["value", "file_id"])
 
     # ---- build and use --------------------------------------------------------------------
 
@@ -395,6 +459,24 @@ class EntityIndex:
         next_id = (max(state.files["file_id"].to_pylist()) + 1) if state.files.num_rows else 0
         ids = {k: next_id + i for i, (_, k) in enumerate(todo)}
         bar = tqdm(total=len(todo), desc="indexing", unit="file", disable=not progress or not todo)
+        pairs: dict[str, list[pa.Table]] = {}
+        single: list[tuple[Source, str]] = []
+
+        def batch(src: Source) -> tuple[list[str], pa.Table | None]:
+            plain = self._plain_keys(src, [k for s, k in todo if s is src])
+            found = self._extract_plain(src, plain, ids) if plain else None
+            if found is not None:
+                bar.update(len(plain))
+            return plain, found
+
+        # two sources at a time: one's Python (footer checks, JSON parsing) runs while DuckDB reads another's files
+        with ThreadPoolExecutor(2) as pool:
+            batches = list(pool.map(batch, srcs))
+        for src, (plain, found) in zip(srcs, batches):
+            if found is not None:  # else DuckDB could not read them as one table: file by file
+                pairs.setdefault(src.name, []).append(found)
+            done = set(plain) if found is not None else set()
+            single += [(src, k) for s, k in todo if s is src and k not in done]
         with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
 
             def one(item: tuple[Source, str]) -> pa.Array:
@@ -403,7 +485,9 @@ class EntityIndex:
                 finally:
                     bar.update()
 
-            extracted = list(pool.map(one, todo))
+            for (src, k), arr in zip(single, pool.map(one, single)):
+                file_ids = pa.array([ids[k]] * len(arr), pa.int32())
+                pairs.setdefault(src.name, []).append(pa.table({"value": arr, "file_id": file_ids}, schema=_SCHEMA))
         bar.close()
         changed = {src.name for src, _ in todo} | {_source_of(state, fid) for fid in stale}
         keep_files = pc.invert(pc.is_in(state.files["file_id"], pa.array(sorted(stale), pa.int32())))
@@ -421,12 +505,7 @@ class EntityIndex:
         for name in changed:
             old = values.get(name, _SCHEMA.empty_table())
             old = old.filter(pc.invert(pc.is_in(old["file_id"], pa.array(sorted(stale), pa.int32()))))
-            new = [
-                pa.table({"value": arr, "file_id": pa.array([ids[k]] * len(arr), pa.int32())}, schema=_SCHEMA)
-                for (src, k), arr in zip(todo, extracted)
-                if src.name == name
-            ]
-            values[name] = pa.concat_tables([old, *new]).sort_by([("value", "ascending"), ("file_id", "ascending")])
+            values[name] = pa.concat_tables([old, *pairs.get(name, [])]).sort_by([("value", "ascending"), ("file_id", "ascending")])
         self._save(_State(files, values), changed)
         self.last_update = {"files": len(stamps), "indexed": len(todo), "dropped": len(stale) - sum(1 for _, k in todo if k in known)}
         return self.last_update
@@ -514,6 +593,95 @@ class EntityIndex:
         int
         """
         return sum(p.stat().st_size for p in self.path.glob("*") if p.is_file()) if self.path.is_dir() else 0
+
+
+def _ref(path: str) -> str:
+    return ".".join(quote_identifier(p) for p in path.split("."))
+
+
+def _elements_sql(f: Field) -> str:
+    """DuckDB SQL of the elements of list field ``f`` that may hold its values: those whose
+    ``type_field`` is one of its ``types``, each reduced to the struct fields its ``item`` and
+    ``type_field`` name (a list of strings as it is).  The struct reads back as the catalog's element
+    type with the other fields null, and :meth:`~slake_forensics.analysis.entities.Field.extract`
+    applies its own filter again: this only makes the distinct elements fewer."""
+    tree: dict[str, Any] = {}
+    for dotted in filter(None, (f.item, f.type_field if f.types else "")):
+        node = tree
+        for name in dotted.split("."):
+            node = node.setdefault(name, {})
+    if not tree:
+        return _ref(f.path)
+
+    def render(node: dict[str, Any], ref: str) -> str:
+        items = (f"{literal(name)}: {render(sub, f'{ref}.{quote_identifier(name)}') if sub else f'{ref}.{quote_identifier(name)}'}"
+                 for name, sub in node.items())
+        return "{" + ", ".join(items) + "}"
+
+    kind = "x." + _ref(f.type_field)
+    cond = f" if {kind} IN ({', '.join(literal(t) if isinstance(t, str) else str(int(t)) for t in f.types)})" if f.types else ""
+    return f"[{render(tree, 'x')} for x in {_ref(f.path)}{cond}]"
+
+
+#: What DuckDB's JSON reader accepts and ``json.loads`` does not (a comma before ``]``/``}``; ``nan``,
+#: ``inf`` in any case), as a regular expression; a text matching it (even inside a string) is parsed
+#: by Python.
+_LENIENT = r"(?i),\s*[\]}]|[:,\[]\s*[-+]?(nan|inf)"
+
+
+def _json_sql(f: Field) -> str:
+    """DuckDB SQL of the distinct ``(filename, text, v0, v1, …)`` of JSON field ``f`` over view ``files``.
+
+    Texts that cannot hold one of its keys (:func:`_may_hold`) are left out.  Where DuckDB's JSON
+    reader provably reads a text as Python's ``json.loads`` does, ``text`` is null and ``v<i>`` are
+    the string values of the keys: a valid JSON object without ``\\u`` escapes nor what DuckDB
+    accepts and Python does not (:data:`_LENIENT`) where each key is spelled once (so it is not
+    duplicated: DuckDB reads the first, Python the last) and holds a string.
+    Any other text is returned as it is, for :meth:`~slake_forensics.analysis.entities.Field.extract`.
+    """
+    text = _ref(f.path)
+    spelled = [literal(f'"{k}"') for k in f.json]
+    may = " OR ".join([f"contains({text}, '\\u')", *(f"contains({text}, {q})" for q in spelled)])
+    once = " AND ".join(f"length({text}) - length(replace({text}, {q}, '')) = length({q})" for q in spelled)
+    typed = " AND ".join(f"json_type({text}, {literal('$.' + k)}) = 'VARCHAR'" for k in f.json)
+    simple = (
+        f"CASE WHEN NOT contains({text}, '\\u') AND NOT regexp_matches({text}, {literal(_LENIENT)}) AND {once} "
+        f"AND json_valid({text}) THEN json_type({text}) = 'OBJECT' AND {typed} ELSE false END"
+    )
+    values = ", ".join(f"CASE WHEN simple THEN json_extract_string(t, {literal('$.' + k)}) END AS v{i}" for i, k in enumerate(f.json))
+    return (
+        f"SELECT DISTINCT filename, CASE WHEN simple THEN NULL ELSE t END AS text, {values} "
+        f"FROM (SELECT filename, {text} AS t, {simple} AS simple FROM files WHERE {may})"
+    )
+
+
+def _json_texts(f: Field, got: pa.Table) -> pa.Array:
+    """The texts of a :func:`_json_sql` result: each as returned, or rebuilt from its key values as
+    the JSON object of those keys alone (whose extraction gives the same values)."""
+    texts = got["text"].to_pylist()
+    keys = [got[f"v{i}"].to_pylist() for i in range(len(f.json))]
+    return pa.array(
+        [t if t is not None else json.dumps(dict(zip(f.json, vs))) for t, *vs in zip(texts, *keys)], pa.string()
+    )
+
+
+def _values(fields: list[Field], table: pa.Table, src: Source) -> list[tuple[np.ndarray, pa.Array]]:
+    """``(row positions, values as strings)`` of each field of ``fields`` whose column ``table`` has
+    (columns named by dotted path), by :meth:`~slake_forensics.analysis.entities.Field.extract`.
+
+    A JSON field runs on its column with the texts that cannot hold one of its keys nulled
+    (:func:`_may_hold`; they would give null), so only texts that may hold its keys are parsed."""
+    present = [f for f in fields if f.path in table.column_names]
+    frame = ocsf.flatten(table.select(list(dict.fromkeys(f.path for f in present if not f.json))))
+    out = []
+    for f in present:
+        if f.json:
+            texts = _may_hold(table[f.path].combine_chunks(), set(f.json))
+            rows, values = f.extract(ocsf.flatten(pa.table({f.path: texts})), src)
+        else:
+            rows, values = f.extract(frame, src)
+        out.append((rows, values.cast(pa.string())))
+    return out
 
 
 def _may_hold(texts: pa.Array, keys: set[str]) -> pa.Array:
