@@ -10,17 +10,35 @@ forms of a principal (its ARN stands for it).  :func:`plot_graph` draws the resu
 """
 from __future__ import annotations
 
+import os
+import re
+import time
+import warnings
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
+from tqdm.auto import tqdm
 
-from slake_forensics.analysis.entities import entities
-from slake_forensics.analysis.normalize import STRING, TIME
-from slake_forensics.analysis.pivot import PIVOT_ENTITIES, fetch_rows, pivot
+from slake_forensics.analysis.entities import entities, fields_for
+from slake_forensics.analysis.entity_index import index_of
+from slake_forensics.analysis.normalize import STRING, TIME, Col, Expr, First, Json, column_array, expressions, projection
+from slake_forensics.analysis.pivot import PIVOT_ENTITIES, build_query, entity_values
+from slake_forensics.core import ocsf
+from slake_forensics.core.catalog import SOURCES, source as find_source
+from slake_forensics.core.errors import MisplacedFileError, SchemaMismatchError
+from slake_forensics.core.layout import Partition
+from slake_forensics.core.ocsf import type_at
 from slake_forensics.core.timewindow import TimeLike, Window
+from slake_forensics.engines.local import LocalEngine, SkippedFileWarning, _read
+from slake_forensics.engines.s3 import S3Engine
+from slake_forensics.sql.build import quote_identifier
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -153,23 +171,17 @@ def expand(
             hop_of.setdefault(f"{etype}:{v}", 0)
     notes: list[str] = []
     pivots: list[dict[str, Any]] = []
-    found: list[pd.DataFrame] = []  # entity rows of every fetched event
+    found: list[pd.DataFrame] = []  # entity rows of every event found
     frontier = list(hop_of)
     seen_events: set[tuple[str, str]] = set()
     for hop in range(1, hops + 1):
         query = _group(frontier)
         if not query:
             break
-        timeline = pivot(
-            lake, ip=query.get("ip"), principal=query.get("principal"), access_key=query.get("access_key"),
-            bucket=query.get("bucket"), instance=query.get("instance"), domain=query.get("domain"),
-            start=window.start, end=window.end, progress=progress,
-        )
-        pivots.append(dict(timeline.attrs))
-        fresh = pd.Series([(s, u) not in seen_events for s, u in zip(timeline["source"], timeline["uid"])], index=timeline.index, dtype=bool)
-        new_events = timeline[fresh]
-        seen_events.update(zip(new_events["source"], new_events["uid"]))
-        ents = _event_entities(lake, new_events, set(hop_of))
+        given = {etype: entity_values(etype, values) for etype, values in query.items()}
+        rows, attrs = _hop_rows(lake, given, window, progress)
+        pivots.append(attrs)
+        ents = _event_entities(rows, seen_events, set(hop_of))
         found.append(ents)
         candidates = _rank_new(ents, set(hop_of))
         take = candidates[: min(max_per_hop, max(0, max_nodes - len(hop_of)))]
@@ -200,18 +212,179 @@ def _no_entities() -> pd.DataFrame:
     return pd.DataFrame({c: pd.Series([], dtype=TIME if c == "time" else STRING) for c in cols})
 
 
-def _event_entities(lake: Engine, timeline: pd.DataFrame, known: set[str]) -> pd.DataFrame:
-    """Graph-relevant entity rows (with ``id``) of the events behind ``timeline`` rows: node types
-    only, and values of :data:`SKIPPED_FIELDS` only when they are ``known`` nodes already."""
-    if timeline.empty:
-        return _no_entities()
+@dataclass
+class _Rows:
+    """One source's rows read for a hop: those holding a frontier value (``hit``) and those of the same
+    times (an event the pivot finds is fetched with every row of its uid and time)."""
+
+    frame: pd.DataFrame
+    hit: np.ndarray
+
+
+def _columns(source: str) -> list[str]:
+    """The columns a hop reads of ``source``: the entity fields of :data:`NODE_TYPES` (which hold the pivot
+    types'), the columns of its timeline ``uid`` and ``time_dt``."""
+    src = find_source(source)
+    paths = [f.path for etype in NODE_TYPES for f in fields_for(src.name, etype)]
+    paths += _expr_columns(expressions(src.name)["uid"]) + ["time_dt"]
+    return [p for p in dict.fromkeys(paths) if type_at(src.schema, p) is not None]
+
+
+def _expr_columns(expr: Expr) -> list[str]:
+    """The columns a timeline expression reads."""
+    out = [expr.path] if isinstance(expr, Col | First | Json) else []
+    for value in vars(expr).values():
+        for item in value if isinstance(value, tuple) else (value,):
+            if isinstance(item, Expr):
+                out += _expr_columns(item)
+    return out
+
+
+def _holds(df: pd.DataFrame, source: str, given: dict[str, list[str]]) -> np.ndarray:
+    """Which rows of ``df`` hold one of the ``given`` values in a field of its type: the pivot's predicate
+    (:meth:`~slake_forensics.analysis.entities.Field.predicate`), on the values as stored (prefixes kept)."""
+    src = find_source(source)
+    hit = np.zeros(len(df), dtype=bool)
+    for etype, values in given.items():
+        for fld in fields_for(src.name, etype):
+            stored = pa.array(fld.stored(values), pa.string())
+            frame, at = df, None
+            if fld.json:  # parse only the texts that can hold a value: literally, or through an escape
+                pattern = "|".join(re.escape(v) for v in [*fld.stored(values), "\\"])
+                texts = column_array(df, fld.path, pa.string())
+                at = np.flatnonzero(pc.fill_null(pc.match_substring_regex(texts, pattern), False).to_numpy(zero_copy_only=False))
+                frame = df.iloc[at]
+            rows, found = replace(fld, prefixes=()).extract(frame, src)
+            rows = rows[pc.fill_null(pc.is_in(found, value_set=stored), False).to_numpy(zero_copy_only=False)]
+            hit[rows if at is None else at[rows]] = True
+    return hit
+
+
+def _same_times(df: pd.DataFrame, hit: np.ndarray) -> _Rows:
+    """The rows of ``df`` that hold a value or share a time with one that does."""
+    times = column_array(df, "time_dt", pa.timestamp("ms", tz="UTC"))
+    near = pc.fill_null(pc.is_in(times, value_set=pc.unique(times.filter(pa.array(hit)))), False).to_numpy(zero_copy_only=False)
+    keep = hit | near
+    return _Rows(df[keep].reset_index(drop=True), hit[keep])
+
+
+def _hop_rows(
+    lake: Engine, given: dict[str, list[str]], window: Window, progress: bool
+) -> tuple[dict[str, _Rows], dict[str, Any]]:
+    """Per source, the rows of a hop's pivot on ``given`` (with the rows sharing their times), read with
+    the entity fields and uid columns only; and the hop's provenance.
+
+    A local or S3 lake reads, with pyarrow, only the files the entity index names for the values (every
+    file of the window without an index), four at a time; another lake runs the pivot's query per source
+    with those columns."""
+    started = time.perf_counter()
+    custom = [s.name for s in lake.custom_sources() if s.like]
+    names = [*SOURCES, *custom]
+    queried = [n for n in names if any(fields_for(n, t) for t in given)]
+    narrowed: dict[str, tuple[list[str], int]] = {}
+    out: dict[str, _Rows] = {}
+    if isinstance(lake, LocalEngine | S3Engine):
+        index = index_of(lake)
+        if index is not None:
+            narrowed = index.narrow(queried, window, None, [v for vs in given.values() for v in vs], progress=progress)
+        jobs = [(name, path, part) for name in queried for path, part in _files(lake, name, window, narrowed.get(name, (None, 0))[0])]
+        bar = tqdm(total=len(jobs), desc="expand", unit="file", disable=not progress or not jobs, leave=False)
+
+        def one(job: tuple[str, Path, Partition]) -> _Rows | None:
+            name, path, part = job
+            try:
+                return _file_rows(path, part, name, window, given)
+            finally:
+                bar.update()
+
+        with ThreadPoolExecutor(min(4, os.cpu_count() or 1)) as pool:
+            results = list(pool.map(one, jobs))
+        bar.close()
+        for name in queried:
+            parts = [r for (n, _, _), r in zip(jobs, results) if n == name and r is not None]
+            if parts:
+                out[name] = _Rows(pd.concat([p.frame for p in parts], ignore_index=True), np.concatenate([p.hit for p in parts]))
+    else:
+        for name in queried:
+            built = build_query(lake, name, window, given)
+            assert built is not None
+            sql, params = built
+            top = ", ".join(dict.fromkeys(quote_identifier(c.split(".")[0]) for c in _columns(name)))
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="This lake has no .* data; the query sees an empty table")
+                df = lake.sql(sql.replace(projection(name), top, 1), params, start=window.start, end=window.end)
+            if len(df):
+                out[name] = _Rows(df, _holds(df, name, given))
+    attrs = {
+        "window": (window.start, window.end),
+        "entities": given,
+        "rows": {name: int(out[name].hit.sum()) if name in out else 0 for name in queried},
+        "skipped": [n for n in names if n not in queried],
+        "index": {name: (len(keys), total) for name, (keys, total) in narrowed.items()},
+        "elapsed_s": time.perf_counter() - started,
+    }
+    return out, attrs
+
+
+def _files(lake: LocalEngine | S3Engine, source: str, window: Window, only: list[str] | None) -> list[tuple[Path, Partition]]:
+    """The files of ``source`` in ``window`` (of them, those in ``only`` when given) with their partitions;
+    an S3 lake's are downloaded into its cache first."""
+    if isinstance(lake, LocalEngine):
+        paths = lake.files(source, window)
+        if only is not None:
+            keep = set(only)
+            paths = [p for p in paths if p.relative_to(lake.root).as_posix() in keep]
+        return [(p, lake._part(p)) for p in paths]
+    keys = only if only is not None else lake.keys(source, window)
+    lake._download(keys)
+    out = []
+    for key in keys:
+        part = lake._partition(key)
+        if part is not None:
+            out.append((lake._cached(key), part))
+    return out
+
+
+def _file_rows(path: Path, part: Partition, source: str, window: Window, given: dict[str, list[str]]) -> _Rows | None:
+    """The rows of one file that hold a ``given`` value or share a time with one (``None`` when none
+    does, or when the file is one a query skips: another source's class, a schema that cannot be reconciled)."""
+    src = find_source(source)
+    columns = _columns(source)
+    try:
+        table = _read(path, part, src, window, columns)
+    except (MisplacedFileError, SchemaMismatchError) as exc:
+        warnings.warn(f"Skipping a file: {exc}", SkippedFileWarning, stacklevel=2)
+        return None
+    df = ocsf.flatten(table.select(columns))
+    hit = _holds(df, source, given)
+    return _same_times(df, hit) if hit.any() else None
+
+
+def _event_entities(rows: dict[str, _Rows], seen: set[tuple[str, str]], known: set[str]) -> pd.DataFrame:
+    """Graph-relevant entity rows (with ``id``) of a hop's new events: node types only, and values of
+    :data:`SKIPPED_FIELDS` only when they are ``known`` nodes already.
+
+    The hop's events are the ``(source, uid)`` of rows holding a frontier value not in ``seen`` (which
+    gains them); each is taken with every row of its uid and time, as :func:`~slake_forensics.analysis.pivot.fetch_rows`
+    fetches it."""
     parts = []
-    for name, full in fetch_rows(lake, timeline).items():
-        if full.empty:
+    fresh_keys: set[tuple[str, str]] = set()
+    for name in sorted(rows):
+        df, hit = rows[name].frame, rows[name].hit
+        src = find_source(name)
+        uids = pd.Series(expressions(name)["uid"].arrow(df, src), dtype=STRING)
+        ms = pd.Series(column_array(df, "time_dt", pa.timestamp("ms", tz="UTC")).cast(pa.int64()), dtype=pd.ArrowDtype(pa.int64()))
+        hits = pd.DataFrame({"uid": uids[hit], "ms": ms[hit]})
+        hits = hits[[(name, u) not in seen for u in hits["uid"]]]
+        fresh_keys.update((name, u) for u in hits["uid"])
+        wanted = pd.MultiIndex.from_frame(hits.drop_duplicates())
+        events = df[pd.MultiIndex.from_arrays([uids, ms]).isin(wanted)]
+        if events.empty:
             continue
-        ents = entities(full, name, types=NODE_TYPES)
+        ents = entities(events.reset_index(drop=True), name, types=NODE_TYPES)
         ents.insert(0, "id", (ents["entity_type"] + ":" + ents["value"]).astype(STRING))
         parts.append(ents[~ents["field"].isin(SKIPPED_FIELDS) | ents["id"].isin(known)])
+    seen.update(fresh_keys)
     return pd.concat(parts, ignore_index=True) if parts else _no_entities()
 
 
@@ -259,9 +432,10 @@ def _edges(hop_of: dict[str, int], expanded: set[str], ents: pd.DataFrame) -> pd
     pivoted node (the one found first when both were pivoted)."""
     mine = ents[ents["id"].isin(set(hop_of))].drop_duplicates(["id", "source", "event_uid"])
     pairs = mine.merge(mine, on=["source", "event_uid"], suffixes=("_a", "_b"))
-    rank = {n: (h, n) for n, h in hop_of.items()}
-    keep = [a in expanded and (b not in expanded or rank[a] < rank[b]) for a, b in zip(pairs["id_a"], pairs["id_b"])]
-    pairs = pairs[keep]
+    ids_a, ids_b = pairs["id_a"].to_numpy(dtype=object), pairs["id_b"].to_numpy(dtype=object)
+    hop_a, hop_b = pairs["id_a"].map(hop_of).to_numpy(), pairs["id_b"].map(hop_of).to_numpy()
+    first = (hop_a < hop_b) | ((hop_a == hop_b) & (ids_a < ids_b))  # a before b in (hop, id) order
+    pairs = pairs[pairs["id_a"].isin(expanded).to_numpy() & (~pairs["id_b"].isin(expanded).to_numpy() | first)]
     if pairs.empty:
         return pd.DataFrame({c: pd.Series([], dtype="int64" if c == "events" else TIME if "seen" in c else STRING) for c in EDGE_COLUMNS})
     pairs = pairs.assign(relation=(pairs["source"] + ":" + pairs["field_b"]).astype(STRING), ms=_epoch_ms(pairs["time_a"]))
