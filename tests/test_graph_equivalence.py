@@ -11,7 +11,7 @@ import pytest
 import slake_forensics as sf
 from slake_forensics.analysis import entity_index
 from slake_forensics.analysis.entities import entities
-from slake_forensics.analysis.graph import NODE_TYPES, PIVOT_ENTITIES, SKIPPED_FIELDS, Graph, _group, _no_entities, _nodes, _rank_new
+from slake_forensics.analysis.graph import EDGE_COLUMNS, NODE_TYPES, PIVOT_ENTITIES, SKIPPED_FIELDS, Graph, _epoch_ms, _from_ms, _group, _nodes
 from slake_forensics.analysis.normalize import STRING, TIME
 from slake_forensics.analysis.pivot import fetch_rows, pivot
 from slake_forensics.core.timewindow import TimeLike, Window
@@ -73,9 +73,21 @@ def _reference_entities(lake: Engine, timeline: pd.DataFrame, known: set[str]) -
     return pd.concat(parts, ignore_index=True) if parts else _no_entities()
 
 
-def _reference_edges(hop_of: dict[str, int], expanded: set[str], ents: pd.DataFrame) -> pd.DataFrame:
-    from slake_forensics.analysis.graph import EDGE_COLUMNS, _epoch_ms, _from_ms
+def _no_entities() -> pd.DataFrame:
+    cols = ("id", "entity_type", "value", "source", "event_uid", "time", "field")
+    return pd.DataFrame({c: pd.Series([], dtype=TIME if c == "time" else STRING) for c in cols})
 
+
+def _rank_new(ents: pd.DataFrame, known: set[str]) -> list[str]:
+    if ents.empty:
+        return []
+    linked = ents[~ents["id"].isin(known)]
+    counts = linked.groupby("id", observed=True)["event_uid"].nunique().reset_index()
+    counts = counts.sort_values(["event_uid", "id"], ascending=[False, True])
+    return [str(i) for i in counts["id"]]
+
+
+def _reference_edges(hop_of: dict[str, int], expanded: set[str], ents: pd.DataFrame) -> pd.DataFrame:
     mine = ents[ents["id"].isin(set(hop_of))].drop_duplicates(["id", "source", "event_uid"])
     pairs = mine.merge(mine, on=["source", "event_uid"], suffixes=("_a", "_b"))
     rank = {n: (h, n) for n, h in hop_of.items()}

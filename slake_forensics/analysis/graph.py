@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from tqdm.auto import tqdm
 
-from slake_forensics.analysis.entities import entities, fields_for
+from slake_forensics.analysis.entities import fields_for
 from slake_forensics.analysis.entity_index import index_of
 from slake_forensics.analysis.normalize import STRING, TIME, Col, Expr, First, Json, column_array, expressions, projection
 from slake_forensics.analysis.pivot import PIVOT_ENTITIES, build_query, entity_values
@@ -171,9 +171,9 @@ def expand(
             hop_of.setdefault(f"{etype}:{v}", 0)
     notes: list[str] = []
     pivots: list[dict[str, Any]] = []
-    found: list[pd.DataFrame] = []  # entity rows of every event found
+    found: list[pa.Table] = []  # entity rows of every event found
     frontier = list(hop_of)
-    seen_events: set[tuple[str, str]] = set()
+    seen_events: dict[str, pa.Array] = {}  # per source, the uids of the events found
     for hop in range(1, hops + 1):
         query = _group(frontier)
         if not query:
@@ -190,7 +190,10 @@ def expand(
         for node in take:
             hop_of[node] = hop
         frontier = [n for n in take if n.split(":", 1)[0] in PIVOT_ENTITIES]
-    all_ents = pd.concat(found, ignore_index=True) if found else _no_entities()
+    everything = pa.concat_tables(found) if found else _ENTITY_SCHEMA.empty_table()
+    all_ents = everything.filter(pc.is_in(everything["id"], value_set=pa.array(list(hop_of), pa.string()))).to_pandas(
+        types_mapper=pd.ArrowDtype
+    )
     expanded = {n for n, h in hop_of.items() if h < len(pivots) and n.split(":", 1)[0] in PIVOT_ENTITIES}
     nodes = _nodes(hop_of, all_ents)
     edges = _edges(hop_of, expanded, all_ents)
@@ -207,9 +210,16 @@ def _group(node_ids: list[str]) -> dict[str, list[str]]:
     return out
 
 
-def _no_entities() -> pd.DataFrame:
-    cols = ("id", "entity_type", "value", "source", "event_uid", "time", "field")
-    return pd.DataFrame({c: pd.Series([], dtype=TIME if c == "time" else STRING) for c in cols})
+#: The entity rows of a hop's events: ``id`` is ``"<type>:<value>"``, ``time`` the event's, ``field`` the first
+#: field (in :data:`~slake_forensics.analysis.entities.ENTITY_FIELDS` order) holding the value, as
+#: :func:`~slake_forensics.analysis.entities.entities` gives them.
+_ENTITY_SCHEMA = pa.schema([
+    pa.field("id", pa.string()), pa.field("entity_type", pa.string()), pa.field("value", pa.string()),
+    pa.field("source", pa.string()), pa.field("event_uid", pa.string()), pa.field("time", pa.timestamp("ms", tz="UTC")),
+    pa.field("field", pa.string()),
+])
+#: Room for the field number below the time in the key that picks an entity's first field in an event.
+_FIELD_SLOTS = 1024
 
 
 @dataclass
@@ -217,7 +227,7 @@ class _Rows:
     """One source's rows read for a hop: those holding a frontier value (``hit``) and those of the same
     times (an event the pivot finds is fetched with every row of its uid and time)."""
 
-    frame: pd.DataFrame
+    table: pa.Table
     hit: np.ndarray
 
 
@@ -260,12 +270,12 @@ def _holds(df: pd.DataFrame, source: str, given: dict[str, list[str]]) -> np.nda
     return hit
 
 
-def _same_times(df: pd.DataFrame, hit: np.ndarray) -> _Rows:
-    """The rows of ``df`` that hold a value or share a time with one that does."""
-    times = column_array(df, "time_dt", pa.timestamp("ms", tz="UTC"))
+def _same_times(table: pa.Table, hit: np.ndarray) -> _Rows:
+    """The rows of ``table`` that hold a value or share a time with one that does."""
+    times = table["time_dt"]
     near = pc.fill_null(pc.is_in(times, value_set=pc.unique(times.filter(pa.array(hit)))), False).to_numpy(zero_copy_only=False)
     keep = hit | near
-    return _Rows(df[keep].reset_index(drop=True), hit[keep])
+    return _Rows(table.filter(pa.array(keep)), hit[keep])
 
 
 def _hop_rows(
@@ -303,7 +313,8 @@ def _hop_rows(
         for name in queried:
             parts = [r for (n, _, _), r in zip(jobs, results) if n == name and r is not None]
             if parts:
-                out[name] = _Rows(pd.concat([p.frame for p in parts], ignore_index=True), np.concatenate([p.hit for p in parts]))
+                table = pa.concat_tables([p.table for p in parts], promote_options="permissive").combine_chunks()
+                out[name] = _Rows(table, np.concatenate([p.hit for p in parts]))
     else:
         for name in queried:
             built = build_query(lake, name, window, given)
@@ -314,7 +325,7 @@ def _hop_rows(
                 warnings.filterwarnings("ignore", message="This lake has no .* data; the query sees an empty table")
                 df = lake.sql(sql.replace(projection(name), top, 1), params, start=window.start, end=window.end)
             if len(df):
-                out[name] = _Rows(df, _holds(df, name, given))
+                out[name] = _Rows(pa.Table.from_pandas(df, preserve_index=False), _holds(df, name, given))
     attrs = {
         "window": (window.start, window.end),
         "entities": given,
@@ -355,48 +366,89 @@ def _file_rows(path: Path, part: Partition, source: str, window: Window, given: 
     except (MisplacedFileError, SchemaMismatchError) as exc:
         warnings.warn(f"Skipping a file: {exc}", SkippedFileWarning, stacklevel=2)
         return None
-    df = ocsf.flatten(table.select(columns))
-    hit = _holds(df, source, given)
-    return _same_times(df, hit) if hit.any() else None
+    table = table.select(columns)
+    hit = _holds(ocsf.flatten(table), source, given)
+    return _same_times(table, hit) if hit.any() else None
 
 
-def _event_entities(rows: dict[str, _Rows], seen: set[tuple[str, str]], known: set[str]) -> pd.DataFrame:
-    """Graph-relevant entity rows (with ``id``) of a hop's new events: node types only, and values of
-    :data:`SKIPPED_FIELDS` only when they are ``known`` nodes already.
+def _event_entities(rows: dict[str, _Rows], seen: dict[str, pa.Array], known: set[str]) -> pa.Table:
+    """Graph-relevant entity rows (:data:`_ENTITY_SCHEMA`) of a hop's new events: node types only, and
+    values of :data:`SKIPPED_FIELDS` only when they are ``known`` nodes already.
 
-    The hop's events are the ``(source, uid)`` of rows holding a frontier value not in ``seen`` (which
-    gains them); each is taken with every row of its uid and time, as :func:`~slake_forensics.analysis.pivot.fetch_rows`
-    fetches it."""
+    The hop's events are the ``(source, uid)`` of rows holding a frontier value whose uid is not in
+    ``seen`` (which gains them); each is taken with every row of its uid and time, as
+    :func:`~slake_forensics.analysis.pivot.fetch_rows` fetches it.  Each field's
+    :meth:`~slake_forensics.analysis.entities.Field.extract` runs once over those rows; a value is kept
+    once per event, with the event's earliest time and its first field there (as
+    :func:`~slake_forensics.analysis.entities.entities` keeps it), by a column-wise group-by."""
     parts = []
-    fresh_keys: set[tuple[str, str]] = set()
+    known_ids = pa.array(sorted(known), pa.string())
     for name in sorted(rows):
-        df, hit = rows[name].frame, rows[name].hit
+        table, hit = rows[name].table, rows[name].hit
         src = find_source(name)
-        uids = pd.Series(expressions(name)["uid"].arrow(df, src), dtype=STRING)
-        ms = pd.Series(column_array(df, "time_dt", pa.timestamp("ms", tz="UTC")).cast(pa.int64()), dtype=pd.ArrowDtype(pa.int64()))
-        hits = pd.DataFrame({"uid": uids[hit], "ms": ms[hit]})
-        hits = hits[[(name, u) not in seen for u in hits["uid"]]]
-        fresh_keys.update((name, u) for u in hits["uid"])
-        wanted = pd.MultiIndex.from_frame(hits.drop_duplicates())
-        events = df[pd.MultiIndex.from_arrays([uids, ms]).isin(wanted)]
-        if events.empty:
+        df = ocsf.flatten(table)
+        uids = expressions(name)["uid"].arrow(df, src)
+        ms = table["time_dt"].cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64()).combine_chunks()
+        mask = pa.array(hit)
+        hit_uids, hit_ms = uids.filter(mask), ms.filter(mask)
+        if name in seen:
+            fresh = pc.invert(pc.is_in(hit_uids, value_set=seen[name]))
+            hit_uids, hit_ms = hit_uids.filter(fresh), hit_ms.filter(fresh)
+        seen[name] = pc.unique(pa.concat_arrays([seen[name], hit_uids]) if name in seen else hit_uids)
+        keys = pc.binary_join_element_wise(uids, ms.cast(pa.string()), "|")
+        wanted = pc.binary_join_element_wise(hit_uids, hit_ms.cast(pa.string()), "|")
+        at = np.flatnonzero(pc.fill_null(pc.is_in(keys, value_set=wanted), False).to_numpy(zero_copy_only=False))
+        if not len(at):
             continue
-        ents = entities(events.reset_index(drop=True), name, types=NODE_TYPES)
-        ents.insert(0, "id", (ents["entity_type"] + ":" + ents["value"]).astype(STRING))
-        parts.append(ents[~ents["field"].isin(SKIPPED_FIELDS) | ents["id"].isin(known)])
-    seen.update(fresh_keys)
-    return pd.concat(parts, ignore_index=True) if parts else _no_entities()
+        events = df.iloc[at].reset_index(drop=True)
+        ev_uids, ev_ms = uids.take(pa.array(at)), ms.take(pa.array(at))
+        names: list[str] = []
+        ranks: list[np.ndarray] = []
+        values: list[pa.Array] = []
+        positions: list[np.ndarray] = []
+        numbers: list[np.ndarray] = []
+        for rank, etype in enumerate(NODE_TYPES):
+            for fld in fields_for(name, etype):
+                where, found = fld.extract(events, src)
+                numbers.append(np.full(len(where), len(names), dtype=np.int64))
+                names.append(fld.name)
+                ranks.append(np.full(len(where), rank, dtype=np.int8))
+                values.append(found.cast(pa.string()))
+                positions.append(where.astype(np.int64))
+        if not names:
+            continue
+        where = pa.array(np.concatenate(positions))
+        found_table = pa.table({
+            "rank": pa.array(np.concatenate(ranks)),
+            "value": pa.concat_arrays(values),
+            "event_uid": ev_uids.take(where),
+            # the event's earliest time, then its first field: one number to take the minimum of
+            "key": pc.add(pc.multiply(ev_ms.take(where), _FIELD_SLOTS), pa.array(np.concatenate(numbers))),
+        })
+        firsts = found_table.group_by(["rank", "value", "event_uid"], use_threads=True).aggregate([("key", "min")])
+        key = firsts["key_min"]
+        etypes = pa.array(NODE_TYPES, pa.string()).take(firsts["rank"])
+        ents = pa.table({
+            "id": pc.binary_join_element_wise(etypes, firsts["value"], ":"),
+            "entity_type": etypes,
+            "value": firsts["value"],
+            "source": pa.array([name] * len(firsts), pa.string()),
+            "event_uid": firsts["event_uid"],
+            "time": pc.divide(key, _FIELD_SLOTS).cast(pa.timestamp("ms", tz="UTC")),
+            "field": pa.array(names, pa.string()).take(pc.subtract(key, pc.multiply(pc.divide(key, _FIELD_SLOTS), _FIELD_SLOTS))),
+        }, schema=_ENTITY_SCHEMA)
+        graphable = pc.or_(pc.invert(pc.is_in(ents["field"], value_set=pa.array(SKIPPED_FIELDS))), pc.is_in(ents["id"], value_set=known_ids))
+        parts.append(ents.filter(graphable))
+    return pa.concat_tables(parts) if parts else _ENTITY_SCHEMA.empty_table()
 
 
-def _rank_new(ents: pd.DataFrame, known: set[str]) -> list[str]:
+def _rank_new(ents: pa.Table, known: set[str]) -> list[str]:
     """Ids of entities of a hop's events (each found by a frontier node) not yet in the graph,
-    most events first, then by id."""
-    if ents.empty:
-        return []
-    linked = ents[~ents["id"].isin(known)]
-    counts = linked.groupby("id", observed=True)["event_uid"].nunique().reset_index()
-    counts = counts.sort_values(["event_uid", "id"], ascending=[False, True])
-    return [str(i) for i in counts["id"]]
+    in most events (distinct uids) first, then by id."""
+    linked = ents.filter(pc.invert(pc.is_in(ents["id"], value_set=pa.array(sorted(known), pa.string()))))
+    counts = linked.group_by("id").aggregate([("event_uid", "count_distinct")])
+    counts = counts.sort_by([("event_uid_count_distinct", "descending"), ("id", "ascending")])
+    return [str(i) for i in counts["id"].to_pylist()]
 
 
 def _nodes(hop_of: dict[str, int], ents: pd.DataFrame) -> pd.DataFrame:
