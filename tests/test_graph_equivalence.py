@@ -6,12 +6,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 import slake_forensics as sf
 from slake_forensics.analysis import entity_index
 from slake_forensics.analysis.entities import entities
-from slake_forensics.analysis.graph import EDGE_COLUMNS, NODE_TYPES, PIVOT_ENTITIES, SKIPPED_FIELDS, Graph, _epoch_ms, _from_ms, _group, _nodes
+from slake_forensics.analysis.graph import EDGE_COLUMNS, NODE_COLUMNS, NODE_TYPES, PIVOT_ENTITIES, SKIPPED_FIELDS, Graph, _from_ms, _group
 from slake_forensics.analysis.normalize import STRING, TIME
 from slake_forensics.analysis.pivot import fetch_rows, pivot
 from slake_forensics.core.timewindow import TimeLike, Window
@@ -85,6 +86,28 @@ def _rank_new(ents: pd.DataFrame, known: set[str]) -> list[str]:
     counts = linked.groupby("id", observed=True)["event_uid"].nunique().reset_index()
     counts = counts.sort_values(["event_uid", "id"], ascending=[False, True])
     return [str(i) for i in counts["id"]]
+
+
+def _nodes(hop_of: dict[str, int], ents: pd.DataFrame) -> pd.DataFrame:
+    split = [n.split(":", 1) for n in hop_of]
+    out = pd.DataFrame({
+        "id": pd.Series(list(hop_of), dtype=STRING),
+        "type": pd.Series([t for t, _ in split], dtype=STRING),
+        "value": pd.Series([v for _, v in split], dtype=STRING),
+        "hop": list(hop_of.values()),
+    })
+    mine = ents[ents["id"].isin(set(hop_of))].drop_duplicates(["id", "source", "event_uid"])
+    stats = mine.assign(ms=_epoch_ms(mine["time"])).groupby("id", observed=True)["ms"].agg(["min", "max", "size"])
+    stats = stats.reindex(out["id"])
+    out["first_seen"] = _from_ms(stats["min"])
+    out["last_seen"] = _from_ms(stats["max"])
+    out["events"] = stats["size"].fillna(0).astype("int64").to_numpy()
+    return out[list(NODE_COLUMNS)].sort_values(["hop", "type", "value"], kind="stable").reset_index(drop=True)
+
+
+def _epoch_ms(times: pd.Series) -> pd.Series:
+    """Epoch milliseconds (int64, nullable) of a UTC time column, by position."""
+    return pd.Series(pa.array(times, from_pandas=True).cast(pa.int64()), dtype=pd.ArrowDtype(pa.int64()), index=times.index)
 
 
 def _reference_edges(hop_of: dict[str, int], expanded: set[str], ents: pd.DataFrame) -> pd.DataFrame:

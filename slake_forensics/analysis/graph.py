@@ -1,12 +1,20 @@
 """Expansion graph: grow a graph of related entities from a seed by repeated pivots.
 
-From a seed such as ``{"ip": "198.51.100.7"}``, each hop pivots on the frontier's entities
-(:func:`slake_forensics.analysis.pivot.pivot`), fetches the full events (:func:`~slake_forensics.analysis.pivot.fetch_rows`),
-extracts their entities (:func:`slake_forensics.analysis.entities.entities`) and links every frontier
+From a seed such as ``{"ip": "198.51.100.7"}``, each hop finds the events holding the frontier's
+entities (the events :func:`slake_forensics.analysis.pivot.pivot` would return, with every row of
+their uid and time, as :func:`~slake_forensics.analysis.pivot.fetch_rows` would fetch them),
+extracts their entities (the fields of :data:`~slake_forensics.analysis.entities.ENTITY_FIELDS`, as
+:func:`slake_forensics.analysis.entities.entities` does) and links every frontier
 entity to the other entities of the same events: an IP leads to the keys and principals used
 from it, those to the other IPs they were used from, the buckets, instances and domains they
 touched, and so on.  Accounts are left out (every event has one), as are the name and principal-id
 forms of a principal (its ARN stands for it).  :func:`plot_graph` draws the result with matplotlib.
+
+A hop reads only what it needs: on a local or S3 lake, the entity, uid and time columns of the
+files the entity index names for the frontier (every file of the window without an index), with
+pyarrow, four files at a time; on another lake, the pivot's query per source selecting those
+columns.  Entities and co-occurrences are then counted column-wise (pyarrow group-bys and a hash
+join), never per event in Python.  See docs/entity_index.md ("Expansion").
 """
 from __future__ import annotations
 
@@ -71,7 +79,11 @@ class Graph:
     their times).  ``edges``: one row per (src, dst, relation), columns :data:`EDGE_COLUMNS`
     (``src`` the pivoted node, ``relation`` ``"<source>:<field of dst>"``, ``events`` the
     events both appear in).  ``truncated`` says whether ``max_nodes`` or ``max_per_hop`` cut
-    nodes off; ``notes`` says where; ``pivots`` holds each hop's pivot ``attrs``.
+    nodes off; ``notes`` says where; ``pivots`` holds each hop's provenance: ``window``,
+    ``entities`` (the values looked for, per type, as :func:`~slake_forensics.analysis.pivot.pivot`
+    takes them), ``rows`` (per source, the rows holding one), ``skipped`` (sources without a field
+    for them), ``index`` (per source, the files read out of the window's, as a pivot's ``attrs``;
+    empty without an index) and ``elapsed_s``.
 
     Parameters
     ----------
@@ -84,7 +96,7 @@ class Graph:
     notes
         Where they did.
     pivots
-        Each hop's pivot ``attrs``.
+        Each hop's provenance.
 
     Examples
     --------
@@ -191,9 +203,7 @@ def expand(
             hop_of[node] = hop
         frontier = [n for n in take if n.split(":", 1)[0] in PIVOT_ENTITIES]
     everything = pa.concat_tables(found) if found else _ENTITY_SCHEMA.empty_table()
-    all_ents = everything.filter(pc.is_in(everything["id"], value_set=pa.array(list(hop_of), pa.string()))).to_pandas(
-        types_mapper=pd.ArrowDtype
-    )
+    all_ents = everything.filter(pc.is_in(everything["id"], value_set=pa.array(list(hop_of), pa.string())))
     expanded = {n for n, h in hop_of.items() if h < len(pivots) and n.split(":", 1)[0] in PIVOT_ENTITIES}
     nodes = _nodes(hop_of, all_ents)
     edges = _edges(hop_of, expanded, all_ents)
@@ -417,23 +427,27 @@ def _event_entities(rows: dict[str, _Rows], seen: dict[str, pa.Array], known: se
                 positions.append(where.astype(np.int64))
         if not names:
             continue
-        where = pa.array(np.concatenate(positions))
-        found_table = pa.table({
-            "rank": pa.array(np.concatenate(ranks)),
-            "value": pa.concat_arrays(values),
-            "event_uid": ev_uids.take(where),
-            # the event's earliest time, then its first field: one number to take the minimum of
-            "key": pc.add(pc.multiply(ev_ms.take(where), _FIELD_SLOTS), pa.array(np.concatenate(numbers))),
-        })
-        firsts = found_table.group_by(["rank", "value", "event_uid"], use_threads=True).aggregate([("key", "min")])
+        where = np.concatenate(positions)
+        # (type, value, event) as one integer: the group-by hashes numbers, not strings
+        value_codes = pc.dictionary_encode(pa.concat_arrays(values))
+        event_codes = pc.dictionary_encode(ev_uids)
+        n_values, n_events = len(value_codes.dictionary), len(event_codes.dictionary)
+        group = (np.concatenate(ranks).astype(np.int64) * n_values + value_codes.indices.to_numpy()) * n_events
+        group += event_codes.indices.to_numpy()[where]
+        # the event's earliest time, then its first field: one number to take the minimum of
+        key = pc.add(pc.multiply(ev_ms.take(pa.array(where)), _FIELD_SLOTS), pa.array(np.concatenate(numbers)))
+        firsts = pa.table({"group": group, "key": key}).group_by("group", use_threads=True).aggregate([("key", "min")])
+        rest, event = np.divmod(firsts["group"].to_numpy(), n_events)
+        rank, value = np.divmod(rest, n_values)
         key = firsts["key_min"]
-        etypes = pa.array(NODE_TYPES, pa.string()).take(firsts["rank"])
+        etypes = pa.array(NODE_TYPES, pa.string()).take(pa.array(rank))
+        found = value_codes.dictionary.take(pa.array(value))
         ents = pa.table({
-            "id": pc.binary_join_element_wise(etypes, firsts["value"], ":"),
+            "id": pc.binary_join_element_wise(etypes, found, ":"),
             "entity_type": etypes,
-            "value": firsts["value"],
+            "value": found,
             "source": pa.array([name] * len(firsts), pa.string()),
-            "event_uid": firsts["event_uid"],
+            "event_uid": event_codes.dictionary.take(pa.array(event)),
             "time": pc.divide(key, _FIELD_SLOTS).cast(pa.timestamp("ms", tz="UTC")),
             "field": pa.array(names, pa.string()).take(pc.subtract(key, pc.multiply(pc.divide(key, _FIELD_SLOTS), _FIELD_SLOTS))),
         }, schema=_ENTITY_SCHEMA)
@@ -451,7 +465,8 @@ def _rank_new(ents: pa.Table, known: set[str]) -> list[str]:
     return [str(i) for i in counts["id"].to_pylist()]
 
 
-def _nodes(hop_of: dict[str, int], ents: pd.DataFrame) -> pd.DataFrame:
+def _nodes(hop_of: dict[str, int], ents: pa.Table) -> pd.DataFrame:
+    """One row per node (:data:`NODE_COLUMNS`); ``ents`` holds each node's entity rows, one per event."""
     split = [n.split(":", 1) for n in hop_of]
     out = pd.DataFrame({
         "id": pd.Series(list(hop_of), dtype=STRING),
@@ -459,18 +474,14 @@ def _nodes(hop_of: dict[str, int], ents: pd.DataFrame) -> pd.DataFrame:
         "value": pd.Series([v for _, v in split], dtype=STRING),
         "hop": list(hop_of.values()),
     })
-    mine = ents[ents["id"].isin(set(hop_of))].drop_duplicates(["id", "source", "event_uid"])
-    stats = mine.assign(ms=_epoch_ms(mine["time"])).groupby("id", observed=True)["ms"].agg(["min", "max", "size"])
-    stats = stats.reindex(out["id"])
-    out["first_seen"] = _from_ms(stats["min"])
-    out["last_seen"] = _from_ms(stats["max"])
-    out["events"] = stats["size"].fillna(0).astype("int64").to_numpy()
+    ms = ents["time"].cast(pa.int64())
+    stats = pa.table({"id": ents["id"], "ms": ms, "one": pa.array(np.ones(len(ents), dtype=np.int64))})
+    stats = stats.group_by("id").aggregate([("ms", "min"), ("ms", "max"), ("one", "sum")])
+    per = stats.to_pandas(types_mapper=pd.ArrowDtype).set_index("id").reindex(out["id"])
+    out["first_seen"] = _from_ms(per["ms_min"])
+    out["last_seen"] = _from_ms(per["ms_max"])
+    out["events"] = per["one_sum"].fillna(0).astype("int64").to_numpy()
     return out[list(NODE_COLUMNS)].sort_values(["hop", "type", "value"], kind="stable").reset_index(drop=True)
-
-
-def _epoch_ms(times: pd.Series) -> pd.Series:
-    """Epoch milliseconds (int64, nullable) of a UTC time column, by position."""
-    return pd.Series(pa.array(times, from_pandas=True).cast(pa.int64()), dtype=pd.ArrowDtype(pa.int64()), index=times.index)
 
 
 def _from_ms(ms: pd.Series) -> pd.arrays.ArrowExtensionArray:
@@ -479,25 +490,35 @@ def _from_ms(ms: pd.Series) -> pd.arrays.ArrowExtensionArray:
     return pd.array(arr.cast(pa.int64()).cast(pa.timestamp("ms", tz="UTC")), dtype=TIME)
 
 
-def _edges(hop_of: dict[str, int], expanded: set[str], ents: pd.DataFrame) -> pd.DataFrame:
+def _edges(hop_of: dict[str, int], expanded: set[str], ents: pa.Table) -> pd.DataFrame:
     """Links from each pivoted node to the other nodes of the events it was found in; ``src`` is the
-    pivoted node (the one found first when both were pivoted)."""
-    mine = ents[ents["id"].isin(set(hop_of))].drop_duplicates(["id", "source", "event_uid"])
-    pairs = mine.merge(mine, on=["source", "event_uid"], suffixes=("_a", "_b"))
-    ids_a, ids_b = pairs["id_a"].to_numpy(dtype=object), pairs["id_b"].to_numpy(dtype=object)
-    hop_a, hop_b = pairs["id_a"].map(hop_of).to_numpy(), pairs["id_b"].map(hop_of).to_numpy()
-    first = (hop_a < hop_b) | ((hop_a == hop_b) & (ids_a < ids_b))  # a before b in (hop, id) order
-    pairs = pairs[pairs["id_a"].isin(expanded).to_numpy() & (~pairs["id_b"].isin(expanded).to_numpy() | first)]
-    if pairs.empty:
+    pivoted node (the one found first when both were pivoted).  ``ents`` holds each node's entity rows,
+    one per event: a hash join on the event, then a group-by, in pyarrow."""
+    ids = list(hop_of)
+    order = {n: i for i, n in enumerate(sorted(ids))}
+    place = pa.array(np.array([hop_of[n] * len(ids) + order[n] for n in ids], dtype=np.int64))  # in (hop, id) order
+    is_expanded = pa.array([n in expanded for n in ids])
+    node = pc.index_in(ents["id"], value_set=pa.array(ids, pa.string()))
+    event = pc.dictionary_encode(ents["event_uid"].combine_chunks()).indices
+    fields_ = pc.dictionary_encode(ents["field"].combine_chunks())
+    sources = pc.dictionary_encode(ents["source"].combine_chunks())
+    left = pa.table({"s": sources.indices, "e": event, "a": node, "ms": ents["time"].cast(pa.int64())})
+    left = left.filter(is_expanded.take(node))
+    right = pa.table({"s": sources.indices, "e": event, "b": node, "f": fields_.indices})
+    pairs = left.join(right, keys=["s", "e"], join_type="inner", use_threads=True)
+    first = pc.less(place.take(pairs["a"]), place.take(pairs["b"]))  # a before b in (hop, id) order
+    pairs = pairs.filter(pc.or_(pc.invert(is_expanded.take(pairs["b"])), first))
+    if not len(pairs):
         return pd.DataFrame({c: pd.Series([], dtype="int64" if c == "events" else TIME if "seen" in c else STRING) for c in EDGE_COLUMNS})
-    pairs = pairs.assign(relation=(pairs["source"] + ":" + pairs["field_b"]).astype(STRING), ms=_epoch_ms(pairs["time_a"]))
-    out = (
-        pairs.groupby(["id_a", "id_b", "relation"], observed=True)
-        .agg(events=("event_uid", "size"), first_seen=("ms", "min"), last_seen=("ms", "max"))
-        .reset_index()
-        .rename(columns={"id_a": "src", "id_b": "dst"})
-    )
-    out["first_seen"], out["last_seen"] = _from_ms(out["first_seen"]), _from_ms(out["last_seen"])
+    pairs = pairs.append_column("one", pa.array(np.ones(len(pairs), dtype=np.int64)))
+    grouped = pairs.group_by(["a", "b", "s", "f"]).aggregate([("one", "sum"), ("ms", "min"), ("ms", "max")])
+    names = pa.array(ids, pa.string())
+    relation = pc.binary_join_element_wise(sources.dictionary.take(grouped["s"]), fields_.dictionary.take(grouped["f"]), ":")
+    grouped = pa.table({"src": names.take(grouped["a"]), "dst": names.take(grouped["b"]), "relation": relation,
+                        "one_sum": grouped["one_sum"], "ms_min": grouped["ms_min"], "ms_max": grouped["ms_max"]})
+    out = grouped.to_pandas(types_mapper=pd.ArrowDtype)
+    out["events"] = out["one_sum"]
+    out["first_seen"], out["last_seen"] = _from_ms(out["ms_min"]), _from_ms(out["ms_max"])
     return out[list(EDGE_COLUMNS)].sort_values(["src", "dst", "relation"], kind="stable").reset_index(drop=True)
 
 
