@@ -208,3 +208,17 @@ def test_same_graph_with_the_default_caps(indexed: sf.Lake) -> None:
     got = indexed.expand(*args, hops=2, progress=False)
     _assert_same(got, _reference(indexed, *args, hops=2))
     assert len(got.nodes) > 20 and len(got.edges) > 20
+
+
+@pytest.mark.parametrize(("seed", "start", "end"), [SEEDS[1], SEEDS[5], SEEDS[8]], ids=["ip", "access_key", "instance"])
+def test_same_graph_through_sql(no_index: sf.Lake, monkeypatch, seed: dict, start: str, end: str) -> None:
+    """A lake without files (Athena) runs the pivot's query per source with the entity columns only: the
+    same graph (here on the local lake, its file path switched off)."""
+    from slake_forensics.analysis import graph
+
+    class NoFiles:
+        pass
+
+    monkeypatch.setattr(graph, "LocalEngine", NoFiles)
+    got = no_index.expand(seed, start, end, hops=2, max_per_hop=12, progress=False)
+    _assert_same(got, _reference(no_index, seed, start, end, hops=2, max_per_hop=12))

@@ -335,7 +335,7 @@ def _hop_rows(
                 warnings.filterwarnings("ignore", message="This lake has no .* data; the query sees an empty table")
                 df = lake.sql(sql.replace(projection(name), top, 1), params, start=window.start, end=window.end)
             if len(df):
-                out[name] = _Rows(pa.Table.from_pandas(df, preserve_index=False), _holds(df, name, given))
+                out[name] = _Rows(pa.Table.from_pandas(df, preserve_index=False).combine_chunks(), _holds(df, name, given))
     attrs = {
         "window": (window.start, window.end),
         "entities": given,
