@@ -76,8 +76,14 @@ def _classification(name: str, request: Any) -> dict[str, Any]:
 
 def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
     if isinstance(value, dict):
+        dot = prefix + "."
         for k, v in value.items():
-            _flatten(f"{prefix}.{k}", v, out)
+            if isinstance(v, str):  # most leaves: no call
+                out[dot + k] = v
+            elif isinstance(v, dict):
+                _flatten(dot + k, v, out)
+            elif v is not None:
+                out[dot + k] = orjson.dumps(v).decode()
     elif value is not None:
         out[prefix] = value if isinstance(value, str) else orjson.dumps(value).decode()
 
@@ -135,7 +141,8 @@ def unmapped_of(raw: dict[str, Any], class_uid: int) -> dict[str, str]:
         web = ctx.get("webIdFederationData")
         if isinstance(web, dict) and web.get("federatedProvider"):
             web = {k: v for k, v in web.items() if k != "federatedProvider"}
-        _flatten("userIdentity.sessionContext.webIdFederationData", web, unmapped)
+        if web is not None:
+            _flatten("userIdentity.sessionContext.webIdFederationData", web, unmapped)
         for k, v in ctx.items():
             if k not in ("sessionIssuer", "attributes", "webIdFederationData"):
                 _flatten(f"userIdentity.sessionContext.{k}", v, unmapped)
@@ -151,8 +158,10 @@ def unmapped_of(raw: dict[str, Any], class_uid: int) -> dict[str, str]:
         if k not in _TOP_CONSUMED:
             if isinstance(v, str):  # most unmapped top-level keys are plain texts: no call, no f-string
                 unmapped[k] = v
-            else:
+            elif isinstance(v, dict):
                 _flatten(k, v, unmapped)
+            elif v is not None:
+                unmapped[k] = orjson.dumps(v).decode()
     return unmapped
 
 

@@ -166,34 +166,19 @@ class Chunk:
 
 
 def _sql() -> str:
-    parts = ["i"]
-    for n, (name, _) in enumerate(PATHS, start=1):
-        e = f"x[{n}]"
-        parts.append(f"json_type({e}) AS t_{name}")
-        if name in TEXTS or name in ("created", "mfa", "login", "key_status", "mfa_used", "etime", "ts"):
-            parts.append(f"{e}->>'$' AS v_{name}")
-        if name in RAW:
-            parts.append(f"{e}::VARCHAR AS j_{name}")
-        if name in TRUTHY:
-            parts.append(
-                f"coalesce(CASE json_type({e}) WHEN 'VARCHAR' THEN {e}->>'$' <> '' WHEN 'NULL' THEN false "
-                f"WHEN 'BOOLEAN' THEN {e}->>'$' = 'true' WHEN 'OBJECT' THEN {e}::VARCHAR <> '{{}}' "
-                f"WHEN 'ARRAY' THEN {e}::VARCHAR <> '[]' ELSE TRY_CAST({e}->>'$' AS DOUBLE) <> 0 END, false) "
-                f"AS b_{name}")
-    res = f"x[{[n for n, (name, _) in enumerate(PATHS, start=1) if name == 'resources'][0]}]"
-    parts.append(f"CASE WHEN json_type({res}) = 'ARRAY' AND json_array_length({res}) > 0 THEN "
-                 f"[{{'uid': e->>'ARN', 'type': e->>'type', 'acct': e->>'accountId', "
-                 f"'odd': coalesce(json_type(e, 'ARN') NOT IN ('VARCHAR', 'NULL'), false) "
-                 f"OR coalesce(json_type(e, 'type') NOT IN ('VARCHAR', 'NULL'), false) "
-                 f"OR coalesce(json_type(e, 'accountId') NOT IN ('VARCHAR', 'NULL'), false)}} "
-                 f"FOR e IN from_json({res}, '[\"JSON\"]') IF json_type(e) = 'OBJECT'] END AS res")
-    parts.append("json_type(j) AS t_record")
-    parts.append(f"CASE WHEN json_type(j) = 'OBJECT' THEN json_merge_patch(j, '{_PATCH}')::VARCHAR "
-                 f"ELSE j::VARCHAR END AS rest")
-    paths = ", ".join("'" + p.replace("'", "''") + "'" for _, p in PATHS)
+    paths = "[" + ", ".join("'" + p.replace("'", "''") + "'" for _, p in PATHS) + "]"
+    k = [name for name, _ in PATHS].index("resources") + 1
+    res = f"CASE WHEN tl[{k}] = 'ARRAY' AND sl[{k}] <> '[]' THEN [{{" + ", ".join(
+        f"'{n}': e->>'{p}'" for n, p in (("uid", "ARN"), ("type", "type"), ("acct", "accountId"))) + ", 'odd': " + \
+        " OR ".join(f"coalesce(json_type(e, '{p}') NOT IN ('VARCHAR', 'NULL'), false)" for p in ("ARN", "type", "accountId")) \
+        + f"}} FOR e IN from_json(sl[{k}], '[\"JSON\"]') IF json_type(e) = 'OBJECT'] END"
+    split = ", ".join(f"tl[{n}] AS t_{name}, sl[{n}] AS v_{name}" for n, (name, _) in enumerate(PATHS, start=1))
+    # one parse per record for the types, one for the texts, one for what is left for unmapped
     return (f"WITH r AS (SELECT row_number() OVER () - 1 AS i, json AS j FROM read_json_objects(?, format='array', "
-            f"maximum_object_size=1073741824)), x AS (SELECT i, j, json_extract(j, [{paths}]) AS x FROM r) "
-            f"SELECT {', '.join(parts)} FROM x ORDER BY i")
+            f"maximum_object_size=1073741824)), x AS (SELECT i, j, CASE WHEN starts_with(ltrim(j::VARCHAR), '{{') THEN 'OBJECT' ELSE 'OTHER' END AS t_record, json_type(j, {paths}) AS tl, "
+            f"json_extract_string(j, {paths}) AS sl FROM r) "
+            f"SELECT i, t_record, {split}, {res} AS res, CASE WHEN t_record = 'OBJECT' THEN "
+            f"json_merge_patch(j, '{_PATCH}')::VARCHAR END AS rest FROM x")
 
 
 SQL = _sql()
@@ -228,7 +213,7 @@ def _np(a: pa.Array | pa.ChunkedArray) -> np.ndarray:
 _SUSPECT_NUMBER = r"[0-9][eE][-+]?[0-9]|[0-9]{16,}\.[0-9]|\\u|0\.0000"
 
 
-def map_chunk(con: duckdb.DuckDBPyConnection, text: str, options: Mapping[str, str],
+def map_chunk(con: duckdb.DuckDBPyConnection, text: str | bytes, options: Mapping[str, str],
               day: Callable[[Any], str], check: Callable[[str, str, str], None]) -> Chunk | None:
     """Map a batch of CloudTrail records column-wise.
 
@@ -236,8 +221,8 @@ def map_chunk(con: duckdb.DuckDBPyConnection, text: str, options: Mapping[str, s
     ----------
     con : duckdb.DuckDBPyConnection
         From :func:`connect`.
-    text : str
-        The records as JSON array elements separated by commas, without the enclosing brackets.
+    text : str or bytes
+        The records as JSON array elements separated by commas, without the enclosing brackets (bytes: UTF-8).
     options : Mapping[str, str]
         ``account`` / ``region`` fallbacks, as for :func:`~slake_forensics.importers.cloudtrail.map_record`.
     day : callable
@@ -260,10 +245,10 @@ def map_chunk(con: duckdb.DuckDBPyConnection, text: str, options: Mapping[str, s
     """
     fd, tmp = tempfile.mkstemp(suffix=".json", prefix="slake-ct-")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogatepass") as f:
-            f.write("[")
-            f.write(text)
-            f.write("]")
+        with os.fdopen(fd, "wb") as f:
+            f.write(b"[")
+            f.write(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
+            f.write(b"]")
         try:
             t = con.sql(SQL, params=[tmp]).to_arrow_table()
         except duckdb.Error:
@@ -302,10 +287,35 @@ RAW_SQL = ("SELECT i, j FROM (SELECT row_number() OVER () - 1 AS i, json::VARCHA
            "format='array', maximum_object_size=1073741824)) WHERE list_contains(?, i) ORDER BY i")
 
 
+_NUMBERS = ("BIGINT", "UBIGINT", "HUGEINT", "DOUBLE")
+
+
+def _path_columns(t: pa.Table) -> dict[str, pa.Array]:
+    """The query's columns in input order, plus ``b_<name>`` (Python truthiness) and ``j_<name>`` (JSON text) for
+    the paths of :data:`TRUTHY` and :data:`RAW`."""
+    i = t["i"].combine_chunks()
+    if len(i) > 1 and not pc.all(pc.greater(i[1:], i[:-1])).as_py():
+        t = t.take(pc.sort_indices(i))
+    col = {k: c.chunk(0) if c.num_chunks == 1 else c.combine_chunks() for k in t.column_names for c in [t[k]]}
+    for name in TRUTHY:
+        typ, text = col[f"t_{name}"], col[f"v_{name}"]
+        num = pc.fill_null(pc.is_in(typ, pa.array(_NUMBERS)), False)
+        number = pc.cast(pc.if_else(num, text, "0"), pa.float64())
+        col[f"b_{name}"] = pc.fill_null(pc.or_(
+            pc.or_(pc.and_(pc.equal(typ, "VARCHAR"), pc.not_equal(text, "")),
+                   pc.and_(pc.equal(typ, "BOOLEAN"), pc.equal(text, "true"))),
+            pc.or_(pc.and_(num, pc.not_equal(number, 0.0)),
+                   pc.or_(pc.and_(pc.equal(typ, "OBJECT"), pc.not_equal(text, "{}")),
+                          pc.and_(pc.equal(typ, "ARRAY"), pc.not_equal(text, "[]"))))), False)
+    for name in RAW:
+        col[f"j_{name}"] = col[f"v_{name}"]
+    return col
+
+
 def _map(t: pa.Table, options: Mapping[str, str], day: Callable[[Any], str],
          check: Callable[[str, str, str], None]) -> tuple[pa.Table, np.ndarray]:
     n = t.num_rows
-    col = {name: t[name].combine_chunks() for name in t.column_names}
+    col = _path_columns(t)
 
     def typ(name: str) -> np.ndarray:
         return _np(col[f"t_{name}"].fill_null(""))
@@ -408,7 +418,8 @@ def _columns(col: dict[str, pa.Array], ok: np.ndarray, class_cols: dict[str, pa.
     """The flat table of the rows ``ok`` (see :func:`map_record` for each branch)."""
     take = pa.array(ok)
     m = len(ok)
-    col = {k: v.take(take) for k, v in col.items()}
+    if m < len(times):
+        col = {k: v.take(take) for k, v in col.items()}
     times, created_ms, created_set = times[ok], created_ms[ok], created_set[ok]
     ctx_obj, attrs_obj, auth, acct_change = ctx_obj[ok], attrs_obj[ok], auth[ok], acct_change[ok]
 
@@ -428,7 +439,7 @@ def _columns(col: dict[str, pa.Array], ok: np.ndarray, class_cols: dict[str, pa.
         return pc.if_else(pa.array(mask, pa.bool_()), a, b)
 
     null = pa.nulls(m, pa.string())
-    out: dict[str, Any] = {k: v.take(take) for k, v in class_cols.items()}
+    out: dict[str, Any] = {k: v.take(take) if m < len(source) else v for k, v in class_cols.items()}
     flags: dict[str, np.ndarray] = {}
     out["time"] = out["time_dt"] = pa.array(times, pa.int64())
     out["metadata.product.name"] = pa.array(["CloudTrail"] * m, pa.string())
@@ -440,7 +451,8 @@ def _columns(col: dict[str, pa.Array], ok: np.ndarray, class_cols: dict[str, pa.
     out["metadata.profiles"] = pa.array([["cloud", "datetime"]] * m, TYPES["metadata.profiles"]) if m else \
         pa.array([], TYPES["metadata.profiles"])
     out["cloud.provider"] = pa.array(["AWS"] * m, pa.string())
-    region, account = region.take(take), account.take(take)
+    if m < len(source):
+        region, account = region.take(take), account.take(take)
     out["cloud.region"] = region
     out["api.operation"] = val("name")
     out["api.service.name"] = val("source")

@@ -307,7 +307,7 @@ def _import_file(kind: str, path: Path, out: Path, options: Mapping[str, str], s
         fast = importlib.import_module(FAST[kind])
         con = fast.connect(threads)
 
-        def take(text: str, first: int) -> int | None:
+        def take(text: bytes, first: int) -> int | None:
             nonlocal rin, rout, rej
             chunk = fast.map_chunk(con, text, options, _day, _check_folders)
             if chunk is None:

@@ -123,8 +123,8 @@ def read_json(path: Path, take: Take | None = None) -> Iterator[tuple[str, dict[
     path : Path
         Plain or gzip file holding ``{"Records": [...]}``, a top-level array, NDJSON, or one object.
     take : callable, optional
-        ``take(text, index)`` for a column-wise mapper: array elements (``{"Records": [...]}`` and top-level arrays)
-        are handed to it as text, :data:`TAKE_CHARS` at a time (whole elements separated by commas, the first being
+        ``take(data, index)`` for a column-wise mapper: array elements (``{"Records": [...]}`` and top-level arrays)
+        are handed to it as UTF-8 text, :data:`TAKE_CHARS` characters at a time (whole elements separated by commas, the first being
         element ``index``); it returns how many elements it mapped, or ``None`` when the text does not parse (the
         reader then cuts elsewhere, or decodes the elements itself and yields them). NDJSON is yielded as records.
 
@@ -181,7 +181,7 @@ _BIG_NUMBER = re.compile(r"[:\[,]\s*-?\d{20}")
 #: Characters of array elements handed to a column-wise mapper at a time (see :func:`read_json`).
 TAKE_CHARS = 16 << 20
 #: ``take(text, index) -> count or None``: a column-wise mapper fed by :func:`read_json`.
-Take = Callable[[str, int], "int | None"]
+Take = Callable[[bytes, int], "int | None"]
 #: Cuts :func:`_batch` tries per buffer: the last ``},`` may sit inside a record the buffer holds only part of.
 BATCH_TRIES = 3
 
@@ -239,6 +239,25 @@ def _batch(s: _Stream) -> tuple[list[Any] | None, int]:
     return None, furthest
 
 
+def _big_number(data: bytes) -> bool:
+    """Whether JSON text ``data`` may hold a number of 20 or more digits (a run of 20 digits after ``:``, ``[`` or
+    ``,``, as :data:`_BIG_NUMBER` finds it, checked only where such a run is)."""
+    zeros = data.translate(_ZERO_DIGITS)
+    at = zeros.find(_TWENTY)
+    while at >= 0:
+        start = at
+        while start > 0 and zeros[start - 1] == 48:  # "0": the run's first digit
+            start -= 1
+        before = zeros[max(0, start - 40):start].rstrip(b" \t\r\n-").rstrip()
+        if before[-1:] in (b":", b"[", b","):
+            return True
+        end = start + 20
+        while end < len(zeros) and zeros[end] == 48:
+            end += 1
+        at = zeros.find(_TWENTY, end)
+    return False
+
+
 def _take(s: _Stream, take: Take, index: int) -> tuple[int | None, int]:
     """Hand whole array elements from the cursor to ``take`` (as :func:`_batch` decodes them): ``(count, end)``."""
     while len(s.buf) - s.pos < TAKE_CHARS and s.fill():
@@ -247,9 +266,10 @@ def _take(s: _Stream, take: Take, index: int) -> tuple[int | None, int]:
     for cut in _cuts(s):
         furthest = max(furthest, s.base + cut)
         text = s.buf[s.pos:cut + 1]
-        if text.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS).find(_TWENTY) >= 0 and _BIG_NUMBER.search(text):
+        data = text.encode("utf-8", "surrogatepass")
+        if _big_number(data):
             break  # integers beyond 64 bits: decoded one at a time by Python's json, exact
-        n = take(text, index)
+        n = take(data, index)
         if n is not None:
             s.pos = cut + 1
             return n, s.base + cut
