@@ -6,6 +6,7 @@ and role assumption, Account Change 3001 for IAM identity changes, API Activity 
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -74,6 +75,14 @@ def _classification(name: str, request: Any) -> dict[str, Any]:
     return info
 
 
+def _dumps(value: Any) -> str:
+    """Compact JSON text as orjson writes it; integers beyond 64 bits (which orjson refuses) through ``json``."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
     if isinstance(value, dict):
         dot = prefix + "."
@@ -83,9 +92,9 @@ def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
             elif isinstance(v, dict):
                 _flatten(dot + k, v, out)
             elif v is not None:
-                out[dot + k] = orjson.dumps(v).decode()
+                out[dot + k] = _dumps(v)
     elif value is not None:
-        out[prefix] = value if isinstance(value, str) else orjson.dumps(value).decode()
+        out[prefix] = value if isinstance(value, str) else _dumps(value)
 
 
 def _epoch_ms(text: Any, what: str) -> int:
@@ -101,7 +110,7 @@ def _epoch_ms(text: Any, what: str) -> int:
 
 
 def _json(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
+    return None if value is None else _dumps(value)
 
 
 def unmapped_of(raw: dict[str, Any], class_uid: int) -> dict[str, str]:
@@ -161,7 +170,7 @@ def unmapped_of(raw: dict[str, Any], class_uid: int) -> dict[str, str]:
             elif isinstance(v, dict):
                 _flatten(k, v, unmapped)
             elif v is not None:
-                unmapped[k] = orjson.dumps(v).decode()
+                unmapped[k] = _dumps(v)
     return unmapped
 
 

@@ -138,10 +138,14 @@ def flat_from_rows(mapped: list[Mapped], day: Callable[[Any], str]) -> pa.Table:
     cols: dict[str, pa.Array] = {}
     for k in FLAT:
         values = [r.get(k) for r in rows]
-        if k == "unmapped":
-            cols[k] = pa.array([None if v is None else list(v.items()) for v in values], TYPES[k])
-        else:
-            cols[k] = pa.array(values, TYPES[k])
+        try:
+            if k == "unmapped":
+                cols[k] = pa.array([None if v is None else list(v.items()) for v in values], TYPES[k])
+            else:
+                cols[k] = pa.array(values, TYPES[k])
+        except (ValueError, TypeError, pa.ArrowException) as e:
+            raise ValueError(f"the mapper's rows do not fit the {mapped[0].source} schema (a mapper bug, please "
+                             f"report it): {k}: {e}") from e
     for k in DOTTED:
         cols[f"?{k}"] = pa.array([k in r for r in rows], pa.bool_())
     cols["_source"] = pa.array([m.source for m in mapped], pa.string())

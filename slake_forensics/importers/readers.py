@@ -258,12 +258,23 @@ def _big_number(data: bytes) -> bool:
     return False
 
 
+def _last_cut(s: _Stream) -> list[int]:
+    """At the end of the input: the ``}`` closing the array's last element (before the final ``]``), if any."""
+    if not s.eof:
+        return []
+    end = s.buf.rfind("]", s.pos)
+    k = end - 1
+    while k > s.pos and s.buf[k] in " \t\r\n":
+        k -= 1
+    return [k] if end > 0 and k > s.pos and s.buf[k] == "}" else []
+
+
 def _take(s: _Stream, take: Take, index: int) -> tuple[int | None, int]:
     """Hand whole array elements from the cursor to ``take`` (as :func:`_batch` decodes them): ``(count, end)``."""
     while len(s.buf) - s.pos < TAKE_CHARS and s.fill():
         pass
     furthest = -1
-    for cut in _cuts(s):
+    for cut in _last_cut(s) + list(_cuts(s)):
         furthest = max(furthest, s.base + cut)
         text = s.buf[s.pos:cut + 1]
         data = text.encode("utf-8", "surrogatepass")
