@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from slake_forensics.core.catalog import SOURCES
 from slake_forensics.importers.cloudtrail import (
-    _CONSUMED, _IDENTITY_CONSUMED, ASSUME_EVENTS, _classification, _epoch_ms, map_record, unmapped_of,
+    _CONSUMED, _IDENTITY_CONSUMED, ASSUME_EVENTS, _classification, _dumps, _epoch_ms, map_record, unmapped_of,
 )
 from slake_forensics.importers.record import Mapped, RejectRecord
 
@@ -468,10 +468,11 @@ def _columns(col: dict[str, pa.Array], ok: np.ndarray, class_cols: dict[str, pa.
         present = ~np.isin(typ(name), ("", "NULL"))
         text = where(present, col[f"j_{name}"], null)
         suspect = _np(pc.fill_null(pc.match_substring_regex(text, _SUSPECT_NUMBER), False))
-        if suspect.any():  # numbers DuckDB and orjson print differently: orjson prints them, as map_record does
+        quote = typ(name) == "VARCHAR"  # a text: json_extract_string gave it without its quotes
+        if suspect.any() or quote.any():  # numbers DuckDB and orjson print differently: orjson prints them
             redone = text.to_pylist()
-            for i in np.flatnonzero(suspect):
-                redone[i] = orjson.dumps(orjson.loads(redone[i])).decode()
+            for i in np.flatnonzero(suspect | quote):
+                redone[i] = _dumps(redone[i] if quote[i] else orjson.loads(redone[i]))
             text = pa.array(redone, pa.string())
         out[key] = text
     out["api.response.error"] = val("error")
