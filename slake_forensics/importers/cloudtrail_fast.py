@@ -179,7 +179,7 @@ def _sql() -> str:
     split = ", ".join(f"tl[{n}] AS t_{name}, sl[{n}] AS v_{name}" for n, (name, _) in enumerate(PATHS, start=1))
     # one parse per record for the types, one for the texts, one for what is left for unmapped
     return (f"WITH r AS (SELECT row_number() OVER () - 1 AS i, json AS j FROM read_json_objects(?, format='array', "
-            f"maximum_object_size=1073741824)), x AS (SELECT i, j, CASE WHEN starts_with(ltrim(j::VARCHAR), '{{') THEN 'OBJECT' ELSE 'OTHER' END AS t_record, json_type(j, {paths}) AS tl, "
+            f"maximum_object_size=33554432)), x AS (SELECT i, j, CASE WHEN starts_with(ltrim(j::VARCHAR), '{{') THEN 'OBJECT' ELSE 'OTHER' END AS t_record, json_type(j, {paths}) AS tl, "
             f"json_extract_string(j, {paths}) AS sl FROM r) "
             f"SELECT i, t_record, {split}, {res} AS res, CASE WHEN t_record = 'OBJECT' THEN "
             f"json_merge_patch(j, '{_PATCH}')::VARCHAR END AS rest FROM x")
@@ -206,7 +206,7 @@ def connect(threads: int = 1) -> duckdb.DuckDBPyConnection:
     >>> connect().sql("SELECT 1").fetchall()
     [(1,)]
     """
-    con = duckdb.connect(config={"threads": threads})
+    con = duckdb.connect(config={"threads": threads, "memory_limit": "256MB"})
     return con
 
 
@@ -255,7 +255,7 @@ def map_chunk(con: duckdb.DuckDBPyConnection, text: str | bytes, options: Mappin
             f.write(b"]")
         try:
             t = con.sql(SQL, params=[tmp]).to_arrow_table()
-        except duckdb.Error:
+        except duckdb.InvalidInputException:  # a cut inside a string or an object: cut elsewhere
             return None
         table, odd = _map(t, options, day, check)
         rejects: list[tuple[int, str, Any]] = []
@@ -288,7 +288,7 @@ def map_chunk(con: duckdb.DuckDBPyConnection, text: str | bytes, options: Mappin
 
 
 RAW_SQL = ("SELECT i, j FROM (SELECT row_number() OVER () - 1 AS i, json::VARCHAR AS j FROM read_json_objects(?, "
-           "format='array', maximum_object_size=1073741824)) WHERE list_contains(?, i) ORDER BY i")
+           "format='array', maximum_object_size=33554432)) WHERE list_contains(?, i) ORDER BY i")
 
 
 _NUMBERS = ("BIGINT", "UBIGINT", "HUGEINT", "DOUBLE")

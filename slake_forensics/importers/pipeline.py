@@ -38,7 +38,7 @@ from slake_forensics.importers.shape import ShapeConflict, shape
 
 MANIFEST = "import_manifest.jsonl"
 REJECTS = "import_rejects.jsonl"
-FLUSH_ROWS = 50_000
+FLUSH_ROWS = 20_000  # rows per flush of one input file (all partitions): bounds a worker at ~400 MB
 ASL_VERSION = "2.0"
 
 
@@ -174,7 +174,8 @@ class _Writer:
         self.parts = []
         if not tables:
             return
-        t = pa.concat_tables(tables).combine_chunks()
+        t = pa.concat_tables(tables)
+        del tables
         groups = pc.binary_join_element_wise(t["_source"], t["_account"], t["_region"], t["_day"], "|")
         enc = groups.combine_chunks().dictionary_encode()
         for code, key in enumerate(enc.dictionary.to_pylist()):
@@ -183,6 +184,8 @@ class _Writer:
             cols: dict[str, Any] = {k: part[k] for k in FLAT if "." not in k or k in given}
             source, account, region, day = key.split("|")
             self._write_catalog((source, account, region, day), cols, part.num_rows)
+        del t, part, cols
+        pa.default_memory_pool().release_unused()  # the allocator keeps freed batches otherwise (bounded memory)
 
     def _name(self, key: tuple[str, str, str, str]) -> str:
         seq = self.seq[key]

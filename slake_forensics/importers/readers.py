@@ -179,7 +179,7 @@ _TWENTY = b"0" * 20
 #: strings full of digits (Terraform's request ids, timestamps in names) are common and decode fine in orjson.
 _BIG_NUMBER = re.compile(r"[:\[,]\s*-?\d{20}")
 #: Characters of array elements handed to a column-wise mapper at a time (see :func:`read_json`).
-TAKE_CHARS = 16 << 20
+TAKE_CHARS = 4 << 20
 #: ``take(text, index) -> count or None``: a column-wise mapper fed by :func:`read_json`.
 Take = Callable[[bytes, int], "int | None"]
 #: Cuts :func:`_batch` tries per buffer: the last ``},`` may sit inside a record the buffer holds only part of.
