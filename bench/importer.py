@@ -111,7 +111,7 @@ def _child(mode: str, kind: str, inputs: list[str], out: str) -> dict:
     worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e3  # the largest worker process
     workers = int(os.environ.get("BENCH_WORKERS", "0")) or (os.cpu_count() or 1)
     # peak_rss_mb bounds the whole import: this process plus every worker process at its own peak at once
-    return {"seconds": secs, "events": n, "main_rss_mb": own, "worker_rss_mb": worker,
+    return {"seconds": secs, "events": n, "main_rss_mb": own, "worker_rss_mb": worker, "load_avg_after": os.getloadavg(),
             "peak_rss_mb": own + (worker * min(workers, len(inputs)) if mode == "importer" else 0)}
 
 
@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             results[mode] = {"median_seconds": secs, "events_per_s": runs[0]["events"] / secs,
                              "peak_rss_mb": statistics.median(x["peak_rss_mb"] for x in runs),
                              "events": runs[0]["events"], "runs": runs}
+    results["machine"]["load_avg_at_end"] = os.getloadavg()
     results["speedup"] = results["naive"]["median_seconds"] / results["importer"]["median_seconds"]
     text = json.dumps(results, indent=2)
     print(text)

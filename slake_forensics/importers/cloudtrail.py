@@ -6,6 +6,7 @@ and role assumption, Account Change 3001 for IAM identity changes, API Activity 
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -74,12 +75,26 @@ def _classification(name: str, request: Any) -> dict[str, Any]:
     return info
 
 
+def _dumps(value: Any) -> str:
+    """Compact JSON text as orjson writes it; integers beyond 64 bits (which orjson refuses) through ``json``."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
 def _flatten(prefix: str, value: Any, out: dict[str, str]) -> None:
     if isinstance(value, dict):
+        dot = prefix + "."
         for k, v in value.items():
-            _flatten(f"{prefix}.{k}", v, out)
+            if isinstance(v, str):  # most leaves: no call
+                out[dot + k] = v
+            elif isinstance(v, dict):
+                _flatten(dot + k, v, out)
+            elif v is not None:
+                out[dot + k] = _dumps(v)
     elif value is not None:
-        out[prefix] = value if isinstance(value, str) else orjson.dumps(value).decode()
+        out[prefix] = value if isinstance(value, str) else _dumps(value)
 
 
 def _epoch_ms(text: Any, what: str) -> int:
@@ -95,7 +110,68 @@ def _epoch_ms(text: Any, what: str) -> int:
 
 
 def _json(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
+    return None if value is None else _dumps(value)
+
+
+def unmapped_of(raw: dict[str, Any], class_uid: int) -> dict[str, str]:
+    """The ``unmapped`` map of a raw CloudTrail record: every leaf the mapping does not consume, as Security Lake
+    writes them (dotted keys; texts as they are, other values as compact JSON; nulls left out).
+
+    Keys the mapping consumes may already be missing from ``raw`` (the column-wise path drops them in SQL first).
+
+    Parameters
+    ----------
+    raw : dict
+        One raw CloudTrail record (or that record without keys the mapping consumes).
+    class_uid : int
+        The record's OCSF class: ``additionalEventData.LoginTo`` / ``MFAUsed`` are consumed only by Authentication.
+
+    Returns
+    -------
+    dict[str, str]
+        In Security Lake's order: session issuer, web identity federation, other session context, other identity
+        keys, ``additionalEventData``, then top-level keys.
+
+    Examples
+    --------
+    >>> unmapped_of({"eventName": "GetObject", "readOnly": True, "tlsDetails": {"tlsVersion": "TLSv1.3"},
+    ...              "userIdentity": {"arn": "a", "onBehalfOf": {"userId": "u"}}}, 6003)
+    {'userIdentity.onBehalfOf.userId': 'u', 'readOnly': 'true', 'tlsDetails.tlsVersion': 'TLSv1.3'}
+    """
+    unmapped: dict[str, str] = {}
+    ident = raw.get("userIdentity") or {}
+    ctx = ident.get("sessionContext")
+    if isinstance(ctx, dict):
+        issuer = ctx.get("sessionIssuer")
+        if isinstance(issuer, dict):
+            for k, v in issuer.items():
+                if k != "arn":
+                    _flatten(f"userIdentity.sessionContext.sessionIssuer.{k}", v, unmapped)
+        web = ctx.get("webIdFederationData")
+        if isinstance(web, dict) and web.get("federatedProvider"):
+            web = {k: v for k, v in web.items() if k != "federatedProvider"}
+        if web is not None:
+            _flatten("userIdentity.sessionContext.webIdFederationData", web, unmapped)
+        for k, v in ctx.items():
+            if k not in ("sessionIssuer", "attributes", "webIdFederationData"):
+                _flatten(f"userIdentity.sessionContext.{k}", v, unmapped)
+    for k, v in ident.items():
+        if k not in _IDENTITY_CONSUMED:
+            _flatten(f"userIdentity.{k}", v, unmapped)
+    aed = raw.get("additionalEventData")
+    if isinstance(aed, dict):
+        for k, v in aed.items():
+            if class_uid != 3002 or k not in _AED_CONSUMED:
+                _flatten(f"additionalEventData.{k}", v, unmapped)
+    for k, v in raw.items():
+        if k not in _TOP_CONSUMED:
+            if isinstance(v, str):  # most unmapped top-level keys are plain texts: no call, no f-string
+                unmapped[k] = v
+            elif isinstance(v, dict):
+                _flatten(k, v, unmapped)
+            elif v is not None:
+                unmapped[k] = _dumps(v)
+    return unmapped
 
 
 def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
@@ -180,7 +256,6 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
         row["src_endpoint.ip"] = src
     row["src_endpoint.uid"] = raw.get("vpcEndpointId")
 
-    unmapped: dict[str, str] = {}
     user_arn = ident.get("arn")
     user_name = ident.get("userName")
     row["actor.user.type"] = ident.get("type")
@@ -194,9 +269,6 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
         issuer = ctx.get("sessionIssuer")
         if isinstance(issuer, dict):
             row["actor.session.issuer"] = issuer.get("arn")
-            for k, v in issuer.items():
-                if k != "arn":
-                    _flatten(f"userIdentity.sessionContext.sessionIssuer.{k}", v, unmapped)
         attrs = ctx.get("attributes")
         if isinstance(attrs, dict):
             created = attrs.get("creationDate")
@@ -208,17 +280,9 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
         web = ctx.get("webIdFederationData")
         if isinstance(web, dict) and web.get("federatedProvider"):
             row["actor.idp.name"] = web["federatedProvider"]
-            web = {k: v for k, v in web.items() if k != "federatedProvider"}
-        _flatten("userIdentity.sessionContext.webIdFederationData", web, unmapped)
-        for k, v in ctx.items():
-            if k not in ("sessionIssuer", "attributes", "webIdFederationData"):
-                _flatten(f"userIdentity.sessionContext.{k}", v, unmapped)
     row["actor.user.name"] = user_name
     if ident.get("identityProvider"):
         row["actor.idp.name"] = ident["identityProvider"]
-    for k, v in ident.items():
-        if k not in _IDENTITY_CONSUMED:
-            _flatten(f"userIdentity.{k}", v, unmapped)
 
     status = "Failure" if error else "Success"
     if class_uid == 3002:
@@ -245,17 +309,7 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
             row["user.uid_alt"] = created.get("userId") or created.get("roleId")
     row["status"] = status
 
-    if isinstance(aed, dict):
-        for k, v in aed.items():
-            if class_uid != 3002 or k not in _AED_CONSUMED:
-                _flatten(f"additionalEventData.{k}", v, unmapped)
-    for k, v in raw.items():
-        if k not in _TOP_CONSUMED:
-            if isinstance(v, str):  # most unmapped top-level keys are plain texts: no call, no f-string
-                unmapped[k] = v
-            else:
-                _flatten(k, v, unmapped)
-    row["unmapped"] = unmapped
+    row["unmapped"] = unmapped_of(raw, class_uid)
 
     res = raw.get("resources")
     if isinstance(res, list) and res:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import importlib
 import json
 import multiprocessing as mp
 import os
@@ -15,7 +16,7 @@ import re
 import shutil
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from slake_forensics.core.version import __version__
@@ -36,7 +38,7 @@ from slake_forensics.importers.shape import ShapeConflict, shape
 
 MANIFEST = "import_manifest.jsonl"
 REJECTS = "import_rejects.jsonl"
-FLUSH_ROWS = 50_000
+FLUSH_ROWS = 20_000  # rows per flush of one input file (all partitions): bounds a worker at ~400 MB
 ASL_VERSION = "2.0"
 
 
@@ -114,7 +116,11 @@ def _day_of(days: int) -> str:
 
 
 class _Writer:
-    """Per-file batches keyed (source, account, region, day), flushed to deterministic file names."""
+    """Per-file batches keyed (source, account, region, day), flushed to deterministic file names.
+
+    A column-wise mapper adds flat tables (:meth:`add_table`); rows and tables are flushed together every
+    :data:`FLUSH_ROWS` rows, in input order, so both ways write the same files.
+    """
 
     def __init__(self, out: Path, sha: str) -> None:
         self.out, self.sha = out, sha
@@ -122,29 +128,74 @@ class _Writer:
         self.seq: dict[tuple[str, str, str, str], int] = defaultdict(int)
         self.written: list[Path] = []
         self.pending = 0
+        self.parts: list[Any] = []  # with add_table: flat tables and lists of Mapped rows, in input order
 
     def add(self, m: Mapped) -> None:
         row = m.row
         _check_partition(m)
         key = (m.source, m.account, m.region, _day(row.get("time")))
-        self.batches[key].append(row)
+        if self.parts:
+            if not isinstance(self.parts[-1], list):
+                self.parts.append([])
+            self.parts[-1].append(m)
+        else:
+            self.batches[key].append(row)
         self.pending += 1
         if self.pending >= FLUSH_ROWS:
             self.flush()
 
+    def add_table(self, table: pa.Table) -> None:
+        """Add the flat table of a column-wise mapper (``cloudtrail_fast.FLAT_SCHEMA``)."""
+        while table.num_rows:
+            if not self.parts:  # rows added one at a time so far in this flush: they go first
+                # grouped by partition, each in input order: flushing regroups them the same way
+                self.parts.append([Mapped(k[0], k[1], k[2], r) for k, rows in self.batches.items() for r in rows])
+                self.batches.clear()
+            room = FLUSH_ROWS - self.pending
+            self.parts.append(table.slice(0, room))
+            self.pending += min(room, table.num_rows)
+            table = table.slice(room)
+            if self.pending >= FLUSH_ROWS:
+                self.flush()
+
     def flush(self) -> None:
+        if self.parts:
+            self._flush_flat()
         for key, rows in self.batches.items():
             if rows:
                 self._write(key, rows)
         self.batches.clear()
         self.pending = 0
 
-    def _write(self, key: tuple[str, str, str, str], rows: list[dict[str, Any]]) -> None:
-        source, account, region, day = key
+    def _flush_flat(self) -> None:
+        from slake_forensics.importers.cloudtrail_fast import DOTTED, FLAT, flat_from_rows
+
+        tables = [flat_from_rows(p, _day) if isinstance(p, list) else p for p in self.parts if len(p)]
+        self.parts = []
+        if not tables:
+            return
+        t = pa.concat_tables(tables)
+        del tables
+        groups = pc.binary_join_element_wise(t["_source"], t["_account"], t["_region"], t["_day"], "|")
+        enc = groups.combine_chunks().dictionary_encode()
+        for code, key in enumerate(enc.dictionary.to_pylist()):
+            part = t.filter(pc.equal(enc.indices, code))
+            given = {k for k in DOTTED if pc.any(part[f"?{k}"]).as_py()}
+            cols: dict[str, Any] = {k: part[k] for k in FLAT if "." not in k or k in given}
+            source, account, region, day = key.split("|")
+            self._write_catalog((source, account, region, day), cols, part.num_rows)
+        del t, part, cols
+        pa.default_memory_pool().release_unused()  # the allocator keeps freed batches otherwise (bounded memory)
+
+    def _name(self, key: tuple[str, str, str, str]) -> str:
         seq = self.seq[key]
         self.seq[key] += 1
-        name = hashlib.sha256(f"{self.sha}|{'|'.join(key)}|{seq}".encode()).hexdigest()[:32]
+        return hashlib.sha256(f"{self.sha}|{'|'.join(key)}|{seq}".encode()).hexdigest()[:32]
+
+    def _write(self, key: tuple[str, str, str, str], rows: list[dict[str, Any]]) -> None:
+        source, account, region, day = key
         if source.startswith("ext/"):
+            name = self._name(key)
             folder = self.out / source / f"region={region}/accountId={account}/eventDay={day}"
             tables = _ext_tables(rows)
             if len(tables) > 1:  # rows whose fields' types differ: one file per kind of row
@@ -153,27 +204,30 @@ class _Writer:
                     self._put(folder, sub, extra)
             self._put(folder, name, tables[0])
             return
-        else:
-            src = SOURCES[source]
-            cols: dict[str, list[Any]] = {}
-            n = len(rows)
-            for i, row in enumerate(rows):
-                for k, v in row.items():
-                    col = cols.get(k)
-                    if col is None:
-                        col = cols[k] = [None] * n
-                    col[i] = v
-            cols.setdefault("accountid", [account] * n)
-            cols.setdefault("region", [region] * n)
-            cols.setdefault("asl_version", [ASL_VERSION] * n)
-            cols.setdefault("time_dt", cols["time"])
-            try:
-                table = build_table(src, cols, n)
-            except (KeyError, ValueError, TypeError, pa.ArrowException) as e:
-                raise ValueError(f"the mapper's rows do not fit the {source} schema (a mapper bug, please report it): "
-                                 f"{e}") from e
-            folder = self.out / partition_dir(src, region, account, day)
-        self._put(folder, name, table)
+        cols: dict[str, list[Any]] = {}
+        n = len(rows)
+        for i, row in enumerate(rows):
+            for k, v in row.items():
+                col = cols.get(k)
+                if col is None:
+                    col = cols[k] = [None] * n
+                col[i] = v
+        self._write_catalog(key, cols, n)
+
+    def _write_catalog(self, key: tuple[str, str, str, str], cols: dict[str, Any], n: int) -> None:
+        source, account, region, day = key
+        name = self._name(key)
+        src = SOURCES[source]
+        cols.setdefault("accountid", [account] * n)
+        cols.setdefault("region", [region] * n)
+        cols.setdefault("asl_version", [ASL_VERSION] * n)
+        cols.setdefault("time_dt", cols["time"])
+        try:
+            table = build_table(src, cols, n)
+        except (KeyError, ValueError, TypeError, pa.ArrowException) as e:
+            raise ValueError(f"the mapper's rows do not fit the {source} schema (a mapper bug, please report it): "
+                             f"{e}") from e
+        self._put(self.out / partition_dir(src, region, account, day), name, table)
 
     def _put(self, folder: Path, name: str, table: pa.Table) -> None:
         table = table.sort_by("time") if "time" in table.column_names else table
@@ -240,17 +294,38 @@ def _ext_tables(rows: list[dict[str, Any]]) -> list[pa.Table]:
     return [t for g in groups.values() for t in _ext_tables(g)]
 
 
-def _records(module: Any, path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
-    return read_json(path) if module.READER == "json" else module.READER(path)
+#: Kinds with a column-wise mapper for arrays of records (``map_chunk``), by module.
+FAST = {"cloudtrail": "slake_forensics.importers.cloudtrail_fast"}
 
 
-def _import_file(kind: str, path: Path, out: Path, options: Mapping[str, str], sha: str) -> dict[str, Any]:
+def _import_file(kind: str, path: Path, out: Path, options: Mapping[str, str], sha: str,
+                 threads: int = 1) -> dict[str, Any]:
     module = load_kind(kind)
     w = _Writer(out, sha)
     rin = rout = rej = 0
     per: dict[str, int] = defaultdict(int)
     rejects: list[dict[str, Any]] = []
-    for origin, raw in _records(module, path):
+    take = None
+    if kind in FAST and module.READER == "json":
+        fast = importlib.import_module(FAST[kind])
+        con = fast.connect(threads)
+
+        def take(text: bytes, first: int) -> int | None:
+            nonlocal rin, rout, rej
+            chunk = fast.map_chunk(con, text, options, _day, _check_folders)
+            if chunk is None:
+                return None
+            rin += chunk.records
+            rej += len(chunk.rejects)
+            rejects.extend({"reason": why, "origin": f"{path}#{first + i}", "raw": raw} for i, why, raw in chunk.rejects)
+            w.add_table(chunk.table)
+            for s, n in zip(*pc.value_counts(chunk.table["_source"]).flatten()):
+                per[s.as_py()] += n.as_py()
+            rout += chunk.table.num_rows
+            return int(chunk.records)
+
+    records = read_json(path, take) if module.READER == "json" else module.READER(path)
+    for origin, raw in records:
         rin += 1
         try:
             if isinstance(raw, RejectRecord):
@@ -322,10 +397,11 @@ def import_logs(kind: str, paths: Iterable[str | Path], out: str | Path, *, opti
         else:
             todo.append((f, sha, size))
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    threads = max(1, (os.cpu_count() or 1) // n_workers)  # DuckDB threads of a column-wise mapper
     pool = ProcessPoolExecutor(n_workers, mp_context=mp.get_context("fork")) if n_workers > 1 else None
     try:
-        results = (pool.map(_import_file, *zip(*[(kind, f, out, opts, sha) for f, sha, _ in todo])) if pool and todo
-                   else (_import_file(kind, f, out, opts, sha) for f, sha, _ in todo))
+        results = (pool.map(_import_file, *zip(*[(kind, f, out, opts, sha, threads) for f, sha, _ in todo])) if pool and todo
+                   else (_import_file(kind, f, out, opts, sha, threads) for f, sha, _ in todo))
         with open(out / MANIFEST, "a") as man, open(out / REJECTS, "a") as rej:
             for (f, sha, size), r in zip(todo, results):
                 rej.writelines(json.dumps({"file": str(f), "sha256": sha, **line}, default=str) + "\n" for line in r.pop("rejects"))
