@@ -232,3 +232,32 @@ def test_long_digit_runs_inside_strings_keep_batched_reading(tmp_path: Path, mon
     (tmp_path / "big.json").write_text(json.dumps({"Records": recs}))
     got = [r for _, r in readers.read_json(tmp_path / "big.json")]
     assert got == recs and got[10]["huge"][0] == -(1 << 70) and len(one_at_a_time) > 10
+
+
+@pytest.mark.parametrize("shape", ["records", "ndjson", "pretty"])
+def test_lone_surrogate_escape_rejects_that_record_only(tmp_path: Path, shape: str) -> None:
+    """``"\\ud800"`` alone is valid JSON text but not Unicode: Python's decoder accepts it and Parquet cannot store
+    it. That record goes to the rejects file, raw and with a reason; the records around it, including one with a
+    proper surrogate pair (an emoji), are imported, on the CloudTrail importer's column-wise and per-record paths."""
+    base = {"eventVersion": "1.09", "eventTime": "2024-03-01T00:00:00Z", "eventSource": "s3.amazonaws.com",
+            "eventName": "ListBuckets", "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7",
+            "userIdentity": {"type": "IAMUser", "accountId": ACCT, "arn": f"arn:aws:iam::{ACCT}:user/a"},
+            "recipientAccountId": ACCT, "eventID": "e0"}
+    recs = [{**base, "eventID": f"e{i}", "userAgent": "ok \U0001F600" if i == 3 else "cli"} for i in range(6)]
+    bad = json.dumps({**base, "eventID": "bad", "requestParameters": {"bucketName": "x"}}).replace('"x"', '"x\\ud800y"')
+    good = [json.dumps(r) for r in recs]
+    if shape == "records":
+        text = '{"Records": [' + ",".join(good[:2] + [bad] + good[2:]) + "]}"
+    elif shape == "ndjson":
+        text = "\n".join(good[:2] + [bad] + good[2:]) + "\n"
+    else:
+        text = json.dumps(json.loads(bad), indent=2) + "\n" + "\n".join(good) + "\n"
+    (tmp_path / "in.json").write_text(text)
+    out = tmp_path / "lake"
+    s = pipeline.import_logs("cloudtrail", [tmp_path / "in.json"], out, progress=False)
+    rej = [json.loads(x) for x in (out / pipeline.REJECTS).read_text().splitlines()]
+    assert (s.records_in, s.records_out, s.rejected) == (7, 6, 1)
+    assert "unpaired UTF-16 surrogate" in rej[0]["reason"] and "\\ud800" in rej[0]["raw"]
+    rows = Lake.local(out).load("cloud_trail_mgmt", "2024-03-01T00:00Z", "2024-03-02T00:00Z")
+    assert sorted(rows["metadata.uid"]) == sorted(f"e{i}" for i in range(6))
+    assert "ok \U0001F600" in set(rows["http_request.user_agent"])

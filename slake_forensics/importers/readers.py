@@ -16,6 +16,10 @@ from slake_forensics.importers.record import RejectRecord
 
 CHUNK = 1 << 20
 _DEC = json.JSONDecoder()
+#: A JSON escape of a UTF-16 surrogate: Python's decoder turns a lone one into a str that is not valid Unicode.
+_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+LONE_SURROGATE = ("holds an unpaired UTF-16 surrogate escape (such as \\ud800), which is not valid Unicode and "
+                  "cannot be stored; the record is kept here unchanged")
 
 
 def _open(path: Path) -> BinaryIO:
@@ -97,6 +101,9 @@ class _Stream:
         while True:
             try:
                 obj, end = _DEC.raw_decode(self.buf, self.pos)
+                if _SURROGATE.search(self.buf, self.pos, end) and not _is_unicode(obj):
+                    raw, self.pos = self.buf[self.pos:end], end
+                    return raw, LONE_SURROGATE
                 self.pos = end
                 return obj, None
             except json.JSONDecodeError as e:
@@ -107,6 +114,26 @@ class _Stream:
                         f"malformed JSON: {e.msg} (reading of this file stops here)"
                     return raw, why
                 self.fill()
+
+
+def _is_unicode(obj: Any) -> bool:
+    """Whether every string of a decoded value is valid Unicode (orjson refuses lone surrogates; ``json`` keeps them)."""
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _why_not_json(text: str) -> str:
+    """Why orjson refused a line: a lone surrogate escape in otherwise valid JSON, or not JSON at all."""
+    if _SURROGATE.search(text):
+        try:
+            json.loads(text)
+        except ValueError:
+            return "not JSON"
+        return LONE_SURROGATE
+    return "not JSON"
 
 
 def _reject(why: str, raw: str) -> RejectRecord:
@@ -317,6 +344,9 @@ def _array(s: _Stream, path: Path, take: Take | None = None) -> Iterator[tuple[s
         obj, why = s.value()
         if why is not None:
             yield f"{path}#{i}", _reject(why, obj)
+            if why is LONE_SURROGATE:
+                i += 1
+                continue
             return
         if isinstance(obj, dict):
             yield f"{path}#{i}", obj
@@ -344,14 +374,15 @@ def _lines(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | Rejec
             obj, why = s.value()  # a pretty-printed object spanning lines
             if why is not None:
                 yield f"{path}:{start_line}", _reject(why, obj)
-                return
-            rec = obj
+                if why is not LONE_SURROGATE:
+                    return
+            rec = obj if why is None else None
             nl2 = s.buf.find("\n", s.pos)
             s.pos = len(s.buf) if nl2 < 0 else nl2 + 1
         else:
             s.pos = len(s.buf) if nl < 0 else nl + 1
         if rec is _MULTI:
-            yield f"{path}:{start_line}", _reject("not JSON", text[:4096])
+            yield f"{path}:{start_line}", _reject(_why_not_json(text), text[:4096])
         elif isinstance(rec, dict):
             ndjson = ndjson or whole_line
             yield f"{path}:{start_line}", rec
