@@ -201,3 +201,30 @@ def test_partition_falls_back_to_identity_then_options() -> None:
     assert map_record(rec, {"region": "us-west-2"}).account == "222"
     assert map_record({**rec, "userIdentity": {}}, {"account": "333", "region": "us-west-2"}).region == "us-west-2"
 
+
+
+@pytest.mark.parametrize("shape", ["records", "ndjson"])
+def test_numbers_where_cloudtrail_writes_text_import(tmp_path: Path, shape: str) -> None:
+    """A Logstash/Elastic export may hold ``eventVersion`` as 1.08 and account ids as numbers (leading zero lost):
+    the records import (not a crash of the whole import) with the texts CloudTrail would have written."""
+    from slake_forensics import Lake
+    from slake_forensics.importers import pipeline
+
+    recs = [{"eventVersion": 1.08, "@timestamp": "2024-03-01T10:00:00Z", "eventSource": "s3.amazonaws.com",
+             "eventName": "ListBuckets", "awsRegion": "us-east-1", "sourceIPAddress": "198.51.100.7",
+             "userIdentity": {"type": "IAMUser", "accountId": 12345678901, "arn": "arn:aws:iam::012345678901:user/a"},
+             "recipientAccountId": 12345678901, "eventID": f"e{i}", "readOnly": True} for i in range(3)]
+    text = json.dumps({"Records": recs}) if shape == "records" else "\n".join(map(json.dumps, recs)) + "\n"
+    (tmp_path / "in.json").write_text(text)
+    s = pipeline.import_logs("cloudtrail", [tmp_path / "in.json"], tmp_path / "lake", progress=False)
+    assert (s.records_in, s.records_out, s.rejected) == (3, 3, 0)
+    rows = Lake.local(tmp_path / "lake").load("cloud_trail_mgmt", "2024-03-01T00:00Z", "2024-03-02T00:00Z")
+    assert set(rows["accountid"]) == {"012345678901"} and set(rows["actor.user.account.uid"]) == {"012345678901"}
+    assert set(rows["metadata.product.version"]) == {"1.08"}
+
+
+def test_account_that_is_not_text_is_rejected_not_a_crash() -> None:
+    from slake_forensics.importers.pipeline import _check_folders
+
+    with pytest.raises(RejectRecord, match="JSON int, not text"):
+        _check_folders("route53", 123, "us-east-1")  # type: ignore[arg-type]

@@ -174,6 +174,45 @@ def unmapped_of(raw: dict[str, Any], class_uid: int) -> dict[str, str]:
     return unmapped
 
 
+#: Keys of a record and of its ``userIdentity`` that CloudTrail writes as text (a number there is turned into text).
+_TEXT_KEYS = frozenset((
+    "eventVersion", "eventSource", "eventName", "awsRegion", "sourceIPAddress", "userAgent", "errorCode",
+    "errorMessage", "requestID", "eventID", "eventType", "apiVersion", "recipientAccountId", "sharedEventID",
+    "vpcEndpointId", "vpcEndpointAccountId", "eventCategory", "type", "principalId", "arn", "accountId", "accessKeyId",
+    "userName", "invokedBy", "identityProvider", "credentialId",
+))
+_ACCOUNT_KEYS = frozenset(("recipientAccountId", "accountId", "vpcEndpointAccountId"))
+
+
+def _texts(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` with numbers where CloudTrail writes text (:data:`_TEXT_KEYS`) turned back into text.
+
+    Logstash/Elastic exports may hold ``"eventVersion": 1.08`` or ``"recipientAccountId": 12345678901``; a number
+    becomes its JSON text, and an account id its 12 digits (a number has lost the leading zeros). The record is
+    returned as is when it has none (the usual case), else a copy.
+
+    Examples
+    --------
+    >>> _texts({"eventVersion": 1.08, "recipientAccountId": 12345678901, "readOnly": True})
+    {'eventVersion': '1.08', 'recipientAccountId': '012345678901', 'readOnly': True}
+    """
+    def fixed(d: dict[str, Any]) -> dict[str, Any]:
+        numbers = [k for k, v in d.items() if k in _TEXT_KEYS and isinstance(v, int | float) and not isinstance(v, bool)]
+        if not numbers:
+            return d
+        d = dict(d)
+        for k in numbers:
+            v = d[k]
+            d[k] = f"{v:012d}" if k in _ACCOUNT_KEYS and isinstance(v, int) and 0 <= v < 10**12 else orjson.dumps(v).decode()
+        return d
+
+    out = fixed(raw)
+    ident = out.get("userIdentity")
+    if isinstance(ident, dict) and (new := fixed(ident)) is not ident:
+        out = {**out, "userIdentity": new}
+    return out
+
+
 def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
     """Map one raw CloudTrail record to a Security Lake v2 row.
 
@@ -203,6 +242,7 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
     >>> (m.source, m.row["class_uid"], m.row["activity_id"])
     ('cloud_trail_mgmt', 3001, 1)
     """
+    raw = _texts(raw)
     name = raw.get("eventName")
     if not isinstance(name, str) or not name:
         raise RejectRecord("no eventName: this does not look like a CloudTrail record")

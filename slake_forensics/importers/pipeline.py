@@ -252,6 +252,9 @@ def _check_partition(m: Mapped) -> None:
 def _check_folders(source: str, account: str, region: str) -> None:
     """:func:`_check_partition` once per partition (an exception is not cached, so a bad one is checked each time)."""
     ext = source.startswith("ext/")
+    for what, value in (("account", account), ("region", region)):
+        if not isinstance(value, str):
+            raise RejectRecord(f"{what} {value!r} is a JSON {type(value).__name__}, not text: it cannot be a partition folder")
     if ext and not _EXT_SOURCE.fullmatch(source):
         raise ValueError(f"custom source {source!r} is not ext/<name> with a plain folder name")
     if not (EXTERNAL_ACCOUNT_RE if ext else ACCOUNT_RE).fullmatch(account):
