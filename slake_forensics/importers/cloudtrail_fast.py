@@ -316,11 +316,10 @@ def _path_columns(t: pa.Table) -> dict[str, pa.Array]:
     return col
 
 
-def _map(t: pa.Table, options: Mapping[str, str], day: Callable[[Any], str],
-         check: Callable[[str, str, str], None]) -> tuple[pa.Table, np.ndarray]:
-    n = t.num_rows
-    col = _path_columns(t)
-
+def _accessors(col: dict[str, pa.Array]) -> tuple[Callable[[str], np.ndarray], Callable[[str], pa.Array],
+                                                  Callable[[str], np.ndarray], Callable[[str, str], np.ndarray]]:
+    """``typ, val, truthy, eq`` over a batch's path columns: a path's JSON type (``t_<name>``, "" for absent), its text
+    (``v_<name>``), its truth (``b_<name>``) and whether its text equals a constant."""
     def typ(name: str) -> np.ndarray:
         return _np(col[f"t_{name}"].fill_null(""))
 
@@ -332,6 +331,15 @@ def _map(t: pa.Table, options: Mapping[str, str], day: Callable[[Any], str],
 
     def eq(name: str, text: str) -> np.ndarray:
         return _np(pc.fill_null(pc.equal(val(name), text), False))
+
+    return typ, val, truthy, eq
+
+
+def _map(t: pa.Table, options: Mapping[str, str], day: Callable[[Any], str],
+         check: Callable[[str, str, str], None]) -> tuple[pa.Table, np.ndarray]:
+    n = t.num_rows
+    col = _path_columns(t)
+    typ, val, truthy, eq = _accessors(col)
 
     t_record = typ("record")
     odd = t_record != "OBJECT"
@@ -427,17 +435,7 @@ def _columns(col: dict[str, pa.Array], ok: np.ndarray, class_cols: dict[str, pa.
     times, created_ms, created_set = times[ok], created_ms[ok], created_set[ok]
     ctx_obj, attrs_obj, auth, acct_change = ctx_obj[ok], attrs_obj[ok], auth[ok], acct_change[ok]
 
-    def typ(name: str) -> np.ndarray:
-        return _np(col[f"t_{name}"].fill_null(""))
-
-    def val(name: str) -> pa.Array:
-        return col[f"v_{name}"]
-
-    def truthy(name: str) -> np.ndarray:
-        return _np(col[f"b_{name}"])
-
-    def eq(name: str, text: str) -> np.ndarray:
-        return _np(pc.fill_null(pc.equal(val(name), text), False))
+    typ, val, truthy, eq = _accessors(col)
 
     def where(mask: np.ndarray, a: Any, b: Any) -> pa.Array:
         return pc.if_else(pa.array(mask, pa.bool_()), a, b)
