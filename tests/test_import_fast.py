@@ -224,3 +224,19 @@ def test_big_integers_and_odd_records_fall_back_to_the_per_record_mapper(
     s = _assert_same([tmp_path / "odd.json", tmp_path / "big.json"], tmp_path / "b", monkeypatch)
     assert s["rejected"] == 2 and s["out"] == 4
     assert 3 in seen  # odd.json's two plain records and the numeric eventVersion went column-wise; big.json one at a time
+
+
+@pytest.mark.parametrize("where", ["requestParameters", "additionalEventData", "someNewKey"])
+@pytest.mark.parametrize("number", ["1e400", "-1e400", "NaN", "Infinity"])
+def test_numbers_duckdb_or_orjson_refuse_fall_back_to_one_at_a_time(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, number: str, where: str) -> None:
+    """A number beyond a double (DuckDB: "number is infinity") or a NaN/Infinity literal (orjson refuses both) in one
+    record does not fail the import: that stretch is decoded by Python's json one record at a time, and both paths
+    write the same lake with every record in it."""
+    base = {"eventVersion": "1.09", "eventTime": "2024-05-01T12:00:00Z", "eventName": "PutObject",
+            "eventSource": "s3.amazonaws.com", "recipientAccountId": "111122223333", "awsRegion": "us-east-1"}
+    good = [json.dumps(base | {"eventID": f"e{i}", "requestParameters": {"n": i}}) for i in range(40)]
+    odd = json.dumps(base | {"eventID": "odd", where: {"n": "PLACE"}}).replace('"PLACE"', number)
+    (tmp_path / "in.json").write_text('{"Records": [' + ",".join(good[:20] + [odd] + good[20:]) + "]}")
+    s = _assert_same([tmp_path / "in.json"], tmp_path, monkeypatch)
+    assert s["rejected"] == 0 and s["out"] == 41

@@ -214,7 +214,7 @@ def _np(a: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return np.asarray(a.to_numpy(zero_copy_only=False))
 
 
-_SUSPECT_NUMBER = r"[0-9][eE][-+]?[0-9]|[0-9]{16,}\.[0-9]|\\u|0\.0000"
+_SUSPECT_NUMBER = r"[0-9][eE][-+]?[0-9]|[0-9]{16,}\.[0-9]|\\u|0\.0000|NaN|Infinity"
 
 
 def map_chunk(con: duckdb.DuckDBPyConnection, text: str | bytes, options: Mapping[str, str],
@@ -237,7 +237,8 @@ def map_chunk(con: duckdb.DuckDBPyConnection, text: str | bytes, options: Mappin
     Returns
     -------
     Chunk or None
-        ``None`` when ``text`` is not a comma-separated list of JSON values (the caller then cuts elsewhere).
+        ``None`` when ``text`` is not a comma-separated list of JSON values, or holds one DuckDB or orjson reads
+        otherwise than Python's ``json`` (the caller then cuts elsewhere, and at last decodes one at a time).
 
     Examples
     --------
@@ -255,17 +256,28 @@ def map_chunk(con: duckdb.DuckDBPyConnection, text: str | bytes, options: Mappin
             f.write(b"]")
         try:
             t = con.sql(SQL, params=[tmp]).to_arrow_table()
-        except duckdb.InvalidInputException:  # a cut inside a string or an object: cut elsewhere
+        except duckdb.Error:
+            # a cut inside a string or an object (cut elsewhere), or input DuckDB reads otherwise than Python's
+            # json (a number beyond a double such as 1e400): the caller decodes these elements one at a time
             return None
-        table, odd = _map(t, options, day, check)
+        try:
+            table, odd = _map(t, options, day, check)
+        except orjson.JSONDecodeError:  # a number orjson refuses (1e400 is infinity): decoded one at a time
+            return None
         rejects: list[tuple[int, str, Any]] = []
         if odd.any():  # the per-record mapper on the records the columns cannot map, in input order
             idx = [int(i) for i in np.flatnonzero(odd)]
-            raws = con.execute(RAW_SQL, [tmp, idx]).fetchall()
+            try:
+                raws = con.execute(RAW_SQL, [tmp, idx]).fetchall()
+            except duckdb.Error:
+                return None
             mapped: list[Mapped] = []
             at: list[int] = []
             for i, text_i in raws:
-                raw = orjson.loads(text_i)
+                try:
+                    raw = orjson.loads(text_i)
+                except orjson.JSONDecodeError:  # text orjson refuses (a lone surrogate): decoded one at a time
+                    return None
                 if not isinstance(raw, dict):
                     rejects.append((i, f"array element is not a JSON object: {str(raw)[:80]!r}", json.dumps(raw)))
                     continue
