@@ -1,0 +1,80 @@
+"""Hostile inputs never crash an import: the damaged record is rejected with its reason, the good ones around it import.
+
+Found by fuzzing every kind with its own fixtures (issue 12): values of the wrong JSON type and
+out-of-range times.
+"""
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from slake_forensics.importers import pipeline
+
+FIX = Path(__file__).parent / "fixtures"
+ACCT = "123456789012"
+
+
+def _route53() -> dict[str, Any]:
+    return json.loads(gzip.decompress((FIX / "imp_network/route53-inputs0.json.gz").read_bytes()))
+
+
+def _set(rec: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, Any]:
+    rec = copy.deepcopy(rec)
+    here = rec
+    for k in path[:-1]:
+        here = here[k]
+    here[path[-1]] = value
+    return rec
+
+
+def _rejects(out: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (out / pipeline.REJECTS).read_text().splitlines()]
+
+
+# (kind, good record, field path, hostile value, options, words of the reason)
+JSON_CASES = [
+    ("route53", "route53", ("srcport",), "garbage", {}, "cannot map this record"),  # int() of text in the mapper
+    ("route53", "route53", ("answers", 0), [], {}, "cannot map this record"),
+    ("route53", "route53", ("query_name",), True, {}, "does not fit the route53 schema"),  # bool where text goes
+    ("route53", "route53", ("vpc_id",), {"a": 1}, {}, "does not fit the route53 schema"),
+    ("waf", "waf", ("httpRequest", "headers", 0, "value"), None, {}, "cannot map this record"),
+    ("waf", "waf", ("terminatingRuleMatchDetails",), "text", {}, "cannot map this record"),
+    ("waf", "waf", ("timestamp",), 2**62, {}, "out of range"),
+    ("eks", "eks", ("user",), ["x"], {"region": "us-east-1", "account": ACCT}, "cannot map this record"),
+    ("eks", "eks", ("user", "extra", "arn"), {"a": 1}, {"region": "us-east-1", "account": ACCT},
+     "cannot map this record"),
+]
+
+
+def _good(which: str) -> dict[str, Any]:
+    if which == "route53":
+        return _route53()
+    return json.loads((FIX / f"imp_network/ocsf_{which}.raw").read_text())
+
+
+@pytest.mark.parametrize(("kind", "which", "path", "value", "options", "why"), JSON_CASES,
+                         ids=[f"{c[0]}-{'.'.join(map(str, c[2]))}-{type(c[3]).__name__}" for c in JSON_CASES])
+def test_json_kinds_reject_a_hostile_value_and_keep_the_good_records(
+        tmp_path: Path, kind: str, which: str, path: tuple[Any, ...], value: Any, options: dict[str, str],
+        why: str) -> None:
+    good = _good(which)
+    log = tmp_path / "in.json"
+    log.write_text("\n".join(json.dumps(r) for r in (good, _set(good, path, value), good)) + "\n")
+    s = pipeline.import_logs(kind, [log], tmp_path / "lake", options=options, progress=False, workers=1)
+    assert (s.records_in, s.records_out, s.rejected) == (3, 2, 1)
+    assert sum(s.per_source.values()) == 2
+    [rej] = _rejects(tmp_path / "lake")
+    assert why in rej["reason"] and rej["origin"] == f"{log}:2"
+
+
+def test_ocsf_unmapped_that_is_not_an_object_is_kept(tmp_path: Path) -> None:
+    good = json.loads((FIX / "ocsf_ext/onprem-firewall.ndjson").read_text().splitlines()[0])
+    log = tmp_path / "in.ndjson"
+    log.write_text("\n".join(json.dumps(r) for r in (good, {**good, "unmapped": True}, good)) + "\n")
+    s = pipeline.import_logs("ocsf", [log], tmp_path / "lake", options={"name": "fw"}, progress=False, workers=1)
+    assert (s.records_out, s.rejected) == (3, 0)
