@@ -1,7 +1,7 @@
 """Hostile inputs never crash an import: the damaged record is rejected with its reason, the good ones around it import.
 
-Found by fuzzing every kind with its own fixtures (issue 12): values of the wrong JSON type and
-out-of-range times.
+Found by fuzzing every kind with its own fixtures (issue 12): values of the wrong JSON type, out-of-range times,
+and text flow logs that are concatenated, headerless, not UTF-8 or not gzip.
 """
 from __future__ import annotations
 
@@ -78,3 +78,38 @@ def test_ocsf_unmapped_that_is_not_an_object_is_kept(tmp_path: Path) -> None:
     log.write_text("\n".join(json.dumps(r) for r in (good, {**good, "unmapped": True}, good)) + "\n")
     s = pipeline.import_logs("ocsf", [log], tmp_path / "lake", options={"name": "fw"}, progress=False, workers=1)
     assert (s.records_out, s.rejected) == (3, 0)
+
+
+HEAD = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
+LINE = f"2 {ACCT} eni-0a 10.0.0.1 10.0.0.2 443 49152 6 10 840 1714557600 1714557660 ACCEPT OK"
+
+# (name, file bytes, rows out, rejects)
+FLOW_CASES = [
+    ("start-beyond-any-date", f"{HEAD}\n{LINE}\n{LINE.replace('1714557600', '99999999999999999999')}\n{LINE}\n", 2, 1),
+    ("start-in-ms", f"{HEAD}\n{LINE}\n{LINE.replace('1714557600', '1714557600000')}\n{LINE}\n", 2, 1),
+    ("not-utf8-line", f"{HEAD}\n{LINE}\n".encode() + b"2 \xff\xfe bad\n" + f"{LINE}\n".encode(), 2, 1),
+    ("bom-and-crlf", b"\xef\xbb\xbf" + f"{HEAD}\r\n{LINE}\r\n{LINE}\r\n".encode(), 2, 0),
+    ("files-concatenated", f"{HEAD}\n{LINE}\n{HEAD}\n{LINE}\n", 2, 0),
+    ("no-header-default-format", f"{LINE}\n{LINE}\n", 2, 0),
+    ("no-header-custom-format", "x=1 y=2\nx=3 y=4\n", 0, 2),  # every line says why, none is dropped unseen
+    ("too-few-and-too-many-fields", f"{HEAD}\n{LINE}\n2 {ACCT} eni-0a\n{LINE} x y\n{LINE}\n", 2, 2),
+]
+
+
+@pytest.mark.parametrize(("name", "data", "out", "rejected"), FLOW_CASES, ids=[c[0] for c in FLOW_CASES])
+def test_vpcflow_text_hostile_lines(tmp_path: Path, name: str, data: str | bytes, out: int, rejected: int) -> None:
+    log = tmp_path / "flow.log"
+    log.write_bytes(data.encode() if isinstance(data, str) else data)
+    s = pipeline.import_logs("vpcflow", [log], tmp_path / "lake", options={"region": "us-east-1"}, progress=False,
+                             workers=1)
+    assert (s.records_out, s.rejected) == (out, rejected)
+    assert all(r["reason"] and r["origin"].startswith(f"{log}:") for r in _rejects(tmp_path / "lake"))
+
+
+def test_vpcflow_gzip_that_is_not_gzip_is_one_clear_reject(tmp_path: Path) -> None:
+    log = tmp_path / "flow.log.gz"
+    log.write_text(f"{HEAD}\n{LINE}\n")
+    s = pipeline.import_logs("vpcflow", [log], tmp_path / "lake", options={"region": "us-east-1"}, progress=False,
+                             workers=1)
+    assert (s.records_out, s.rejected) == (0, 1)
+    assert "cannot be read" in _rejects(tmp_path / "lake")[0]["reason"]
