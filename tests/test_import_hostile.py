@@ -113,3 +113,26 @@ def test_vpcflow_gzip_that_is_not_gzip_is_one_clear_reject(tmp_path: Path) -> No
                              workers=1)
     assert (s.records_out, s.rejected) == (0, 1)
     assert "cannot be read" in _rejects(tmp_path / "lake")[0]["reason"]
+
+
+STRATUS = FIX / "stratus/aws.execution.ssm-start-session.json"
+
+# (name, file text built from the capture's records, records out, rejects)
+JSON_FILE_CASES = [
+    ("bom-records-object", lambda recs: "\ufeff" + json.dumps({"Records": recs}), "all", 0),
+    ("bom-ndjson", lambda recs: "\ufeff" + "\n".join(json.dumps(r) for r in recs), "all", 0),
+    ("arrays-concatenated", lambda recs: json.dumps(recs[:2]) + "\n" + json.dumps(recs[2:]), "all", 0),
+    ("ndjson-after-an-array", lambda recs: json.dumps(recs[:2]) + "\n" + json.dumps(recs[2]), 2, 1),
+]
+
+
+@pytest.mark.parametrize(("name", "build", "out", "rejected"), JSON_FILE_CASES, ids=[c[0] for c in JSON_FILE_CASES])
+def test_cloudtrail_files_with_a_bom_or_several_arrays(tmp_path: Path, name: str, build: Any, out: Any,
+                                                       rejected: int) -> None:
+    recs = json.loads(STRATUS.read_text())
+    log = tmp_path / "in.json"
+    log.write_text(build(recs), encoding="utf-8")
+    s = pipeline.import_logs("cloudtrail", [log], tmp_path / "lake", progress=False, workers=1)
+    assert (s.records_out, s.rejected) == (len(recs) if out == "all" else out, rejected)
+    if rejected:  # nothing after the array is dropped unseen: the reject says why reading stopped
+        assert "after the closing ']'" in _rejects(tmp_path / "lake")[0]["reason"]

@@ -6,7 +6,7 @@ import gzip
 import json
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -171,10 +171,21 @@ def read_json(path: Path, take: Take | None = None) -> Iterator[tuple[str, dict[
     with _open(path) as f:
         s = _Stream(f)
         s.fill()
+        if s.buf.startswith("\ufeff"):  # a byte order mark (files saved by Windows tools)
+            s.pos = 1
         first = s.peek()
         if first == "[":
-            s.pos += 1
-            yield from _array(s, path, take)
+            index = 0
+            while s.peek() == "[":  # arrays one after the other (captures concatenated): one numbering
+                s.pos += 1
+                index = yield from _array(s, path, take, index)
+                if s.peek() == "]":
+                    s.pos += 1
+            if s.peek() is not None:
+                rest = s.buf[s.pos:s.pos + 4096]
+                s.buf, s.pos, s.eof = "", 0, True
+                yield f"{path}#{index}", _reject("text after the closing ']' of the top-level array is not an array "
+                                                 "of records; reading of this file stops here", rest)
         elif first == "{" and _is_records(s):
             yield from _array(s, path, take)
         elif first is not None:
@@ -314,17 +325,18 @@ def _take(s: _Stream, take: Take, index: int) -> tuple[int | None, int]:
     return None, furthest
 
 
-def _array(s: _Stream, path: Path, take: Take | None = None) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
-    i = 0
+def _array(s: _Stream, path: Path, take: Take | None = None,
+           i: int = 0) -> Generator[tuple[str, dict[str, Any] | RejectRecord], None, int]:
+    """The elements of the array at the cursor (after its ``[``), numbered from ``i``; returns the next number."""
     slow_until = -1  # offset in the decoded text before which elements are decoded one at a time (a batch failed)
     while True:
         c = s.peek()
         if c is None:
             if not s.error:
                 yield f"{path}#{i}", _reject("truncated JSON array (no closing ']')", "")
-            return
+            return i
         if c == "]":
-            return
+            return i
         if take is not None and s.base + s.pos > slow_until:
             taken, slow_until = _take(s, take, i)
             if taken is not None:
@@ -347,7 +359,7 @@ def _array(s: _Stream, path: Path, take: Take | None = None) -> Iterator[tuple[s
             if why is LONE_SURROGATE:
                 i += 1
                 continue
-            return
+            return i
         if isinstance(obj, dict):
             yield f"{path}#{i}", obj
         else:
