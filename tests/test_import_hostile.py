@@ -136,3 +136,27 @@ def test_cloudtrail_files_with_a_bom_or_several_arrays(tmp_path: Path, name: str
     assert (s.records_out, s.rejected) == (len(recs) if out == "all" else out, rejected)
     if rejected:  # nothing after the array is dropped unseen: the reject says why reading stopped
         assert "after the closing ']'" in _rejects(tmp_path / "lake")[0]["reason"]
+
+
+CT_CASES = [
+    ("awsRegion", ["x"], "is a JSON list, not text"),
+    ("recipientAccountId", {"a": "1"}, "is a JSON dict, not text"),
+    ("userIdentity", True, "cloudtrail mapper cannot map this record"),
+    ("userIdentity", "AROA", "cloudtrail mapper cannot map this record"),
+    ("errorCode", [1], "does not fit the cloud_trail_mgmt schema"),
+]
+
+
+@pytest.mark.parametrize("layout", ["records", "ndjson"])  # the column-wise path and the per-record path
+@pytest.mark.parametrize(("field", "value", "why"), CT_CASES, ids=[f"{c[0]}-{type(c[1]).__name__}" for c in CT_CASES])
+def test_cloudtrail_hostile_value_is_one_reject_on_both_paths(tmp_path: Path, layout: str, field: str, value: Any,
+                                                              why: str) -> None:
+    good = json.loads(STRATUS.read_text())[:3]
+    recs = [good[0], {**good[1], field: value}, good[2]]
+    log = tmp_path / "in.json"
+    log.write_text(json.dumps({"Records": recs}) if layout == "records" else "\n".join(json.dumps(r) for r in recs))
+    s = pipeline.import_logs("cloudtrail", [log], tmp_path / "lake", progress=False, workers=1)
+    assert (s.records_in, s.records_out, s.rejected) == (3, 2, 1)
+    [rej] = _rejects(tmp_path / "lake")
+    assert why in rej["reason"]
+    assert rej["origin"] == (f"{log}#1" if layout == "records" else f"{log}:2")

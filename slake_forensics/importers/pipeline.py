@@ -33,7 +33,7 @@ from slake_forensics.core.layout import ACCOUNT_RE, EXTERNAL_ACCOUNT_RE, REGION_
 from slake_forensics.sample.writer import CODEC, build_table
 from slake_forensics.importers.kinds import load_kind
 from slake_forensics.importers.readers import iter_files, read_json
-from slake_forensics.importers.record import Mapped, RejectRecord
+from slake_forensics.importers.record import Mapped, RejectRecord, unforeseen
 from slake_forensics.importers.shape import ShapeConflict, shape
 
 MANIFEST = "import_manifest.jsonl"
@@ -133,7 +133,7 @@ class _Writer:
         self.origins: dict[tuple[str, str, str, str], list[str]] = defaultdict(list)  # parallel to batches
         self.unfit: list[tuple[str, str, str, dict[str, Any]]] = []  # (source, origin, reason, row) not written
         self.pending = 0
-        self.parts: list[Any] = []  # with add_table: flat tables and lists of Mapped rows, in input order
+        self.parts: list[Any] = []  # with add_table: flat tables and lists of (Mapped, origin), in input order
 
     def add(self, m: Mapped, origin: str = "") -> None:
         row = m.row
@@ -142,7 +142,7 @@ class _Writer:
         if self.parts:
             if not isinstance(self.parts[-1], list):
                 self.parts.append([])
-            self.parts[-1].append(m)
+            self.parts[-1].append((m, origin))
         else:
             self.batches[key].append(row)
             self.origins[key].append(origin)
@@ -155,7 +155,8 @@ class _Writer:
         while table.num_rows:
             if not self.parts:  # rows added one at a time so far in this flush: they go first
                 # grouped by partition, each in input order: flushing regroups them the same way
-                self.parts.append([Mapped(k[0], k[1], k[2], r) for k, rows in self.batches.items() for r in rows])
+                self.parts.append([(Mapped(k[0], k[1], k[2], r), o) for k, rows in self.batches.items()
+                                   for r, o in zip(rows, self.origins[k])])
                 self.batches.clear()
                 self.origins.clear()
             room = FLUSH_ROWS - self.pending
@@ -176,9 +177,9 @@ class _Writer:
         self.pending = 0
 
     def _flush_flat(self) -> None:
-        from slake_forensics.importers.cloudtrail_fast import DOTTED, FLAT, flat_from_rows
+        from slake_forensics.importers.cloudtrail_fast import DOTTED, FLAT
 
-        tables = [flat_from_rows(p, _day) if isinstance(p, list) else p for p in self.parts if len(p)]
+        tables = [self._flat_rows(p) if isinstance(p, list) else p for p in self.parts if len(p)]
         self.parts = []
         if not tables:
             return
@@ -194,6 +195,15 @@ class _Writer:
             self._write_catalog((source, account, region, day), cols, part.num_rows)
         del t, part, cols
         pa.default_memory_pool().release_unused()  # the allocator keeps freed batches otherwise (bounded memory)
+
+    def _flat_rows(self, part: list[tuple[Mapped, str]]) -> pa.Table:
+        """The flat table of rows mapped one at a time; a row whose value does not fit is set aside as unfit."""
+        from slake_forensics.importers.cloudtrail_fast import fitting_rows, flat_from_rows
+
+        mapped, origins = [m for m, _ in part], [o for _, o in part]
+        keep, unfit = fitting_rows(mapped, _day)
+        self.unfit += [(mapped[i].source, origins[i], why, mapped[i].row) for i, why in unfit]
+        return flat_from_rows([mapped[i] for i in keep], _day)
 
     def _name(self, key: tuple[str, str, str, str]) -> str:
         seq = self.seq[key]
@@ -278,13 +288,19 @@ def _check_partition(m: Mapped) -> None:
     _check_folders(m.source, m.account, m.region)
 
 
-@functools.lru_cache(maxsize=4096)
 def _check_folders(source: str, account: str, region: str) -> None:
-    """:func:`_check_partition` once per partition (an exception is not cached, so a bad one is checked each time)."""
-    ext = source.startswith("ext/")
+    """:func:`_check_partition` of the partition values (checked once per partition when they are text)."""
     for what, value in (("account", account), ("region", region)):
-        if not isinstance(value, str):
-            raise RejectRecord(f"{what} {value!r} is a JSON {type(value).__name__}, not text: it cannot be a partition folder")
+        if not isinstance(value, str):  # a list or object is not hashable for the cache either
+            raise RejectRecord(f"{what} {str(value)[:80]!r} is a JSON {type(value).__name__}, not text: it cannot be a "
+                               f"partition folder")
+    _check_names(source, account, region)
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_names(source: str, account: str, region: str) -> None:
+    """:func:`_check_folders` on text, once per partition (an exception is not cached: a bad one is checked each time)."""
+    ext = source.startswith("ext/")
     if ext and not _EXT_SOURCE.fullmatch(source):
         raise ValueError(f"custom source {source!r} is not ext/<name> with a plain folder name")
     if not (EXTERNAL_ACCOUNT_RE if ext else ACCOUNT_RE).fullmatch(account):
@@ -368,8 +384,7 @@ def _import_file(kind: str, path: Path, out: Path, options: Mapping[str, str], s
             except RejectRecord:
                 raise
             except Exception as e:  # a hostile value the mapper did not foresee: that record only is rejected
-                raise RejectRecord(f"the {kind} mapper cannot map this record ({type(e).__name__}: "
-                                   f"{str(e)[:200]})") from e
+                raise unforeseen(kind, e) from e
             for m in mapped if isinstance(mapped, list) else [mapped]:
                 w.add(m, origin)
                 per[m.source] += 1
