@@ -160,3 +160,11 @@ def test_cloudtrail_hostile_value_is_one_reject_on_both_paths(tmp_path: Path, la
     [rej] = _rejects(tmp_path / "lake")
     assert why in rej["reason"]
     assert rej["origin"] == (f"{log}#1" if layout == "records" else f"{log}:2")
+
+
+def test_ndjson_padded_with_nul_bytes_loses_no_record(tmp_path: Path) -> None:
+    good = _route53()
+    log = tmp_path / "in.json"
+    log.write_bytes(("\n".join(json.dumps(r) for r in (good, good, good))).encode() + b"\x00" * 64 + b"\n" + b"\x00" * 8)
+    s = pipeline.import_logs("route53", [log], tmp_path / "lake", progress=False, workers=1)
+    assert (s.records_out, s.rejected) == (3, 0)

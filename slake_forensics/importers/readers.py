@@ -376,6 +376,8 @@ def _lines(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | Rejec
             pass
         nl = s.buf.find("\n", s.pos)
         text = s.buf[s.pos:nl] if nl >= 0 else s.buf[s.pos:]
+        if "\x00" in text:  # NUL padding around a line (a log writer's preallocated file): never JSON, dropped
+            text = text.strip("\x00")
         start_line = line
         try:
             rec = orjson.loads(text) if text.strip() else None
