@@ -92,6 +92,7 @@ FLOW_CASES = [
     ("files-concatenated", f"{HEAD}\n{LINE}\n{HEAD}\n{LINE}\n", 2, 0),
     ("no-header-default-format", f"{LINE}\n{LINE}\n", 2, 0),
     ("no-header-custom-format", "x=1 y=2\nx=3 y=4\n", 0, 2),  # every line says why, none is dropped unseen
+    ("a-word-is-no-header", "garbage\nmore words\n", 0, 2),  # names no flow log field: not taken for a header
     ("too-few-and-too-many-fields", f"{HEAD}\n{LINE}\n2 {ACCT} eni-0a\n{LINE} x y\n{LINE}\n", 2, 2),
 ]
 

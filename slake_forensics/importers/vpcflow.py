@@ -106,7 +106,8 @@ def read(path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
         if not parts or parts == named:  # a blank line, or the header again (flow log files concatenated)
             continue
         if header is None:
-            if parts[0] == "version" or all(re.fullmatch(r"[a-z0-9-]+", p) for p in parts):
+            if parts[0] == "version" or (all(re.fullmatch(r"[a-z0-9-]+", p) for p in parts)
+                                         and any(p.replace("-", "_") in _CONSUMED for p in parts)):
                 header, named = [p.replace("-", "_") for p in parts], parts
                 continue
             if len(parts) == len(_DEFAULT) and parts[0] == "2":  # no header (a CloudWatch Logs export): default format
