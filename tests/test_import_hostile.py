@@ -169,3 +169,12 @@ def test_ndjson_padded_with_nul_bytes_loses_no_record(tmp_path: Path) -> None:
     log.write_bytes(("\n".join(json.dumps(r) for r in (good, good, good))).encode() + b"\x00" * 64 + b"\n" + b"\x00" * 8)
     s = pipeline.import_logs("route53", [log], tmp_path / "lake", progress=False, workers=1)
     assert (s.records_out, s.rejected) == (3, 0)
+
+
+def test_vpcflow_parquet_that_is_not_parquet_is_one_clear_reject(tmp_path: Path) -> None:
+    log = tmp_path / "flow.parquet"
+    log.write_text(f"{HEAD}\n{LINE}\n")
+    s = pipeline.import_logs("vpcflow", [log], tmp_path / "lake", options={"region": "us-east-1"}, progress=False,
+                             workers=1)
+    assert (s.records_out, s.rejected) == (0, 1)
+    assert "cannot be read as Parquet" in _rejects(tmp_path / "lake")[0]["reason"]

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from slake_forensics.importers.record import Mapped, RejectRecord
@@ -93,7 +94,12 @@ def read(path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
     """
     hints = _path_hints(path)
     if path.name.endswith(".parquet"):
-        for i, row in enumerate(pq.read_table(path).to_pylist()):
+        try:
+            rows = pq.read_table(path).to_pylist()
+        except (OSError, pa.ArrowException) as e:
+            yield f"{path}#0", RejectRecord(f"the file cannot be read as Parquet (cut or not Parquet?): {e}")
+            return
+        for i, row in enumerate(rows):
             yield f"{path}#{i}", {**row, **hints}
         return
     header: list[str] | None = None
