@@ -178,3 +178,16 @@ def test_vpcflow_parquet_that_is_not_parquet_is_one_clear_reject(tmp_path: Path)
                              workers=1)
     assert (s.records_out, s.rejected) == (0, 1)
     assert "cannot be read as Parquet" in _rejects(tmp_path / "lake")[0]["reason"]
+
+
+@pytest.mark.parametrize("layout", ["records", "array"])
+def test_cloudtrail_record_nested_too_deeply_is_one_reject_and_reading_goes_on(tmp_path: Path, layout: str) -> None:
+    good = [json.dumps(r) for r in json.loads(STRATUS.read_text())[:2]]
+    deep = '{"eventName": "X]\\"{", "requestParameters": ' + "[" * 5000 + "]" * 5000 + "}"  # brackets in a string too
+    body = ",".join([good[0], deep, good[1]])
+    log = tmp_path / "in.json"
+    log.write_text('{"Records": [' + body + "]}" if layout == "records" else "[" + body + "]")
+    s = pipeline.import_logs("cloudtrail", [log], tmp_path / "lake", progress=False, workers=1)
+    assert (s.records_in, s.records_out, s.rejected) == (3, 2, 1)
+    [rej] = _rejects(tmp_path / "lake")
+    assert "nested too deeply" in rej["reason"] and rej["origin"] == f"{log}#1"

@@ -20,6 +20,24 @@ _DEC = json.JSONDecoder()
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 LONE_SURROGATE = ("holds an unpaired UTF-16 surrogate escape (such as \\ud800), which is not valid Unicode and "
                   "cannot be stored; the record is kept here unchanged")
+TOO_DEEP = "is nested too deeply to be decoded (thousands of levels of arrays or objects); the record is kept here"
+#: Reasons after which reading goes on with the next record (the record's end is known).
+_SKIPPABLE = (LONE_SURROGATE, TOO_DEEP)
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _end_of_value(buf: str, pos: int) -> int | None:
+    """End of the JSON array or object starting at ``buf[pos]`` (brackets counted outside strings), or None."""
+    depth = 0
+    for m in _TOKEN.finditer(buf, pos):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth -= 1
+            if depth == 0:
+                return m.end()
+    return None
 
 
 def _open(path: Path) -> BinaryIO:
@@ -106,6 +124,14 @@ class _Stream:
                     return raw, LONE_SURROGATE
                 self.pos = end
                 return obj, None
+            except RecursionError:
+                close = _end_of_value(self.buf, self.pos)
+                if close is None and not self.eof and len(self.buf) - self.pos <= MAX_RECORD:
+                    self.fill()
+                    continue
+                stop = len(self.buf) if close is None else close
+                raw, self.pos = self.buf[self.pos:stop][:4096], stop
+                return raw, TOO_DEEP
             except json.JSONDecodeError as e:
                 if self.eof or len(self.buf) - self.pos > MAX_RECORD:
                     raw = self.buf[self.pos:self.pos + 4096]
@@ -356,7 +382,7 @@ def _array(s: _Stream, path: Path, take: Take | None = None,
         obj, why = s.value()
         if why is not None:
             yield f"{path}#{i}", _reject(why, obj)
-            if why is LONE_SURROGATE:
+            if why in _SKIPPABLE:
                 i += 1
                 continue
             return i
@@ -388,7 +414,7 @@ def _lines(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | Rejec
             obj, why = s.value()  # a pretty-printed object spanning lines
             if why is not None:
                 yield f"{path}:{start_line}", _reject(why, obj)
-                if why is not LONE_SURROGATE:
+                if why not in _SKIPPABLE:
                     return
             rec = obj if why is None else None
             nl2 = s.buf.find("\n", s.pos)
