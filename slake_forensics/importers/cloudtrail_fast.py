@@ -27,7 +27,7 @@ from slake_forensics.core.catalog import SOURCES
 from slake_forensics.importers.cloudtrail import (
     _CONSUMED, _IDENTITY_CONSUMED, ASSUME_EVENTS, _classification, _dumps, _epoch_ms, map_record, unmapped_of,
 )
-from slake_forensics.importers.record import Mapped, RejectRecord
+from slake_forensics.importers.record import Mapped, RejectRecord, unforeseen
 
 #: (name, JSON path) of every raw field the mapping reads.
 PATHS = (
@@ -156,6 +156,50 @@ def flat_from_rows(mapped: list[Mapped], day: Callable[[Any], str]) -> pa.Table:
     return pa.Table.from_pydict(cols, schema=FLAT_SCHEMA)
 
 
+def fitting_rows(mapped: list[Mapped], day: Callable[[Any], str]) -> tuple[list[int], list[tuple[int, str]]]:
+    """Which rows :func:`flat_from_rows` can store: ``(indices that fit, [(index, reason)] of those that do not)``.
+
+    A hostile record can give a value of a type the schema has not (a list where text goes); the rows are tried
+    together first and one at a time only when that fails.
+
+    Parameters
+    ----------
+    mapped : list of Mapped
+        Rows of :func:`map_record`.
+    day : callable
+        ``time`` (epoch ms) → ``YYYYMMDD`` partition day.
+
+    Returns
+    -------
+    tuple of (list of int, list of (int, str))
+        Indices of the rows that fit, in order; indices and reasons of the rows that do not.
+
+    Examples
+    --------
+    >>> ok = map_record({"eventTime": "2024-05-01T12:00:00Z", "eventName": "CreateUser",
+    ...                  "recipientAccountId": "111122223333", "awsRegion": "us-east-1"}, {})
+    >>> bad = map_record({"eventTime": "2024-05-01T12:00:00Z", "eventName": "CreateUser", "errorCode": [1],
+    ...                   "recipientAccountId": "111122223333", "awsRegion": "us-east-1"}, {})
+    >>> keep, unfit = fitting_rows([ok, bad, ok], lambda ms: "20240501")
+    >>> keep, [(i, why[:41]) for i, why in unfit]
+    ([0, 2], [(1, 'a value does not fit the cloud_trail_mgmt')])
+    """
+    try:
+        flat_from_rows(mapped, day)
+        return list(range(len(mapped))), []
+    except ValueError:
+        pass
+    keep: list[int] = []
+    unfit: list[tuple[int, str]] = []
+    for i, m in enumerate(mapped):
+        try:
+            flat_from_rows([m], day)
+            keep.append(i)
+        except ValueError as e:
+            unfit.append((i, f"a value does not fit the {m.source} schema: {str(e).split('): ', 1)[-1]}"))
+    return keep, unfit
+
+
 @dataclass
 class Chunk:
     """What :func:`map_chunk` made of one batch of records.
@@ -273,6 +317,7 @@ def map_chunk(con: duckdb.DuckDBPyConnection, text: str | bytes, options: Mappin
                 return None
             mapped: list[Mapped] = []
             at: list[int] = []
+            raws_by_i: dict[int, Any] = {}
             for i, text_i in raws:
                 try:
                     raw = orjson.loads(text_i)
@@ -281,6 +326,7 @@ def map_chunk(con: duckdb.DuckDBPyConnection, text: str | bytes, options: Mappin
                 if not isinstance(raw, dict):
                     rejects.append((i, f"array element is not a JSON object: {str(raw)[:80]!r}", json.dumps(raw)))
                     continue
+                raws_by_i[i] = raw
                 try:
                     m = map_record(raw, options)
                     check(m.source, m.account, m.region)
@@ -288,8 +334,16 @@ def map_chunk(con: duckdb.DuckDBPyConnection, text: str | bytes, options: Mappin
                 except RejectRecord as e:
                     rejects.append((i, str(e), raw))
                     continue
+                except Exception as e:  # a hostile value the mapper did not foresee: that record only
+                    rejects.append((i, str(unforeseen("cloudtrail", e)), raw))
+                    continue
                 mapped.append(m)
                 at.append(i)
+            keep, unfit = fitting_rows(mapped, day)
+            if unfit:
+                rejects += [(at[j], why, raws_by_i[at[j]]) for j, why in unfit]
+                rejects.sort(key=lambda r: r[0])
+                mapped, at = [mapped[j] for j in keep], [at[j] for j in keep]
             if mapped:
                 both = pa.concat_tables([table.append_column("_i", pa.array(np.flatnonzero(~odd), pa.int64())),
                                          flat_from_rows(mapped, day).append_column("_i", pa.array(at, pa.int64()))])

@@ -214,8 +214,9 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
     except ShapeConflict as e:
         raise RejectRecord(f"record cannot be stored in Parquet as given: {e}") from None
     row["time"] = t
-    if isinstance(row.get("unmapped"), dict):  # flattened to dotted keys, as Security Lake writes unmapped
+    if row.get("unmapped") is not None:  # flattened to dotted keys, as Security Lake writes unmapped
         flat: dict[str, list[str]] = {}
-        flatten_values("", row["unmapped"], flat)
+        # an object as OCSF has it; any other value (a hostile producer's) is kept under the key "unmapped"
+        flatten_values("" if isinstance(row["unmapped"], dict) else "unmapped", row["unmapped"], flat)
         row["unmapped"] = {k: ",".join(v) for k, v in flat.items()}
     return Mapped(f"ext/{options.get('name') or source_name(name)}", account, region, row)

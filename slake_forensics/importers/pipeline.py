@@ -33,7 +33,7 @@ from slake_forensics.core.layout import ACCOUNT_RE, EXTERNAL_ACCOUNT_RE, REGION_
 from slake_forensics.sample.writer import CODEC, build_table
 from slake_forensics.importers.kinds import load_kind
 from slake_forensics.importers.readers import iter_files, read_json
-from slake_forensics.importers.record import Mapped, RejectRecord
+from slake_forensics.importers.record import Mapped, RejectRecord, unforeseen
 from slake_forensics.importers.shape import ShapeConflict, shape
 
 MANIFEST = "import_manifest.jsonl"
@@ -107,7 +107,10 @@ def _imported(out: Path) -> set[str]:
 def _day(ms: Any) -> str:
     if not isinstance(ms, int):
         raise RejectRecord(f"mapped row has no integer epoch-ms 'time' (got {ms!r})")
-    return _day_of(ms // 86_400_000)
+    try:
+        return _day_of(ms // 86_400_000)
+    except (OverflowError, OSError, ValueError):
+        raise RejectRecord(f"time {ms} ms since 1970 is not a date a partition can name (out of range)") from None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -127,19 +130,22 @@ class _Writer:
         self.batches: dict[tuple[str, str, str, str], list[dict[str, Any]]] = defaultdict(list)
         self.seq: dict[tuple[str, str, str, str], int] = defaultdict(int)
         self.written: list[Path] = []
+        self.origins: dict[tuple[str, str, str, str], list[str]] = defaultdict(list)  # parallel to batches
+        self.unfit: list[tuple[str, str, str, dict[str, Any]]] = []  # (source, origin, reason, row) not written
         self.pending = 0
-        self.parts: list[Any] = []  # with add_table: flat tables and lists of Mapped rows, in input order
+        self.parts: list[Any] = []  # with add_table: flat tables and lists of (Mapped, origin), in input order
 
-    def add(self, m: Mapped) -> None:
+    def add(self, m: Mapped, origin: str = "") -> None:
         row = m.row
         _check_partition(m)
         key = (m.source, m.account, m.region, _day(row.get("time")))
         if self.parts:
             if not isinstance(self.parts[-1], list):
                 self.parts.append([])
-            self.parts[-1].append(m)
+            self.parts[-1].append((m, origin))
         else:
             self.batches[key].append(row)
+            self.origins[key].append(origin)
         self.pending += 1
         if self.pending >= FLUSH_ROWS:
             self.flush()
@@ -149,8 +155,10 @@ class _Writer:
         while table.num_rows:
             if not self.parts:  # rows added one at a time so far in this flush: they go first
                 # grouped by partition, each in input order: flushing regroups them the same way
-                self.parts.append([Mapped(k[0], k[1], k[2], r) for k, rows in self.batches.items() for r in rows])
+                self.parts.append([(Mapped(k[0], k[1], k[2], r), o) for k, rows in self.batches.items()
+                                   for r, o in zip(rows, self.origins[k])])
                 self.batches.clear()
+                self.origins.clear()
             room = FLUSH_ROWS - self.pending
             self.parts.append(table.slice(0, room))
             self.pending += min(room, table.num_rows)
@@ -163,14 +171,15 @@ class _Writer:
             self._flush_flat()
         for key, rows in self.batches.items():
             if rows:
-                self._write(key, rows)
+                self._write(key, rows, self.origins.get(key, []))
         self.batches.clear()
+        self.origins.clear()
         self.pending = 0
 
     def _flush_flat(self) -> None:
-        from slake_forensics.importers.cloudtrail_fast import DOTTED, FLAT, flat_from_rows
+        from slake_forensics.importers.cloudtrail_fast import DOTTED, FLAT
 
-        tables = [flat_from_rows(p, _day) if isinstance(p, list) else p for p in self.parts if len(p)]
+        tables = [self._flat_rows(p) if isinstance(p, list) else p for p in self.parts if len(p)]
         self.parts = []
         if not tables:
             return
@@ -187,12 +196,21 @@ class _Writer:
         del t, part, cols
         pa.default_memory_pool().release_unused()  # the allocator keeps freed batches otherwise (bounded memory)
 
+    def _flat_rows(self, part: list[tuple[Mapped, str]]) -> pa.Table:
+        """The flat table of rows mapped one at a time; a row whose value does not fit is set aside as unfit."""
+        from slake_forensics.importers.cloudtrail_fast import fitting_rows, flat_from_rows
+
+        mapped, origins = [m for m, _ in part], [o for _, o in part]
+        keep, unfit = fitting_rows(mapped, _day)
+        self.unfit += [(mapped[i].source, origins[i], why, mapped[i].row) for i, why in unfit]
+        return flat_from_rows([mapped[i] for i in keep], _day)
+
     def _name(self, key: tuple[str, str, str, str]) -> str:
         seq = self.seq[key]
         self.seq[key] += 1
         return hashlib.sha256(f"{self.sha}|{'|'.join(key)}|{seq}".encode()).hexdigest()[:32]
 
-    def _write(self, key: tuple[str, str, str, str], rows: list[dict[str, Any]]) -> None:
+    def _write(self, key: tuple[str, str, str, str], rows: list[dict[str, Any]], origins: list[str]) -> None:
         source, account, region, day = key
         if source.startswith("ext/"):
             name = self._name(key)
@@ -204,27 +222,26 @@ class _Writer:
                     self._put(folder, sub, extra)
             self._put(folder, name, tables[0])
             return
-        cols: dict[str, list[Any]] = {}
-        n = len(rows)
-        for i, row in enumerate(rows):
-            for k, v in row.items():
-                col = cols.get(k)
-                if col is None:
-                    col = cols[k] = [None] * n
-                col[i] = v
-        self._write_catalog(key, cols, n)
+        try:
+            self._write_catalog(key, _columns(rows), len(rows))
+        except ValueError:  # a value of the wrong type (a hostile record): find the rows, write the others
+            fit = []
+            for row, origin in zip(rows, origins or [""] * len(rows)):
+                try:
+                    build_table(SOURCES[key[0]], _with_partition(_columns([row]), key, 1), 1)
+                    fit.append(row)
+                except (KeyError, ValueError, TypeError, OverflowError, pa.ArrowException) as e:
+                    self.unfit.append((key[0], origin, f"a value does not fit the {key[0]} schema: {e}", row))
+            if fit:
+                self._write_catalog(key, _columns(fit), len(fit))
 
     def _write_catalog(self, key: tuple[str, str, str, str], cols: dict[str, Any], n: int) -> None:
         source, account, region, day = key
         name = self._name(key)
         src = SOURCES[source]
-        cols.setdefault("accountid", [account] * n)
-        cols.setdefault("region", [region] * n)
-        cols.setdefault("asl_version", [ASL_VERSION] * n)
-        cols.setdefault("time_dt", cols["time"])
         try:
-            table = build_table(src, cols, n)
-        except (KeyError, ValueError, TypeError, pa.ArrowException) as e:
+            table = build_table(src, _with_partition(cols, key, n), n)
+        except (KeyError, ValueError, TypeError, OverflowError, pa.ArrowException) as e:
             raise ValueError(f"the mapper's rows do not fit the {source} schema (a mapper bug, please report it): "
                              f"{e}") from e
         self._put(self.out / partition_dir(src, region, account, day), name, table)
@@ -239,6 +256,29 @@ class _Writer:
         self.written.append(path)
 
 
+def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Column lists of flat catalog rows (a field a row lacks is None)."""
+    cols: dict[str, list[Any]] = {}
+    n = len(rows)
+    for i, row in enumerate(rows):
+        for k, v in row.items():
+            col = cols.get(k)
+            if col is None:
+                col = cols[k] = [None] * n
+            col[i] = v
+    return cols
+
+
+def _with_partition(cols: dict[str, Any], key: tuple[str, str, str, str], n: int) -> dict[str, Any]:
+    """``cols`` with the partition columns a row does not give itself."""
+    _, account, region, _ = key
+    cols.setdefault("accountid", [account] * n)
+    cols.setdefault("region", [region] * n)
+    cols.setdefault("asl_version", [ASL_VERSION] * n)
+    cols.setdefault("time_dt", cols["time"])
+    return cols
+
+
 #: Partition values: what the key layout parses back, and never a path of its own (``..``, ``/``).
 _EXT_SOURCE = re.compile(r"ext/[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
@@ -248,13 +288,19 @@ def _check_partition(m: Mapped) -> None:
     _check_folders(m.source, m.account, m.region)
 
 
-@functools.lru_cache(maxsize=4096)
 def _check_folders(source: str, account: str, region: str) -> None:
-    """:func:`_check_partition` once per partition (an exception is not cached, so a bad one is checked each time)."""
-    ext = source.startswith("ext/")
+    """:func:`_check_partition` of the partition values (checked once per partition when they are text)."""
     for what, value in (("account", account), ("region", region)):
-        if not isinstance(value, str):
-            raise RejectRecord(f"{what} {value!r} is a JSON {type(value).__name__}, not text: it cannot be a partition folder")
+        if not isinstance(value, str):  # a list or object is not hashable for the cache either
+            raise RejectRecord(f"{what} {str(value)[:80]!r} is a JSON {type(value).__name__}, not text: it cannot be a "
+                               f"partition folder")
+    _check_names(source, account, region)
+
+
+@functools.lru_cache(maxsize=4096)
+def _check_names(source: str, account: str, region: str) -> None:
+    """:func:`_check_folders` on text, once per partition (an exception is not cached: a bad one is checked each time)."""
+    ext = source.startswith("ext/")
     if ext and not _EXT_SOURCE.fullmatch(source):
         raise ValueError(f"custom source {source!r} is not ext/<name> with a plain folder name")
     if not (EXTERNAL_ACCOUNT_RE if ext else ACCOUNT_RE).fullmatch(account):
@@ -333,9 +379,14 @@ def _import_file(kind: str, path: Path, out: Path, options: Mapping[str, str], s
         try:
             if isinstance(raw, RejectRecord):
                 raise raw
-            mapped = module.map_record(raw, options)
+            try:
+                mapped = module.map_record(raw, options)
+            except RejectRecord:
+                raise
+            except Exception as e:  # a hostile value the mapper did not foresee: that record only is rejected
+                raise unforeseen(kind, e) from e
             for m in mapped if isinstance(mapped, list) else [mapped]:
-                w.add(m)
+                w.add(m, origin)
                 per[m.source] += 1
                 rout += 1
         except RejectRecord as e:
@@ -344,6 +395,12 @@ def _import_file(kind: str, path: Path, out: Path, options: Mapping[str, str], s
             rejects.append({"reason": str(e), "origin": origin,
                             "raw": text if text is not None else (raw if isinstance(raw, dict) else None)})
     w.flush()
+    for source, origin, why, row in w.unfit:
+        rej += 1
+        rout -= 1
+        per[source] -= 1
+        rejects.append({"reason": why, "origin": origin, "raw": None, "row": row})
+    per = defaultdict(int, {s: n for s, n in per.items() if n})
     return {"path": str(path), "records_in": rin, "records_out": rout, "rejected": rej, "per_source": dict(per),
             "written": [str(p) for p in w.written], "rejects": rejects}
 

@@ -6,7 +6,7 @@ import gzip
 import json
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -20,6 +20,24 @@ _DEC = json.JSONDecoder()
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
 LONE_SURROGATE = ("holds an unpaired UTF-16 surrogate escape (such as \\ud800), which is not valid Unicode and "
                   "cannot be stored; the record is kept here unchanged")
+TOO_DEEP = "is nested too deeply to be decoded (thousands of levels of arrays or objects); the record is kept here"
+#: Reasons after which reading goes on with the next record (the record's end is known).
+_SKIPPABLE = (LONE_SURROGATE, TOO_DEEP)
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def _end_of_value(buf: str, pos: int) -> int | None:
+    """End of the JSON array or object starting at ``buf[pos]`` (brackets counted outside strings), or None."""
+    depth = 0
+    for m in _TOKEN.finditer(buf, pos):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth -= 1
+            if depth == 0:
+                return m.end()
+    return None
 
 
 def _open(path: Path) -> BinaryIO:
@@ -106,6 +124,14 @@ class _Stream:
                     return raw, LONE_SURROGATE
                 self.pos = end
                 return obj, None
+            except RecursionError:
+                close = _end_of_value(self.buf, self.pos)
+                if close is None and not self.eof and len(self.buf) - self.pos <= MAX_RECORD:
+                    self.fill()
+                    continue
+                stop = len(self.buf) if close is None else close
+                raw, self.pos = self.buf[self.pos:stop][:4096], stop
+                return raw, TOO_DEEP
             except json.JSONDecodeError as e:
                 if self.eof or len(self.buf) - self.pos > MAX_RECORD:
                     raw = self.buf[self.pos:self.pos + 4096]
@@ -171,10 +197,21 @@ def read_json(path: Path, take: Take | None = None) -> Iterator[tuple[str, dict[
     with _open(path) as f:
         s = _Stream(f)
         s.fill()
+        if s.buf.startswith("\ufeff"):  # a byte order mark (files saved by Windows tools)
+            s.pos = 1
         first = s.peek()
         if first == "[":
-            s.pos += 1
-            yield from _array(s, path, take)
+            index = 0
+            while s.peek() == "[":  # arrays one after the other (captures concatenated): one numbering
+                s.pos += 1
+                index = yield from _array(s, path, take, index)
+                if s.peek() == "]":
+                    s.pos += 1
+            if s.peek() is not None:
+                rest = s.buf[s.pos:s.pos + 4096]
+                s.buf, s.pos, s.eof = "", 0, True
+                yield f"{path}#{index}", _reject("text after the closing ']' of the top-level array is not an array "
+                                                 "of records; reading of this file stops here", rest)
         elif first == "{" and _is_records(s):
             yield from _array(s, path, take)
         elif first is not None:
@@ -314,17 +351,18 @@ def _take(s: _Stream, take: Take, index: int) -> tuple[int | None, int]:
     return None, furthest
 
 
-def _array(s: _Stream, path: Path, take: Take | None = None) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
-    i = 0
+def _array(s: _Stream, path: Path, take: Take | None = None,
+           i: int = 0) -> Generator[tuple[str, dict[str, Any] | RejectRecord], None, int]:
+    """The elements of the array at the cursor (after its ``[``), numbered from ``i``; returns the next number."""
     slow_until = -1  # offset in the decoded text before which elements are decoded one at a time (a batch failed)
     while True:
         c = s.peek()
         if c is None:
             if not s.error:
                 yield f"{path}#{i}", _reject("truncated JSON array (no closing ']')", "")
-            return
+            return i
         if c == "]":
-            return
+            return i
         if take is not None and s.base + s.pos > slow_until:
             taken, slow_until = _take(s, take, i)
             if taken is not None:
@@ -344,10 +382,10 @@ def _array(s: _Stream, path: Path, take: Take | None = None) -> Iterator[tuple[s
         obj, why = s.value()
         if why is not None:
             yield f"{path}#{i}", _reject(why, obj)
-            if why is LONE_SURROGATE:
+            if why in _SKIPPABLE:
                 i += 1
                 continue
-            return
+            return i
         if isinstance(obj, dict):
             yield f"{path}#{i}", obj
         else:
@@ -364,6 +402,8 @@ def _lines(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | Rejec
             pass
         nl = s.buf.find("\n", s.pos)
         text = s.buf[s.pos:nl] if nl >= 0 else s.buf[s.pos:]
+        if "\x00" in text:  # NUL padding around a line (a log writer's preallocated file): never JSON, dropped
+            text = text.strip("\x00")
         start_line = line
         try:
             rec = orjson.loads(text) if text.strip() else None
@@ -374,7 +414,7 @@ def _lines(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | Rejec
             obj, why = s.value()  # a pretty-printed object spanning lines
             if why is not None:
                 yield f"{path}:{start_line}", _reject(why, obj)
-                if why is not LONE_SURROGATE:
+                if why not in _SKIPPABLE:
                     return
             rec = obj if why is None else None
             nl2 = s.buf.find("\n", s.pos)

@@ -28,3 +28,26 @@ class Mapped:
 
 class RejectRecord(ValueError):
     """Raised by a reader or mapper for a record it cannot map; the message is the reason."""
+
+
+def unforeseen(kind: str, error: Exception) -> RejectRecord:
+    """The reject of a record on which the ``kind`` mapper raised ``error`` (a hostile value it did not foresee).
+
+    Parameters
+    ----------
+    kind : str
+        The importer kind whose mapper failed.
+    error : Exception
+        What it raised.
+
+    Returns
+    -------
+    RejectRecord
+        Its message names the kind and the error, so the record's reject says why.
+
+    Examples
+    --------
+    >>> str(unforeseen("waf", AttributeError("'str' object has no attribute 'get'")))
+    "the waf mapper cannot map this record (AttributeError: 'str' object has no attribute 'get')"
+    """
+    return RejectRecord(f"the {kind} mapper cannot map this record ({type(error).__name__}: {str(error)[:200]})")

@@ -9,12 +9,15 @@ A field name the mapping does not know is kept, value as text, in ``unmapped`` u
 """
 from __future__ import annotations
 
+import codecs
 import gzip
 import re
+import zlib
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from slake_forensics.importers.record import Mapped, RejectRecord
@@ -32,12 +35,36 @@ _CONSUMED = {"version", "account_id", "interface_id", "srcaddr", "dstaddr", "src
              "pkt_srcaddr", "pkt_dstaddr", "region", "az_id", "pkt_src_aws_service", "pkt_dst_aws_service",
              "flow_direction", "traffic_path"}
 _UNMAPPED_ALWAYS = ("sublocation_id", "sublocation_type")
+#: The default format's fields (version 2), for a file without its header line.
+_DEFAULT = ("version account_id interface_id srcaddr dstaddr srcport dstport protocol packets bytes start end action "
+            "log_status").split()
 
 
-def _open_text(path: Path) -> Iterator[str]:
-    opener = gzip.open if path.name.endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8") as fh:
-        yield from fh
+def _open_text(path: Path) -> Iterator[str | RejectRecord]:
+    """The file's lines as text (a leading BOM dropped), or the reason a line or the rest of the file is unreadable.
+
+    A line that is not UTF-8 is that line's reject; a gzip that is cut or not gzip ends the file with a reject,
+    after the lines read before it.
+    """
+    opener: Any = gzip.open if path.name.endswith(".gz") else open
+    with opener(path, "rb") as fh:
+        lines = iter(fh)
+        first = True
+        while True:
+            try:
+                data = next(lines)
+            except StopIteration:
+                return
+            except (EOFError, OSError, zlib.error) as e:
+                yield RejectRecord(f"the file cannot be read past this point (a cut or damaged gzip?): {e}")
+                return
+            if first and data.startswith(codecs.BOM_UTF8):
+                data = data[len(codecs.BOM_UTF8):]
+            first = False
+            try:
+                yield data.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield RejectRecord(f"the line is not UTF-8 text ({e})")
 
 
 def _path_hints(path: Path) -> dict[str, str]:
@@ -51,7 +78,8 @@ def read(path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
     Parameters
     ----------
     path
-        A text flow log (``.log``, ``.log.gz``, any name; first line is the header) or a ``.parquet`` file.
+        A text flow log (``.log``, ``.log.gz``, any name; first line is the header, else the default format
+        is assumed for lines of its 14 fields) or a ``.parquet`` file.
 
     Returns
     -------
@@ -66,28 +94,44 @@ def read(path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
     """
     hints = _path_hints(path)
     if path.name.endswith(".parquet"):
-        for i, row in enumerate(pq.read_table(path).to_pylist()):
+        try:
+            rows = pq.read_table(path).to_pylist()
+        except (OSError, pa.ArrowException) as e:
+            yield f"{path}#0", RejectRecord(f"the file cannot be read as Parquet (cut or not Parquet?): {e}")
+            return
+        for i, row in enumerate(rows):
             yield f"{path}#{i}", {**row, **hints}
         return
     header: list[str] | None = None
+    named: list[str] = []  # the header line as written
     for lineno, line in enumerate(_open_text(path), start=1):
+        if isinstance(line, RejectRecord):
+            yield f"{path}:{lineno}", line
+            continue
         parts = line.split()
-        if not parts:
+        if not parts or parts == named:  # a blank line, or the header again (flow log files concatenated)
             continue
         if header is None:
-            if parts[0] != "version" and not all(re.fullmatch(r"[a-z0-9-]+", p) for p in parts):
+            if parts[0] == "version" or (all(re.fullmatch(r"[a-z0-9-]+", p) for p in parts)
+                                         and any(p.replace("-", "_") in _CONSUMED for p in parts)):
+                header, named = [p.replace("-", "_") for p in parts], parts
+                continue
+            if len(parts) == len(_DEFAULT) and parts[0] == "2":  # no header (a CloudWatch Logs export): default format
+                header = _DEFAULT
+            else:
                 yield f"{path}:{lineno}", RejectRecord(
-                    "the first line is not a flow log header naming the fields (e.g. 'version account-id "
-                    "interface-id srcaddr …'); export the log with its header line")
-                return
-            header = [p.replace("-", "_") for p in parts]
-            continue
+                    "no flow log header line names the fields (e.g. 'version account-id interface-id srcaddr …') and "
+                    "the line is not in the default format; export the log with its header line")
+                continue
         if len(parts) != len(header):
             yield f"{path}:{lineno}", RejectRecord(
                 f"line has {len(parts)} fields but the header names {len(header)}; the line is cut or from "
                 f"another format")
             continue
         yield f"{path}:{lineno}", {**dict(zip(header, parts)), **hints}
+
+
+READER = read
 
 
 def _value(raw: Mapping[str, Any], key: str) -> Any:
