@@ -365,7 +365,8 @@ class EntityIndex:
 
         DuckDB reads every file of ``keys`` at once (C++, all cores) and returns the distinct
         ``(file, value)`` pairs of each scalar column (``GROUPING SETS``) and the distinct
-        ``(file, element)`` pairs of each list column; each field's
+        ``(file, element)`` pairs of each list field (one ``GROUPING SETS`` scan per list column,
+        its fields' elements side by side); each field's
         :meth:`~slake_forensics.analysis.entities.Field.extract` then runs on those, so the
         values are those :meth:`_extract` finds file by file.  ``None`` when DuckDB cannot read
         them as one table (a column no file has): the caller reads them file by file.
@@ -391,22 +392,31 @@ class EntityIndex:
                 table = got.to_arrow_table()
                 scalar_fields = [f for f in fields if f.path not in nested and not f.json]
                 frames.append((scalar_fields, table.select(range(1, len(scalars) + 1)).rename_columns(scalars), table["filename"]))
+            for path in dict.fromkeys(f.path for f in fields if f.path in nested):
+                # the fields of one list column in one scan: their elements side by side (padded with nulls), distinct per field
+                lists = [f for f in fields if f.path == path]
+                cols = ", ".join(f"unnest({_elements_sql(f)}) AS e{i}" for i, f in enumerate(lists))
+                sets = ", ".join(f"(filename, e{i})" for i in range(len(lists)))
+                picked = ", ".join(f"e{i}" for i in range(len(lists)))
+                table = con.sql(f"SELECT filename, {picked} FROM (SELECT filename, {cols} FROM files) GROUP BY GROUPING SETS ({sets})").to_arrow_table()
+                for i, f in enumerate(lists):
+                    found = table.filter(pc.is_valid(table[f"e{i}"]))  # a null element holds no value
+                    elements = found[f"e{i}"].combine_chunks()
+                    singletons = pa.ListArray.from_arrays(pa.array(range(len(elements) + 1), pa.int32()), elements)
+                    frames.append(([f], pa.table({f.path: singletons}), found["filename"]))
             for f in fields:
                 if f.json:
                     got = con.sql(_json_sql(f)).to_arrow_table()
                     frames.append(([f], pa.table({f.path: _json_texts(f, got)}), got["filename"]))
-                elif f.path in nested:
-                    got = con.sql(f"SELECT DISTINCT filename, unnest({_elements_sql(f)}) AS e FROM files").to_arrow_table()
-                    elements = got["e"].combine_chunks()
-                    singletons = pa.ListArray.from_arrays(pa.array(range(len(elements) + 1), pa.int32()), elements)
-                    frames.append(([f], pa.table({f.path: singletons}), got["filename"]))
         except duckdb.Error:
             return None
         finally:
             con.close()
         pairs = []
+        known = pa.array(list(paths), pa.string())
+        known_ids = pa.array([ids[k] for k in paths.values()], pa.int32())
         for some, frame, names in frames:
-            file_ids = pa.array([ids[paths[n]] for n in names.to_pylist()], pa.int32())
+            file_ids = known_ids.take(pc.index_in(names, value_set=known))
             for rows, values in _values(some, frame, src):
                 pairs.append(pa.table({"value": values, "file_id": file_ids.take(pa.array(rows, pa.int64()))}, schema=_SCHEMA))
         if not pairs:
@@ -462,6 +472,8 @@ class EntityIndex:
         pairs: dict[str, list[pa.Table]] = {}
         single: list[tuple[Source, str]] = []
 
+        lake = self.lake
+
         def batch(src: Source) -> tuple[list[str], pa.Table | None]:
             plain = self._plain_keys(src, [k for s, k in todo if s is src])
             found = self._extract_plain(src, plain, ids) if plain else None
@@ -469,9 +481,15 @@ class EntityIndex:
                 bar.update(len(plain))
             return plain, found
 
-        # two sources at a time: one's Python (footer checks, JSON parsing) runs while DuckDB reads another's files
+        def size(src: Source) -> int:  # bytes of its files to read (a local file's stamp starts with its size)
+            return sum(int(str(stamps[k]).split(":")[0]) for s, k in todo if s is src and isinstance(lake, LocalEngine))
+
+        # two sources at a time, the largest first (the last to finish is a small one): one's Python
+        # (footer checks, extraction) runs while DuckDB reads another's files; sources with no new file cost nothing
+        order = sorted((src for src in srcs if any(s is src for s, _ in todo)), key=size, reverse=True)
         with ThreadPoolExecutor(2) as pool:
-            batches = list(pool.map(batch, srcs))
+            found_by = dict(zip((src.name for src in order), pool.map(batch, order)))
+        batches = [found_by.get(src.name, ([], None)) for src in srcs]
         for src, (plain, found) in zip(srcs, batches):
             if found is not None:  # else DuckDB could not read them as one table: file by file
                 pairs.setdefault(src.name, []).append(found)
