@@ -402,7 +402,7 @@ class EntityIndex:
                 for i, f in enumerate(lists):
                     found = table.filter(pc.is_valid(table[f"e{i}"]))  # a null element holds no value
                     elements = found[f"e{i}"].combine_chunks()
-                    singletons = pa.ListArray.from_arrays(pa.array(range(len(elements) + 1), pa.int32()), elements)
+                    singletons = pa.ListArray.from_arrays(pa.array(np.arange(len(elements) + 1, dtype=np.int32)), elements)
                     frames.append(([f], pa.table({f.path: singletons}), found["filename"]))
             for f in fields:
                 if f.json:
