@@ -146,7 +146,7 @@ def index_update(params: dict[str, Any], index_group: Group | None) -> Group:
         if up.median_s is not None and up.rows:
             checks.append(Check(f"index update after {what}: per new file", up.median_s / up.rows * 1e3, "ms", "info",
                                 rows=files))
-            checks.append(Check(f"index update after {what}: per new MB", up.median_s / new_mb, "s/MB", "info", rows=files))
+            checks.append(Check(f"index update after {what}: per new MB", up.median_s / new_mb * 1e3, "ms/MB", "info", rows=files))
     one, three = out["update"], out["update_3days"]
     if one.median_s and three.median_s:
         byte_ratio = _new_bytes(params, 3) / _new_bytes(params, 1)

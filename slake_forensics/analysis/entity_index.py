@@ -62,6 +62,8 @@ INDEX_ENTITIES: tuple[str, ...] = ("ip", "principal", "access_key", "account", "
 FORMAT = 1
 #: Values the fields' extraction drops (they name no entity): a pivot on one of them scans every file.
 _UNINDEXED = ("", "-")
+#: Bytes a file's fixed cost in a build is worth (footer check, opening), to order the sources by cost.
+_FILE_COST = 700_000
 _SCHEMA = pa.schema([pa.field("value", pa.string()), pa.field("file_id", pa.int32())])
 _FILES_SCHEMA = pa.schema(
     [pa.field("file_id", pa.int32()), pa.field("source", pa.string()), pa.field("key", pa.string()), pa.field("stamp", pa.string())]
@@ -481,12 +483,15 @@ class EntityIndex:
                 bar.update(len(plain))
             return plain, found
 
-        def size(src: Source) -> int:  # bytes of its files to read (a local file's stamp starts with its size)
-            return sum(int(str(stamps[k]).split(":")[0]) for s, k in todo if s is src and isinstance(lake, LocalEngine))
+        def cost(src: Source) -> int:
+            """Its files' bytes (a local file's stamp starts with its size), each file counted as
+            0.7 MB more: measured per source, a file's fixed cost (footer check, opening) is about
+            that of reading 0.7 MB of it (Security Hub's 240 small files cost as much as VPC flow's 145 MB)."""
+            return sum(int(str(stamps[k]).split(":")[0]) + _FILE_COST for s, k in todo if s is src and isinstance(lake, LocalEngine))
 
-        # two sources at a time, the largest first (the last to finish is a small one): one's Python
+        # two sources at a time, the costliest first (the last to finish is a cheap one): one's Python
         # (footer checks, extraction) runs while DuckDB reads another's files; sources with no new file cost nothing
-        order = sorted((src for src in srcs if any(s is src for s, _ in todo)), key=size, reverse=True)
+        order = sorted((src for src in srcs if any(s is src for s, _ in todo)), key=cost, reverse=True)
         with ThreadPoolExecutor(2) as pool:
             found_by = dict(zip((src.name for src in order), pool.map(batch, order)))
         batches = [found_by.get(src.name, ([], None)) for src in srcs]
