@@ -287,9 +287,9 @@ def test_an_update_reads_only_the_new_files_of_their_sources(tmp_path, monkeypat
     read: list[tuple[str, list[str]]] = []
     extract_plain = EntityIndex._extract_plain
 
-    def recorded(self: EntityIndex, src: Source, keys: list[str], ids: dict[str, int]) -> pa.Table | None:
+    def recorded(self: EntityIndex, src: Source, keys: list[str], ids: dict[str, int], *db: object) -> pa.Table | None:
         read.append((src.name, keys))
-        return extract_plain(self, src, keys, ids)
+        return extract_plain(self, src, keys, ids, *db)  # type: ignore[arg-type]
 
     monkeypatch.setattr(EntityIndex, "_extract_plain", recorded)
     assert index.update(progress=False)["indexed"] == 1

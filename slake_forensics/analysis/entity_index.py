@@ -362,7 +362,7 @@ class EntityIndex:
             found = list(pool.map(lambda k: lake._inspect(lake.root / k), keys))
         return [k for k, (plain, problem, _) in zip(keys, found) if plain and not problem]
 
-    def _extract_plain(self, src: Source, keys: list[str], ids: dict[str, int]) -> pa.Table | None:
+    def _extract_plain(self, src: Source, keys: list[str], ids: dict[str, int], db: duckdb.DuckDBPyConnection | None = None) -> pa.Table | None:
         """``value, file_id`` pairs (distinct) of plain files of one source, read by DuckDB in one go.
 
         DuckDB reads every file of ``keys`` at once (C++, all cores) and returns the distinct
@@ -371,7 +371,9 @@ class EntityIndex:
         its fields' elements side by side); each field's
         :meth:`~slake_forensics.analysis.entities.Field.extract` then runs on those, so the
         values are those :meth:`_extract` finds file by file.  ``None`` when DuckDB cannot read
-        them as one table (a column no file has): the caller reads them file by file.
+        them as one table (a column no file has): the caller reads them file by file.  ``db``: the
+        database to query, through a cursor (:meth:`update` opens one for all sources: a database
+        costs ~25 ms of CPU, as much as indexing a few files), else a new one.
         """
         lake = self.lake
         assert isinstance(lake, LocalEngine)
@@ -379,18 +381,19 @@ class EntityIndex:
         nested = {f.path for f in fields if f.item is not None}
         scalars = list(dict.fromkeys(f.path for f in fields if f.path not in nested and not f.json))
         paths = {str(lake.root / k): k for k in keys}
-        con = duckdb.connect()
+        con = duckdb.connect() if db is None else db.cursor()
         try:
             con.execute("SET parquet_metadata_cache=true")  # footers parsed once for every query below
             union = not lake._same_schema(con, [lake.root / k for k in keys])
             rel = con.read_parquet(list(paths), union_by_name=union, hive_partitioning=False, filename=True)
-            rel.create_view("files")
+            view = quote_identifier(f"files_{src.name}")  # unique in the update's database
+            rel.create_view(f"files_{src.name}")
             frames: list[tuple[list[Field], pa.Table, pa.Array]] = []
             if scalars:
                 cols = ", ".join(f"{_ref(c)} AS c{i}" for i, c in enumerate(scalars))
                 sets = ", ".join(f"(filename, c{i})" for i in range(len(scalars)))
                 picked = ", ".join(f"c{i}" for i in range(len(scalars)))
-                got = con.sql(f"SELECT filename, {picked} FROM (SELECT filename, {cols} FROM files) GROUP BY GROUPING SETS ({sets})")
+                got = con.sql(f"SELECT filename, {picked} FROM (SELECT filename, {cols} FROM {view}) GROUP BY GROUPING SETS ({sets})")
                 table = got.to_arrow_table()
                 scalar_fields = [f for f in fields if f.path not in nested and not f.json]
                 frames.append((scalar_fields, table.select(range(1, len(scalars) + 1)).rename_columns(scalars), table["filename"]))
@@ -400,7 +403,7 @@ class EntityIndex:
                 cols = ", ".join(f"unnest({_elements_sql(f)}) AS e{i}" for i, f in enumerate(lists))
                 sets = ", ".join(f"(filename, e{i})" for i in range(len(lists)))
                 picked = ", ".join(f"e{i}" for i in range(len(lists)))
-                table = con.sql(f"SELECT filename, {picked} FROM (SELECT filename, {cols} FROM files) GROUP BY GROUPING SETS ({sets})").to_arrow_table()
+                table = con.sql(f"SELECT filename, {picked} FROM (SELECT filename, {cols} FROM {view}) GROUP BY GROUPING SETS ({sets})").to_arrow_table()
                 for i, f in enumerate(lists):
                     found = table.filter(pc.is_valid(table[f"e{i}"]))  # a null element holds no value
                     elements = found[f"e{i}"].combine_chunks()
@@ -408,7 +411,7 @@ class EntityIndex:
                     frames.append(([f], pa.table({f.path: singletons}), found["filename"]))
             for f in fields:
                 if f.json:
-                    got = con.sql(_json_sql(f)).to_arrow_table()
+                    got = con.sql(_json_sql(f, view)).to_arrow_table()
                     frames.append(([f], pa.table({f.path: _json_texts(f, got)}), got["filename"]))
         except duckdb.Error:
             return None
@@ -475,10 +478,11 @@ class EntityIndex:
         single: list[tuple[Source, str]] = []
 
         lake = self.lake
+        db = duckdb.connect()
 
         def batch(src: Source) -> tuple[list[str], pa.Table | None]:
             plain = self._plain_keys(src, [k for s, k in todo if s is src])
-            found = self._extract_plain(src, plain, ids) if plain else None
+            found = self._extract_plain(src, plain, ids, db) if plain else None
             if found is not None:
                 bar.update(len(plain))
             return plain, found
@@ -492,8 +496,11 @@ class EntityIndex:
         # two sources at a time, the costliest first (the last to finish is a cheap one): one's Python
         # (footer checks, extraction) runs while DuckDB reads another's files; sources with no new file cost nothing
         order = sorted((src for src in srcs if any(s is src for s, _ in todo)), key=cost, reverse=True)
-        with ThreadPoolExecutor(2) as pool:
-            found_by = dict(zip((src.name for src in order), pool.map(batch, order)))
+        try:
+            with ThreadPoolExecutor(2) as pool:
+                found_by = dict(zip((src.name for src in order), pool.map(batch, order)))
+        finally:
+            db.close()
         batches = [found_by.get(src.name, ([], None)) for src in srcs]
         for src, (plain, found) in zip(srcs, batches):
             if found is not None:  # else DuckDB could not read them as one table: file by file
@@ -652,8 +659,8 @@ def _elements_sql(f: Field) -> str:
 _LENIENT = r"(?i),\s*[\]}]|[:,\[]\s*[-+]?(nan|inf)"
 
 
-def _json_sql(f: Field) -> str:
-    """DuckDB SQL of the distinct ``(filename, text, v0, v1, …)`` of JSON field ``f`` over view ``files``.
+def _json_sql(f: Field, view: str = "files") -> str:
+    """DuckDB SQL of the distinct ``(filename, text, v0, v1, …)`` of JSON field ``f`` over ``view`` (quoted).
 
     Texts that cannot hold one of its keys (:func:`_may_hold`) are left out.  Where DuckDB's JSON
     reader provably reads a text as Python's ``json.loads`` does, ``text`` is null and ``v<i>`` are
@@ -674,7 +681,7 @@ def _json_sql(f: Field) -> str:
     values = ", ".join(f"CASE WHEN simple THEN json_extract_string(t, {literal('$.' + k)}) END AS v{i}" for i, k in enumerate(f.json))
     return (
         f"SELECT DISTINCT filename, CASE WHEN simple THEN NULL ELSE t END AS text, {values} "
-        f"FROM (SELECT filename, {text} AS t, {simple} AS simple FROM files WHERE {may})"
+        f"FROM (SELECT filename, {text} AS t, {simple} AS simple FROM {view} WHERE {may})"
     )
 
 
