@@ -156,8 +156,8 @@ def expand_indexed(p: dict[str, Any]) -> Op:
 
 
 def index_update(p: dict[str, Any]) -> Op:
-    """Incremental: an index of every day but the last (built untimed in a fresh folder), then the
-    op brings it up to date with the last day; it returns one row per file indexed."""
+    """Incremental: an index of every day but the last ``new_days`` (default 1; built untimed in a
+    fresh folder), then the op brings it up to date with those days; it returns one row per file indexed."""
     import atexit
     import shutil
     import tempfile
@@ -170,14 +170,19 @@ def index_update(p: dict[str, Any]) -> Op:
     folder = tempfile.mkdtemp(prefix="bench-index-")
     atexit.register(shutil.rmtree, folder, True)
     index = EntityIndex(lake, folder)
-    last_day = (pd.Timestamp(p["end"]) - pd.Timedelta(milliseconds=1)).floor("D")
-    index.update(window=Window.of(pd.Timestamp(p["start"]), last_day), progress=False)
+    first_new = new_days_start(p["end"], int(p.get("new_days", 1)))
+    index.update(window=Window.of(pd.Timestamp(p["start"]), first_new), progress=False)
 
     def run() -> pd.DataFrame:
         index.update(progress=False)
         return pd.DataFrame({"file": range(index.last_update["indexed"]), "time_dt": pd.NaT})
 
     return run
+
+
+def new_days_start(end: str, days: int) -> pd.Timestamp:
+    """The first of the last ``days`` days before ``end`` (the window's end): where an update's new days start."""
+    return (pd.Timestamp(end) - pd.Timedelta(milliseconds=1)).floor("D") - pd.Timedelta(days=days - 1)
 
 
 def peer_sql(lake: str) -> str:

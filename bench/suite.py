@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .lakes import LakeInfo, growth_steps, sub_lake
 from .notebooks import discover, sample_lake_env
 from .report import Check
@@ -122,19 +124,45 @@ def expand(params: dict[str, Any], repeat: int) -> Group:
 
 
 def index_update(params: dict[str, Any], index_group: Group | None) -> Group:
-    """Incremental index update after one new day (one run: the untimed preparation builds the other
-    days' index), against the day's share of the cold build when the index group ran."""
-    out = measure([Variant("update", "index.update", params)], 1, "index update")
-    up = out["update"]
-    files = f"{up.rows:,} files" if up.rows is not None else "n/a"
+    """Incremental index updates after one and after three new days (one run each: the untimed
+    preparation builds the other days' index), each against those days' share of the cold build when
+    the index group ran, with the time per new file and per new MB of both, so that proportionality
+    to the new data is measured: three days' update should cost about three times one day's."""
+    out = measure([Variant("update", "index.update", params),
+                   Variant("update_3days", "index.update", {**params, "new_days": 3})], 1, "index update")
     build = index_group.outcomes.get("build") if index_group is not None else None
-    share = None
-    if build is not None and build.median_s is not None and build.rows and up.rows is not None:
-        share = build.median_s * up.rows / build.rows
-    kind, limit = ("max_ratio", 1.5) if share is not None else ("info", None)
-    checks = [Check("index update after one new day (1 run)", up.median_s, "s", kind, limit,
-                    "the day's share of the cold build" if share is not None else None, share, files)]
+    checks = []
+    for name, days in (("update", 1), ("update_3days", 3)):
+        up = out[name]
+        what = "one new day" if days == 1 else f"{days} new days"
+        new_mb = _new_bytes(params, days) / 1e6
+        files = f"{up.rows:,} files, {new_mb:.1f} MB" if up.rows is not None else "n/a"
+        share = None
+        if build is not None and build.median_s is not None and build.rows and up.rows is not None:
+            share = build.median_s * up.rows / build.rows
+        kind, limit = ("max_ratio", 1.5) if share is not None else ("info", None)
+        checks.append(Check(f"index update after {what} (1 run)", up.median_s, "s", kind, limit,
+                            "the days' share of the cold build" if share is not None else None, share, files))
+        if up.median_s is not None and up.rows:
+            checks.append(Check(f"index update after {what}: per new file", up.median_s / up.rows * 1e3, "ms", "info",
+                                rows=files))
+            checks.append(Check(f"index update after {what}: per new MB", up.median_s / new_mb * 1e3, "ms/MB", "info", rows=files))
+    one, three = out["update"], out["update_3days"]
+    if one.median_s and three.median_s:
+        byte_ratio = _new_bytes(params, 3) / _new_bytes(params, 1)
+        checks.append(Check("index update: 3 new days against 1 (proportional: the ratio of new bytes)", three.median_s, "s",
+                            "info", None, "1 new day", one.median_s, note=f"new bytes {byte_ratio:.2f}x"))
     return Group("index_update", out, checks)
+
+
+def _new_bytes(params: dict[str, Any], days: int) -> int:
+    """Bytes of the lake's Parquet files in the last ``days`` days of the window (an update's new files)."""
+    from .pivot import new_days_start
+
+    first = new_days_start(params["end"], days)
+    wanted = {(first + pd.Timedelta(days=i)).strftime("%Y%m%d") for i in range(days)}
+    return sum((Path(d) / f).stat().st_size for d, _, names in os.walk(params["lake"], followlinks=True)
+               for f in names if f.endswith(".parquet") and Path(d).name.removeprefix("eventDay=") in wanted)
 
 
 def athena_bytes(params: dict[str, Any]) -> Group:

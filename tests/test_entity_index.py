@@ -272,3 +272,29 @@ def test_json_values_read_by_duckdb_are_those_of_field_extract():
         want = field.extract(pd.DataFrame({field.path: pd.Series(data, dtype=pd.ArrowDtype(pa.string()))}), src)[1]
         assert sorted(set(found.to_pylist())) == sorted(set(want.to_pylist())), field
     assert got["text"].null_count > 0  # some texts were read by DuckDB alone
+
+
+def test_an_update_reads_only_the_new_files_of_their_sources(tmp_path, monkeypatch):
+    root = tmp_path / "lake"
+    shutil.copytree(sf.Lake.sample().root, root, copy_function=_link)
+    lake = sf.Lake.local(str(root))
+    index = EntityIndex(lake, tmp_path / "index")
+    index.update(progress=False)
+    holder = lake.files("vpc_flow")[0]
+    added = holder.parent / "added.parquet"
+    shutil.copyfile(holder, added)
+    lake.refresh()
+    read: list[tuple[str, list[str]]] = []
+    extract_plain = EntityIndex._extract_plain
+
+    def recorded(self: EntityIndex, src: Source, keys: list[str], ids: dict[str, int], *db: object) -> pa.Table | None:
+        read.append((src.name, keys))
+        return extract_plain(self, src, keys, ids, *db)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(EntityIndex, "_extract_plain", recorded)
+    assert index.update(progress=False)["indexed"] == 1
+    key = added.relative_to(root).as_posix()
+    assert read == [("vpc_flow", [key])]  # the other sources, with no new file, are not read at all
+    pairs = _pairs(index)["vpc_flow"]
+    held = {v for v, k in pairs if k == holder.relative_to(root).as_posix()}
+    assert held and {v for v, k in pairs if k == key} == held

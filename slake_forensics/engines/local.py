@@ -575,19 +575,15 @@ class LocalEngine(Engine):
         if seen is not None and seen[0] == stamp:
             return seen[1]
         part = self._part(path)
-        stats = _footer_stats(path)
-        try:
-            schema = pq.read_schema(path)
+        try:  # the footer is read once: its statistics and its Arrow schema
+            with pq.ParquetFile(path) as file:
+                meta, schema = file.metadata, file.schema_arrow
         except UNREADABLE_PARQUET:
             result = (False, "", "")
         else:
+            stats = _footer_stats(path, meta)
             problem = "" if isinstance(stats, Exception) else _class_problem(stats[3], part)
-            src = part.source.investigated_as
-            plain = (
-                not _needs_reconcile(schema, part, src)
-                and not _legacy_struct_lists(schema)
-                and not ocsf.drifted_leaves(schema, src.schema)
-            )
+            plain = _plain_schema(schema, part.source)
             outside = ""
             if not problem and not isinstance(stats, Exception):
                 try:
@@ -901,13 +897,27 @@ def _schema_or_none(path: Path) -> pa.Schema | None:
 FooterStats = tuple[int, pd.Timestamp | None, pd.Timestamp | None, set[int] | None]
 
 
-def _footer_stats(path: Path) -> FooterStats | Exception:
+@lru_cache(maxsize=256)
+def _plain_schema(schema: pa.Schema, source: Source) -> bool:
+    """Whether DuckDB reads a file of ``schema`` under ``source`` (its key's versioned source) as the
+    catalog types it (see :meth:`LocalEngine._inspect`); remembered per schema, which a lake's files
+    of one source mostly share (the checks walk wide OCSF schemas)."""
+    src = source.investigated_as
+    return (
+        not _needs_reconcile_source(schema, source, src)
+        and not _legacy_struct_lists(schema)
+        and not ocsf.drifted_leaves(schema, src.schema)
+    )
+
+
+def _footer_stats(path: Path, meta: pq.FileMetaData | None = None) -> FooterStats | Exception:
     """``(rows, first event, last event, class_uid min and max)`` from a file's footer, or the exception reading it.
 
     Times are the statistics of ``time_dt``, or of ``time`` (epoch ms) in files without one
-    (version 1); the column is read when the footer has no statistics."""
+    (version 1); the column is read when the footer has no statistics.  ``meta``: the file's
+    footer when the caller has read it already."""
     try:
-        meta = pq.read_metadata(path)
+        meta = pq.read_metadata(path) if meta is None else meta
         name = _time_column(meta.schema.to_arrow_schema())
         lo = hi = None
         classes: set[int] | None = None
@@ -1069,7 +1079,12 @@ def _drift_problem(path: Path, part: layout.Partition) -> str:
 def _needs_reconcile(schema: pa.Schema, part: layout.Partition, src: Source) -> bool:
     """Whether a file must be read whole and reconciled (:func:`versions.reconcile`) rather than projected:
     another version or a custom source, or partition columns only in the key."""
-    return part.version != src.version or part.source.custom or bool(versions.missing_partitions(schema))
+    return _needs_reconcile_source(schema, part.source, src)
+
+
+def _needs_reconcile_source(schema: pa.Schema, source: Source, src: Source) -> bool:
+    """:func:`_needs_reconcile` of a file of the versioned (or custom) source ``source``."""
+    return source.version != src.version or source.custom or bool(versions.missing_partitions(schema))
 
 
 def _read(path: Path, part: layout.Partition, src: Source, window: Window | None, columns: list[str] | None) -> pa.Table:
