@@ -52,15 +52,14 @@ def _assert_same(paths: list[Path], tmp: Path, monkeypatch: pytest.MonkeyPatch,
 def _calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Records the column-wise path mapped (one entry per batch)."""
     seen: list[int] = []
-    real = cloudtrail_fast.map_chunk
+    real = cloudtrail_fast.map_batch
 
     def spy(*a: Any, **k: Any) -> Any:
-        chunk = real(*a, **k)
-        if chunk is not None:
-            seen.append(chunk.table.num_rows)
-        return chunk
+        table, left = real(*a, **k)
+        seen.append(table.num_rows)
+        return table, left
 
-    monkeypatch.setattr(cloudtrail_fast, "map_chunk", spy)
+    monkeypatch.setattr(cloudtrail_fast, "map_batch", spy)
     return seen
 
 

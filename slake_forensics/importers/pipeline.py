@@ -343,39 +343,22 @@ def _ext_tables(rows: list[dict[str, Any]]) -> list[pa.Table]:
     return [t for g in groups.values() for t in _ext_tables(g)]
 
 
-#: Kinds with a column-wise mapper for arrays of records (``map_chunk``), by module.
+#: Kinds with a column-wise mapper of batches of decoded records (``map_batch``), by module.
 FAST = {"cloudtrail": "slake_forensics.importers.cloudtrail_fast"}
+#: Records a column-wise mapper maps at a time (bounds the decoded records held: ~10 KB of Python objects each).
+FAST_BATCH = 4_096
 
 
-def _import_file(kind: str, path: Path, out: Path, options: Mapping[str, str], sha: str,
-                 threads: int = 1) -> dict[str, Any]:
+def _import_file(kind: str, path: Path, out: Path, options: Mapping[str, str], sha: str) -> dict[str, Any]:
     module = load_kind(kind)
     w = _Writer(out, sha)
     rin = rout = rej = 0
     per: dict[str, int] = defaultdict(int)
     rejects: list[dict[str, Any]] = []
-    take = None
-    if kind in FAST and module.READER == "json":
-        fast = importlib.import_module(FAST[kind])
-        con = fast.connect(threads)
 
-        def take(text: bytes, first: int) -> int | None:
-            nonlocal rin, rout, rej
-            chunk = fast.map_chunk(con, text, options, _day, _check_folders)
-            if chunk is None:
-                return None
-            rin += chunk.records
-            rej += len(chunk.rejects)
-            rejects.extend({"reason": why, "origin": f"{path}#{first + i}", "raw": raw} for i, why, raw in chunk.rejects)
-            w.add_table(chunk.table)
-            for s, n in zip(*pc.value_counts(chunk.table["_source"]).flatten()):
-                per[s.as_py()] += n.as_py()
-            rout += chunk.table.num_rows
-            return int(chunk.records)
-
-    records = read_json(path, take) if module.READER == "json" else module.READER(path)
-    for origin, raw in records:
-        rin += 1
+    def one(origin: str, raw: Any) -> None:
+        """Map one record with the kind's per-record mapper (or reject it)."""
+        nonlocal rout, rej
         try:
             if isinstance(raw, RejectRecord):
                 raise raw
@@ -394,6 +377,48 @@ def _import_file(kind: str, path: Path, out: Path, options: Mapping[str, str], s
             text = getattr(e, "raw", None)
             rejects.append({"reason": str(e), "origin": origin,
                             "raw": text if text is not None else (raw if isinstance(raw, dict) else None)})
+
+    records = read_json(path) if module.READER == "json" else module.READER(path)
+    if kind in FAST and module.READER == "json":
+        map_batch = importlib.import_module(FAST[kind]).map_batch
+        origins: list[str] = []
+        raws: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            """Map the pending records column-wise; those left to the per-record mapper keep their place."""
+            nonlocal rout
+            table, left = map_batch(raws, options, _day, _check_folders)
+            for s, n in zip(*pc.value_counts(table["_source"]).flatten()):
+                per[s.as_py()] += n.as_py()
+            rout += table.num_rows
+            at = 0  # rows of ``table`` added so far
+            for k, i in enumerate([*left, len(raws)]):
+                run = i - at - k  # rows mapped column-wise before record i
+                if run:
+                    w.add_table(table.slice(at, run))
+                    at += run
+                if i < len(raws):
+                    one(origins[i], raws[i])
+            origins.clear()
+            raws.clear()
+
+        for origin, raw in records:
+            rin += 1
+            if isinstance(raw, dict):
+                origins.append(origin)
+                raws.append(raw)
+                if len(raws) >= FAST_BATCH:
+                    flush()
+            else:
+                if raws:
+                    flush()
+                one(origin, raw)
+        if raws:
+            flush()
+    else:
+        for origin, raw in records:
+            rin += 1
+            one(origin, raw)
     w.flush()
     for source, origin, why, row in w.unfit:
         rej += 1
@@ -457,11 +482,10 @@ def import_logs(kind: str, paths: Iterable[str | Path], out: str | Path, *, opti
         else:
             todo.append((f, sha, size))
     n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-    threads = max(1, (os.cpu_count() or 1) // n_workers)  # DuckDB threads of a column-wise mapper
     pool = ProcessPoolExecutor(n_workers, mp_context=mp.get_context("fork")) if n_workers > 1 else None
     try:
-        results = (pool.map(_import_file, *zip(*[(kind, f, out, opts, sha, threads) for f, sha, _ in todo])) if pool and todo
-                   else (_import_file(kind, f, out, opts, sha, threads) for f, sha, _ in todo))
+        results = (pool.map(_import_file, *zip(*[(kind, f, out, opts, sha) for f, sha, _ in todo])) if pool and todo
+                   else (_import_file(kind, f, out, opts, sha) for f, sha, _ in todo))
         with open(out / MANIFEST, "a") as man, open(out / REJECTS, "a") as rej:
             for (f, sha, size), r in zip(todo, results):
                 rej.writelines(json.dumps({"file": str(f), "sha256": sha, **line}, default=str) + "\n" for line in r.pop("rejects"))
