@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from slake_forensics.core.catalog import SOURCES
 from slake_forensics.importers.cloudtrail import (
-    ASSUME_EVENTS, _classification, _epoch_ms, _json, _texts, unmapped_of,
+    _TEXT_KEYS, ASSUME_EVENTS, _classification, _epoch_ms, _json, _texts, unmapped_of,
 )
 from slake_forensics.importers.record import Mapped, RejectRecord
 
@@ -159,6 +159,14 @@ _CLASS_KEYS = ("class_uid", "class_name", "category_uid", "category_name", "acti
                "type_name", "severity_id", "severity", "metadata.version")
 
 
+def _numbers(d: dict[str, Any]) -> bool:
+    """Whether ``d`` holds a number (not a boolean) under a key CloudTrail writes as text."""
+    for k in _TEXT_KEYS.intersection(d):
+        if type(d[k]) in (int, float):
+            return True
+    return False
+
+
 def _texts_ok(values: tuple[Any, ...]) -> bool:
     """Whether every value is a text or null (what the text columns hold)."""
     for v in values:
@@ -230,7 +238,9 @@ def map_batch(raws: list[dict[str, Any]], options: Mapping[str, str], day: Calla
     cols = [c[k] for k in c]  # appended to in this order
     flags = [flag[k] for k in _SOMETIMES]
     for i, raw in enumerate(raws):
-        raw = _texts(raw)
+        ident = raw.get("userIdentity")
+        if _numbers(raw) or isinstance(ident, dict) and _numbers(ident):
+            raw = _texts(raw)  # numbers where CloudTrail writes text (Logstash exports): text, as map_record does
         get = raw.get
         name = get("eventName")
         when = get("eventTime")

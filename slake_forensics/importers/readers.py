@@ -233,10 +233,6 @@ def _is_records(s: _Stream) -> bool:
 #: bytes.find run at memory speed; a regular expression costs more than orjson's whole parse).
 _ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _TWENTY = b"0" * 20
-#: A JSON number of 20 or more digits: numbers stand only after ``:``, ``[`` or ``,``, so this finds every one (and
-#: the rare string holding such a run after one of those); checked only where :data:`_TWENTY` found a run, since
-#: strings full of digits (Terraform's request ids, timestamps in names) are common and decode fine in orjson.
-_BIG_NUMBER = re.compile(r"[:\[,]\s*-?\d{20}")
 #: Cuts :func:`_batch` tries per buffer: the last ``},`` may sit inside a record the buffer holds only part of.
 BATCH_TRIES = 3
 
@@ -282,16 +278,42 @@ def _batch(s: _Stream) -> tuple[list[Any] | None, int]:
     furthest = -1
     for cut in _cuts(s):
         furthest = max(furthest, s.base + cut)
-        text = s.buf[s.pos:cut + 1]
-        if text.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS).find(_TWENTY) >= 0 and _BIG_NUMBER.search(text):
+        data = s.buf[s.pos:cut + 1].encode("utf-8", "surrogatepass")
+        if _big_number(data):
             break  # orjson reads an integer beyond 64 bits as a float; json keeps it exact
         try:
-            elements = orjson.loads("[" + text + "]")
+            elements = orjson.loads(b"[" + data + b"]")  # a lone surrogate is not UTF-8: refused, as in a str
         except orjson.JSONDecodeError:
             continue
         s.pos = cut + 1  # peek() skips the comma and blanks after the cut
         return elements, s.base + cut
     return None, furthest
+
+
+def _big_number(data: bytes) -> bool:
+    """Whether JSON text ``data`` may hold a number of 20 or more digits: a run of 20 digits after ``:``, ``[`` or
+    ``,`` (and blanks or a minus sign), looked at only where :data:`_TWENTY` finds such a run (a regular expression
+    over the whole text costs about as much as orjson's parse of it).
+
+    Examples
+    --------
+    >>> _big_number(b'{"n": -123456789012345678901}'), _big_number(b'{"id": "a123456789012345678901"}')
+    (True, False)
+    """
+    zeros = data.translate(_ZERO_DIGITS)
+    at = zeros.find(_TWENTY)
+    while at >= 0:
+        start = at
+        while start > 0 and zeros[start - 1] == 48:  # "0": the run's first digit
+            start -= 1
+        before = zeros[max(0, start - 40):start].rstrip(b" \t\r\n-")
+        if before[-1:] in (b":", b"[", b","):
+            return True
+        end = start + 20
+        while end < len(zeros) and zeros[end] == 48:
+            end += 1
+        at = zeros.find(_TWENTY, end)
+    return False
 
 
 def _array(s: _Stream, path: Path, i: int = 0) -> Generator[tuple[str, dict[str, Any] | RejectRecord], None, int]:
