@@ -2,7 +2,8 @@
 
 Generates CloudTrail-shaped ``{"Records": [...]}`` files, then in fresh processes (median of ``--repeat`` runs)
 times ``import_logs(KIND)`` (the mapper registered as ``KINDS[KIND]``) against the naive way
-(``json.load`` + ``pandas.json_normalize`` + ``to_parquet``), reporting events/s and peak RSS as JSON.
+(``json.load`` + ``pandas.json_normalize`` + ``to_parquet``), reporting events/s, peak RSS (a bound: each process at
+its own peak, forked pages counted in each) and peak PSS (sampled every 50 ms, main process plus workers) as JSON.
 Exits 2 with a clear message when the kind's mapper is not installed.
 """
 from __future__ import annotations
@@ -90,7 +91,46 @@ def generate(folder: Path, records: int, files: int, seed: int = 1, gz: bool = F
     return out
 
 
+class _PssWatcher:
+    """Samples the proportional set size (PSS) of this process plus its live children every ``every`` seconds and
+    keeps the largest sum: the memory the run really holds at once (pages shared by the forked workers and this
+    process are counted once, split between them), where ``peak_rss_mb`` only bounds it."""
+
+    def __init__(self, every: float = 0.05) -> None:
+        import threading
+
+        import psutil
+
+        self.me, self.every, self.peak, self.samples = psutil.Process(), every, 0, 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> None:
+        import psutil
+
+        total = 0
+        for p in [self.me, *self.me.children(recursive=True)]:
+            try:
+                total += p.memory_full_info().pss
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                pass
+        self.peak, self.samples = max(self.peak, total), self.samples + 1
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.every):
+            self._sample()
+
+    def done(self) -> float:
+        """Stop sampling; the peak PSS in MB."""
+        self.stop.set()
+        self.thread.join()
+        self._sample()
+        return self.peak / 1e6
+
+
 def _child(mode: str, kind: str, inputs: list[str], out: str) -> dict:
+    watcher = _PssWatcher()
     t0 = time.perf_counter()
     if mode == "importer":
         from slake_forensics.importers.pipeline import import_logs
@@ -107,12 +147,14 @@ def _child(mode: str, kind: str, inputs: list[str], out: str) -> dict:
             frame.astype(str).to_parquet(Path(out) / f"{i}.parquet")
             n += len(frame)
     secs = time.perf_counter() - t0
+    pss = watcher.done()
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e3  # the largest worker process
     workers = int(os.environ.get("BENCH_WORKERS", "0")) or (os.cpu_count() or 1)
     # peak_rss_mb bounds the whole import: this process plus every worker process at its own peak at once
     return {"seconds": secs, "events": n, "main_rss_mb": own, "worker_rss_mb": worker, "load_avg_after": os.getloadavg(),
-            "peak_rss_mb": own + (worker * min(workers, len(inputs)) if mode == "importer" else 0)}
+            "peak_rss_mb": own + (worker * min(workers, len(inputs)) if mode == "importer" else 0),
+            "peak_pss_mb": pss, "pss_samples": watcher.samples}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             secs = statistics.median(x["seconds"] for x in runs)
             results[mode] = {"median_seconds": secs, "events_per_s": runs[0]["events"] / secs,
                              "peak_rss_mb": statistics.median(x["peak_rss_mb"] for x in runs),
+                             "peak_pss_mb": statistics.median(x["peak_pss_mb"] for x in runs),
                              "events": runs[0]["events"], "runs": runs}
     results["machine"]["load_avg_at_end"] = os.getloadavg()
     results["speedup"] = results["naive"]["median_seconds"] / results["importer"]["median_seconds"]
