@@ -502,17 +502,18 @@ def import_logs(kind: str, paths: Iterable[str | Path], out: str | Path, *, opti
     per: dict[str, int] = defaultdict(int)
     bar = tqdm(total=sum(f.stat().st_size for f in files), unit="B", unit_scale=True, disable=not progress,
                desc=f"import {kind}")
-    todo: list[tuple[Path, str, int]] = []
-    for f in files:
-        size, sha = f.stat().st_size, sha256_file(f)
-        if sha in done or any(sha == s for _, s, _ in todo):
-            summary.skipped.append(str(f))
-            bar.update(size)
-        else:
-            todo.append((f, sha, size))
-    n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
+    n_workers = max(1, min(workers or os.cpu_count() or 1, len(files)))
     pool = ProcessPoolExecutor(n_workers, mp_context=mp.get_context("fork")) if n_workers > 1 else None
     try:
+        todo: list[tuple[Path, str, int]] = []
+        shas = pool.map(sha256_file, files) if pool else map(sha256_file, files)  # hashed in parallel
+        for f, sha in zip(files, shas):
+            size = f.stat().st_size
+            if sha in done or any(sha == s for _, s, _ in todo):
+                summary.skipped.append(str(f))
+                bar.update(size)
+            else:
+                todo.append((f, sha, size))
         results = (pool.map(_import_file, *zip(*[(kind, f, out, opts, sha) for f, sha, _ in todo])) if pool and todo
                    else (_import_file(kind, f, out, opts, sha) for f, sha, _ in todo))
         with open(out / MANIFEST, "a") as man, open(out / REJECTS, "a") as rej:
