@@ -3,7 +3,8 @@
 Generates CloudTrail-shaped ``{"Records": [...]}`` files, then in fresh processes (median of ``--repeat`` runs)
 times ``import_logs(KIND)`` (the mapper registered as ``KINDS[KIND]``) against the naive way
 (``json.load`` + ``pandas.json_normalize`` + ``to_parquet``), reporting events/s, peak RSS (a bound: each process at
-its own peak, forked pages counted in each) and peak PSS (sampled every 50 ms, main process plus workers) as JSON.
+its own peak, forked pages counted in each), peak PSS (sampled every 50 ms, main process plus workers) and CPU time
+per event (this process plus its workers, user + system: unlike seconds, independent of the machine's load) as JSON.
 Exits 2 with a clear message when the kind's mapper is not installed.
 """
 from __future__ import annotations
@@ -148,13 +149,16 @@ def _child(mode: str, kind: str, inputs: list[str], out: str) -> dict:
             n += len(frame)
     secs = time.perf_counter() - t0
     pss = watcher.done()
+    cpu = os.times()  # this process and its finished workers: CPU time does not depend on the machine's load
+    cpu_s = cpu.user + cpu.system + cpu.children_user + cpu.children_system
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e3  # the largest worker process
     workers = int(os.environ.get("BENCH_WORKERS", "0")) or (os.cpu_count() or 1)
     # peak_rss_mb bounds the whole import: this process plus every worker process at its own peak at once
     return {"seconds": secs, "events": n, "main_rss_mb": own, "worker_rss_mb": worker, "load_avg_after": os.getloadavg(),
             "peak_rss_mb": own + (worker * min(workers, len(inputs)) if mode == "importer" else 0),
-            "peak_pss_mb": pss, "pss_samples": watcher.samples}
+            "peak_pss_mb": pss, "pss_samples": watcher.samples, "cpu_seconds": cpu_s,
+            "cpu_system_seconds": cpu.system + cpu.children_system, "cpu_us_per_event": cpu_s / max(n, 1) * 1e6}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
             results[mode] = {"median_seconds": secs, "events_per_s": runs[0]["events"] / secs,
                              "peak_rss_mb": statistics.median(x["peak_rss_mb"] for x in runs),
                              "peak_pss_mb": statistics.median(x["peak_pss_mb"] for x in runs),
+                             "cpu_us_per_event": statistics.median(x["cpu_us_per_event"] for x in runs),
                              "events": runs[0]["events"], "runs": runs}
     results["machine"]["load_avg_at_end"] = os.getloadavg()
     results["speedup"] = results["naive"]["median_seconds"] / results["importer"]["median_seconds"]
