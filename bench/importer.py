@@ -3,7 +3,7 @@
 Generates CloudTrail-shaped ``{"Records": [...]}`` files, then in fresh processes (median of ``--repeat`` runs)
 times ``import_logs(KIND)`` (the mapper registered as ``KINDS[KIND]``) against the naive way
 (``json.load`` + ``pandas.json_normalize`` + ``to_parquet``), reporting events/s, peak RSS (a bound: each process at
-its own peak, forked pages counted in each), peak PSS (sampled every 200 ms, main process plus workers) and CPU time
+its own peak, forked pages counted in each), peak PSS of the importer (sampled every 200 ms, main process plus workers) and CPU time
 per event (this process plus its workers, user + system: unlike seconds, independent of the machine's load) as JSON.
 Exits 2 with a clear message when the kind's mapper is not installed.
 """
@@ -132,7 +132,8 @@ class _PssWatcher:
 
 
 def _child(mode: str, kind: str, inputs: list[str], out: str) -> dict:
-    watcher = _PssWatcher()
+    # the naive way is one process (its RSS is its real peak); a watcher in it would take the GIL from its work
+    watcher = _PssWatcher() if mode == "importer" else None
     t0 = time.perf_counter()
     if mode == "importer":
         from slake_forensics.importers.pipeline import import_logs
@@ -149,16 +150,18 @@ def _child(mode: str, kind: str, inputs: list[str], out: str) -> dict:
             frame.astype(str).to_parquet(Path(out) / f"{i}.parquet")
             n += len(frame)
     secs = time.perf_counter() - t0
-    pss = watcher.done()
+    pss = watcher.done() if watcher else None
+    watcher_cpu = watcher.cpu if watcher else 0.0
     cpu = os.times()  # this process and its finished workers: CPU time does not depend on the machine's load
-    cpu_s = cpu.user + cpu.system + cpu.children_user + cpu.children_system - watcher.cpu
+    cpu_s = cpu.user + cpu.system + cpu.children_user + cpu.children_system - watcher_cpu
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e3  # the largest worker process
     workers = int(os.environ.get("BENCH_WORKERS", "0")) or (os.cpu_count() or 1)
     # peak_rss_mb bounds the whole import: this process plus every worker process at its own peak at once
     return {"seconds": secs, "events": n, "main_rss_mb": own, "worker_rss_mb": worker, "load_avg_after": os.getloadavg(),
             "peak_rss_mb": own + (worker * min(workers, len(inputs)) if mode == "importer" else 0),
-            "peak_pss_mb": pss, "pss_samples": watcher.samples, "watcher_cpu_seconds": watcher.cpu, "cpu_seconds": cpu_s,
+            "peak_pss_mb": pss, "pss_samples": watcher.samples if watcher else 0, "watcher_cpu_seconds": watcher_cpu,
+            "cpu_seconds": cpu_s,
             "cpu_system_seconds": cpu.system + cpu.children_system, "cpu_us_per_event": cpu_s / max(n, 1) * 1e6}
 
 
@@ -204,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
             secs = statistics.median(x["seconds"] for x in runs)
             results[mode] = {"median_seconds": secs, "events_per_s": runs[0]["events"] / secs,
                              "peak_rss_mb": statistics.median(x["peak_rss_mb"] for x in runs),
-                             "peak_pss_mb": statistics.median(x["peak_pss_mb"] for x in runs),
+                             "peak_pss_mb": statistics.median(x["peak_pss_mb"] for x in runs) if mode == "importer"
+                             else None,
                              "cpu_us_per_event": statistics.median(x["cpu_us_per_event"] for x in runs),
                              "events": runs[0]["events"], "runs": runs}
     results["machine"]["load_avg_at_end"] = os.getloadavg()
