@@ -294,3 +294,15 @@ def test_generated_ndjson_same_both_ways(tmp_path_factory: pytest.TempPathFactor
     path.write_bytes(gzip.compress(body) if gz else body)
     s = _assert_same([path], tmp, monkeypatch, {"account": "999988887777"})
     assert s["in"] == sum(r is not None for r in records)  # the NDJSON reader skips a `null` line as a blank one
+
+
+def test_batches_bounded_by_size_same_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large records close a column-wise batch by the characters read (``FAST_CHARS``), not only by their count."""
+    from bench.importer import generate
+
+    seen = _calls(monkeypatch)
+    monkeypatch.setattr(pipeline, "FAST_CHARS", 2 << 20)  # ~1,500 bench records; the reader refills by the megabyte
+    files = generate(tmp_path / "in", 4_000, 1)
+    s = _assert_same(files, tmp_path, monkeypatch)
+    assert s["out"] == 4_000 and sum(seen) == 4_000
+    assert len(seen) >= 3 and max(seen) < pipeline.FAST_BATCH

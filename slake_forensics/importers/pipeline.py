@@ -358,6 +358,8 @@ def _ext_tables(rows: list[dict[str, Any]]) -> list[pa.Table]:
 FAST = {"cloudtrail": "slake_forensics.importers.cloudtrail_fast"}
 #: Records a column-wise mapper maps at a time (bounds the decoded records held: ~10 KB of Python objects each).
 FAST_BATCH = 4_096
+#: ... or the records of this many characters of input (large records: the batch stays a few hundred MB at most).
+FAST_CHARS = 16 << 20
 
 
 def _memory_pool() -> pa.MemoryPool:
@@ -422,11 +424,13 @@ def _map_file(kind: str, path: Path, out: Path, options: Mapping[str, str], sha:
             rejects.append({"reason": str(e), "origin": origin,
                             "raw": text if text is not None else (raw if isinstance(raw, dict) else None)})
 
-    records = read_json(path) if module.READER == "json" else module.READER(path)
+    read = [0]  # characters read so far (json reader)
+    records = read_json(path, read) if module.READER == "json" else module.READER(path)
     if kind in FAST and module.READER == "json":
         map_batch = importlib.import_module(FAST[kind]).map_batch
         origins: list[str] = []
         raws: list[dict[str, Any]] = []
+        start = [0]  # characters read when the pending batch began
 
         def flush() -> None:
             """Map the pending records column-wise; those left to the per-record mapper keep their place."""
@@ -445,13 +449,14 @@ def _map_file(kind: str, path: Path, out: Path, options: Mapping[str, str], sha:
                     one(origins[i], raws[i])
             origins.clear()
             raws.clear()
+            start[0] = read[0]
 
         for origin, raw in records:
             rin += 1
             if isinstance(raw, dict):
                 origins.append(origin)
                 raws.append(raw)
-                if len(raws) >= FAST_BATCH:
+                if len(raws) >= FAST_BATCH or read[0] - start[0] > FAST_CHARS:
                     flush()
             else:
                 if raws:

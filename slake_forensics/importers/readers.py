@@ -84,8 +84,8 @@ MAX_RECORD = 64 << 20
 class _Stream:
     """Sliding text buffer over a (possibly gzip) byte stream, decoded incrementally as UTF-8."""
 
-    def __init__(self, f: BinaryIO) -> None:
-        self.f, self.buf, self.pos, self.eof = f, "", 0, False
+    def __init__(self, f: BinaryIO, read: list[int] | None = None) -> None:
+        self.f, self.buf, self.pos, self.eof, self.read = f, "", 0, False, read
         self.base = 0  # offset in the decoded text of buf[0]
         self.error: str | None = None
         self.dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -103,6 +103,8 @@ class _Stream:
         self.buf = self.buf[self.pos:] + self.dec.decode(chunk)
         self.base += self.pos
         self.pos = 0
+        if self.read is not None:
+            self.read[:1] = [self.base + len(self.buf)]
         return True
 
     def peek(self) -> str | None:
@@ -168,13 +170,16 @@ def _reject(why: str, raw: str) -> RejectRecord:
     return err
 
 
-def read_json(path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
+def read_json(path: Path, read: list[int] | None = None) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
     """Yield ``(origin, record)`` for every JSON record of ``path``, streaming in bounded memory.
 
     Parameters
     ----------
     path : Path
         Plain or gzip file holding ``{"Records": [...]}``, a top-level array, NDJSON, or one object.
+    read : list of int, optional
+        When given, ``read[0]`` is kept at the number of characters read from the stream so far (updated as the
+        buffer is refilled, about every megabyte), for a caller bounding what it holds by size.
 
     Returns
     -------
@@ -190,7 +195,7 @@ def read_json(path: Path) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]
     [{'a': 1}]
     """
     with _open(path) as f:
-        s = _Stream(f)
+        s = _Stream(f, read)
         s.fill()
         if s.buf.startswith("\ufeff"):  # a byte order mark (files saved by Windows tools)
             s.pos = 1
