@@ -2,7 +2,9 @@
 
 Generates CloudTrail-shaped ``{"Records": [...]}`` files, then in fresh processes (median of ``--repeat`` runs)
 times ``import_logs(KIND)`` (the mapper registered as ``KINDS[KIND]``) against the naive way
-(``json.load`` + ``pandas.json_normalize`` + ``to_parquet``), reporting events/s and peak RSS as JSON.
+(``json.load`` + ``pandas.json_normalize`` + ``to_parquet``), reporting events/s, peak RSS (a bound: each process at
+its own peak, forked pages counted in each), peak PSS of the importer (sampled every 200 ms, main process plus workers) and CPU time
+per event (this process plus its workers, user + system: unlike seconds, independent of the machine's load) as JSON.
 Exits 2 with a clear message when the kind's mapper is not installed.
 """
 from __future__ import annotations
@@ -90,7 +92,48 @@ def generate(folder: Path, records: int, files: int, seed: int = 1, gz: bool = F
     return out
 
 
+class _PssWatcher:
+    """Samples the proportional set size (PSS) of this process plus its live children every ``every`` seconds and
+    keeps the largest sum: the memory the run really holds at once (pages shared by the forked workers and this
+    process are counted once, split between them), where ``peak_rss_mb`` only bounds it."""
+
+    def __init__(self, every: float = 0.2) -> None:
+        import threading
+
+        import psutil
+
+        self.me, self.every, self.peak, self.samples, self.cpu = psutil.Process(), every, 0, 0, 0.0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _sample(self) -> None:
+        import psutil
+
+        total = 0
+        for p in [self.me, *self.me.children(recursive=True)]:
+            try:
+                total += p.memory_full_info().pss
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                pass
+        self.peak, self.samples = max(self.peak, total), self.samples + 1
+
+    def _run(self) -> None:
+        while not self.stop.wait(self.every):
+            self._sample()
+        self.cpu = time.thread_time()  # reading smaps costs ~2.5 ms of CPU a process: not the import's
+
+    def done(self) -> float:
+        """Stop sampling; the peak PSS in MB."""
+        self.stop.set()
+        self.thread.join()
+        self._sample()
+        return self.peak / 1e6
+
+
 def _child(mode: str, kind: str, inputs: list[str], out: str) -> dict:
+    # the naive way is one process (its RSS is its real peak); a watcher in it would take the GIL from its work
+    watcher = _PssWatcher() if mode == "importer" else None
     t0 = time.perf_counter()
     if mode == "importer":
         from slake_forensics.importers.pipeline import import_logs
@@ -107,12 +150,19 @@ def _child(mode: str, kind: str, inputs: list[str], out: str) -> dict:
             frame.astype(str).to_parquet(Path(out) / f"{i}.parquet")
             n += len(frame)
     secs = time.perf_counter() - t0
+    pss = watcher.done() if watcher else None
+    watcher_cpu = watcher.cpu if watcher else 0.0
+    cpu = os.times()  # this process and its finished workers: CPU time does not depend on the machine's load
+    cpu_s = cpu.user + cpu.system + cpu.children_user + cpu.children_system - watcher_cpu
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
     worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1e3  # the largest worker process
     workers = int(os.environ.get("BENCH_WORKERS", "0")) or (os.cpu_count() or 1)
     # peak_rss_mb bounds the whole import: this process plus every worker process at its own peak at once
     return {"seconds": secs, "events": n, "main_rss_mb": own, "worker_rss_mb": worker, "load_avg_after": os.getloadavg(),
-            "peak_rss_mb": own + (worker * min(workers, len(inputs)) if mode == "importer" else 0)}
+            "peak_rss_mb": own + (worker * min(workers, len(inputs)) if mode == "importer" else 0),
+            "peak_pss_mb": pss, "pss_samples": watcher.samples if watcher else 0, "watcher_cpu_seconds": watcher_cpu,
+            "cpu_seconds": cpu_s,
+            "cpu_system_seconds": cpu.system + cpu.children_system, "cpu_us_per_event": cpu_s / max(n, 1) * 1e6}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,6 +207,9 @@ def main(argv: list[str] | None = None) -> int:
             secs = statistics.median(x["seconds"] for x in runs)
             results[mode] = {"median_seconds": secs, "events_per_s": runs[0]["events"] / secs,
                              "peak_rss_mb": statistics.median(x["peak_rss_mb"] for x in runs),
+                             "peak_pss_mb": statistics.median(x["peak_pss_mb"] for x in runs) if mode == "importer"
+                             else None,
+                             "cpu_us_per_event": statistics.median(x["cpu_us_per_event"] for x in runs),
                              "events": runs[0]["events"], "runs": runs}
     results["machine"]["load_avg_at_end"] = os.getloadavg()
     results["speedup"] = results["naive"]["median_seconds"] / results["importer"]["median_seconds"]

@@ -52,15 +52,14 @@ def _assert_same(paths: list[Path], tmp: Path, monkeypatch: pytest.MonkeyPatch,
 def _calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Records the column-wise path mapped (one entry per batch)."""
     seen: list[int] = []
-    real = cloudtrail_fast.map_chunk
+    real = cloudtrail_fast.map_batch
 
     def spy(*a: Any, **k: Any) -> Any:
-        chunk = real(*a, **k)
-        if chunk is not None:
-            seen.append(chunk.table.num_rows)
-        return chunk
+        table, left = real(*a, **k)
+        seen.append(table.num_rows)
+        return table, left
 
-    monkeypatch.setattr(cloudtrail_fast, "map_chunk", spy)
+    monkeypatch.setattr(cloudtrail_fast, "map_batch", spy)
     return seen
 
 
@@ -240,3 +239,70 @@ def test_numbers_duckdb_or_orjson_refuse_fall_back_to_one_at_a_time(
     (tmp_path / "in.json").write_text('{"Records": [' + ",".join(good[:20] + [odd] + good[20:]) + "]}")
     s = _assert_same([tmp_path / "in.json"], tmp_path, monkeypatch)
     assert s["rejected"] == 0 and s["out"] == 41
+
+
+def _ndjson(records: list[Any]) -> str:
+    return "".join(json.dumps(r) + "\n" for r in records)
+
+
+def test_map_batch_equals_map_record_row_by_row() -> None:
+    """On the Stratus copies and the golden inputs, the flat table of ``map_batch`` is the one of ``map_record``'s rows,
+    every column and every row (``?key`` flags included), and no record is left to the per-record mapper."""
+    from slake_forensics.importers.cloudtrail import map_record
+    from slake_forensics.importers.readers import read_json
+
+    files = [*sorted((FIX / "stratus").glob("*.json")), *sorted((FIX / "aws_authored_v1_cloudtrail").glob("*/input/*.test.gz"))]
+    raws = [r for f in files for _, r in read_json(f) if isinstance(r, dict)
+            and len(r.get("recipientAccountId") or "") == 12]  # two golden inputs name 13-digit accounts
+    table, left = cloudtrail_fast.map_batch(raws, {}, pipeline._day, pipeline._check_folders)
+    assert left == [] and table.num_rows == len(raws) > 300
+    want = cloudtrail_fast.flat_from_rows([map_record(r, {}) for r in raws], pipeline._day)
+    assert table.schema == want.schema
+    for col in want.column_names:
+        assert table[col].equals(want[col]), col
+
+
+def test_ndjson_exports_same_both_ways_and_column_wise(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """NDJSON goes through the column-wise path too: CloudTrail Lake exports (times without a zone) and
+    Logstash/Elastic records (``@timestamp`` instead of eventTime, numbers where CloudTrail writes text)."""
+    seen = _calls(monkeypatch)
+    stratus = []
+    for f in sorted((FIX / "stratus").glob("*.json")):
+        data = json.loads(f.read_text())
+        stratus += data["Records"] if isinstance(data, dict) else data
+    (tmp_path / "stratus.ndjson").write_text(_ndjson(stratus))
+    lake = [{**r, "eventTime": r["eventTime"].replace("T", " ").replace("Z", ".000")} for r in stratus[:50]]
+    (tmp_path / "lake.json").write_text(_ndjson(lake))
+    logstash = []
+    for r in stratus[50:120]:
+        r = {k: v for k, v in r.items() if k != "eventTime"} | {"@timestamp": r["eventTime"], "@version": "1"}
+        logstash.append(r | {"eventVersion": 1.08, "recipientAccountId": int(r["recipientAccountId"])})
+    (tmp_path / "logstash.ndjson").write_text(_ndjson(logstash) + "not json\n")
+    s = _assert_same(sorted(tmp_path.glob("*.*json")), tmp_path / "lakes", monkeypatch)
+    assert s["out"] == 310 + 50 + 70 and s["rejected"] == 1
+    assert sum(seen) == s["out"]  # every record went the column-wise way
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(records=st.lists(_record(), min_size=1, max_size=60), gz=st.booleans())
+def test_generated_ndjson_same_both_ways(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+                                         records: list[Any], gz: bool) -> None:
+    tmp = tmp_path_factory.mktemp("gen")
+    body = _ndjson(records).encode()
+    path = tmp / ("in.ndjson.gz" if gz else "in.ndjson")
+    path.write_bytes(gzip.compress(body) if gz else body)
+    s = _assert_same([path], tmp, monkeypatch, {"account": "999988887777"})
+    assert s["in"] == sum(r is not None for r in records)  # the NDJSON reader skips a `null` line as a blank one
+
+
+def test_batches_bounded_by_size_same_both_ways(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Large records close a column-wise batch by the characters read (``FAST_CHARS``), not only by their count."""
+    from bench.importer import generate
+
+    seen = _calls(monkeypatch)
+    monkeypatch.setattr(pipeline, "FAST_CHARS", 2 << 20)  # ~1,500 bench records; the reader refills by the megabyte
+    files = generate(tmp_path / "in", 4_000, 1)
+    s = _assert_same(files, tmp_path, monkeypatch)
+    assert s["out"] == 4_000 and sum(seen) == 4_000
+    assert len(seen) >= 3 and max(seen) < pipeline.FAST_BATCH

@@ -7,6 +7,7 @@ Rejected records go to ``<out>/import_rejects.jsonl`` with reason, origin and ra
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import importlib
 import json
@@ -23,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -187,14 +189,20 @@ class _Writer:
         del tables
         groups = pc.binary_join_element_wise(t["_source"], t["_account"], t["_region"], t["_day"], "|")
         enc = groups.combine_chunks().dictionary_encode()
+        codes = np.asarray(enc.indices)
+        # each partition's rows together, by time (ties in input order), as _put writes them: one take
+        order = np.lexsort((np.asarray(t["_day_ms"]), codes))
+        t = t.combine_chunks().take(pa.array(order))  # take on many chunks costs several times more
+        counts = np.bincount(codes, minlength=len(enc.dictionary))
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        # whether any row of a partition set a dotted key (else its struct leaf stays out, as rows one at a time)
+        given = {k: np.add.reduceat(np.asarray(t[f"?{k}"]), starts) > 0 for k in DOTTED} if len(t) else {}
         for code, key in enumerate(enc.dictionary.to_pylist()):
-            part = t.filter(pc.equal(enc.indices, code))
-            given = {k for k in DOTTED if pc.any(part[f"?{k}"]).as_py()}
-            cols: dict[str, Any] = {k: part[k] for k in FLAT if "." not in k or k in given}
+            part = t.slice(int(starts[code]), int(counts[code]))
+            cols: dict[str, Any] = {k: part[k] for k in FLAT if "." not in k or given[k][code]}
             source, account, region, day = key.split("|")
             self._write_catalog((source, account, region, day), cols, part.num_rows)
         del t, part, cols
-        pa.default_memory_pool().release_unused()  # the allocator keeps freed batches otherwise (bounded memory)
 
     def _flat_rows(self, part: list[tuple[Mapped, str]]) -> pa.Table:
         """The flat table of rows mapped one at a time; a row whose value does not fit is set aside as unfit."""
@@ -247,7 +255,10 @@ class _Writer:
         self._put(self.out / partition_dir(src, region, account, day), name, table)
 
     def _put(self, folder: Path, name: str, table: pa.Table) -> None:
-        table = table.sort_by("time") if "time" in table.column_names else table
+        if "time" in table.column_names:
+            times = np.asarray(table["time"].cast(pa.int64()))
+            if len(times) > 1 and (np.diff(times) < 0).any():
+                table = table.sort_by("time")
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{name}.{CODEC}.parquet"
         tmp = path.with_suffix(".tmp")
@@ -343,39 +354,57 @@ def _ext_tables(rows: list[dict[str, Any]]) -> list[pa.Table]:
     return [t for g in groups.values() for t in _ext_tables(g)]
 
 
-#: Kinds with a column-wise mapper for arrays of records (``map_chunk``), by module.
+#: Kinds with a column-wise mapper of batches of decoded records (``map_batch``), by module.
 FAST = {"cloudtrail": "slake_forensics.importers.cloudtrail_fast"}
+#: Records a column-wise mapper maps at a time (bounds the decoded records held: ~10 KB of Python objects each).
+FAST_BATCH = 4_096
+#: ... or the records of this many characters of input (large records: the batch stays a few hundred MB at most).
+FAST_CHARS = 16 << 20
 
 
-def _import_file(kind: str, path: Path, out: Path, options: Mapping[str, str], sha: str,
-                 threads: int = 1) -> dict[str, Any]:
+def _memory_pool() -> pa.MemoryPool:
+    """Arrow's jemalloc pool (the system allocator where Arrow was built without it).
+
+    Arrow's default, mimalloc, hands freed pages back to the system ~10 ms after each flush and then faults them in
+    again, as 2 MB transparent huge pages on this kind of machine: a third of the import's CPU time went to the
+    kernel (60,000 records on 2 workers: 1.56 s of system time with mimalloc, 0.37 s with jemalloc, 0.39 s with the
+    system allocator; peak RSS 312, 260 and 255 MB).
+    """
+    try:
+        return pa.jemalloc_memory_pool()
+    except NotImplementedError:
+        return pa.system_memory_pool()
+
+
+def _import_file(kind: str, path: Path, out: Path, options: Mapping[str, str], sha: str) -> dict[str, Any]:
+    """Import one file: :func:`_map_file` with Python's cyclic garbage collector paused and Arrow on
+    :func:`_memory_pool` (both restored afterwards).
+
+    Decoded JSON records hold no reference cycles, but a batch of them is ~250,000 young objects, and the collector's
+    passes over them cost a quarter of the mapping's CPU time; it runs again when the file is done.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    pool = pa.default_memory_pool()
+    pa.set_memory_pool(_memory_pool())
+    try:
+        return _map_file(kind, path, out, options, sha)
+    finally:
+        pa.set_memory_pool(pool)
+        if enabled:
+            gc.enable()
+
+
+def _map_file(kind: str, path: Path, out: Path, options: Mapping[str, str], sha: str) -> dict[str, Any]:
     module = load_kind(kind)
     w = _Writer(out, sha)
     rin = rout = rej = 0
     per: dict[str, int] = defaultdict(int)
     rejects: list[dict[str, Any]] = []
-    take = None
-    if kind in FAST and module.READER == "json":
-        fast = importlib.import_module(FAST[kind])
-        con = fast.connect(threads)
 
-        def take(text: bytes, first: int) -> int | None:
-            nonlocal rin, rout, rej
-            chunk = fast.map_chunk(con, text, options, _day, _check_folders)
-            if chunk is None:
-                return None
-            rin += chunk.records
-            rej += len(chunk.rejects)
-            rejects.extend({"reason": why, "origin": f"{path}#{first + i}", "raw": raw} for i, why, raw in chunk.rejects)
-            w.add_table(chunk.table)
-            for s, n in zip(*pc.value_counts(chunk.table["_source"]).flatten()):
-                per[s.as_py()] += n.as_py()
-            rout += chunk.table.num_rows
-            return int(chunk.records)
-
-    records = read_json(path, take) if module.READER == "json" else module.READER(path)
-    for origin, raw in records:
-        rin += 1
+    def one(origin: str, raw: Any) -> None:
+        """Map one record with the kind's per-record mapper (or reject it)."""
+        nonlocal rout, rej
         try:
             if isinstance(raw, RejectRecord):
                 raise raw
@@ -394,7 +423,55 @@ def _import_file(kind: str, path: Path, out: Path, options: Mapping[str, str], s
             text = getattr(e, "raw", None)
             rejects.append({"reason": str(e), "origin": origin,
                             "raw": text if text is not None else (raw if isinstance(raw, dict) else None)})
+
+    read = [0]  # characters read so far (json reader)
+    records = read_json(path, read) if module.READER == "json" else module.READER(path)
+    if kind in FAST and module.READER == "json":
+        map_batch = importlib.import_module(FAST[kind]).map_batch
+        origins: list[str] = []
+        raws: list[dict[str, Any]] = []
+        start = [0]  # characters read when the pending batch began
+
+        def flush() -> None:
+            """Map the pending records column-wise; those left to the per-record mapper keep their place."""
+            nonlocal rout
+            table, left = map_batch(raws, options, _day, _check_folders)
+            for s, n in zip(*pc.value_counts(table["_source"]).flatten()):
+                per[s.as_py()] += n.as_py()
+            rout += table.num_rows
+            at = 0  # rows of ``table`` added so far
+            for k, i in enumerate([*left, len(raws)]):
+                run = i - at - k  # rows mapped column-wise before record i
+                if run:
+                    w.add_table(table.slice(at, run))
+                    at += run
+                if i < len(raws):
+                    one(origins[i], raws[i])
+            origins.clear()
+            raws.clear()
+            start[0] = read[0]
+
+        for origin, raw in records:
+            rin += 1
+            if isinstance(raw, dict):
+                origins.append(origin)
+                raws.append(raw)
+                if len(raws) >= FAST_BATCH or read[0] - start[0] > FAST_CHARS:
+                    flush()
+            else:
+                if raws:
+                    flush()
+                one(origin, raw)
+        if raws:
+            flush()
+    else:
+        for origin, raw in records:
+            rin += 1
+            one(origin, raw)
     w.flush()
+    # Arrow's allocator keeps what the flushes freed (each flush reuses it: releasing it after every flush made the
+    # next one fault every page in again, ~15 us a record of CPU); given back once the file is done
+    pa.default_memory_pool().release_unused()
     for source, origin, why, row in w.unfit:
         rej += 1
         rout -= 1
@@ -448,20 +525,20 @@ def import_logs(kind: str, paths: Iterable[str | Path], out: str | Path, *, opti
     per: dict[str, int] = defaultdict(int)
     bar = tqdm(total=sum(f.stat().st_size for f in files), unit="B", unit_scale=True, disable=not progress,
                desc=f"import {kind}")
-    todo: list[tuple[Path, str, int]] = []
-    for f in files:
-        size, sha = f.stat().st_size, sha256_file(f)
-        if sha in done or any(sha == s for _, s, _ in todo):
-            summary.skipped.append(str(f))
-            bar.update(size)
-        else:
-            todo.append((f, sha, size))
-    n_workers = max(1, min(workers or os.cpu_count() or 1, len(todo)))
-    threads = max(1, (os.cpu_count() or 1) // n_workers)  # DuckDB threads of a column-wise mapper
+    n_workers = max(1, min(workers or os.cpu_count() or 1, len(files)))
     pool = ProcessPoolExecutor(n_workers, mp_context=mp.get_context("fork")) if n_workers > 1 else None
     try:
-        results = (pool.map(_import_file, *zip(*[(kind, f, out, opts, sha, threads) for f, sha, _ in todo])) if pool and todo
-                   else (_import_file(kind, f, out, opts, sha, threads) for f, sha, _ in todo))
+        todo: list[tuple[Path, str, int]] = []
+        shas = pool.map(sha256_file, files) if pool else map(sha256_file, files)  # hashed in parallel
+        for f, sha in zip(files, shas):
+            size = f.stat().st_size
+            if sha in done or any(sha == s for _, s, _ in todo):
+                summary.skipped.append(str(f))
+                bar.update(size)
+            else:
+                todo.append((f, sha, size))
+        results = (pool.map(_import_file, *zip(*[(kind, f, out, opts, sha) for f, sha, _ in todo])) if pool and todo
+                   else (_import_file(kind, f, out, opts, sha) for f, sha, _ in todo))
         with open(out / MANIFEST, "a") as man, open(out / REJECTS, "a") as rej:
             for (f, sha, size), r in zip(todo, results):
                 rej.writelines(json.dumps({"file": str(f), "sha256": sha, **line}, default=str) + "\n" for line in r.pop("rejects"))

@@ -6,7 +6,7 @@ import gzip
 import json
 import re
 import zlib
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -84,8 +84,8 @@ MAX_RECORD = 64 << 20
 class _Stream:
     """Sliding text buffer over a (possibly gzip) byte stream, decoded incrementally as UTF-8."""
 
-    def __init__(self, f: BinaryIO) -> None:
-        self.f, self.buf, self.pos, self.eof = f, "", 0, False
+    def __init__(self, f: BinaryIO, read: list[int] | None = None) -> None:
+        self.f, self.buf, self.pos, self.eof, self.read = f, "", 0, False, read
         self.base = 0  # offset in the decoded text of buf[0]
         self.error: str | None = None
         self.dec = codecs.getincrementaldecoder("utf-8")(errors="replace")
@@ -103,6 +103,8 @@ class _Stream:
         self.buf = self.buf[self.pos:] + self.dec.decode(chunk)
         self.base += self.pos
         self.pos = 0
+        if self.read is not None:
+            self.read[:1] = [self.base + len(self.buf)]
         return True
 
     def peek(self) -> str | None:
@@ -168,18 +170,16 @@ def _reject(why: str, raw: str) -> RejectRecord:
     return err
 
 
-def read_json(path: Path, take: Take | None = None) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
+def read_json(path: Path, read: list[int] | None = None) -> Iterator[tuple[str, dict[str, Any] | RejectRecord]]:
     """Yield ``(origin, record)`` for every JSON record of ``path``, streaming in bounded memory.
 
     Parameters
     ----------
     path : Path
         Plain or gzip file holding ``{"Records": [...]}``, a top-level array, NDJSON, or one object.
-    take : callable, optional
-        ``take(data, index)`` for a column-wise mapper: array elements (``{"Records": [...]}`` and top-level arrays)
-        are handed to it as UTF-8 text, :data:`TAKE_CHARS` characters at a time (whole elements separated by commas, the first being
-        element ``index``); it returns how many elements it mapped, or ``None`` when the text does not parse (the
-        reader then cuts elsewhere, or decodes the elements itself and yields them). NDJSON is yielded as records.
+    read : list of int, optional
+        When given, ``read[0]`` is kept at the number of characters read from the stream so far (updated as the
+        buffer is refilled, about every megabyte), for a caller bounding what it holds by size.
 
     Returns
     -------
@@ -195,7 +195,7 @@ def read_json(path: Path, take: Take | None = None) -> Iterator[tuple[str, dict[
     [{'a': 1}]
     """
     with _open(path) as f:
-        s = _Stream(f)
+        s = _Stream(f, read)
         s.fill()
         if s.buf.startswith("\ufeff"):  # a byte order mark (files saved by Windows tools)
             s.pos = 1
@@ -204,7 +204,7 @@ def read_json(path: Path, take: Take | None = None) -> Iterator[tuple[str, dict[
             index = 0
             while s.peek() == "[":  # arrays one after the other (captures concatenated): one numbering
                 s.pos += 1
-                index = yield from _array(s, path, take, index)
+                index = yield from _array(s, path, index)
                 if s.peek() == "]":
                     s.pos += 1
             if s.peek() is not None:
@@ -213,7 +213,7 @@ def read_json(path: Path, take: Take | None = None) -> Iterator[tuple[str, dict[
                 yield f"{path}#{index}", _reject("text after the closing ']' of the top-level array is not an array "
                                                  "of records; reading of this file stops here", rest)
         elif first == "{" and _is_records(s):
-            yield from _array(s, path, take)
+            yield from _array(s, path)
         elif first is not None:
             yield from _lines(s, path)
         if s.error:
@@ -238,14 +238,6 @@ def _is_records(s: _Stream) -> bool:
 #: bytes.find run at memory speed; a regular expression costs more than orjson's whole parse).
 _ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 _TWENTY = b"0" * 20
-#: A JSON number of 20 or more digits: numbers stand only after ``:``, ``[`` or ``,``, so this finds every one (and
-#: the rare string holding such a run after one of those); checked only where :data:`_TWENTY` found a run, since
-#: strings full of digits (Terraform's request ids, timestamps in names) are common and decode fine in orjson.
-_BIG_NUMBER = re.compile(r"[:\[,]\s*-?\d{20}")
-#: Characters of array elements handed to a column-wise mapper at a time (see :func:`read_json`).
-TAKE_CHARS = 4 << 20
-#: ``take(text, index) -> count or None``: a column-wise mapper fed by :func:`read_json`.
-Take = Callable[[bytes, int], "int | None"]
 #: Cuts :func:`_batch` tries per buffer: the last ``},`` may sit inside a record the buffer holds only part of.
 BATCH_TRIES = 3
 
@@ -291,11 +283,11 @@ def _batch(s: _Stream) -> tuple[list[Any] | None, int]:
     furthest = -1
     for cut in _cuts(s):
         furthest = max(furthest, s.base + cut)
-        text = s.buf[s.pos:cut + 1]
-        if text.encode("utf-8", "surrogatepass").translate(_ZERO_DIGITS).find(_TWENTY) >= 0 and _BIG_NUMBER.search(text):
+        data = s.buf[s.pos:cut + 1].encode("utf-8", "surrogatepass")
+        if _big_number(data):
             break  # orjson reads an integer beyond 64 bits as a float; json keeps it exact
         try:
-            elements = orjson.loads("[" + text + "]")
+            elements = orjson.loads(b"[" + data + b"]")  # a lone surrogate is not UTF-8: refused, as in a str
         except orjson.JSONDecodeError:
             continue
         s.pos = cut + 1  # peek() skips the comma and blanks after the cut
@@ -304,15 +296,22 @@ def _batch(s: _Stream) -> tuple[list[Any] | None, int]:
 
 
 def _big_number(data: bytes) -> bool:
-    """Whether JSON text ``data`` may hold a number of 20 or more digits (a run of 20 digits after ``:``, ``[`` or
-    ``,``, as :data:`_BIG_NUMBER` finds it, checked only where such a run is)."""
+    """Whether JSON text ``data`` may hold a number of 20 or more digits: a run of 20 digits after ``:``, ``[`` or
+    ``,`` (and blanks or a minus sign), looked at only where :data:`_TWENTY` finds such a run (a regular expression
+    over the whole text costs about as much as orjson's parse of it).
+
+    Examples
+    --------
+    >>> _big_number(b'{"n": -123456789012345678901}'), _big_number(b'{"id": "a123456789012345678901"}')
+    (True, False)
+    """
     zeros = data.translate(_ZERO_DIGITS)
     at = zeros.find(_TWENTY)
     while at >= 0:
         start = at
         while start > 0 and zeros[start - 1] == 48:  # "0": the run's first digit
             start -= 1
-        before = zeros[max(0, start - 40):start].rstrip(b" \t\r\n-").rstrip()
+        before = zeros[max(0, start - 40):start].rstrip(b" \t\r\n-")
         if before[-1:] in (b":", b"[", b","):
             return True
         end = start + 20
@@ -322,37 +321,7 @@ def _big_number(data: bytes) -> bool:
     return False
 
 
-def _last_cut(s: _Stream) -> list[int]:
-    """At the end of the input: the ``}`` closing the array's last element (before the final ``]``), if any."""
-    if not s.eof:
-        return []
-    end = s.buf.rfind("]", s.pos)
-    k = end - 1
-    while k > s.pos and s.buf[k] in " \t\r\n":
-        k -= 1
-    return [k] if end > 0 and k > s.pos and s.buf[k] == "}" else []
-
-
-def _take(s: _Stream, take: Take, index: int) -> tuple[int | None, int]:
-    """Hand whole array elements from the cursor to ``take`` (as :func:`_batch` decodes them): ``(count, end)``."""
-    while len(s.buf) - s.pos < TAKE_CHARS and s.fill():
-        pass
-    furthest = -1
-    for cut in _last_cut(s) + list(_cuts(s)):
-        furthest = max(furthest, s.base + cut)
-        text = s.buf[s.pos:cut + 1]
-        data = text.encode("utf-8", "surrogatepass")
-        if _big_number(data):
-            break  # integers beyond 64 bits: decoded one at a time by Python's json, exact
-        n = take(data, index)
-        if n is not None:
-            s.pos = cut + 1
-            return n, s.base + cut
-    return None, furthest
-
-
-def _array(s: _Stream, path: Path, take: Take | None = None,
-           i: int = 0) -> Generator[tuple[str, dict[str, Any] | RejectRecord], None, int]:
+def _array(s: _Stream, path: Path, i: int = 0) -> Generator[tuple[str, dict[str, Any] | RejectRecord], None, int]:
     """The elements of the array at the cursor (after its ``[``), numbered from ``i``; returns the next number."""
     slow_until = -1  # offset in the decoded text before which elements are decoded one at a time (a batch failed)
     while True:
@@ -363,12 +332,7 @@ def _array(s: _Stream, path: Path, take: Take | None = None,
             return i
         if c == "]":
             return i
-        if take is not None and s.base + s.pos > slow_until:
-            taken, slow_until = _take(s, take, i)
-            if taken is not None:
-                i += taken
-                continue
-        elif s.base + s.pos > slow_until:
+        if s.base + s.pos > slow_until:
             elements, slow_until = _batch(s)
             if elements is not None:
                 for obj in elements:
