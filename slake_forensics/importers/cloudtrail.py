@@ -213,6 +213,65 @@ def _texts(raw: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def status_of(class_uid: int, error: Any, response: Any) -> str:
+    """The OCSF ``status`` of a CloudTrail event, as Security Lake sets it.
+
+    An authentication event (class 3002) takes ``responseElements.ConsoleLogin`` when that says ``Success`` or
+    ``Failure`` and is ``Other`` otherwise; any other event fails when it has an ``errorCode``.
+
+    Parameters
+    ----------
+    class_uid : int
+        The event's OCSF class.
+    error, response
+        The record's ``errorCode`` and ``responseElements``.
+
+    Returns
+    -------
+    str
+        ``"Success"``, ``"Failure"`` or ``"Other"``.
+
+    Examples
+    --------
+    >>> status_of(3005, "AccessDenied", None), status_of(3002, None, {"ConsoleLogin": "Failure"})
+    ('Failure', 'Failure')
+    >>> status_of(3002, None, None)
+    'Other'
+    """
+    if class_uid == 3002:
+        login = response.get("ConsoleLogin") if isinstance(response, dict) else None
+        return login if login in ("Success", "Failure") else "Other"
+    return "Failure" if error else "Success"
+
+
+def table_of(category: Any, source: Any, name: Any) -> str:
+    """The Security Lake table of a CloudTrail event: S3 and Lambda-invoke data events have their own.
+
+    Parameters
+    ----------
+    category, source, name
+        The record's ``eventCategory``, ``eventSource`` and ``eventName``.
+
+    Returns
+    -------
+    str
+        ``"s3_data"``, ``"lambda_execution"`` or ``"cloud_trail_mgmt"``.
+
+    Examples
+    --------
+    >>> table_of("Data", "s3.amazonaws.com", "GetObject"), table_of(None, "iam.amazonaws.com", "CreateUser")
+    ('s3_data', 'cloud_trail_mgmt')
+    >>> table_of("Data", "lambda.amazonaws.com", "Invoke")
+    'lambda_execution'
+    """
+    if category == "Data":
+        if source == "s3.amazonaws.com":
+            return "s3_data"
+        if source == "lambda.amazonaws.com" and name == "Invoke":
+            return "lambda_execution"
+    return "cloud_trail_mgmt"
+
+
 def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
     """Map one raw CloudTrail record to a Security Lake v2 row.
 
@@ -259,12 +318,7 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
     aed = raw.get("additionalEventData")
     error = raw.get("errorCode")
     category = raw.get("eventCategory")
-    table = "cloud_trail_mgmt"
-    if category == "Data":
-        if source == "s3.amazonaws.com":
-            table = "s3_data"
-        elif source == "lambda.amazonaws.com" and name == "Invoke":
-            table = "lambda_execution"
+    table = table_of(category, source, name)
     row: dict[str, Any] = dict(_classification(name, request))
     class_uid = row["class_uid"]
     region = raw.get("awsRegion") or options.get("region") or ""
@@ -324,12 +378,8 @@ def map_record(raw: dict[str, Any], options: Mapping[str, str]) -> Mapped:
     if ident.get("identityProvider"):
         row["actor.idp.name"] = ident["identityProvider"]
 
-    status = "Failure" if error else "Success"
+    status = status_of(class_uid, error, response)
     if class_uid == 3002:
-        status = "Other"
-        login = response.get("ConsoleLogin") if isinstance(response, dict) else None
-        if login in ("Success", "Failure"):
-            status = login
         if name in ASSUME_EVENTS and isinstance(request, dict):
             row["user.uid"] = request.get("roleArn")
             row["user.name"] = request.get("roleSessionName")

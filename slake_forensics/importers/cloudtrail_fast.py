@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from slake_forensics.core.catalog import SOURCES
 from slake_forensics.importers.cloudtrail import (
-    _TEXT_KEYS, ASSUME_EVENTS, _classification, _epoch_ms, _json, _texts, unmapped_of,
+    _TEXT_KEYS, ASSUME_EVENTS, _classification, _epoch_ms, _json, _texts, status_of, table_of, unmapped_of,
 )
 from slake_forensics.importers.record import Mapped, RejectRecord
 
@@ -273,12 +273,7 @@ def map_batch(raws: list[dict[str, Any]], options: Mapping[str, str], day: Calla
         except Exception:  # noqa: BLE001 - map_record says why (a reject or an unforeseen value)
             left.append(i)
             continue
-        table = "cloud_trail_mgmt"
-        if category == "Data":
-            if source == "s3.amazonaws.com":
-                table = "s3_data"
-            elif source == "lambda.amazonaws.com" and name == "Invoke":
-                table = "lambda_execution"
+        table = table_of(category, source, name)
         region = region or opt_region or ""
         account = recipient or ident_account or opt_account or ""
         key = (table, account, region)
@@ -329,14 +324,10 @@ def map_batch(raws: list[dict[str, Any]], options: Mapping[str, str], day: Calla
         if provider:
             idp, idp_set = provider, True
 
-        status = "Failure" if error else "Success"
+        status = status_of(class_uid, error, response)
         user_uid = user_uid_alt = user_name2 = dst = policy = is_mfa = None
         user_uid_set = user_uid_alt_set = user_name2_set = dst_set = policy_set = False
         if class_uid == 3002:
-            status = "Other"
-            login = response.get("ConsoleLogin") if isinstance(response, dict) else None
-            if login in ("Success", "Failure"):
-                status = login
             if name in ASSUME_EVENTS and isinstance(request, dict):
                 user_uid, user_name2 = request.get("roleArn"), request.get("roleSessionName")
                 user_uid_set = user_name2_set = True
