@@ -172,6 +172,17 @@ def test_ndjson_padded_with_nul_bytes_loses_no_record(tmp_path: Path) -> None:
     assert (s.records_out, s.rejected) == (3, 0)
 
 
+def test_ndjson_null_line_is_a_reject_and_blank_lines_are_skipped(tmp_path: Path) -> None:
+    """A ``null`` line is a record its writer lost: said as a reject with its line, never skipped like a blank."""
+    line = json.dumps(_route53())
+    log = tmp_path / "in.json"
+    log.write_text(f"{line}\n\nnull\n{line}\n   \n")
+    s = pipeline.import_logs("route53", [log], tmp_path / "lake", progress=False, workers=1)
+    assert (s.records_in, s.records_out, s.rejected) == (3, 2, 1)
+    [rej] = _rejects(tmp_path / "lake")
+    assert "not an object" in rej["reason"] and rej["origin"] == f"{log}:3"
+
+
 def test_vpcflow_parquet_that_is_not_parquet_is_one_clear_reject(tmp_path: Path) -> None:
     log = tmp_path / "flow.parquet"
     log.write_text(f"{HEAD}\n{LINE}\n")

@@ -370,7 +370,7 @@ def _lines(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | Rejec
             text = text.strip("\x00")
         start_line = line
         try:
-            rec = orjson.loads(text) if text.strip() else None
+            rec = orjson.loads(text) if text.strip() else _BLANK
         except orjson.JSONDecodeError:
             rec = _MULTI
         whole_line = rec is not _MULTI
@@ -380,7 +380,7 @@ def _lines(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | Rejec
                 yield f"{path}:{start_line}", _reject(why, obj)
                 if why not in _SKIPPABLE:
                     return
-            rec = obj if why is None else None
+            rec = obj if why is None else _BLANK
             nl2 = s.buf.find("\n", s.pos)
             s.pos = len(s.buf) if nl2 < 0 else nl2 + 1
         else:
@@ -390,7 +390,7 @@ def _lines(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | Rejec
         elif isinstance(rec, dict):
             ndjson = ndjson or whole_line
             yield f"{path}:{start_line}", rec
-        elif rec is not None:
+        elif rec is not _BLANK:  # a `null` line too: a record the writer lost, said, never skipped as a blank
             yield f"{path}:{start_line}", _reject(f"line is JSON but not an object: {text[:80]!r}", text[:4096])
         line += 1
         if nl < 0 and s.eof:
@@ -398,3 +398,4 @@ def _lines(s: _Stream, path: Path) -> Iterator[tuple[str, dict[str, Any] | Rejec
 
 
 _MULTI = object()
+_BLANK = object()  # a blank line, or a pretty object already rejected: nothing more to say
